@@ -1,0 +1,55 @@
+/* plugin_host.h - loading plugins and running their instances.
+ *
+ * The only code in iopd that knows about dlopen and the plugin ABI
+ * (include/iopd/plugin.h).  A module is loaded once per process and kept;
+ * each channel of a configuration gets its own instance, with its own
+ * struct iopd_host whose services are bound to that channel. */
+#ifndef IOPD_PLUGIN_HOST_H
+#define IOPD_PLUGIN_HOST_H
+
+#include <stddef.h>
+
+#include <ev.h>
+#include <libconfig.h>
+
+#include "errs.h"
+#include "http.h"
+#include "iopd/plugin.h"
+
+/* Keys every channel group may hold, parsed by the host, not the plugin. */
+extern const char *const chan_common_keys[];
+
+struct plugin_mod;                     /* a loaded module, lives until exit */
+
+/* Finds MODULE.so in, in order: $IOPD_PLUGIN_DIR, `plugin_dir` (may be
+ * NULL), the compiled-in IOPD_PLUGIN_DIR, and the build tree when iopd runs
+ * from it.  Loads it once (thread-safe); refuses a different ABI major.
+ * Returns NULL with a reason in err. */
+const struct plugin_mod *plugin_load(const char *module, const char *plugin_dir,
+    char *err, size_t errlen);
+const struct iopd_plugin *plugin_desc(const struct plugin_mod *m);
+const char *plugin_path(const struct plugin_mod *m);
+/* Unloads every module; only at exit. */
+void plugin_unload_all(void);
+
+struct chan_inst;                      /* a configured instance: one channel */
+
+/* Calls the plugin's configure on the channel group `s`; errors go to
+ * `errs` as FILE:LINE.  `config_dir` resolves relative token_file paths.
+ * May run off the loop thread.  NULL on error. */
+struct chan_inst *chan_inst_configure(const struct plugin_mod *m, const config_setting_t *s,
+    const struct iopd_channel_info *info, const char *config_dir, struct errs *errs);
+/* Binds the instance to the loop and the shared multi handle, then calls
+ * the plugin's start.  Returns its result. */
+int chan_inst_start(struct chan_inst *c, struct ev_loop *loop, struct http *http);
+void chan_inst_send(struct chan_inst *c, const struct iopd_message *m, iopd_done_fn done, void *token);
+void chan_inst_cancel(struct chan_inst *c, void *token);
+/* Stops the plugin instance (if started) and frees it.  No send may be
+ * outstanding. */
+void chan_inst_free(struct chan_inst *c);
+const char *chan_inst_name(const struct chan_inst *c);
+
+/* Reads a secret file the way secret_load does (exposed for tests). */
+char *secret_read_file(const char *path, char *err, size_t errlen);
+
+#endif
