@@ -1,0 +1,43 @@
+/* agenda.h - the reminders of a time window, in the agenda's order.
+ *
+ * A k-way merge of calendar streams through a heap: rows come out sorted
+ * by due, then patient, then channel, then id (SPEC 5) without the window
+ * ever being held in memory.  `iopd agenda` prints them; the control
+ * socket's live agenda walks the same rows. */
+#ifndef IOPD_AGENDA_H
+#define IOPD_AGENDA_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "calendar.h"
+#include "snapshot.h"
+#include "util.h"
+
+struct agenda_row {
+	const struct occ *o;
+	uint64_t id;
+	uint16_t ch;                   /* channel index */
+	enum status status;
+};
+
+/* Returns nonzero to stop the walk. */
+typedef int (*agenda_fn)(const struct snapshot *s, const struct agenda_row *r, void *arg);
+
+/* Every reminder with due in [from, to), of one patient (index) or all
+ * (patient < 0). */
+void agenda_walk(const struct snapshot *s, int64_t from, int64_t to, int64_t patient,
+    agenda_fn fn, void *arg);
+
+/* One row as a JSON object (no newline); `status` overrides the
+ * calendar's status text when not NULL (the daemon's ledger view). */
+void agenda_row_json(const struct snapshot *s, const struct agenda_row *r, const char *status,
+    struct sbuf *out);
+
+enum agenda_format { AGENDA_JSONL, AGENDA_TABLE };
+
+/* iopd agenda: prints the window to f.  Returns 0, or -1 on a write error. */
+int agenda_print(const struct snapshot *s, int64_t from, int64_t to, int64_t patient,
+    enum agenda_format format, FILE *f);
+
+#endif

@@ -1,0 +1,27 @@
+/* conf_parts.h - the parsers of each block of the configuration.
+ * Internal to conf*.c; each reports its errors and returns the number of
+ * errors it found (0: the block is complete in the snapshot). */
+#ifndef IOPD_CONF_PARTS_H
+#define IOPD_CONF_PARTS_H
+
+#include "conf_util.h"
+
+int conf_parse_channels(struct conf_ctx *c, const config_setting_t *list);
+int conf_parse_templates(struct conf_ctx *c, const config_setting_t *group);
+int conf_parse_programs(struct conf_ctx *c, const config_setting_t *list,
+    const int32_t *closures, uint32_t nclosures);
+int conf_parse_patients(struct conf_ctx *c, const config_setting_t *list);
+
+/* A list of reminder rules ( { before = ...; at = ...; channels = [...]; template = ...; } ). */
+int conf_parse_rules(struct conf_ctx *c, const config_setting_t *list, struct rules *out);
+/* Resolves the template for a rule or entry: explicit name at `key` of `g`,
+ * else `fallback` (a kind's default); reports a missing template. */
+int conf_template_ref(struct conf_ctx *c, const config_setting_t *g, const char *key,
+    const char *fallback, int32_t *out);
+/* Fills rule->chan (channel indexes in name order) from rule->channels. */
+void conf_rule_channels(const struct snapshot *s, struct rule *r);
+
+/* Checks run once everything is parsed: discreet texts, SMS lengths. */
+int conf_check_templates(struct conf_ctx *c, const config_setting_t *group);
+
+#endif

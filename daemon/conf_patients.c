@@ -1,0 +1,271 @@
+/* conf_patients.c - patients = ( { id = ...; program = ...; start = ...; ... }, ... ) */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf_parts.h"
+#include "timefmt.h"
+
+static const char *const patient_keys[] = {
+	"id", "first_name", "phone", "email", "timezone", "language", "program", "start",
+	"discharge", "absences", "appointments", "medications", "channels", "opt_out",
+	"quiet_hours", "paused", NULL
+};
+static const char *const appt_keys[] = {
+	"id", "at", "type", "duration", "location", "template", "reminders", NULL
+};
+static const char *const med_keys[] = {"label", "times", "channels", "from", "until", "template", NULL};
+
+static int parse_appt(struct conf_ctx *c, const config_setting_t *g, const struct program *p,
+    struct appointment *a)
+{
+	const config_setting_t *m;
+	const char *at = NULL, *id = NULL;
+	struct dur d = {0, 0};
+	int64_t wall;
+	int bad;
+	uint16_t i;
+
+	if (conf_expect(c, g, CONFIG_TYPE_GROUP, "a group { at = \"2026-12-03 16:00\"; type = ...; }"))
+		return 1;
+	bad = conf_check_keys(c, g, appt_keys);
+	bad += conf_string(c, g, "id", false, &id) == CONF_BAD;
+	bad += conf_string(c, g, "type", false, &a->type) == CONF_BAD;
+	bad += conf_string(c, g, "location", false, &a->location) == CONF_BAD;
+	bad += conf_dur(c, g, "duration", false, &d, NULL) == CONF_BAD;
+	a->duration = (int32_t)dur_approx_secs(d);
+	bad += conf_template_ref(c, g, "template", NULL, &a->tmpl);
+	a->rules = p->rules;
+	if ((m = config_setting_get_member(g, "reminders")))
+		bad += conf_parse_rules(c, m, &a->rules);
+	if (conf_string(c, g, "at", true, &at) != CONF_OK) {
+		bad++;
+	} else if (parse_date_hhmm(at, &wall)) {
+		errs_set(c->errs, config_setting_get_member(g, "at"),
+		    "appointment at \"%s\": write \"YYYY-MM-DD HH:MM\" (the program's local time)", at);
+		bad++;
+	} else {
+		a->at = tz_from_wall(p->tz, wall);
+	}
+	a->key = id ? id : a->type ? a->type : "";
+	for (i = 0; !bad && i < a->rules.n; i++)
+		if (a->rules.v[i].tmpl < 0 && a->tmpl < 0 && c->snap->default_tmpl[KIND_APPOINTMENT] < 0) {
+			int32_t dummy;
+			return conf_template_ref(c, g, "template", "session", &dummy);
+		}
+	return bad;
+}
+
+static int cmp_appt(const void *x, const void *y)
+{
+	const struct appointment *a = x, *b = y;
+	return (a->at > b->at) - (a->at < b->at);
+}
+
+static int parse_appts(struct conf_ctx *c, const config_setting_t *list, const struct program *p,
+    struct patient *pt)
+{
+	int i, n, bad = 0;
+
+	if (conf_expect(c, list, CONFIG_TYPE_LIST, "a list ( { at = ...; }, ... )"))
+		return 1;
+	n = config_setting_length(list);
+	if (n > 65535) {
+		errs_set(c->errs, list, "too many appointments (at most 65535)");
+		return 1;
+	}
+	pt->appts = arena_alloc(&c->snap->arena, sizeof *pt->appts * (size_t)(n ? n : 1));
+	for (i = 0; i < n; i++)
+		bad += parse_appt(c, config_setting_get_elem(list, (unsigned)i), p, &pt->appts[i]);
+	pt->nappts = (uint16_t)n;
+	qsort(pt->appts, pt->nappts, sizeof *pt->appts, cmp_appt);
+	return bad;
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int parse_times(struct conf_ctx *c, const config_setting_t *g, struct medication *m)
+{
+	const config_setting_t *ts;
+	const char **v;
+	uint32_t n, i, k = 0;
+	int bad = 0;
+
+	if (conf_strings(c, g, "times", true, &v, &n) != CONF_OK)
+		return 1;
+	ts = config_setting_get_member(g, "times");
+	m->times = arena_alloc(&c->snap->arena, sizeof *m->times * (n ? n : 1));
+	for (i = 0; i < n; i++)
+		if (parse_hhmm(v[i], &m->times[k]) == 0) {
+			k++;
+		} else {
+			errs_set(c->errs, config_setting_get_elem(ts, i),
+			    "bad time \"%s\": write HH:MM on a 24-hour clock, 00:00 to 23:59", v[i]);
+			bad++;
+		}
+	if (!n) {
+		errs_set(c->errs, ts, "medication times: empty list: give at least one time");
+		bad++;
+	}
+	qsort(m->times, k, sizeof *m->times, cmp_i32);
+	for (i = 0, n = 0; i < k; i++)
+		if (!n || m->times[n - 1] != m->times[i])
+			m->times[n++] = m->times[i];
+	m->ntimes = (uint16_t)n;
+	return bad;
+}
+
+static int parse_med(struct conf_ctx *c, const config_setting_t *g, const struct patient *pt,
+    struct medication *m)
+{
+	int bad;
+
+	if (conf_expect(c, g, CONFIG_TYPE_GROUP, "a group { label = ...; times = [...]; channels = [...]; }"))
+		return 1;
+	bad = conf_check_keys(c, g, med_keys);
+	bad += conf_string(c, g, "label", true, &m->label) != CONF_OK;
+	bad += parse_times(c, g, m);
+	bad += conf_channels(c, g, "channels", true, &m->rule.channels) != CONF_OK;
+	conf_rule_channels(c->snap, &m->rule);
+	m->rule.at = -1;
+	bad += conf_template_ref(c, g, "template", "medication", &m->rule.tmpl);
+	m->from = pt->start;
+	m->until = pt->end;
+	bad += conf_date(c, g, "from", false, &m->from) == CONF_BAD;
+	bad += conf_date(c, g, "until", false, &m->until) == CONF_BAD;
+	if (!bad && m->until < m->from) {
+		errs_set(c->errs, config_setting_get_member(g, "until"),
+		    "medication %s: until is before from", m->label);
+		bad++;
+	}
+	return bad;
+}
+
+static int parse_meds(struct conf_ctx *c, const config_setting_t *list, struct patient *pt)
+{
+	int i, n, bad = 0;
+
+	if (conf_expect(c, list, CONFIG_TYPE_LIST, "a list ( { label = ...; times = [...]; }, ... )"))
+		return 1;
+	n = config_setting_length(list);
+	if (n > 65535) {
+		errs_set(c->errs, list, "too many medications (at most 65535)");
+		return 1;
+	}
+	pt->meds = arena_alloc(&c->snap->arena, sizeof *pt->meds * (size_t)(n ? n : 1));
+	for (i = 0; i < n; i++)
+		bad += parse_med(c, config_setting_get_elem(list, (unsigned)i), pt, &pt->meds[i]);
+	pt->nmeds = (uint16_t)n;
+	return bad;
+}
+
+static int parse_contact(struct conf_ctx *c, const config_setting_t *g, struct patient *pt)
+{
+	int bad = conf_string(c, g, "phone", false, &pt->phone) == CONF_BAD;
+
+	bad += conf_string(c, g, "email", false, &pt->email) == CONF_BAD;
+	if (pt->phone && !conf_phone_ok(pt->phone)) {
+		/* the message names the patient, never the number */
+		errs_set(c->errs, config_setting_get_member(g, "phone"), "patient %s: phone is not an "
+		    "E.164 number (write it like +15551234567: \"+\", country code, number)", pt->id);
+		bad++;
+	}
+	if (pt->email && !conf_email_ok(pt->email)) {
+		errs_set(c->errs, config_setting_get_member(g, "email"),
+		    "patient %s: email is not an address like name@example.org", pt->id);
+		bad++;
+	}
+	return bad;
+}
+
+static int parse_enrollment(struct conf_ctx *c, const config_setting_t *g, struct patient *pt,
+    const struct program **prog)
+{
+	const char *pid = NULL;
+	int bad = 0, idx;
+
+	*prog = NULL;
+	if (conf_string(c, g, "program", true, &pid) != CONF_OK)
+		bad++;
+	else if ((idx = snapshot_program(c->snap, pid)) < 0) {
+		errs_set(c->errs, config_setting_get_member(g, "program"),
+		    "patient %s: unknown program \"%s\" (define it in programs = ( ... ))", pt->id, pid);
+		bad++;
+	} else {
+		pt->program = (uint16_t)idx;
+		*prog = &c->snap->programs[idx];
+	}
+	if (conf_date(c, g, "start", true, &pt->start) != CONF_OK)
+		return bad + 1;
+	pt->end = *prog ? pt->start + 7 * (*prog)->weeks - 1 : pt->start;
+	bad += conf_date(c, g, "discharge", false, &pt->end) == CONF_BAD;
+	if (pt->end < pt->start) {
+		errs_set(c->errs, config_setting_get_member(g, "discharge"),
+		    "patient %s: discharge is before start", pt->id);
+		bad++;
+	}
+	return bad;
+}
+
+static int parse_patient(struct conf_ctx *c, const config_setting_t *g, struct patient *pt)
+{
+	const struct program *prog;
+	const config_setting_t *m;
+	uint32_t n = 0;
+	int bad;
+
+	if (conf_expect(c, g, CONFIG_TYPE_GROUP, "a group { id = ...; program = ...; start = ...; }"))
+		return 1;
+	bad = conf_check_keys(c, g, patient_keys);
+	if (conf_string(c, g, "id", true, &pt->id) != CONF_OK || !*pt->id) {
+		if (pt->id)
+			errs_set(c->errs, config_setting_get_member(g, "id"), "patient id is empty");
+		return bad + 1;
+	}
+	bad += conf_string(c, g, "first_name", false, &pt->first_name) == CONF_BAD;
+	bad += parse_contact(c, g, pt);
+	pt->tz = c->snap->tz;
+	bad += conf_tz(c, g, "timezone", false, &pt->tz) == CONF_BAD;
+	pt->language = intern(&c->snap->strings, "en");
+	bad += conf_string(c, g, "language", false, &pt->language) == CONF_BAD;
+	bad += parse_enrollment(c, g, pt, &prog);
+	bad += conf_dates(c, g, "absences", false, &pt->absences, &n) == CONF_BAD;
+	pt->nabsences = (uint16_t)n;
+	pt->allow = ~(chanmask)0;
+	bad += conf_channels(c, g, "channels", false, &pt->allow) == CONF_BAD;
+	bad += conf_channels(c, g, "opt_out", false, &pt->optout) == CONF_BAD;
+	pt->quiet = c->snap->quiet;
+	bad += conf_quiet(c, g, "quiet_hours", false, &pt->quiet) == CONF_BAD;
+	bad += conf_bool(c, g, "paused", false, &pt->paused) == CONF_BAD;
+	if (!prog)
+		return bad + 1;
+	if ((m = config_setting_get_member(g, "appointments")))
+		bad += parse_appts(c, m, prog, pt);
+	if ((m = config_setting_get_member(g, "medications")))
+		bad += parse_meds(c, m, pt);
+	return bad;
+}
+
+int conf_parse_patients(struct conf_ctx *c, const config_setting_t *list)
+{
+	struct snapshot *s = c->snap;
+	int i, n, bad = 0;
+
+	if (conf_expect(c, list, CONFIG_TYPE_LIST, "a list ( { id = ...; program = ...; }, ... )"))
+		return 1;
+	n = config_setting_length(list);
+	s->patients = arena_alloc(&s->arena, sizeof *s->patients * (size_t)(n ? n : 1));
+	for (i = 0; i < n; i++) {
+		struct patient *pt = &s->patients[i];
+		bad += parse_patient(c, config_setting_get_elem(list, (unsigned)i), pt) != 0;
+		if (!pt->id)
+			pt->id = "";
+	}
+	s->npatients = (uint32_t)n;
+	return bad;
+}

@@ -1,0 +1,229 @@
+/* conf_templates.c - templates = { NAME = { sms = ...; ...; LANG = { ... }; }; ... }
+ * and the checks on their texts: placeholders at load, discretion (SPEC
+ * 4.1) and SMS length once the whole calendar is known. */
+#include "config.h"
+
+#include <string.h>
+
+#include "conf_parts.h"
+#include "template.h"
+
+static const char *const field_keys[] = {"sms", "email_subject", "email_body", NULL};
+
+static int compile_field(struct conf_ctx *c, const config_setting_t *g, const char *key,
+    const struct tmpl_text **out)
+{
+	const char *src = NULL;
+	char err[256], where[256];
+	int rc = conf_string(c, g, key, false, &src);
+
+	if (rc != CONF_OK)
+		return rc == CONF_BAD;
+	if (!(*out = tmpl_compile(&c->snap->arena, src, err, sizeof err))) {
+		const config_setting_t *s = config_setting_get_member(g, key);
+		errs_set(c->errs, s, "%s: %s", conf_path(s, where, sizeof where), err);
+		return 1;
+	}
+	return 0;
+}
+
+static int parse_fields(struct conf_ctx *c, const config_setting_t *g, struct tmpl_fields *f)
+{
+	return compile_field(c, g, "sms", &f->sms) + compile_field(c, g, "email_subject", &f->subject) +
+	    compile_field(c, g, "email_body", &f->body);
+}
+
+static bool lang_name_ok(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz");
+
+	if (n < 2 || n > 3)
+		return false;
+	if (!s[n])
+		return true;
+	return (s[n] == '-' || s[n] == '_') && strlen(s + n + 1) >= 2 && strlen(s + n + 1) <= 8;
+}
+
+static int parse_lang(struct conf_ctx *c, const config_setting_t *g, struct tmpl_lang *l)
+{
+	l->lang = intern(&c->snap->strings, config_setting_name(g));
+	if (!lang_name_ok(l->lang)) {
+		errs_set(c->errs, g, "template language group \"%s\": expected a language code like "
+		    "\"es\" or \"pt-BR\" (or one of the keys sms, email_subject, email_body, discreet)", l->lang);
+		return 1;
+	}
+	return conf_check_keys(c, g, field_keys) + parse_fields(c, g, &l->f);
+}
+
+static int parse_template(struct conf_ctx *c, const config_setting_t *g, struct template *t)
+{
+	int i, n = config_setting_length(g), bad = 0;
+
+	t->name = intern(&c->snap->strings, config_setting_name(g));
+	t->discreet = true;
+	if (conf_expect(c, g, CONFIG_TYPE_GROUP, "a group { sms = \"...\"; }"))
+		return 1;
+	t->langs = arena_alloc(&c->snap->arena, sizeof *t->langs * (size_t)(n ? n : 1));
+	for (i = 0; i < n; i++) {
+		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(m);
+		if (config_setting_type(m) == CONFIG_TYPE_GROUP)
+			bad += parse_lang(c, m, &t->langs[t->nlangs++]);
+		else if (strcmp(k, "discreet") && strcmp(k, "sms") && strcmp(k, "email_subject") &&
+		    strcmp(k, "email_body")) {
+			errs_set(c->errs, m, "unknown key \"%s\" in template %s (known keys: sms, "
+			    "email_subject, email_body, discreet, or a language group like es = { ... })",
+			    k, t->name);
+			bad++;
+		}
+	}
+	bad += parse_fields(c, g, &t->f);
+	bad += conf_bool(c, g, "discreet", false, &t->discreet) == CONF_BAD;
+	if (!t->f.sms && !bad) {
+		errs_set(c->errs, g, "template %s: missing required key \"sms\" (the text for SMS and "
+		    "the console, and the e-mail body when email_body is missing)", t->name);
+		bad++;
+	}
+	return bad;
+}
+
+int conf_parse_templates(struct conf_ctx *c, const config_setting_t *group)
+{
+	struct snapshot *s = c->snap;
+	int i, n, bad = 0, k;
+
+	if (conf_expect(c, group, CONFIG_TYPE_GROUP, "a group { session = { sms = ...; }; ... }"))
+		return 1;
+	n = config_setting_length(group);
+	s->templates = arena_alloc(&s->arena, sizeof *s->templates * (size_t)(n ? n : 1));
+	for (i = 0; i < n; i++)
+		bad += parse_template(c, config_setting_get_elem(group, (unsigned)i), &s->templates[s->ntemplates++]);
+	for (k = 0; k < KIND_COUNT; k++)
+		s->default_tmpl[k] = snapshot_template(s, kind_names[k == KIND_APPOINTMENT ? KIND_SESSION : k]);
+	return bad;
+}
+
+int conf_template_ref(struct conf_ctx *c, const config_setting_t *g, const char *key,
+    const char *fallback, int32_t *out)
+{
+	const char *name = NULL;
+	char where[256];
+	int rc = conf_string(c, g, key, false, &name);
+
+	*out = -1;
+	if (rc == CONF_BAD)
+		return 1;
+	if (!name && !fallback)
+		return 0;
+	*out = snapshot_template(c->snap, name ? name : fallback);
+	if (*out >= 0)
+		return 0;
+	if (name)
+		errs_set(c->errs, config_setting_get_member(g, key), "%s: unknown template \"%s\" "
+		    "(define it in templates = { %s = { sms = \"...\"; }; })",
+		    conf_path(config_setting_get_member(g, key), where, sizeof where), name, name);
+	else
+		errs_set(c->errs, g, "%s: no template \"%s\" is defined for this reminder: define "
+		    "templates.%s or set template = \"...\" here", conf_path(g, where, sizeof where),
+		    fallback, fallback);
+	return 1;
+}
+
+/* ---- checks on the texts, once every program and patient is known ---- */
+
+static int check_discreet(struct conf_ctx *c, const config_setting_t *g, const struct template *t)
+{
+	const struct snapshot *s = c->snap;
+	const char *names[256];
+	const struct tmpl_fields *fs[65];
+	size_t nn = 0, nf = 0, i;
+	char word[64];
+	uint16_t k;
+
+	for (k = 0; k < s->nprograms && nn < IOPD_NELEM(names); k++)
+		if (s->programs[k].name)
+			names[nn++] = s->programs[k].name;
+	fs[nf++] = &t->f;
+	for (k = 0; k < t->nlangs && nf < IOPD_NELEM(fs); k++)
+		fs[nf++] = &t->langs[k].f;
+	for (i = 0; i < nf; i++) {
+		const struct tmpl_text *txt[2] = {fs[i]->sms, fs[i]->subject};
+		size_t j;
+		for (j = 0; j < 2; j++)
+			if (txt[j] && tmpl_names_treatment(txt[j]->src, names, nn, word, sizeof word)) {
+				errs_set(c->errs, g, "template %s: the %s text names treatment (\"%s\"), which "
+				    "would disclose it to anyone who sees the message; reword it, or set "
+				    "discreet = false if every patient consented", t->name,
+				    j ? "email_subject" : "sms", word);
+				return 1;
+			}
+	}
+	return 0;
+}
+
+/* The longest value each placeholder takes anywhere in the calendar. */
+static void longest_values(const struct snapshot *s, const char *v[PH_COUNT])
+{
+	uint32_t i;
+	uint16_t k;
+
+	v[PH_FIRST_NAME] = v[PH_LOCATION] = v[PH_LABEL] = "";
+	v[PH_DATE] = "2026-12-31";
+	v[PH_DAY] = "Wed Sep 30";
+	v[PH_TIME] = "12:00 PM";
+	v[PH_CLINIC_PHONE] = s->clinic_phone;
+#define LONGER(slot, x) do { if ((x) && strlen(x) > strlen(v[slot])) v[slot] = (x); } while (0)
+	for (k = 0; k < s->nprograms; k++) {
+		uint16_t j;
+		for (j = 0; j < s->programs[k].nsessions; j++)
+			LONGER(PH_LOCATION, s->programs[k].sessions[j].location);
+	}
+	for (i = 0; i < s->npatients; i++) {
+		const struct patient *p = &s->patients[i];
+		uint16_t j;
+		LONGER(PH_FIRST_NAME, p->first_name);
+		for (j = 0; j < p->nappts; j++)
+			LONGER(PH_LOCATION, p->appts[j].location);
+		for (j = 0; j < p->nmeds; j++)
+			LONGER(PH_LABEL, p->meds[j].label);
+	}
+#undef LONGER
+}
+
+static void check_sms_length(struct conf_ctx *c, const config_setting_t *g, const struct template *t)
+{
+	struct tmpl_values v;
+	uint16_t k;
+
+	longest_values(c->snap, v.v);
+	for (k = 0; k <= t->nlangs; k++) {
+		const struct tmpl_text *txt = k ? t->langs[k - 1].f.sms : t->f.sms;
+		struct sbuf out = {0};
+		int ucs2, parts;
+
+		if (!txt)
+			continue;
+		tmpl_render(txt, &v, &out);
+		parts = sms_segments(out.s, &ucs2);
+		if (parts > 2)
+			warn_set(c->errs, g, "template %s%s%s: the SMS text can need %d parts (%s, with the "
+			    "longest names and labels of this calendar); keep it within 2", t->name,
+			    k ? "." : "", k ? t->langs[k - 1].lang : "", parts, ucs2 ? "UCS-2" : "GSM-7");
+		sbuf_free(&out);
+	}
+}
+
+int conf_check_templates(struct conf_ctx *c, const config_setting_t *group)
+{
+	const struct snapshot *s = c->snap;
+	uint16_t i;
+	int bad = 0;
+
+	for (i = 0; i < s->ntemplates; i++) {
+		const config_setting_t *g = config_setting_get_member(group, s->templates[i].name);
+		if (s->templates[i].discreet)
+			bad += check_discreet(c, g, &s->templates[i]);
+		check_sms_length(c, g, &s->templates[i]);
+	}
+	return bad;
+}

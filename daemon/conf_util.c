@@ -1,0 +1,453 @@
+/* conf_util.c - see conf_util.h */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf_util.h"
+#include "timefmt.h"
+
+static const char *type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP: return "a group { ... }";
+	case CONFIG_TYPE_LIST: return "a list ( ... )";
+	case CONFIG_TYPE_ARRAY: return "an array [ ... ]";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64: return "an integer";
+	case CONFIG_TYPE_FLOAT: return "a number";
+	case CONFIG_TYPE_STRING: return "a string";
+	case CONFIG_TYPE_BOOL: return "true or false";
+	default: return "nothing";
+	}
+}
+
+static void path_of(const config_setting_t *s, struct sbuf *b)
+{
+	const config_setting_t *p = config_setting_parent(s);
+
+	if (!p || config_setting_is_root(s))
+		return;
+	if (!config_setting_is_root(p))
+		path_of(p, b);
+	if (config_setting_name(s)) {
+		if (b->len)
+			sbuf_addc(b, '.');
+		sbuf_adds(b, config_setting_name(s));
+	} else {
+		sbuf_printf(b, "[%d]", config_setting_index(s));
+	}
+}
+
+const char *conf_path(const config_setting_t *s, char *buf, size_t len)
+{
+	struct sbuf b = {0};
+
+	path_of(s, &b);
+	snprintf(buf, len, "%s", b.s ? b.s : "(top level)");
+	sbuf_free(&b);
+	return buf;
+}
+
+static void known_keys(struct sbuf *b, const char *const *allowed)
+{
+	size_t i;
+
+	for (i = 0; allowed[i]; i++)
+		sbuf_printf(b, "%s%s", i ? ", " : "", allowed[i]);
+}
+
+int conf_check_keys(struct conf_ctx *c, const config_setting_t *g, const char *const *allowed)
+{
+	int i, n = config_setting_length(g), bad = 0;
+	char where[256];
+
+	for (i = 0; i < n; i++) {
+		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(m);
+		size_t k;
+
+		if (!name)
+			continue;
+		for (k = 0; allowed[k] && strcmp(allowed[k], name) != 0; k++)
+			;
+		if (!allowed[k]) {
+			struct sbuf b = {0};
+			known_keys(&b, allowed);
+			errs_set(c->errs, m, "unknown key \"%s\" in %s (known keys: %s)", name,
+			    conf_path(g, where, sizeof where), b.s ? b.s : "none");
+			sbuf_free(&b);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+int conf_expect(struct conf_ctx *c, const config_setting_t *s, int type, const char *what)
+{
+	char where[256];
+	int t = config_setting_type(s);
+
+	if (t == type || (type == CONFIG_TYPE_LIST && t == CONFIG_TYPE_ARRAY) ||
+	    (type == CONFIG_TYPE_ARRAY && t == CONFIG_TYPE_LIST))
+		return CONF_OK;
+	errs_set(c->errs, s, "%s: expected %s, got %s", conf_path(s, where, sizeof where),
+	    what ? what : type_name(type), type_name(t));
+	return CONF_BAD;
+}
+
+/* The member `key` of `g`, or NULL (with an error when required). */
+static const config_setting_t *member(struct conf_ctx *c, const config_setting_t *g,
+    const char *key, bool required, int *rc)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+	char where[256];
+
+	*rc = CONF_OK;
+	if (s)
+		return s;
+	*rc = CONF_ABSENT;
+	if (required) {
+		errs_set(c->errs, g, "%s: missing required key \"%s\"", conf_path(g, where, sizeof where),
+		    key);
+		*rc = CONF_BAD;
+	}
+	return NULL;
+}
+
+static int bad_value(struct conf_ctx *c, const config_setting_t *s, const char *fmt, ...)
+    IOPD_PRINTF(3, 4);
+
+static int bad_value(struct conf_ctx *c, const config_setting_t *s, const char *fmt, ...)
+{
+	char where[256];
+	struct sbuf b = {0};
+	va_list ap;
+
+	va_start(ap, fmt);
+	sbuf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	errs_set(c->errs, s, "%s: %s", conf_path(s, where, sizeof where), b.s);
+	sbuf_free(&b);
+	return CONF_BAD;
+}
+
+/* A string member: the setting and its value, or an error for a wrong type. */
+static int string_member(struct conf_ctx *c, const config_setting_t *g, const char *key,
+    bool required, const config_setting_t **sp, const char **v, const char *what)
+{
+	int rc;
+	const config_setting_t *s = member(c, g, key, required, &rc);
+
+	if (!s)
+		return rc;
+	if (conf_expect(c, s, CONFIG_TYPE_STRING, what))
+		return CONF_BAD;
+	*sp = s;
+	*v = config_setting_get_string(s);
+	return CONF_OK;
+}
+
+int conf_string(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    const char **out)
+{
+	const config_setting_t *s = NULL;
+	const char *v = NULL;
+	int rc = string_member(c, g, key, required, &s, &v, NULL);
+
+	if (rc == CONF_OK)
+		*out = intern(&c->snap->strings, v);
+	return rc;
+}
+
+int conf_int(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    long min, long max, long *out)
+{
+	int rc;
+	const config_setting_t *s = member(c, g, key, required, &rc);
+	char where[256];
+	long long v;
+
+	if (!s)
+		return rc;
+	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
+		return conf_expect(c, s, CONFIG_TYPE_INT, NULL);
+	v = config_setting_get_int64(s);
+	if (v < min || v > max) {
+		errs_set(c->errs, s, "%s: %lld is out of range (%ld to %ld)",
+		    conf_path(s, where, sizeof where), v, min, max);
+		return CONF_BAD;
+	}
+	*out = (long)v;
+	return CONF_OK;
+}
+
+int conf_float(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    double min, double max, double *out)
+{
+	int rc, t;
+	const config_setting_t *s = member(c, g, key, required, &rc);
+	char where[256];
+	double v;
+
+	if (!s)
+		return rc;
+	t = config_setting_type(s);
+	if (t == CONFIG_TYPE_FLOAT)
+		v = config_setting_get_float(s);
+	else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
+		v = (double)config_setting_get_int64(s);
+	else
+		return conf_expect(c, s, CONFIG_TYPE_FLOAT, NULL);
+	if (!(v >= min && v <= max)) {
+		errs_set(c->errs, s, "%s: %g is out of range (%g to %g)",
+		    conf_path(s, where, sizeof where), v, min, max);
+		return CONF_BAD;
+	}
+	*out = v;
+	return CONF_OK;
+}
+
+int conf_bool(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    bool *out)
+{
+	int rc;
+	const config_setting_t *s = member(c, g, key, required, &rc);
+
+	if (!s)
+		return rc;
+	if (conf_expect(c, s, CONFIG_TYPE_BOOL, NULL))
+		return CONF_BAD;
+	*out = config_setting_get_bool(s) != 0;
+	return CONF_OK;
+}
+
+int conf_dur(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    struct dur *out, const char **text)
+{
+	const config_setting_t *s = NULL;
+	const char *v = NULL;
+	char err[200];
+	int rc = string_member(c, g, key, required, &s, &v, "a string (a duration like \"2h\")");
+
+	if (rc != CONF_OK)
+		return rc;
+	if (dur_parse(v, out, err, sizeof err))
+		return bad_value(c, s, "%s", err);
+	if (text)
+		*text = intern(&c->snap->strings, v);
+	return CONF_OK;
+}
+
+int conf_hhmm(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    int32_t *out)
+{
+	const config_setting_t *s = NULL;
+	const char *v = NULL;
+	int rc = string_member(c, g, key, required, &s, &v, "a string (a time like \"18:00\")");
+
+	if (rc != CONF_OK)
+		return rc;
+	if (parse_hhmm(v, out))
+		return bad_value(c, s, "bad time \"%s\": write HH:MM on a 24-hour clock, 00:00 to 23:59", v);
+	return CONF_OK;
+}
+
+int conf_date(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    int32_t *out)
+{
+	const config_setting_t *s = NULL;
+	const char *v = NULL;
+	int rc = string_member(c, g, key, required, &s, &v, "a string (a date like \"2026-12-01\")");
+
+	if (rc != CONF_OK)
+		return rc;
+	if (parse_date(v, out))
+		return bad_value(c, s, "bad date \"%s\": write YYYY-MM-DD (a real calendar date)", v);
+	return CONF_OK;
+}
+
+int conf_tz(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    const struct tz **out)
+{
+	const config_setting_t *s = NULL;
+	const char *v = NULL;
+	char err[256];
+	const struct tz *z;
+	int rc = string_member(c, g, key, required, &s, &v, "a string (an IANA zone like \"America/Chicago\")");
+
+	if (rc != CONF_OK)
+		return rc;
+	if (!(z = tz_get(v, err, sizeof err)))
+		return bad_value(c, s, "%s", err);
+	*out = z;
+	return CONF_OK;
+}
+
+int conf_quiet(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    struct quiet *out)
+{
+	static const char *const keys[] = {"from", "to", NULL};
+	int rc;
+	const config_setting_t *s = member(c, g, key, required, &rc);
+	struct quiet q;
+	int bad;
+
+	if (!s)
+		return rc;
+	if (conf_expect(c, s, CONFIG_TYPE_GROUP, "a group { from = \"21:00\"; to = \"08:00\"; }"))
+		return CONF_BAD;
+	bad = conf_check_keys(c, s, keys);
+	bad |= conf_hhmm(c, s, "from", true, &q.from) != CONF_OK;
+	bad |= conf_hhmm(c, s, "to", true, &q.to) != CONF_OK;
+	if (bad)
+		return CONF_BAD;
+	*out = q;
+	return CONF_OK;
+}
+
+/* A list member: the setting, or an error when it is not a list/array. */
+static const config_setting_t *list_member(struct conf_ctx *c, const config_setting_t *g,
+    const char *key, bool required, int *rc, const char *what)
+{
+	const config_setting_t *s = member(c, g, key, required, rc);
+
+	if (s && conf_expect(c, s, CONFIG_TYPE_ARRAY, what)) {
+		*rc = CONF_BAD;
+		return NULL;
+	}
+	return s;
+}
+
+const char *conf_elem_string(struct conf_ctx *c, const config_setting_t *s, int i)
+{
+	const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+
+	if (!e || conf_expect(c, e, CONFIG_TYPE_STRING, NULL))
+		return NULL;
+	return config_setting_get_string(e);
+}
+
+int conf_strings(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    const char ***out, uint32_t *n)
+{
+	int rc, i, len, bad = 0;
+	const config_setting_t *s = list_member(c, g, key, required, &rc,
+	    "a list of strings [ \"a\", \"b\" ]");
+	const char **v;
+
+	if (!s)
+		return rc;
+	len = config_setting_length(s);
+	v = arena_alloc(&c->snap->arena, sizeof *v * (size_t)(len ? len : 1));
+	for (i = 0; i < len; i++) {
+		const char *e = conf_elem_string(c, s, i);
+		if (!e)
+			bad = 1;
+		v[i] = e ? intern(&c->snap->strings, e) : NULL;
+	}
+	if (bad)
+		return CONF_BAD;
+	*out = v;
+	*n = (uint32_t)len;
+	return CONF_OK;
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	return (x > y) - (x < y);
+}
+
+int conf_dates(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    int32_t **out, uint32_t *n)
+{
+	int rc, i, len, bad = 0;
+	const config_setting_t *s = list_member(c, g, key, required, &rc,
+	    "a list of dates [ \"2026-12-25\" ]");
+	uint32_t k = 0;
+	int32_t *v;
+
+	if (!s)
+		return rc;
+	len = config_setting_length(s);
+	v = arena_alloc(&c->snap->arena, sizeof *v * (size_t)(len ? len : 1));
+	for (i = 0; i < len; i++) {
+		const char *e = conf_elem_string(c, s, i);
+		if (!e) {
+			bad = 1;
+		} else if (parse_date(e, &v[k])) {
+			bad_value(c, config_setting_get_elem(s, (unsigned)i),
+			    "bad date \"%s\": write YYYY-MM-DD (a real calendar date)", e);
+			bad = 1;
+		} else {
+			k++;
+		}
+	}
+	if (bad)
+		return CONF_BAD;
+	qsort(v, k, sizeof *v, cmp_i32);
+	for (i = 0, len = 0; (uint32_t)i < k; i++)
+		if (!len || v[len - 1] != v[i])
+			v[len++] = v[i];
+	*out = v;
+	*n = (uint32_t)len;
+	return CONF_OK;
+}
+
+int conf_channels(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    chanmask *out)
+{
+	int rc, i, len, bad = 0;
+	const config_setting_t *s = list_member(c, g, key, required, &rc,
+	    "a list of channel names [ \"sms\", \"email\" ]");
+	chanmask m = 0;
+
+	if (!s)
+		return rc;
+	len = config_setting_length(s);
+	for (i = 0; i < len; i++) {
+		const char *e = conf_elem_string(c, s, i);
+		int ch = e ? snapshot_channel(c->snap, e) : -1;
+		if (!e) {
+			bad = 1;
+		} else if (ch < 0) {
+			bad_value(c, config_setting_get_elem(s, (unsigned)i),
+			    "unknown channel \"%s\" (define it in channels = ( ... ))", e);
+			bad = 1;
+		} else {
+			m |= (chanmask)1 << ch;
+		}
+	}
+	if (bad)
+		return CONF_BAD;
+	*out = m;
+	return CONF_OK;
+}
+
+bool conf_phone_ok(const char *p)
+{
+	size_t n;
+
+	if (p[0] != '+' || p[1] < '1' || p[1] > '9')
+		return false;
+	for (n = 1; p[n]; n++)
+		if (p[n] < '0' || p[n] > '9')
+			return false;
+	return n >= 3 && n <= 16;
+}
+
+bool conf_email_ok(const char *e)
+{
+	const char *at = strchr(e, '@');
+	const char *p;
+
+	if (!at || at == e || !at[1] || strchr(at + 1, '@'))
+		return false;
+	for (p = e; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == '<' || *p == '>' || *p == ',')
+			return false;
+	return true;
+}

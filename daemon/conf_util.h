@@ -1,0 +1,74 @@
+/* conf_util.h - typed access to the libconfig tree, with FILE:LINE errors.
+ *
+ * The one layer that knows libconfig's types.  Every getter reports a
+ * wrong type or bad value at the setting's own line, records the error
+ * and returns -1 (0 on success, 1 when an optional key is absent), so a
+ * caller can go on and collect every error of the file in one run. */
+#ifndef IOPD_CONF_UTIL_H
+#define IOPD_CONF_UTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libconfig.h>
+
+#include "dur.h"
+#include "errs.h"
+#include "snapshot.h"
+
+/* Parsing context shared by the conf_*.c files. */
+struct conf_ctx {
+	struct snapshot *snap;
+	struct errs *errs;
+	config_t *cfg;
+	const char *config_dir;        /* folder of the main file */
+	bool check;                    /* -t / daemon: plugins, secrets, file modes */
+};
+
+enum { CONF_OK = 0, CONF_ABSENT = 1, CONF_BAD = -1 };
+
+/* "daemon.quiet_hours.from", "patients[3].phone": for messages. */
+const char *conf_path(const config_setting_t *s, char *buf, size_t len);
+
+/* Reports members of group `g` not in the NULL-terminated `allowed`. */
+int conf_check_keys(struct conf_ctx *c, const config_setting_t *g, const char *const *allowed);
+/* `g` itself must be a group (or a list/array when `kind` says so). */
+int conf_expect(struct conf_ctx *c, const config_setting_t *s, int type, const char *what);
+
+int conf_string(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    const char **out);
+int conf_int(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    long min, long max, long *out);
+int conf_float(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    double min, double max, double *out);
+int conf_bool(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    bool *out);
+int conf_dur(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    struct dur *out, const char **text);
+int conf_hhmm(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    int32_t *out);
+int conf_date(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    int32_t *out);
+int conf_tz(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    const struct tz **out);
+int conf_quiet(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    struct quiet *out);
+/* A list or array of strings; *n elements in the snapshot's arena. */
+int conf_strings(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    const char ***out, uint32_t *n);
+/* A list or array of dates, sorted and without duplicates. */
+int conf_dates(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    int32_t **out, uint32_t *n);
+/* A list of channel names -> mask (and errors for unknown ones). */
+int conf_channels(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    chanmask *out);
+
+/* E.164: "+" then 2 to 15 digits, the first not 0 (no numbering-plan check). */
+bool conf_phone_ok(const char *p);
+/* A plausible address: one "@", something on both sides, no spaces. */
+bool conf_email_ok(const char *e);
+
+/* The element `i` of list `s` as a string, with a typed error. */
+const char *conf_elem_string(struct conf_ctx *c, const config_setting_t *s, int i);
+
+#endif

@@ -1,0 +1,14 @@
+/* daemon.h - the running service: loop, schedule, delivery, control. */
+#ifndef IOPD_DAEMON_H
+#define IOPD_DAEMON_H
+
+struct daemon_opts {
+	const char *config;
+	int foreground;
+	int verbose;
+	int log_level;                 /* 0: from the configuration or -v */
+};
+
+int daemon_main(const struct daemon_opts *o);
+
+#endif

@@ -1,0 +1,127 @@
+/* ident.c - see ident.h */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ident.h"
+#include "util.h"
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+#define SIPROUND                                                               \
+	do {                                                                   \
+		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);      \
+		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                         \
+		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                         \
+		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);      \
+	} while (0)
+
+static uint64_t load_le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* SipHash-2-4 (Aumasson & Bernstein), byte-order independent. */
+uint64_t siphash24(const uint64_t key[2], const void *data, size_t len)
+{
+	const unsigned char *p = data, *end = p + (len & ~(size_t)7);
+	uint64_t v0 = 0x736f6d6570736575ULL ^ key[0];
+	uint64_t v1 = 0x646f72616e646f6dULL ^ key[1];
+	uint64_t v2 = 0x6c7967656e657261ULL ^ key[0];
+	uint64_t v3 = 0x7465646279746573ULL ^ key[1];
+	uint64_t b = (uint64_t)len << 56, m;
+	size_t left = len & 7, i;
+
+	for (; p != end; p += 8) {
+		m = load_le64(p);
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (i = 0; i < left; i++)
+		b |= (uint64_t)p[i] << (8 * i);
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* Public, fixed keys: ids must be equal on every machine and every run. */
+static const uint64_t series_key[2] = {0x696f70642d696431ULL, 0x7365726965732d31ULL};
+
+uint64_t ident_series(const char *patient, const char *kind, const char *series,
+    const char *lead, const char *channel)
+{
+	const char *f[] = {"iopd-id-1", patient, kind, series, lead, channel};
+	char stack[512], *buf = stack;
+	size_t len[IOPD_NELEM(f)], total = 0, i;
+	uint64_t h;
+
+	for (i = 0; i < IOPD_NELEM(f); i++)
+		total += (len[i] = strlen(f[i] ? f[i] : "") + 1);
+	if (total > sizeof stack)
+		buf = xmalloc(total);
+	for (total = 0, i = 0; i < IOPD_NELEM(f); i++) {
+		memcpy(buf + total, f[i] ? f[i] : "", len[i]);
+		total += len[i];
+	}
+	h = siphash24(series_key, buf, total);
+	if (buf != stack)
+		free(buf);
+	return h;
+}
+
+uint64_t ident_reminder(uint64_t series, int64_t occurrence)
+{
+	const uint64_t key[2] = {series, series ^ 0x6f63637572656e63ULL};
+	unsigned char buf[8];
+	uint64_t u = (uint64_t)occurrence;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		buf[i] = (unsigned char)(u >> (8 * i));
+	return siphash24(key, buf, sizeof buf);
+}
+
+void ident_hex(uint64_t id, char buf[IDENT_HEX_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	int i;
+
+	for (i = IDENT_HEX_LEN - 1; i >= 0; i--, id >>= 4)
+		buf[i] = hex[id & 15];
+	buf[IDENT_HEX_LEN] = '\0';
+}
+
+int ident_parse(const char *s, uint64_t *id)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < IDENT_HEX_LEN; i++) {
+		char c = s[i];
+		if (c >= '0' && c <= '9')
+			v = (v << 4) | (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = (v << 4) | (uint64_t)(c - 'a' + 10);
+		else
+			return -1;
+	}
+	if (s[IDENT_HEX_LEN])
+		return -1;
+	*id = v;
+	return 0;
+}
