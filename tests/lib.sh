@@ -1,0 +1,436 @@
+# shellcheck shell=bash
+# tests/lib.sh -- shared helpers for iopd integration tests (bash, `set -eu` safe).
+#
+# Source it from a test (srcdir-aware, works from any working directory):
+#   for d in "$(dirname "$0")" "${srcdir:-.}/tests" "${srcdir:-.}"; do
+#     [ -f "$d/lib.sh" ] && { . "$d/lib.sh"; break; }; done
+#
+# Sourcing creates the private dir $T, installs an EXIT/INT/TERM trap that stops
+# every process the test started (pid-based, bounded, then SIGKILL), dumps the
+# registered logs when the test fails, and removes $T unless KEEP=1.
+#
+# Results:   ok MSG | fail MSG | skip MSG | check MSG CMD...  (TAP-ish lines)
+#            need TOOL...        exit 77 (SKIP) unless every tool is on PATH
+#            need_pymod PY MOD   exit 77 unless interpreter PY can import MOD
+#            skip_all REASON     exit 77 now
+#            finish              print "N passed, N failed[, N skipped]" and exit
+#                                (1 if anything failed); the trap does it too
+# Waiting:   waitfor 'CMD' [TIMEOUT_S=10]  eval CMD every 0.05 s until true
+# JSON logs: jsonl_count FILE [COND]        records where python COND(r) holds
+#            jsonl_field FILE EXPR [COND]  EXPR(r) of matching records, one a line
+# Ports:     free_port [N]       unused 127.0.0.1 TCP port (base of N consecutive)
+# Processes: spawn NAME CMD...   background CMD, output in $T/NAME.out; sets
+#                                SPAWN_PID; stopped by the trap
+#            track PID [LOG...]  let the trap stop a pid started elsewhere
+#            add_log FILE...     dump FILE on failure (e.g. the daemon's log)
+#            stop_pid PID [TIMEOUT_S=5]  SIGTERM, bounded wait, SIGKILL; sets
+#                                STOP_RC (exit status if it was our child, else "")
+#            stop_all            stop everything now (the trap calls it as well)
+#            alive PID           true while PID runs (zombies count as dead)
+# Peers (all on 127.0.0.1, kernel-chosen ports, wait until ready). NAME is an
+# optional UPPERCASE variable prefix, so a test can run several of a kind:
+#   start_webhook [NAME=WEBHOOK] [webhook_sink.py args]
+#        -> NAME_PID NAME_PORT NAME_URL NAME_LOG NAME_DIR
+#   start_twilio  [NAME=TWILIO]  [webhook_sink.py args]
+#        -> as webhook + NAME_SID NAME_TOKEN NAME_API (Messages.json URL)
+#   start_smtp    [NAME=SMTP]    [smtp_sink.py args, e.g. --tls "$CERT" "$KEY" --auth u:p]
+#        -> NAME_PID NAME_PORT NAME_URL NAME_LOG NAME_EVENTS NAME_MAILDIR NAME_DIR
+#   start_notify  [NAME=NOTIFY]  [SOCKET|@abstract] [notify_listen.py args]
+#        -> NAME_PID NAME_SOCKET (value for NOTIFY_SOCKET) NAME_LOG NAME_DIR
+#   start_kannel  [NAME=KANNEL]
+#        -> NAME_DIR NAME_ADMIN_PORT NAME_SMSBOX_PORT NAME_SMSC_PORT NAME_SENDSMS_PORT
+#           NAME_SENDSMS_URL NAME_USER NAME_PASS NAME_ADMIN_PW NAME_STATUS_PW
+#           NAME_ADMIN_URL NAME_STATUS_URL NAME_FAKESMSC_OUT NAME_PIDS
+#        delivered SMS: grep 'Got message' "$KANNEL_FAKESMSC_OUT"
+#          (lines "DEBUG: Got message N: <FROM TO text TEXT>", one per part);
+#        fakesmsc exits on admin stop-smsc: after start-smsc run
+#          sh "$RIG_DIR/kannel.sh" fakesmsc "$KANNEL_DIR"
+#   make_certs    -> CERT KEY (trusted self-signed), OTHER_CERT OTHER_KEY (untrusted)
+# Time:      faketime_env 'YYYY-MM-DD hh:mm:ss' [SPEED e.g. x10]
+#            prints one VAR=value per line for an exact fake start:
+#              mapfile -t FT < <(faketime_env '2026-12-01 17:59:50')
+#              spawn iopd env "${FT[@]}" "$IOPD" --config "$T/iopd.conf"
+#            (LD_PRELOAD=<libfaketimeMT.so.1>, FAKETIME=@DATE [SPEED], and
+#            ASAN_OPTIONS+=verify_asan_link_order=0 so sanitizer builds accept the
+#            preload; DATE is local time of the process: set TZ too)
+#            faketime_lib   prints the libfaketimeMT path (status 1 if none;
+#                           FAKETIME_LIB overrides the search)
+# Variables: T (private dir)  TESTS_DIR  RIG_DIR  PY (python3 on PATH)
+#            SYSPY (/usr/bin/python3, has Debian's python3-aiosmtpd)
+
+TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+RIG_DIR=$TESTS_DIR/rig
+if [ -z "${PY:-}" ]; then        # python3 on PATH, resolved once (skips pyenv shims)
+  PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || PY=python3
+fi
+SYSPY=${SYSPY:-/usr/bin/python3}
+RIG_STEP=0.05
+
+RIG_PASS=0 RIG_FAIL=0 RIG_SKIP=0 RIG_N=0
+RIG_PIDS=() RIG_LOGS=() RIG_STOPCMDS=()
+RIG_FINISHED=0
+
+# ---------------------------------------------------------------- results
+ok()   { RIG_N=$((RIG_N + 1)); RIG_PASS=$((RIG_PASS + 1)); echo "ok $RIG_N - $*"; }
+fail() { RIG_N=$((RIG_N + 1)); RIG_FAIL=$((RIG_FAIL + 1)); echo "not ok $RIG_N - $*"; }
+skip() { RIG_N=$((RIG_N + 1)); RIG_SKIP=$((RIG_SKIP + 1)); echo "ok $RIG_N - # SKIP $*"; }
+check() { # MSG CMD... -> ok/fail by CMD's status
+  local msg=$1; shift
+  if "$@"; then ok "$msg"; else fail "$msg"; fi
+}
+skip_all() { echo "1..0 # SKIP $*"; exit 77; }
+need() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null 2>&1 || skip_all "required tool '$t' not found"
+  done
+}
+need_pymod() { # PY MODULE
+  "$1" -c "import $2" >/dev/null 2>&1 || skip_all "$1 cannot import $2"
+}
+_rig_summary() {
+  if [ "$RIG_SKIP" -gt 0 ]; then
+    echo "$RIG_PASS passed, $RIG_FAIL failed, $RIG_SKIP skipped"
+  else
+    echo "$RIG_PASS passed, $RIG_FAIL failed"
+  fi
+}
+finish() {
+  RIG_FINISHED=1
+  _rig_summary
+  [ "$RIG_FAIL" -eq 0 ] && exit 0
+  exit 1
+}
+
+# ---------------------------------------------------------------- waiting
+_rig_now_us() { local t=${EPOCHREALTIME:-}; t=${t//[!0-9]/}; echo "${t:-0}"; }
+waitfor() { # 'CMD' [TIMEOUT_S]
+  local cmd=$1 timeout=${2:-10} deadline n=0 max
+  if [ -n "${EPOCHREALTIME:-}" ]; then
+    deadline=$(( $(_rig_now_us) + $(_rig_secs_us "$timeout") ))
+    until eval "$cmd" >/dev/null 2>&1; do
+      [ "$(_rig_now_us)" -lt "$deadline" ] || return 1
+      sleep "$RIG_STEP"
+    done
+  else
+    max=$(( $(_rig_secs_us "$timeout") / 50000 ))
+    until eval "$cmd" >/dev/null 2>&1; do
+      n=$((n + 1)); [ "$n" -le "$max" ] || return 1
+      sleep "$RIG_STEP"
+    done
+  fi
+}
+_rig_secs_us() { # "2.5" -> 2500000
+  local s=$1 i f
+  i=${s%%.*}; f=
+  [ "$i" != "$s" ] && f=${s#*.}
+  f=${f}000000; f=${f:0:6}
+  echo $(( ${i:-0} * 1000000 + 10#$f ))
+}
+
+# ---------------------------------------------------------------- JSON lines
+# COND / EXPR are python expressions over the record r (a dict), e.g.
+#   jsonl_count "$HOOK_LOG" 'r["path"] == "/hook" and r["reply"] == 200'
+#   jsonl_field "$SMTP_LOG" 'r["auth_user"]' 'r["tls"]'
+#   waitfor "[ \$(jsonl_count '$HOOK_LOG') -ge 2 ]" 5
+jsonl_count() { # FILE [COND] -> number of records matching COND
+  "$PY" - "$1" "${2:-True}" <<'PYEOF'
+import json, sys
+n = 0
+try:
+    with open(sys.argv[1], encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                n += bool(eval(sys.argv[2], {}, {"r": r}))
+except FileNotFoundError:
+    pass
+print(n)
+PYEOF
+}
+jsonl_field() { # FILE EXPR [COND] -> EXPR of each matching record, one per line
+  "$PY" - "$1" "$2" "${3:-True}" <<'PYEOF'
+import json, sys
+try:
+    with open(sys.argv[1], encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                if eval(sys.argv[3], {}, {"r": r}):
+                    v = eval(sys.argv[2], {}, {"r": r})
+                    print(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+except FileNotFoundError:
+    pass
+PYEOF
+}
+
+# ---------------------------------------------------------------- ports
+free_port() { # [N] -> port P such that P..P+N-1 are free on 127.0.0.1
+  local used=
+  [ -f "$T/.ports" ] && used=$(tr '\n' ' ' <"$T/.ports")
+  local p
+  p=$("$PY" - "${1:-1}" "$used" <<'EOF'
+import socket, sys
+n = int(sys.argv[1]); used = {int(x) for x in sys.argv[2].split()}
+for _ in range(200):
+    socks = []
+    try:
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+        base = s.getsockname()[1]
+        if base + n - 1 > 65535 or used & set(range(base, base + n)):
+            continue
+        for p in range(base + 1, base + n):
+            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
+        print(base); sys.exit(0)
+    except OSError:
+        pass
+    finally:
+        for s in socks: s.close()
+sys.exit(1)
+EOF
+  ) || { echo "free_port: no free port found" >&2; return 1; }
+  local i
+  for ((i = 0; i < ${1:-1}; i++)); do echo $((p + i)) >>"$T/.ports"; done
+  echo "$p"
+}
+
+# ---------------------------------------------------------------- processes
+alive() { # PID: running and not a zombie
+  local st
+  [ -n "${1:-}" ] || return 1
+  if [ -r "/proc/$1/stat" ]; then
+    st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    st=${st##*) }; st=${st%% *}
+    [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+  else
+    st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "${st#Z}" = "$st" ]
+  fi
+}
+add_log() { RIG_LOGS+=("$@"); }
+track() { # PID [LOG...]
+  RIG_PIDS+=("$1"); shift
+  [ $# -eq 0 ] || RIG_LOGS+=("$@")
+}
+spawn() { # NAME CMD... -> SPAWN_PID; stdout+stderr in $T/NAME.out
+  local name=$1; shift
+  "$@" >"$T/$name.out" 2>&1 </dev/null &
+  SPAWN_PID=$!
+  track "$SPAWN_PID" "$T/$name.out"
+}
+stop_pid() { # PID [TIMEOUT_S]
+  local pid=$1 deadline
+  STOP_RC=
+  kill -TERM "$pid" 2>/dev/null || true
+  deadline=$(( $(_rig_now_us) + $(_rig_secs_us "${2:-5}") ))
+  while alive "$pid" && [ "$(_rig_now_us)" -lt "$deadline" ]; do sleep "$RIG_STEP"; done
+  if alive "$pid"; then
+    echo "# stop_pid: $pid did not exit after SIGTERM, sending SIGKILL" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  # reap it if it is our child (wait fails harmlessly otherwise)
+  if wait "$pid" 2>/dev/null; then STOP_RC=0; else STOP_RC=$?; [ "$STOP_RC" -eq 127 ] && STOP_RC=; fi
+  local keep=() p                      # forget it: its pid may be reused later
+  for p in "${RIG_PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+  RIG_PIDS=("${keep[@]}")
+  return 0
+}
+stop_all() {
+  local c p left deadline
+  for c in "${RIG_STOPCMDS[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
+  RIG_STOPCMDS=()
+  [ ${#RIG_PIDS[@]} -gt 0 ] || return 0
+  for p in "${RIG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  deadline=$(( $(_rig_now_us) + $(_rig_secs_us "${RIG_STOP_TIMEOUT:-5}") ))
+  while :; do
+    left=()
+    for p in "${RIG_PIDS[@]}"; do alive "$p" && left+=("$p"); done
+    [ ${#left[@]} -gt 0 ] || break
+    if [ "$(_rig_now_us)" -ge "$deadline" ]; then
+      echo "# stop_all: SIGKILL ${left[*]}" >&2
+      kill -KILL "${left[@]}" 2>/dev/null || true
+      break
+    fi
+    sleep "$RIG_STEP"
+  done
+  for p in "${RIG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  RIG_PIDS=()
+}
+_rig_dump_logs() {
+  local f
+  for f in "${RIG_LOGS[@]}"; do
+    [ -s "$f" ] || continue
+    echo "----- $f (last ${RIG_DUMP_LINES:-60} lines) -----"
+    tail -n "${RIG_DUMP_LINES:-60}" "$f"
+  done >&2
+}
+_rig_exit() {
+  local rc=$?
+  set +e
+  trap - EXIT
+  trap '' INT TERM
+  stop_all
+  if [ "$rc" -ne 77 ]; then
+    if [ "$RIG_FINISHED" -eq 0 ]; then
+      [ "$rc" -ne 0 ] && echo "# test aborted with status $rc${RIG_ERR:+ at: $RIG_ERR}" >&2
+      _rig_summary
+    fi
+    [ "$RIG_FAIL" -gt 0 ] && rc=1
+    [ "$rc" -ne 0 ] && { rc=1; _rig_dump_logs; }
+  fi
+  if [ "${KEEP:-0}" = 1 ]; then
+    echo "# KEEP=1: test files kept in $T" >&2
+  else
+    rm -rf "$T"
+  fi
+  exit "$rc"
+}
+
+# ---------------------------------------------------------------- peers
+_rig_name() { # default "$@" -> RIG_NAME, RIG_NSHIFT
+  RIG_NAME=$1 RIG_NSHIFT=0
+  case ${2:-} in [A-Z]*) [[ $2 =~ ^[A-Z][A-Z0-9_]*$ ]] && { RIG_NAME=$2; RIG_NSHIFT=1; } ;; esac
+}
+_rig_set() { printf -v "$1" '%s' "$2"; }
+_rig_wait_ready() { # PID READYFILE TIMEOUT WHAT
+  local deadline
+  deadline=$(( $(_rig_now_us) + $(_rig_secs_us "$3") ))
+  while [ ! -s "$2" ]; do
+    if ! alive "$1"; then echo "# $4 exited during start-up" >&2; return 1; fi
+    if [ "$(_rig_now_us)" -ge "$deadline" ]; then echo "# $4 not ready after $3 s" >&2; return 1; fi
+    sleep "$RIG_STEP"
+  done
+}
+
+start_webhook() { # [NAME] [webhook_sink.py args]
+  _rig_name WEBHOOK "$@"; shift "$RIG_NSHIFT"
+  local n=$RIG_NAME d scheme=http a
+  d=$T/${n,,}
+  mkdir -p "$d"; rm -f "$d/ready"
+  for a in "$@"; do [ "$a" = --tls ] && scheme=https; done
+  spawn "$(basename "$d")" "$PY" "$RIG_DIR/webhook_sink.py" --port 0 \
+    --log "$d/requests.jsonl" --ready-file "$d/ready" "$@"
+  local pid=$SPAWN_PID
+  _rig_wait_ready "$pid" "$d/ready" 10 "webhook sink $n" || return 1
+  _rig_set "${n}_PID" "$pid"
+  _rig_set "${n}_PORT" "$(cat "$d/ready")"
+  _rig_set "${n}_URL" "$scheme://127.0.0.1:$(cat "$d/ready")"
+  _rig_set "${n}_LOG" "$d/requests.jsonl"
+  _rig_set "${n}_DIR" "$d"
+  add_log "$d/requests.jsonl"
+}
+
+start_twilio() { # [NAME] [webhook_sink.py args]
+  _rig_name TWILIO "$@"; shift "$RIG_NSHIFT"
+  local n=$RIG_NAME sid token url
+  sid=AC$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+  token=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+  start_webhook "$n" --twilio-auth "$sid:$token" "$@" || return 1
+  url=${n}_URL
+  _rig_set "${n}_SID" "$sid"
+  _rig_set "${n}_TOKEN" "$token"
+  _rig_set "${n}_API" "${!url}/2010-04-01/Accounts/$sid/Messages.json"
+}
+
+start_smtp() { # [NAME] [smtp_sink.py args]
+  _rig_name SMTP "$@"; shift "$RIG_NSHIFT"
+  local n=$RIG_NAME d scheme=smtp a
+  need_pymod "$SYSPY" aiosmtpd
+  d=$T/${n,,}
+  mkdir -p "$d"; rm -f "$d/ready"
+  for a in "$@"; do [ "$a" = --smtps ] && scheme=smtps; done
+  spawn "$(basename "$d")" "$SYSPY" "$RIG_DIR/smtp_sink.py" --port 0 \
+    --maildir "$d/maildir" --log "$d/mail.jsonl" --events "$d/events.jsonl" \
+    --ready-file "$d/ready" "$@"
+  local pid=$SPAWN_PID
+  _rig_wait_ready "$pid" "$d/ready" 10 "smtp sink $n" || return 1
+  _rig_set "${n}_PID" "$pid"
+  _rig_set "${n}_PORT" "$(cat "$d/ready")"
+  _rig_set "${n}_URL" "$scheme://127.0.0.1:$(cat "$d/ready")"
+  _rig_set "${n}_LOG" "$d/mail.jsonl"
+  _rig_set "${n}_EVENTS" "$d/events.jsonl"
+  _rig_set "${n}_MAILDIR" "$d/maildir"
+  _rig_set "${n}_DIR" "$d"
+  add_log "$d/events.jsonl"
+}
+
+start_notify() { # [NAME] [SOCKET|@abstract] [notify_listen.py args]
+  _rig_name NOTIFY "$@"; shift "$RIG_NSHIFT"
+  local n=$RIG_NAME d sock
+  d=$T/${n,,}
+  mkdir -p "$d"; rm -f "$d/ready"
+  sock=$d/notify.sock
+  [ ${#sock} -lt 100 ] || sock="@iopd-notify-$$-${n,,}"    # sun_path limit (108)
+  case ${1:-} in ''|-*) ;; *) sock=$1; shift ;; esac
+  spawn "$(basename "$d")" "$PY" "$RIG_DIR/notify_listen.py" "$sock" \
+    --timeout 600 --out "$d/notify.jsonl" --ready-file "$d/ready" "$@"
+  local pid=$SPAWN_PID
+  _rig_wait_ready "$pid" "$d/ready" 10 "notify listener $n" || return 1
+  _rig_set "${n}_PID" "$pid"
+  _rig_set "${n}_SOCKET" "$sock"
+  _rig_set "${n}_LOG" "$d/notify.jsonl"
+  _rig_set "${n}_DIR" "$d"
+  add_log "$d/notify.jsonl"
+}
+
+start_kannel() { # [NAME]
+  _rig_name KANNEL "$@"; shift "$RIG_NSHIFT"
+  local n=$RIG_NAME d base rc=1 try line k v
+  d=$T/${n,,}
+  for try in 1 2 3 4 5; do           # 3 = a port was taken meanwhile: new base
+    base=$(free_port 4) || return 1
+    rc=0
+    sh "$RIG_DIR/kannel.sh" start "$d" "$base" >"$d.start.out" 2>&1 || rc=$?
+    [ "$rc" -eq 3 ] || break
+    echo "# start_kannel: port clash at base $base (try $try)" >&2
+  done
+  RIG_STOPCMDS+=("$(printf 'sh %q stop %q' "$RIG_DIR/kannel.sh" "$d")")
+  add_log "$d.start.out" "$d/bearerbox.stdout" "$d/smsbox.stdout" "$d/fakesmsc.out"
+  [ "$rc" -eq 77 ] && skip_all "Kannel not installed ($(tail -n 1 "$d.start.out"))"
+  if [ "$rc" -ne 0 ]; then cat "$d.start.out" >&2; return 1; fi
+  while IFS= read -r line; do
+    case $line in KANNEL_*=*) ;; *) continue ;; esac
+    k=${line%%=*}; v=${line#*=}; v=${v#\'}; v=${v%\'}
+    _rig_set "${n}_${k#KANNEL_}" "$v"
+  done <"$d/env"
+  local pids=${n}_PIDS p
+  for p in ${!pids}; do RIG_PIDS+=("$p"); done
+}
+
+make_certs() { # -> CERT KEY OTHER_CERT OTHER_KEY
+  local rc=0
+  sh "$RIG_DIR/mkcert.sh" "$T/certs" || rc=$?
+  [ "$rc" -eq 77 ] && skip_all "mkcert.sh needs openssl and faketime"
+  [ "$rc" -eq 0 ] || return 1
+  # shellcheck disable=SC2034  # used by the tests that source this file
+  CERT=$T/certs/cert.pem KEY=$T/certs/key.pem
+  # shellcheck disable=SC2034
+  OTHER_CERT=$T/certs/other-cert.pem OTHER_KEY=$T/certs/other-key.pem
+}
+
+# ---------------------------------------------------------------- time
+faketime_lib() {
+  local f
+  for f in ${FAKETIME_LIB:-} /usr/lib/*/faketime/libfaketimeMT.so.1 \
+           /usr/lib/faketime/libfaketimeMT.so.1 /usr/lib64/faketime/libfaketimeMT.so.1 \
+           /usr/local/lib/faketime/libfaketimeMT.so.1; do
+    [ -f "$f" ] && { echo "$f"; return 0; }
+  done
+  return 1
+}
+faketime_env() { # 'YYYY-MM-DD hh:mm:ss' [SPEED]
+  local lib
+  lib=$(faketime_lib) || { echo "faketime_env: libfaketimeMT.so.1 not found" >&2; return 1; }
+  echo "LD_PRELOAD=$lib${LD_PRELOAD:+ $LD_PRELOAD}"
+  echo "FAKETIME=@$1${2:+ $2}"
+  # ASan insists on being first in the library list; libfaketime is preloaded
+  echo "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+}
+
+# ---------------------------------------------------------------- per-test setup
+T=$(mktemp -d "${TMPDIR:-/tmp}/iopd-test.XXXXXX")
+RIG_ERR=
+trap '_rig_exit' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'RIG_ERR="line $LINENO: $BASH_COMMAND"' ERR
