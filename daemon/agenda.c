@@ -162,6 +162,8 @@ struct printer {
 	char **cells;
 	size_t ncells, capcells;
 	enum agenda_format format;
+	agenda_status_fn status;
+	void *status_arg;
 };
 
 #define TABLE_COLS 9
@@ -198,10 +200,11 @@ static void local_cell(struct printer *p, int64_t t, const struct tz *z)
 static int print_row(const struct snapshot *s, const struct agenda_row *r, void *arg)
 {
 	struct printer *p = arg;
-	char id[IDENT_HEX_LEN + 1];
+	char id[IDENT_HEX_LEN + 1], stbuf[64];
+	const char *st = p->status ? p->status(s, r, stbuf, sizeof stbuf, p->status_arg) : NULL;
 
 	if (p->format == AGENDA_JSONL) {
-		agenda_row_json(s, r, NULL, &p->buf);
+		agenda_row_json(s, r, st, &p->buf);
 		sbuf_addc(&p->buf, '\n');
 		flush_buf(p, 1 << 16);
 		return p->err;
@@ -213,7 +216,7 @@ static int print_row(const struct snapshot *s, const struct agenda_row *r, void 
 	add_cell(p, *r->o->lead ? r->o->lead : "-");
 	add_cell(p, s->channels[r->ch].name);
 	add_cell(p, r->o->tmpl >= 0 ? s->templates[r->o->tmpl].name : "-");
-	add_cell(p, status_names[r->status]);
+	add_cell(p, st ? st : status_names[r->status]);
 	ident_hex(r->id, id);
 	add_cell(p, id);
 	return 0;
@@ -249,13 +252,15 @@ static void print_table(struct printer *p)
 }
 
 int agenda_print(const struct snapshot *s, int64_t from, int64_t to, int64_t patient,
-    enum agenda_format format, FILE *f)
+    enum agenda_format format, FILE *f, agenda_status_fn status, void *arg)
 {
 	struct printer p;
 
 	memset(&p, 0, sizeof p);
 	p.f = f;
 	p.format = format;
+	p.status = status;
+	p.status_arg = arg;
 	agenda_walk(s, from, to, patient, print_row, &p);
 	if (format == AGENDA_TABLE)
 		print_table(&p);

@@ -2,10 +2,13 @@
  * nowhere else; the comments quote the rule each step follows. */
 #include "config.h"
 
+#include <stdlib.h>
+
 #include "calendar.h"
 #include "civil.h"
 #include "ident.h"
 #include "tz.h"
+#include "util.h"
 
 const char *const status_names[STATUS_COUNT] = {
 	"scheduled", "skipped:paused", "skipped:opt-out", "skipped:no-contact", "skipped:quiet-hours"
@@ -68,6 +71,11 @@ static void event_due(struct stream *st, int64_t event, const struct rule *r,
 	st->event = event;
 	st->quiet_skip = moved != due && moved >= event;
 	st->due = st->quiet_skip ? due : moved;
+}
+
+int64_t cal_after_quiet(const struct patient *p, int64_t t)
+{
+	return after_quiet(t, p->quiet, p->tz);
 }
 
 /* ---- streams ---------------------------------------------------------- */
@@ -249,9 +257,14 @@ static void med_from(const struct snapshot *s, struct stream *st, int32_t d, int
 	const struct patient *p = pat(s, st);
 	const struct medication *m = &p->meds[st->series];
 
-	for (; d <= m->until; d++, strict = false, t = INT64_MIN)
+	for (; d <= m->until; d++) {
 		if (med_in_day(p, m, st, d, t, i0, strict))
 			return;
+		if (strict) {              /* past the current day: anything goes */
+			strict = false;
+			t = INT64_MIN;
+		}
+	}
 	st->due = CAL_END;
 }
 
@@ -369,4 +382,26 @@ uint64_t cal_id(const struct snapshot *s, const struct occ *o, uint16_t ch)
 {
 	return ident_reminder(ident_series(o->patient->id, kind_names[o->kind], o->series,
 	    o->lead_key, s->channels[ch].name), o->event);
+}
+
+int cal_find(const struct snapshot *s, uint32_t p, int64_t due, uint64_t id, struct occ *o,
+    uint16_t *ch)
+{
+	uint32_t n = cal_streams(s, p, NULL), i;
+	struct stream *st = xreallocarray(NULL, n ? n : 1, sizeof *st);
+	int found = -1;
+
+	cal_streams(s, p, st);
+	for (i = 0; i < n && found < 0; i++)
+		for (cal_seek(s, &st[i], due); st[i].due == due && found < 0; cal_next(s, &st[i])) {
+			uint8_t k;
+			cal_occ(s, &st[i], o);
+			for (k = 0; k < o->rule->nchan && found < 0; k++)
+				if (cal_id(s, o, o->rule->chan[k]) == id) {
+					*ch = o->rule->chan[k];
+					found = 0;
+				}
+		}
+	free(st);
+	return found;
 }

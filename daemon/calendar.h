@@ -73,4 +73,14 @@ enum status cal_status(const struct snapshot *s, const struct occ *o, uint16_t c
 /* Its id (SPEC 5). */
 uint64_t cal_id(const struct snapshot *s, const struct occ *o, uint16_t ch);
 
+/* `t` moved to the end of the patient's quiet hours if it falls in them
+ * (SPEC 4); used for retries too, so a retry never wakes a patient. */
+int64_t cal_after_quiet(const struct patient *p, int64_t t);
+
+/* Finds the reminder `id` of patient p that fell due at `due` (a ledger
+ * record) by seeking the patient's streams there: its group and channel.
+ * Returns 0, or -1 if the calendar no longer has it. */
+int cal_find(const struct snapshot *s, uint32_t p, int64_t due, uint64_t id, struct occ *o,
+    uint16_t *ch);
+
 #endif

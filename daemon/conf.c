@@ -131,14 +131,19 @@ static int check_patient_files(struct conf_ctx *c, const config_setting_t *patie
 	for (i = 0; i < n; i++) {
 		const config_setting_t *p = config_setting_get_elem(patients, (unsigned)i);
 		const char *f = setting_file(c->errs, p);
+		char *path;
 		if (last && strcmp(f, last) == 0)
 			continue;
 		last = f;
-		if (stat(f, &st) == 0 && (st.st_mode & S_IROTH)) {
+		/* libconfig records an @include path as written: relative to the
+		 * include folder (the main file's), not to the working directory */
+		path = f[0] == '/' ? xstrdup(f) : xasprintf("%s/%s", c->config_dir, f);
+		if (stat(path, &st) == 0 && (st.st_mode & S_IROTH)) {
 			errs_set(c->errs, p, "%s holds patient data and is readable by other users; "
-			    "chmod o-r %s", f, f);
+			    "chmod o-r %s", path, path);
 			bad++;
 		}
+		free(path);
 	}
 	return bad;
 }
@@ -186,10 +191,16 @@ static int check_unique_patients(struct conf_ctx *c, const config_setting_t *lis
 
 	for (i = 1; i < s->npatients; i++) {
 		uint32_t a = s->patient_order[i - 1], b = s->patient_order[i];
-		if (strcmp(s->patients[a].id, s->patients[b].id) == 0) {
+		/* a missing or empty id is reported already */
+		if (*s->patients[a].id && strcmp(s->patients[a].id, s->patients[b].id) == 0) {
 			uint32_t later = a > b ? a : b, first = a > b ? b : a;
 			const config_setting_t *p = config_setting_get_elem(list, later);
 			const config_setting_t *q = config_setting_get_elem(list, first);
+			/* at the offending setting itself: the later `id` */
+			if (config_setting_get_member(p, "id"))
+				p = config_setting_get_member(p, "id");
+			if (config_setting_get_member(q, "id"))
+				q = config_setting_get_member(q, "id");
 			errs_set(c->errs, p, "duplicate patient id \"%s\" (also at %s:%d)",
 			    s->patients[a].id, setting_file(c->errs, q), config_setting_source_line(q));
 			bad++;

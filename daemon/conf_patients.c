@@ -130,7 +130,15 @@ static int parse_med(struct conf_ctx *c, const config_setting_t *g, const struct
 	bad = conf_check_keys(c, g, med_keys);
 	bad += conf_string(c, g, "label", true, &m->label) != CONF_OK;
 	bad += parse_times(c, g, m);
-	bad += conf_channels(c, g, "channels", true, &m->rule.channels) != CONF_OK;
+	if (conf_channels(c, g, "channels", true, &m->rule.channels) != CONF_OK) {
+		bad++;
+	} else if (!m->rule.channels) {
+		/* as for reminder rules: an empty list would silently send nothing */
+		errs_set(c->errs, config_setting_get_member(g, "channels"),
+		    "medication %s: empty channel list: name at least one channel",
+		    m->label ? m->label : "");
+		bad++;
+	}
 	conf_rule_channels(c->snap, &m->rule);
 	m->rule.at = -1;
 	bad += conf_template_ref(c, g, "template", "medication", &m->rule.tmpl);

@@ -168,6 +168,7 @@ static int parse_sessions(struct conf_ctx *c, const config_setting_t *list, stru
 	for (i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
 		struct session *se = &p->sessions[p->nsessions];
+		memset(se, 0, sizeof *se);     /* the slot of a refused session is reused */
 		if (parse_session(c, g, p, se)) {
 			bad++;
 			continue;
@@ -206,9 +207,11 @@ static int parse_aftercare(struct conf_ctx *c, const config_setting_t *g, struct
 		const config_setting_t *e = config_setting_get_elem(config_setting_get_member(g, "after"), i);
 		struct dur d;
 		char err[200];
-		if (dur_parse(texts[i], &d, err, sizeof err) || d.secs) {
+		int rc = dur_parse(texts[i], &d, err, sizeof err);
+		if (rc || d.secs) {
+			/* d is not set when the text does not parse */
 			errs_set(c->errs, e, "aftercare offset \"%s\": %s", texts[i],
-			    d.secs ? "aftercare offsets take w and d only (e.g. \"7d\", \"4w\")" : err);
+			    rc ? err : "aftercare offsets take w and d only (e.g. \"7d\", \"4w\")");
 			bad++;
 			continue;
 		}
@@ -300,6 +303,8 @@ int conf_parse_programs(struct conf_ctx *c, const config_setting_t *list,
 	for (i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
 		struct program *p = &s->programs[s->nprograms];
+		/* the slot of a duplicate is reused: no stale id may remain */
+		memset(p, 0, sizeof *p);
 		if (parse_program(c, g, p, closures, nclosures))
 			bad++;
 		if (!p->id)

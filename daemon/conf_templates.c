@@ -151,7 +151,10 @@ static int check_discreet(struct conf_ctx *c, const config_setting_t *g, const s
 		size_t j;
 		for (j = 0; j < 2; j++)
 			if (txt[j] && tmpl_names_treatment(txt[j]->src, names, nn, word, sizeof word)) {
-				errs_set(c->errs, g, "template %s: the %s text names treatment (\"%s\"), which "
+				/* at the offending text itself (i > 0: in its language group) */
+				const config_setting_t *at = i ? config_setting_get_member(g, t->langs[i - 1].lang) : g;
+				at = at ? config_setting_get_member(at, j ? "email_subject" : "sms") : NULL;
+				errs_set(c->errs, at ? at : g, "template %s: the %s text names treatment (\"%s\"), which "
 				    "would disclose it to anyone who sees the message; reword it, or set "
 				    "discreet = false if every patient consented", t->name,
 				    j ? "email_subject" : "sms", word);

@@ -1,13 +1,472 @@
-/* daemon.c - placeholder until the delivery loop lands. */
+/* daemon.c - the running service: wiring, the schedule tick, signals,
+ * start-up reconciliation, reloads and shutdown.
+ *
+ * Everything happens on one libev loop.  The only other thread is a
+ * reload's, which parses the new configuration and builds its schedule
+ * while the loop keeps sending; the loop then swaps them in. */
 #include "config.h"
 
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-#include "daemon.h"
+#include <curl/curl.h>
+
+#include "conf.h"
+#include "daemon_int.h"
+#include "log.h"
+#include "notify.h"
+#include "plugin_host.h"
+#include "timefmt.h"
+
+#define DRAIN_BOUND 10.0               /* seconds in-flight sends get at SIGTERM */
+#define OFFERS_PER_TICK 2000           /* then yield to I/O and come back */
+#define STATUS_EVERY 5.0
+
+/* ---- the schedule tick ------------------------------------------------- */
+
+static void offer_cb(const struct snapshot *s, const struct occ *o, void *arg)
+{
+	struct daemon *dm = arg;
+
+	dispatch_offer(dm->dispatch, s, o);
+}
+
+static void arm_tick(struct daemon *dm, bool more)
+{
+	int64_t next = sched_next_due(dm->sched);
+	double at = more ? ev_now(dm->loop) : (double)next;
+
+	if (!more && next == CAL_END) {
+		ev_periodic_stop(dm->loop, &dm->tick_w);
+		return;
+	}
+	ev_periodic_set(&dm->tick_w, at, 0., NULL);
+	ev_periodic_again(dm->loop, &dm->tick_w);
+}
+
+/* Offers every group due up to now; the periodic is absolute wall time,
+ * so a clock step forward makes everything overdue fall due at once (and
+ * what is too late is recorded missed), and a step back repeats nothing:
+ * the schedule's mark only moves forward. */
+static void run_schedule(struct daemon *dm)
+{
+	int64_t until = (int64_t)floor(ev_now(dm->loop)) + 1;
+	size_t n;
+
+	if (dm->stopping)
+		return;
+	n = sched_run(dm->sched, until, OFFERS_PER_TICK, offer_cb, dm);
+	dispatch_mark(dm->dispatch, dm->sched->mark);
+	arm_tick(dm, n == OFFERS_PER_TICK);
+}
+
+static void tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
+{
+	run_schedule(w->data);
+}
+
+/* ---- start-up: what the ledger left open ------------------------------ */
+
+struct resume_ctx {
+	struct daemon *dm;
+	struct ledger_rec *recs;
+	char **strs;
+	size_t n, cap;
+};
+
+static void pending_cb(const struct ledger_rec *r, void *arg)
+{
+	struct resume_ctx *c = arg;
+	struct ledger_rec *k;
+
+	grow_array(&c->recs, &c->cap, c->n + 1, sizeof *c->recs);
+	k = &c->recs[c->n++];
+	*k = *r;
+	k->patient = xstrdup(r->patient);
+	k->channel = xstrdup(r->channel);
+	k->kind = xstrdup(r->kind);
+	k->reason = k->gateway_id = NULL;
+}
+
+/* A reminder in flight at the last stop goes out again with the same id;
+ * one the calendar no longer has is closed. */
+static void resume_one(struct daemon *dm, const struct ledger_rec *r)
+{
+	int64_t p = snapshot_patient(dm->snap, r->patient);
+	struct occ o;
+	uint16_t ch;
+
+	if (p >= 0 && cal_find(dm->snap, (uint32_t)p, r->due, r->id, &o, &ch) == 0) {
+		dispatch_resume(dm->dispatch, dm->snap, &o, ch, r);
+	} else {
+		struct ledger_rec n = *r;
+		n.status = REC_SKIPPED;
+		n.reason = "no longer in the configuration";
+		n.at = (int64_t)ev_now(dm->loop);
+		dispatch_note(dm->dispatch, &n);
+	}
+}
+
+static int resume_pending(struct daemon *dm)
+{
+	struct resume_ctx c = {dm, NULL, NULL, 0, 0};
+	size_t i;
+	int rc = dm->ledger->ops->pending(dm->ledger, pending_cb, &c);
+
+	for (i = 0; i < c.n; i++) {
+		if (rc == 0)
+			resume_one(dm, &c.recs[i]);
+		free((char *)c.recs[i].patient);
+		free((char *)c.recs[i].channel);
+		free((char *)c.recs[i].kind);
+	}
+	if (c.n && rc == 0)
+		log_notice("resumed %zu reminder(s) left open at the last stop", c.n);
+	free(c.recs);
+	return rc;
+}
+
+/* ---- channels ------------------------------------------------------- */
+
+static void start_channels(struct daemon *dm, struct snapshot *s)
+{
+	uint16_t i;
+
+	for (i = 0; i < s->nchannels; i++) {
+		struct channel *c = &s->channels[i];
+		if (c->insecure_tls)
+			log_warn("[%s] TLS certificate verification is OFF (insecure_tls): for tests only",
+			    c->name);
+		if (c->inst && chan_inst_start(c->inst, dm->loop, dm->http) != 0) {
+			log_err("[%s] channel could not start: its reminders wait and retry", c->name);
+			snprintf(dm->last_error, sizeof dm->last_error, "channel %s could not start", c->name);
+		}
+	}
+}
+
+/* ---- status ----------------------------------------------------------- */
+
+void daemon_status_line(struct daemon *dm)
+{
+	struct dispatch_stats st;
+	char next[FMT_UTC_LEN + 1] = "none", failing[256];
+	int64_t nd = sched_next_due(dm->sched);
+
+	dispatch_stats(dm->dispatch, &st);
+	dispatch_failing(dm->dispatch, failing, sizeof failing);
+	if (nd != CAL_END)
+		fmt_utc(nd, next);
+	notify_status("%u patients; next due %s; queued %ld, in flight %ld; sent %ld, failed %ld%s%s%s%s",
+	    dm->snap->npatients, next, st.queued + st.waiting_retry, st.inflight, st.sent, st.failed,
+	    *failing ? "; failing: " : "", failing,
+	    st.ledger_error ? "; LEDGER: " : dm->last_error[0] ? "; last error: " : "",
+	    st.ledger_error ? st.ledger_error : dm->last_error);
+}
+
+static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	daemon_status_line(w->data);
+}
+
+/* ---- reload ------------------------------------------------------------ */
+
+static void *reload_thread(void *arg)
+{
+	struct daemon *dm = arg;
+
+	dm->reload_snap = conf_load(dm->config, CONF_FULL, &dm->reload_errs);
+	if (dm->reload_snap)
+		dm->reload_sched = sched_new(dm->reload_snap, dm->reload_mark);
+	ev_async_send(dm->loop, &dm->reload_done_w);
+	return NULL;
+}
+
+static void reload_begin(struct daemon *dm)
+{
+	int rc;
+
+	notify_reloading();
+	log_notice("reloading %s", dm->config);
+	memset(&dm->reload_errs, 0, sizeof dm->reload_errs);
+	dm->reload_snap = NULL;
+	dm->reload_sched = NULL;
+	dm->reload_mark = dm->sched->mark;
+	dm->reload_started = ev_time();
+	dm->reload_running = true;
+	if ((rc = pthread_create(&dm->reload_thread, NULL, reload_thread, dm)) != 0) {
+		/* no thread: parse here; the loop stalls, but the reload happens */
+		log_warn("reload: no thread (%s); parsing on the main loop", strerror(rc));
+		reload_thread(dm);
+		dm->reload_thread = pthread_self();
+	}
+}
+
+static void reload_answer(struct daemon *dm, int ok, const char *errors)
+{
+	struct reload_waiter *w = dm->waiters, *next;
+
+	dm->waiters = NULL;
+	for (; w; w = next) {
+		next = w->next;
+		if (w->fn)
+			w->fn(ok, errors, w->arg);
+		free(w);
+	}
+}
+
+static void reload_swap(struct daemon *dm)
+{
+	double t0 = ev_time(), stall;
+	struct snapshot *old = dm->snap;
+
+	start_channels(dm, dm->reload_snap);
+	dispatch_use(dm->dispatch, dm->reload_snap);
+	sched_free(dm->sched);
+	dm->sched = dm->reload_sched;
+	dm->snap = dm->reload_snap;
+	snapshot_unref(old);
+	dm->reload_snap = NULL;
+	dm->reload_sched = NULL;
+	run_schedule(dm);                  /* what fell due while the thread worked */
+	stall = ev_time() - t0;
+	if (stall > dm->reload_longest_swap)
+		dm->reload_longest_swap = stall;
+	dm->reloads++;
+	log_notice("reloaded %s in %.3f s (loop paused %.1f ms): %u programs, %u patients, %u channels",
+	    dm->config, ev_time() - dm->reload_started, stall * 1000, dm->snap->nprograms,
+	    dm->snap->npatients, dm->snap->nchannels);
+}
+
+static void reload_done_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct daemon *dm = w->data;
+
+	if (!pthread_equal(dm->reload_thread, pthread_self()))
+		pthread_join(dm->reload_thread, NULL);
+	dm->reload_running = false;
+	if (dm->reload_errs.warn.len)
+		log_warn("reload warnings:\n%s", dm->reload_errs.warn.s);
+	if (!dm->reload_snap || dm->stopping) {
+		const char *text = dm->reload_errs.text.s ? dm->reload_errs.text.s : "cancelled: stopping";
+		dm->reload_failures++;
+		log_err("reload failed; still running the previous configuration:\n%s", text);
+		snprintf(dm->last_error, sizeof dm->last_error, "reload failed: %.200s", text);
+		if (dm->reload_snap) {
+			sched_free(dm->reload_sched);
+			snapshot_unref(dm->reload_snap);
+			dm->reload_snap = NULL;
+		}
+		reload_answer(dm, 0, text);
+	} else {
+		reload_swap(dm);
+		reload_answer(dm, 1, NULL);
+	}
+	errs_free(&dm->reload_errs);
+	notify_ready();
+	daemon_status_line(dm);
+	if (dm->reload_again && !dm->stopping) {
+		dm->reload_again = false;
+		reload_begin(dm);
+	}
+}
+
+void daemon_reload(struct daemon *dm, reload_fn fn, void *arg)
+{
+	struct reload_waiter *w = xcalloc(1, sizeof *w);
+
+	w->fn = fn;
+	w->arg = arg;
+	w->next = dm->waiters;
+	dm->waiters = w;
+	if (dm->stopping) {
+		reload_answer(dm, 0, "iopd is stopping");
+		return;
+	}
+	if (dm->reload_running)
+		dm->reload_again = true;       /* the file may have changed since it began */
+	else
+		reload_begin(dm);
+}
+
+static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	daemon_reload(w->data, NULL, NULL);
+}
+
+/* ---- shutdown -------------------------------------------------------- */
+
+static void drained(void *arg)
+{
+	struct daemon *dm = arg;
+
+	log_info("all sends finished");
+	ev_break(dm->loop, EVBREAK_ALL);
+}
+
+static void drain_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	log_warn("sends still in flight after %.0f s: they will go out again at the next start",
+	    DRAIN_BOUND);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void term_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon *dm = w->data;
+
+	if (dm->stopping)
+		return;
+	dm->stopping = true;
+	notify_stopping();
+	log_notice("stopping (signal %d): taking no new work, letting sends in flight finish", w->signum);
+	ev_periodic_stop(loop, &dm->tick_w);
+	control_stop(dm);
+	ev_timer_set(&dm->drain_w, DRAIN_BOUND, 0.);
+	ev_timer_start(loop, &dm->drain_w);
+	dispatch_drain(dm->dispatch, drained, dm);
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+static struct snapshot *load_config(const char *path)
+{
+	struct errs e = {0};
+	struct snapshot *s = conf_load(path, CONF_FULL, &e);
+
+	if (e.warn.len)
+		fputs(e.warn.s, stderr);
+	if (e.text.len)
+		fputs(e.text.s, stderr);
+	if (!s)
+		log_err("%s: %d error(s); not starting", path, e.count);
+	errs_free(&e);
+	return s;
+}
+
+static void watchers_init(struct daemon *dm)
+{
+	ev_periodic_init(&dm->tick_w, tick_cb, 0., 0., NULL);
+	ev_signal_init(&dm->term_w, term_cb, SIGTERM);
+	ev_signal_init(&dm->int_w, term_cb, SIGINT);
+	ev_signal_init(&dm->hup_w, hup_cb, SIGHUP);
+	ev_timer_init(&dm->drain_w, drain_timeout_cb, 0., 0.);
+	ev_timer_init(&dm->status_w, status_cb, STATUS_EVERY, STATUS_EVERY);
+	ev_async_init(&dm->reload_done_w, reload_done_cb);
+	dm->tick_w.data = dm->term_w.data = dm->int_w.data = dm->hup_w.data = dm;
+	dm->drain_w.data = dm->status_w.data = dm->reload_done_w.data = dm;
+	ev_signal_start(dm->loop, &dm->term_w);
+	ev_signal_start(dm->loop, &dm->int_w);
+	ev_signal_start(dm->loop, &dm->hup_w);
+	ev_timer_start(dm->loop, &dm->status_w);
+	ev_async_start(dm->loop, &dm->reload_done_w);
+}
+
+/* The first mark: where the last run stopped, or now on a new ledger
+ * (history before iopd was installed is neither sent nor missed). */
+static int64_t start_mark(struct daemon *dm)
+{
+	int64_t m = dm->ledger->ops->get_mark(dm->ledger);
+	int64_t now = (int64_t)floor(ev_now(dm->loop));
+
+	if (m < 0) {
+		log_info("new ledger: scheduling from now on");
+		return now;
+	}
+	if (m < now)
+		log_notice("catching up from %lld s ago (reminders overdue by more than catch_up are "
+		    "recorded missed)", (long long)(now - m));
+	return m;
+}
+
+static int daemon_start(struct daemon *dm)
+{
+	char err[512];
+
+	dm->ledger = ledger_sqlite_open(dm->snap->state_dir, err, sizeof err);
+	if (!dm->ledger) {
+		log_err("ledger: %s", err);
+		return -1;
+	}
+	dm->http = http_new(dm->loop);
+	start_channels(dm, dm->snap);
+	dm->dispatch = dispatch_new(dm->loop, dm->ledger);
+	dispatch_use(dm->dispatch, dm->snap);
+	if (resume_pending(dm)) {
+		log_err("ledger: %s", dm->ledger->ops->error(dm->ledger));
+		return -1;
+	}
+	dm->sched = sched_new(dm->snap, start_mark(dm));
+	watchers_init(dm);
+	if (control_start(dm, err, sizeof err) != 0) {
+		log_err("control socket: %s", err);
+		return -1;
+	}
+	notify_start(dm->loop);
+	run_schedule(dm);
+	return 0;
+}
+
+static void daemon_cleanup(struct daemon *dm)
+{
+	if (dm->reload_running) {
+		pthread_join(dm->reload_thread, NULL);
+		sched_free(dm->reload_sched);
+		snapshot_unref(dm->reload_snap);
+		errs_free(&dm->reload_errs);
+	}
+	reload_answer(dm, 0, "iopd stopped");
+	control_stop(dm);
+	notify_stop(dm->loop);
+	dispatch_free(dm->dispatch);
+	sched_free(dm->sched);
+	snapshot_unref(dm->snap);          /* stops the channels' plugin instances */
+	if (dm->http)
+		http_free(dm->http);
+	if (dm->ledger)
+		dm->ledger->ops->close(dm->ledger);
+	free(dm->config);
+}
+
+static int log_level_for(const struct daemon_opts *o, const struct snapshot *s)
+{
+	if (o->log_level)
+		return o->log_level;
+	if (o->verbose)
+		return LOG_LVL_DEBUG;
+	return s->log_level > 0 ? s->log_level : LOG_LVL_INFO;
+}
 
 int daemon_main(const struct daemon_opts *o)
 {
-	(void)o;
-	fputs("iopd: the daemon is not built yet\n", stderr);
-	return 1;
+	struct daemon dm;
+	int rc = 1;
+
+	memset(&dm, 0, sizeof dm);
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (!(dm.snap = load_config(o->config)))
+		goto out;
+	log_set_level(log_level_for(o, dm.snap));
+	dm.config = xstrdup(dm.snap->config_file);
+	dm.loop = ev_default_loop(EVFLAG_AUTO);
+	dm.started = time(NULL);
+	if (daemon_start(&dm) == 0) {
+		log_notice("iopd %s started: %u programs, %u patients, %u channels; ledger %s/ledger.db",
+		    PACKAGE_VERSION, dm.snap->nprograms, dm.snap->npatients, dm.snap->nchannels,
+		    dm.snap->state_dir);
+		notify_ready();
+		daemon_status_line(&dm);
+		ev_run(dm.loop, 0);
+		rc = dm.exit_code;
+		log_notice("stopped");
+	}
+	daemon_cleanup(&dm);
+out:
+	curl_global_cleanup();
+	return rc;
 }

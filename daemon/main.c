@@ -112,7 +112,7 @@ static int run_agenda(int argc, char **argv)
 		goto out;
 	}
 	if (agenda_print(s, from, to, patient, strcmp(a.format, "table") ? AGENDA_JSONL : AGENDA_TABLE,
-	    stdout)) {
+	    stdout, NULL, NULL)) {
 		perror("iopd agenda: writing the agenda");
 		goto out;
 	}

@@ -1,0 +1,73 @@
+/* daemon_int.h - the running daemon's state, shared by daemon.c (wiring,
+ * signals, reload), control.c (the control socket) and metrics.c. */
+#ifndef IOPD_DAEMON_INT_H
+#define IOPD_DAEMON_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include <ev.h>
+
+#include "daemon.h"
+#include "dispatch.h"
+#include "errs.h"
+#include "http.h"
+#include "ledger.h"
+#include "schedule.h"
+#include "snapshot.h"
+
+struct control;
+
+typedef void (*reload_fn)(int ok, const char *errors, void *arg);
+
+struct reload_waiter {
+	reload_fn fn;
+	void *arg;
+	struct reload_waiter *next;
+};
+
+struct daemon {
+	struct ev_loop *loop;
+	char *config;                  /* absolute path */
+	struct snapshot *snap;         /* current configuration */
+	struct sched *sched;
+	struct ledger *ledger;
+	struct dispatch *dispatch;
+	struct http *http;
+	struct control *control;
+	time_t started;
+	long reloads, reload_failures;
+	char last_error[256];
+
+	ev_periodic tick_w;            /* the next due reminder */
+	ev_signal term_w, int_w, hup_w;
+	ev_timer drain_w, status_w, metrics_w;
+	bool stopping;
+	int exit_code;
+
+	/* a reload runs conf_load + sched_new on a thread, then swaps here */
+	pthread_t reload_thread;
+	bool reload_running, reload_again;
+	ev_async reload_done_w;
+	struct snapshot *reload_snap;
+	struct sched *reload_sched;
+	struct errs reload_errs;
+	int64_t reload_mark;
+	double reload_started;
+	double reload_longest_swap;    /* seconds: the longest loop stall a swap caused */
+	struct reload_waiter *waiters;
+
+	/* metrics: delivery latency (due -> delivered) histogram */
+	const char *metrics_file;
+};
+
+/* Asks for a reload; fn (may be NULL) runs when it succeeded or failed. */
+void daemon_reload(struct daemon *dm, reload_fn fn, void *arg);
+/* Updates the systemd STATUS= line. */
+void daemon_status_line(struct daemon *dm);
+
+int control_start(struct daemon *dm, char *err, size_t errlen);
+void control_stop(struct daemon *dm);
+
+#endif

@@ -1,0 +1,1083 @@
+/* dispatch.c - see dispatch.h.
+ *
+ * A reminder's journey, as a job:
+ *
+ *   offer -> queued --(slot and token)--> claiming --(batch commits)--> in flight
+ *   in flight --(plugin's done)--> outcome --(batch commits)--> final, or
+ *                                                waiting --(timer)--> queued
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "dispatch.h"
+#include "ident.h"
+#include "log.h"
+#include "plugin_host.h"
+#include "render.h"
+#include "strset.h"
+#include "util.h"
+
+#define JOB_MAGIC 0x6a6f6221u
+#define RETRY_BASE 5.0                 /* seconds: first retry within 5 s */
+#define RETRY_CAP 600.0                /* never wait more than 10 minutes */
+#define LEDGER_RETRY 5.0               /* seconds between tries of a refused batch */
+#define AFTERCARE_VALID (24 * 3600)    /* an aftercare check-in stays useful a day */
+#define COMPLAIN_MAX 3600.0           /* log a failing channel at least hourly */
+
+enum job_state { J_QUEUED, J_CLAIMING, J_INFLIGHT, J_OUTCOME, J_WAITING };
+
+struct dq;
+
+struct job {
+	uint32_t magic;
+	enum job_state state;
+	struct job *next;              /* link in a queue or batch list */
+	struct job *all_prev, *all_next;   /* every job, for reloads and shutdown */
+	struct dispatch *d;
+	struct dq *q;
+	uint64_t id;
+	char hex[IDENT_HEX_LEN + 1];
+	struct snapshot *snap;         /* a reference: the data the job uses */
+	uint32_t patient;
+	int32_t tmpl;
+	uint16_t ch;
+	enum kind kind;
+	int64_t due, event, expires;
+	char *location, *label;        /* copies: they outlive a reload */
+	int attempts;
+	int claim_result;
+	bool durable;                  /* the ledger has it (open): a restart resumes it */
+	ev_timer wait;
+	struct rendered r;
+	struct iopd_message m;
+	/* the outcome, until it is committed */
+	enum rec_status out;
+	char *reason, *gateway_id;
+	double retry_at;
+	bool optout_signal;
+};
+
+struct joblist {
+	struct job *head, *tail;
+	long n;
+};
+
+/* One channel's queue, by name: it outlives the snapshots. */
+struct dq {
+	char *name;
+	struct dispatch *d;
+	struct joblist queue;
+	int inflight;                  /* slots taken: claiming, in flight, outcome */
+	int concurrency;
+	double rate, tokens, stamp;    /* token bucket; rate 0: unlimited */
+	ev_timer wake;                 /* next token */
+	bool gone;                     /* not in the current configuration */
+	/* a failing channel is logged once, then with back-off (collectd's
+	 * "complain" idea), and its recovery once */
+	long fail_streak;
+	double next_complain, complain_interval;
+	struct channel_counts counts;
+};
+
+const double latency_bounds[LATENCY_BUCKETS] = {
+	0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 900, 3600, HUGE_VAL
+};
+
+struct dispatch {
+	struct ev_loop *loop;
+	struct ledger *ledger;
+	struct snapshot *snap;         /* the current configuration */
+	struct dq *qs[SNAP_MAX_CHANNELS * 4];
+	int nqs;
+	struct idset active;           /* ids queued, in flight or waiting */
+	struct job *all;               /* every job */
+	struct joblist claims, outcomes;
+	struct ledger_rec *notes;      /* strings owned (see note_copy) */
+	size_t nnotes, capnotes;
+	int64_t sched_mark;            /* the schedule's: offered up to here */
+	int64_t mark;                  /* what the ledger has */
+	struct strset paused, optout;
+	ev_prepare flush_w;
+	ev_idle busy_w;                /* keeps the loop from blocking while work waits */
+	ev_timer ledger_retry_w;
+	char ledger_err[256];
+	bool ledger_down;
+	bool draining;
+	void (*drained)(void *);
+	void *drained_arg;
+	uint64_t rng;
+	long waiting;
+	struct dispatch_stats totals;
+};
+
+/* ---- small helpers ------------------------------------------------ */
+
+static void list_push(struct joblist *l, struct job *j)
+{
+	j->next = NULL;
+	if (l->tail)
+		l->tail->next = j;
+	else
+		l->head = j;
+	l->tail = j;
+	l->n++;
+}
+
+static void list_push_front(struct joblist *l, struct job *j)
+{
+	j->next = l->head;
+	l->head = j;
+	if (!l->tail)
+		l->tail = j;
+	l->n++;
+}
+
+static struct job *list_pop(struct joblist *l)
+{
+	struct job *j = l->head;
+
+	if (j) {
+		l->head = j->next;
+		if (!l->head)
+			l->tail = NULL;
+		l->n--;
+		j->next = NULL;
+	}
+	return j;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);   /* splitmix64 */
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+double dispatch_backoff(int attempt, double base, double cap, uint64_t *rng)
+{
+	double ceiling = base * ldexp(1.0, attempt > 30 ? 30 : attempt - 1);
+
+	if (ceiling > cap)
+		ceiling = cap;
+	return ceiling * ((double)(rng_next(rng) >> 11) / 9007199254740992.0);
+}
+
+static double now(const struct dispatch *d)
+{
+	return ev_now(d->loop);
+}
+
+static void ovr_key(char *buf, size_t len, const char *patient, const char *channel)
+{
+	snprintf(buf, len, "%s\x1f%s", patient, channel ? channel : "");
+}
+
+bool dispatch_paused(const struct dispatch *d, const char *patient)
+{
+	char k[512];
+
+	ovr_key(k, sizeof k, patient, NULL);
+	return strset_has(&d->paused, k);
+}
+
+bool dispatch_opted_out(const struct dispatch *d, const char *patient, const char *channel)
+{
+	char k[512];
+
+	ovr_key(k, sizeof k, patient, channel);
+	return strset_has(&d->optout, k);
+}
+
+static void ensure_flush(struct dispatch *d)
+{
+	if (!ev_is_active(&d->busy_w))
+		ev_idle_start(d->loop, &d->busy_w);
+}
+
+/* ---- queues --------------------------------------------------------- */
+
+static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+static struct dq *dq_get(struct dispatch *d, const char *name)
+{
+	struct dq *q;
+	int i;
+
+	for (i = 0; i < d->nqs; i++)
+		if (strcmp(d->qs[i]->name, name) == 0)
+			return d->qs[i];
+	if (d->nqs == (int)IOPD_NELEM(d->qs))
+		return NULL;
+	q = xcalloc(1, sizeof *q);
+	q->name = xstrdup(name);
+	q->d = d;
+	q->concurrency = 8;
+	q->complain_interval = 60.0;
+	ev_timer_init(&q->wake, wake_cb, 0., 0.);
+	q->wake.data = q;
+	d->qs[d->nqs++] = q;
+	return q;
+}
+
+static void dq_settings(struct dq *q, const struct channel *c)
+{
+	q->concurrency = c->concurrency;
+	if (q->rate != c->rate) {
+		q->rate = c->rate;
+		q->tokens = c->rate > 0 ? fmax(1.0, c->rate) : 0;
+		q->stamp = now(q->d);
+	}
+	q->gone = false;
+}
+
+/* Takes a token when the channel's rate allows; else arms the wake timer. */
+static bool dq_token(struct dq *q)
+{
+	double t = now(q->d), burst;
+
+	if (q->rate <= 0)
+		return true;
+	burst = fmax(1.0, q->rate);
+	q->tokens = fmin(burst, q->tokens + (t - q->stamp) * q->rate);
+	q->stamp = t;
+	if (q->tokens >= 1.0) {
+		q->tokens -= 1.0;
+		return true;
+	}
+	if (!ev_is_active(&q->wake)) {
+		ev_timer_set(&q->wake, (1.0 - q->tokens) / q->rate, 0.);
+		ev_timer_start(q->d->loop, &q->wake);
+	}
+	return false;
+}
+
+/* ---- jobs ------------------------------------------------------------ */
+
+static void job_free(struct job *j)
+{
+	struct dispatch *d = j->d;
+
+	if (j->state == J_WAITING)
+		d->waiting--;
+	if (j->all_prev)
+		j->all_prev->all_next = j->all_next;
+	else
+		d->all = j->all_next;
+	if (j->all_next)
+		j->all_next->all_prev = j->all_prev;
+	idset_del(&d->active, j->id);
+	ev_timer_stop(d->loop, &j->wait);
+	rendered_free(&j->r);
+	snapshot_unref(j->snap);
+	free(j->location);
+	free(j->label);
+	free(j->reason);
+	free(j->gateway_id);
+	j->magic = 0;
+	free(j);
+	if (d->draining && d->drained) {
+		struct dispatch_stats st;
+		dispatch_stats(d, &st);
+		if (!st.inflight) {
+			void (*done)(void *) = d->drained;
+			d->drained = NULL;
+			done(d->drained_arg);
+		}
+	}
+}
+
+static const struct patient *job_patient(const struct job *j)
+{
+	return &j->snap->patients[j->patient];
+}
+
+static const struct channel *job_channel(const struct job *j)
+{
+	return &j->snap->channels[j->ch];
+}
+
+static struct log_ctx job_ctx(const struct job *j)
+{
+	struct log_ctx c = {j->hex, job_patient(j)->id, j->q->name};
+	return c;
+}
+
+static int64_t expiry(const struct snapshot *s, const struct occ *o)
+{
+	switch (o->kind) {
+	case KIND_SESSION:
+	case KIND_APPOINTMENT:
+		return o->event;                       /* never at or after the event */
+	case KIND_MEDICATION:
+		return o->event + s->medication_grace;
+	default:
+		return o->due + AFTERCARE_VALID;
+	}
+}
+
+static struct ledger_rec job_rec(const struct job *j, enum rec_status st)
+{
+	struct ledger_rec r;
+
+	memset(&r, 0, sizeof r);
+	r.id = j->id;
+	r.patient = job_patient(j)->id;
+	r.channel = j->q->name;
+	r.kind = kind_names[j->kind];
+	r.due = j->due;
+	r.event = j->event;
+	r.expires = j->expires;
+	r.status = st;
+	r.attempts = j->attempts;
+	r.at = (int64_t)now(j->d);
+	return r;
+}
+
+/* ---- counters -------------------------------------------------------- */
+
+static struct dq *dq_get(struct dispatch *d, const char *name);
+
+static void count(struct dispatch *d, const char *channel, const char *kind, enum rec_status st)
+{
+	struct dq *q = channel ? dq_get(d, channel) : NULL;
+	int k;
+
+	for (k = 0; q && kind && k < KIND_COUNT; k++)
+		if (strcmp(kind_names[k], kind) == 0)
+			q->counts.by_kind[k][st]++;
+}
+
+static void count_latency(struct dq *q, double secs)
+{
+	int i;
+
+	for (i = 0; i < LATENCY_BUCKETS; i++)
+		if (secs <= latency_bounds[i])
+			q->counts.latency[i]++;
+	q->counts.latency_sum += secs;
+	q->counts.latency_n++;
+}
+
+void dispatch_counts(const struct dispatch *d, channel_counts_fn fn, void *arg)
+{
+	int i;
+
+	for (i = 0; i < d->nqs; i++) {
+		struct channel_counts c = d->qs[i]->counts;
+		c.channel = d->qs[i]->name;
+		c.inflight = d->qs[i]->inflight;
+		c.queued = (int)d->qs[i]->queue.n;
+		fn(&c, arg);
+	}
+}
+
+/* ---- notes: final states of reminders that are not sent ---------- */
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+void dispatch_note(struct dispatch *d, const struct ledger_rec *r)
+{
+	struct ledger_rec *n;
+
+	grow_array(&d->notes, &d->capnotes, d->nnotes + 1, sizeof *d->notes);
+	n = &d->notes[d->nnotes++];
+	*n = *r;
+	n->patient = dup_or_null(r->patient);
+	n->channel = dup_or_null(r->channel);
+	n->kind = dup_or_null(r->kind);
+	n->reason = dup_or_null(r->reason);
+	n->gateway_id = NULL;
+	switch (r->status) {
+	case REC_MISSED: d->totals.missed++; break;
+	case REC_EXPIRED: d->totals.expired++; break;
+	default: d->totals.skipped++; break;
+	}
+	count(d, r->channel, r->kind, r->status);
+	ensure_flush(d);
+}
+
+static void notes_free(struct dispatch *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nnotes; i++) {
+		free((char *)d->notes[i].patient);
+		free((char *)d->notes[i].channel);
+		free((char *)d->notes[i].kind);
+		free((char *)d->notes[i].reason);
+	}
+	d->nnotes = 0;
+}
+
+static void job_note(struct job *j, enum rec_status st, const char *reason)
+{
+	struct ledger_rec r = job_rec(j, st);
+
+	r.reason = reason;
+	dispatch_note(j->d, &r);
+	log_ctx(LOG_LVL_INFO, &(struct log_ctx){j->hex, job_patient(j)->id, j->q->name},
+	    "%s: %s", rec_status_names[st], reason);
+}
+
+/* ---- starting sends ----------------------------------------------- */
+
+/* Checks a queued job just before it takes a slot: it may have expired
+ * while it waited, or been paused or opted out since it was offered. */
+static bool job_still_wanted(struct job *j)
+{
+	const struct patient *p = job_patient(j);
+
+	if (now(j->d) >= (double)j->expires) {
+		job_note(j, j->attempts ? REC_EXPIRED : REC_MISSED,
+		    j->attempts ? "expired before it could be sent again" : "expired while queued");
+		return false;
+	}
+	if (dispatch_paused(j->d, p->id)) {
+		job_note(j, REC_SKIPPED, "paused");
+		return false;
+	}
+	if (dispatch_opted_out(j->d, p->id, j->q->name)) {
+		job_note(j, REC_SKIPPED, "opt-out");
+		return false;
+	}
+	return true;
+}
+
+static void pump(struct dq *q)
+{
+	struct dispatch *d = q->d;
+
+	while (!d->draining && q->queue.head && q->inflight < q->concurrency) {
+		struct job *j = q->queue.head;
+		if (!job_still_wanted(j)) {
+			list_pop(&q->queue);
+			job_free(j);
+			continue;
+		}
+		if (!dq_token(q))
+			break;
+		list_pop(&q->queue);
+		q->inflight++;
+		j->state = J_CLAIMING;
+		list_push(&d->claims, j);
+		ensure_flush(d);
+	}
+}
+
+static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	pump(w->data);
+}
+
+static void job_done(void *token, const struct iopd_outcome *o);
+
+static void job_send(struct job *j)
+{
+	const struct channel *c = job_channel(j);
+	const struct patient *p = job_patient(j);
+	struct render_in in = {p, &j->snap->templates[j->tmpl], j->event, j->location, j->label};
+	struct iopd_outcome down = {IOPD_TRANSIENT, NULL, "channel out of service", -1};
+
+	render(j->snap, &in, &j->r);
+	memset(&j->m, 0, sizeof j->m);
+	j->m.id = j->hex;
+	j->m.kind = kind_names[j->kind];
+	j->m.patient = p->id;
+	j->m.channel = c->name;
+	j->m.to = c->contact == IOPD_CONTACT_PHONE ? p->phone : c->contact == IOPD_CONTACT_EMAIL ? p->email : NULL;
+	j->m.text = j->r.text.s;
+	j->m.subject = j->r.subject.s;
+	j->m.body = j->r.body.s;
+	j->m.event = j->event;
+	j->m.due = j->due;
+	j->m.expires = j->expires;
+	j->m.attempt = j->attempts;
+	j->state = J_INFLIGHT;
+	log_ctx(LOG_LVL_DEBUG, &(struct log_ctx){j->hex, p->id, c->name}, "sending (attempt %d)", j->attempts);
+	if (!c->inst)
+		job_done(j, &down);
+	else
+		chan_inst_send(c->inst, &j->m, job_done, j);
+}
+
+/* ---- outcomes ------------------------------------------------------- */
+
+static void complain(struct dq *q, const struct job *j, const char *reason)
+{
+	double t = now(q->d);
+
+	if (q->fail_streak++ == 0 || t >= q->next_complain) {
+		log_ctx(LOG_LVL_WARNING, &(struct log_ctx){j->hex, job_patient(j)->id, q->name},
+		    "channel failing: %s (%ld failures in a row)", reason, q->fail_streak);
+		q->next_complain = t + q->complain_interval;
+		q->complain_interval = fmin(q->complain_interval * 2, COMPLAIN_MAX);
+	}
+}
+
+static void recovered(struct dq *q)
+{
+	if (q->fail_streak)
+		log_notice("[%s] channel recovered after %ld failed attempts", q->name, q->fail_streak);
+	q->fail_streak = 0;
+	q->complain_interval = 60.0;
+}
+
+/* When to try again: backoff with jitter, no sooner than the gateway asked,
+ * and outside the patient's quiet hours for kinds that have them. */
+static double retry_time(struct job *j, double retry_after)
+{
+	double t = now(j->d) + dispatch_backoff(j->attempts, RETRY_BASE, RETRY_CAP, &j->d->rng);
+
+	if (retry_after > 0 && now(j->d) + retry_after > t)
+		t = now(j->d) + retry_after;
+	if (j->kind != KIND_MEDICATION)
+		t = (double)cal_after_quiet(job_patient(j), (int64_t)ceil(t));
+	return t;
+}
+
+static void job_done(void *token, const struct iopd_outcome *o)
+{
+	struct job *j = token;
+	const char *reason = o->reason ? o->reason : "no reason given";
+
+	if (!j || j->magic != JOB_MAGIC || j->state != J_INFLIGHT)
+		abort();                       /* a plugin broke the completion contract */
+	j->reason = NULL;
+	switch (o->result) {
+	case IOPD_DELIVERED:
+		j->out = REC_SENT;
+		j->gateway_id = dup_or_null(o->gateway_id);
+		recovered(j->q);
+		break;
+	case IOPD_OPTED_OUT:
+		j->out = REC_FAILED;
+		j->reason = xasprintf("opted out at the gateway: %s", reason);
+		j->optout_signal = true;
+		break;
+	case IOPD_PERMANENT:
+		j->out = REC_FAILED;
+		j->reason = xstrdup(reason);
+		break;
+	default:
+		complain(j->q, j, reason);
+		j->retry_at = retry_time(j, o->retry_after);
+		j->out = j->retry_at >= (double)j->expires ? REC_EXPIRED : REC_RETRY;
+		j->reason = j->out == REC_EXPIRED ?
+		    xasprintf("expired after %d attempts; last: %s", j->attempts, reason) : xstrdup(reason);
+	}
+	j->state = J_OUTCOME;
+	list_push(&j->d->outcomes, j);
+	ensure_flush(j->d);
+}
+
+static bool job_rebind(struct job *j, struct snapshot *s);
+
+static void wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct job *j = w->data;
+
+	j->d->waiting--;
+	j->state = J_QUEUED;
+	if (j->snap != j->d->snap && !job_rebind(j, j->d->snap)) {
+		job_note(j, REC_SKIPPED, "removed from the configuration");
+		job_free(j);
+		return;
+	}
+	list_push_front(&j->q->queue, j);
+	pump(j->q);
+}
+
+/* After its outcome is durable: free the slot, then finish or wait. */
+static void outcome_committed(struct job *j)
+{
+	struct dispatch *d = j->d;
+	struct log_ctx c = job_ctx(j);
+
+	j->q->inflight--;
+	if (j->kind < KIND_COUNT)
+		j->q->counts.by_kind[j->kind][j->out]++;
+	switch (j->out) {
+	case REC_SENT:
+		d->totals.sent++;
+		count_latency(j->q, now(d) - (double)j->due);
+		log_ctx(LOG_LVL_INFO, &c, "sent (attempt %d, gateway id %s)", j->attempts,
+		    j->gateway_id ? j->gateway_id : "-");
+		break;
+	case REC_RETRY:
+		d->totals.retries++;
+		j->q->counts.retries++;
+		log_ctx(LOG_LVL_INFO, &c, "attempt %d failed (%s); retry in %.0f s", j->attempts,
+		    j->reason, j->retry_at - now(d));
+		rendered_free(&j->r);
+		free(j->reason);
+		j->reason = NULL;
+		j->state = J_WAITING;
+		d->waiting++;
+		ev_timer_set(&j->wait, fmax(0.0, j->retry_at - now(d)), 0.);
+		ev_timer_start(d->loop, &j->wait);
+		pump(j->q);
+		return;
+	case REC_EXPIRED:
+		d->totals.expired++;
+		log_ctx(LOG_LVL_WARNING, &c, "%s", j->reason);
+		break;
+	default:
+		d->totals.failed++;
+		log_ctx(LOG_LVL_WARNING, &c, "failed: %s", j->reason);
+	}
+	pump(j->q);
+	job_free(j);
+}
+
+/* ---- the batch -------------------------------------------------- */
+
+/* The mark the ledger may hold: never past a reminder it has no record
+ * of, or a crash would lose it.  Queued jobs that were offered but not yet
+ * claimed are the only such; each queue holds them in due order. */
+static int64_t mark_target(const struct dispatch *d)
+{
+	int64_t m = d->sched_mark;
+	int i;
+
+	for (i = 0; i < d->nqs; i++) {
+		const struct job *j;
+		for (j = d->qs[i]->queue.head; j && j->durable; j = j->next)
+			;
+		if (j && j->due < m)
+			m = j->due;
+	}
+	return m;
+}
+
+static int batch_write(struct dispatch *d)
+{
+	struct ledger *l = d->ledger;
+	struct job *j;
+	size_t i;
+
+	if (l->ops->begin(l))
+		return -1;
+	for (i = 0; i < d->nnotes; i++)
+		if (l->ops->note(l, &d->notes[i]))
+			return -1;
+	for (j = d->outcomes.head; j; j = j->next) {
+		struct ledger_rec r = job_rec(j, j->out);
+		r.reason = j->reason;
+		r.gateway_id = j->gateway_id;
+		if (l->ops->record(l, &r))
+			return -1;
+		if (j->optout_signal) {
+			struct ledger_ovr o = {OVR_OPTOUT, r.patient, r.channel, j->reason, r.at, 1};
+			if (l->ops->set_override(l, &o))
+				return -1;
+		}
+	}
+	for (j = d->claims.head; j; j = j->next) {
+		struct ledger_rec r = job_rec(j, REC_INFLIGHT);
+		if ((j->claim_result = l->ops->claim(l, &r)) < 0)
+			return -1;
+		j->attempts = r.attempts;
+	}
+	if (mark_target(d) != d->mark && l->ops->set_mark(l, mark_target(d)))
+		return -1;
+	return l->ops->commit(l);
+}
+
+static void ledger_failed(struct dispatch *d)
+{
+	struct ledger *l = d->ledger;
+
+	l->ops->rollback(l);
+	if (!d->ledger_down || strcmp(d->ledger_err, l->ops->error(l)) != 0)
+		log_err("ledger: cannot record (%s): sending is suspended until it can", l->ops->error(l));
+	snprintf(d->ledger_err, sizeof d->ledger_err, "%s", l->ops->error(l));
+	d->ledger_down = true;
+	ev_idle_stop(d->loop, &d->busy_w);
+	if (!ev_is_active(&d->ledger_retry_w)) {
+		ev_timer_set(&d->ledger_retry_w, LEDGER_RETRY, 0.);
+		ev_timer_start(d->loop, &d->ledger_retry_w);
+	}
+}
+
+static void after_commit(struct dispatch *d)
+{
+	struct joblist outcomes = d->outcomes, claims = d->claims;
+	struct job *j;
+
+	if (d->ledger_down)
+		log_notice("ledger: writable again; sending resumes");
+	d->ledger_down = false;
+	d->ledger_err[0] = '\0';
+	d->mark = mark_target(d);
+	notes_free(d);
+	/* what these lists held is durable now; anything added from here on
+	 * (pumped claims, synchronous outcomes) waits for the next batch */
+	memset(&d->outcomes, 0, sizeof d->outcomes);
+	memset(&d->claims, 0, sizeof d->claims);
+	while ((j = list_pop(&outcomes))) {
+		if (j->optout_signal) {
+			char k[512];
+			ovr_key(k, sizeof k, job_patient(j)->id, j->q->name);
+			strset_add(&d->optout, k);
+		}
+		outcome_committed(j);
+	}
+	while ((j = list_pop(&claims))) {
+		if (j->claim_result == CLAIM_FINAL) {   /* sent (or settled) before: never again */
+			j->q->inflight--;
+			pump(j->q);
+			job_free(j);
+		} else {
+			j->durable = true;
+			job_send(j);
+		}
+	}
+}
+
+static bool batch_empty(const struct dispatch *d)
+{
+	return !d->nnotes && !d->outcomes.n && !d->claims.n && mark_target(d) == d->mark;
+}
+
+/* Once per loop iteration, before the loop blocks. */
+static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct dispatch *d = w->data;
+
+	while (!batch_empty(d) && !ev_is_active(&d->ledger_retry_w)) {
+		if (batch_write(d)) {
+			ledger_failed(d);
+			return;
+		}
+		after_commit(d);
+		/* synchronous plugin outcomes land in the lists again: loop */
+	}
+	if (batch_empty(d))
+		ev_idle_stop(loop, &d->busy_w);
+}
+
+static void ledger_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct dispatch *d = w->data;
+
+	ensure_flush(d);                     /* the next prepare tries the batch again */
+}
+
+static void busy_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+}
+
+void dispatch_mark(struct dispatch *d, int64_t mark)
+{
+	d->sched_mark = mark;
+	if (mark_target(d) != d->mark)
+		ensure_flush(d);
+}
+
+/* ---- offers ------------------------------------------------------------ */
+
+static struct job *job_new(struct dispatch *d, const struct snapshot *s, const struct occ *o,
+    uint16_t ch, uint64_t id)
+{
+	struct job *j = xcalloc(1, sizeof *j);
+
+	j->magic = JOB_MAGIC;
+	j->d = d;
+	j->q = dq_get(d, s->channels[ch].name);
+	j->id = id;
+	ident_hex(id, j->hex);
+	j->snap = snapshot_ref((struct snapshot *)s);
+	j->patient = (uint32_t)(o->patient - s->patients);
+	j->ch = ch;
+	j->tmpl = o->tmpl;
+	j->kind = o->kind;
+	j->due = o->due;
+	j->event = o->event;
+	j->expires = expiry(s, o);
+	j->location = dup_or_null(o->location);
+	j->label = dup_or_null(o->label);
+	ev_timer_init(&j->wait, wait_cb, 0., 0.);
+	j->wait.data = j;
+	idset_add(&d->active, id);
+	j->all_next = d->all;
+	if (d->all)
+		d->all->all_prev = j;
+	d->all = j;
+	return j;
+}
+
+static void queue_job(struct job *j)
+{
+	if (!j->q) {                           /* more channel names than ever fit */
+		job_note(j, REC_SKIPPED, "too many channels");
+		job_free(j);
+		return;
+	}
+	j->state = J_QUEUED;
+	list_push(&j->q->queue, j);
+	pump(j->q);
+}
+
+/* Why a due reminder will not be sent now, or NULL if it will. */
+static const char *why_not(struct dispatch *d, const struct snapshot *s, const struct occ *o,
+    uint16_t ch, enum status st, enum rec_status *rs)
+{
+	double t = now(d);
+
+	*rs = REC_SKIPPED;
+	if (st != STATUS_SCHEDULED)
+		return status_names[st] + strlen("skipped:");
+	if (dispatch_paused(d, o->patient->id))
+		return "paused";
+	if (dispatch_opted_out(d, o->patient->id, s->channels[ch].name))
+		return "opt-out";
+	*rs = REC_MISSED;
+	if (t - (double)o->due > (double)s->catch_up)
+		return "overdue by more than catch_up (iopd was not running or the clock jumped)";
+	if (t >= (double)expiry(s, o))
+		return o->kind == KIND_MEDICATION ? "past medication_grace" : "too late: the event has begun";
+	return NULL;
+}
+
+void dispatch_offer(struct dispatch *d, const struct snapshot *s, const struct occ *o)
+{
+	uint8_t i;
+
+	for (i = 0; i < o->rule->nchan; i++) {
+		uint16_t ch = o->rule->chan[i];
+		uint64_t id = cal_id(s, o, ch);
+		enum rec_status rs;
+		const char *why;
+		struct job *j;
+
+		if (idset_has(&d->active, id))
+			continue;                      /* already on its way */
+		j = job_new(d, s, o, ch, id);
+		if ((why = why_not(d, s, o, ch, cal_status(s, o, ch), &rs))) {
+			job_note(j, rs, why);
+			job_free(j);
+			continue;
+		}
+		queue_job(j);
+	}
+}
+
+void dispatch_resume(struct dispatch *d, const struct snapshot *s, const struct occ *o,
+    uint16_t ch, const struct ledger_rec *r)
+{
+	struct job *j;
+
+	if (idset_has(&d->active, r->id))
+		return;
+	j = job_new(d, s, o, ch, r->id);
+	j->attempts = r->attempts;
+	j->durable = true;
+	log_ctx(LOG_LVL_NOTICE, &(struct log_ctx){j->hex, o->patient->id, s->channels[ch].name},
+	    "resuming a reminder left %s at the last stop (attempt %d so far)",
+	    rec_status_names[r->status], r->attempts);
+	queue_job(j);
+}
+
+/* ---- configuration changes ------------------------------------------ */
+
+/* Moves a queued or waiting job to snapshot s, or returns false if its
+ * patient or channel is gone there. */
+static bool job_rebind(struct job *j, struct snapshot *s)
+{
+	const char *tname = j->snap->templates[j->tmpl].name;
+	int64_t p = snapshot_patient(s, job_patient(j)->id);
+	int ch = snapshot_channel(s, j->q->name);
+	int t = snapshot_template(s, tname);
+
+	if (p < 0 || ch < 0)
+		return false;
+	if (t < 0)
+		t = s->default_tmpl[j->kind];
+	if (t < 0)
+		return false;
+	snapshot_unref(j->snap);
+	j->snap = snapshot_ref(s);
+	j->patient = (uint32_t)p;
+	j->ch = (uint16_t)ch;
+	j->tmpl = t;
+	return true;
+}
+
+static void rebind_queue(struct dispatch *d, struct dq *q, struct snapshot *s)
+{
+	struct joblist keep = {NULL, NULL, 0};
+	struct job *j;
+
+	while ((j = list_pop(&q->queue))) {
+		if (job_rebind(j, s)) {
+			list_push(&keep, j);
+		} else {
+			job_note(j, REC_SKIPPED, "removed from the configuration");
+			job_free(j);
+		}
+	}
+	q->queue = keep;
+}
+
+void dispatch_use(struct dispatch *d, struct snapshot *s)
+{
+	int i;
+
+	if (d->snap)
+		snapshot_unref(d->snap);
+	d->snap = snapshot_ref(s);
+	for (i = 0; i < d->nqs; i++) {
+		int ch = snapshot_channel(s, d->qs[i]->name);
+		if (ch >= 0)
+			dq_settings(d->qs[i], &s->channels[ch]);
+		else
+			d->qs[i]->gone = true;
+		rebind_queue(d, d->qs[i], s);
+	}
+	for (i = 0; i < s->nchannels; i++) {
+		struct dq *q = dq_get(d, s->channels[i].name);
+		if (q)
+			dq_settings(q, &s->channels[i]);
+	}
+}
+
+/* Jobs waiting for a retry are rebound when their timer fires (wait_cb);
+ * jobs in flight finish with the snapshot they started with. */
+
+/* ---- overrides ---------------------------------------------------------- */
+
+static void ovr_apply(struct dispatch *d, enum ovr_kind kind, const char *patient,
+    const char *channel, int on)
+{
+	char k[512];
+	struct strset *set = kind == OVR_PAUSE ? &d->paused : &d->optout;
+
+	ovr_key(k, sizeof k, patient, kind == OVR_PAUSE ? NULL : channel);
+	if (on)
+		strset_add(set, k);
+	else
+		strset_del(set, k);
+}
+
+static void ovr_loaded(const struct ledger_ovr *o, void *arg)
+{
+	ovr_apply(arg, o->kind, o->patient, o->channel, 1);
+}
+
+int dispatch_override(struct dispatch *d, enum ovr_kind kind, const char *patient,
+    const char *channel, int on, const char *source, char *err, size_t errlen)
+{
+	struct ledger *l = d->ledger;
+	struct ledger_ovr o = {kind, patient, kind == OVR_OPTOUT ? channel : NULL, source,
+		(int64_t)now(d), on};
+
+	if (l->ops->begin(l) || l->ops->set_override(l, &o) || l->ops->commit(l)) {
+		snprintf(err, errlen, "%s", l->ops->error(l));
+		l->ops->rollback(l);
+		return -1;
+	}
+	ovr_apply(d, kind, patient, channel, on);
+	log_ctx(LOG_LVL_NOTICE, &(struct log_ctx){NULL, patient, o.channel}, "%s %s (%s)",
+	    kind == OVR_PAUSE ? "pause" : "opt-out", on ? "set" : "lifted", source);
+	return 0;
+}
+
+/* ---- life cycle ------------------------------------------------------- */
+
+struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l)
+{
+	struct dispatch *d = xcalloc(1, sizeof *d);
+
+	d->loop = loop;
+	d->ledger = l;
+	d->mark = l->ops->get_mark(l);
+	d->sched_mark = d->mark;
+	if (getrandom(&d->rng, sizeof d->rng, 0) != sizeof d->rng)
+		d->rng = (uint64_t)ev_time() ^ (uint64_t)(uintptr_t)d;
+	ev_prepare_init(&d->flush_w, flush_cb);
+	d->flush_w.data = d;
+	ev_prepare_start(loop, &d->flush_w);
+	ev_idle_init(&d->busy_w, busy_cb);
+	ev_timer_init(&d->ledger_retry_w, ledger_retry_cb, 0., 0.);
+	d->ledger_retry_w.data = d;
+	l->ops->overrides(l, ovr_loaded, d);
+	return d;
+}
+
+void dispatch_drain(struct dispatch *d, void (*done)(void *arg), void *arg)
+{
+	struct dispatch_stats st;
+
+	d->draining = true;
+	dispatch_stats(d, &st);
+	if (!st.inflight) {
+		done(arg);
+		return;
+	}
+	d->drained = done;
+	d->drained_arg = arg;
+}
+
+void dispatch_stats(const struct dispatch *d, struct dispatch_stats *st)
+{
+	int i;
+
+	*st = d->totals;
+	st->queued = st->inflight = 0;
+	for (i = 0; i < d->nqs; i++) {
+		st->queued += d->qs[i]->queue.n;
+		st->inflight += d->qs[i]->inflight;
+	}
+	st->waiting_retry = d->waiting;
+	st->ledger_error = d->ledger_down ? d->ledger_err : NULL;
+}
+
+void dispatch_failing(const struct dispatch *d, char *buf, size_t len)
+{
+	size_t n = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < d->nqs && n < len; i++)
+		if (d->qs[i]->fail_streak && !d->qs[i]->gone)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "," : "", d->qs[i]->name);
+}
+
+void dispatch_free(struct dispatch *d)
+{
+	int i;
+
+	if (!d)
+		return;
+	d->drained = NULL;
+	ev_prepare_stop(d->loop, &d->flush_w);
+	ev_idle_stop(d->loop, &d->busy_w);
+	ev_timer_stop(d->loop, &d->ledger_retry_w);
+	while (d->all) {
+		struct job *j = d->all;
+		if (j->state == J_INFLIGHT && job_channel(j)->inst)
+			chan_inst_cancel(job_channel(j)->inst, j);   /* its done must not run */
+		job_free(j);
+	}
+	for (i = 0; i < d->nqs; i++) {
+		ev_timer_stop(d->loop, &d->qs[i]->wake);
+		free(d->qs[i]->name);
+		free(d->qs[i]);
+	}
+	notes_free(d);
+	free(d->notes);
+	idset_free(&d->active);
+	strset_free(&d->paused);
+	strset_free(&d->optout);
+	snapshot_unref(d->snap);
+	free(d);
+}

@@ -1,0 +1,101 @@
+/* ledger.h - the durable record of every reminder's fate (SPEC 6).
+ *
+ * A small storage interface with SQLite as the first backend
+ * (ledger_sqlite.c); a shared PostgreSQL backend, where two daemons claim
+ * each reminder before sending it, fits the same operations.
+ *
+ * Writes happen in batches: ledger_begin(), any number of claims and
+ * outcomes, ledger_commit() -- one transaction, one fsync.  The daemon
+ * hands nothing to a plugin before the batch that claimed it committed,
+ * and reuses no concurrency slot before the batch holding its outcome did.
+ *
+ * The ledger holds ids, patient ids, channel names, times, statuses,
+ * gateway message ids and reasons: never contact details or message
+ * texts (SPEC 6, DESIGN invariant 5). */
+#ifndef IOPD_LEDGER_H
+#define IOPD_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum rec_status {
+	REC_NONE = -1,                 /* not in the ledger */
+	REC_INFLIGHT = 0,              /* claimed: a send is (or was, before a crash) under way */
+	REC_RETRY,                     /* a transient failure; retried until it expires */
+	REC_SENT,                      /* final: the gateway accepted it */
+	REC_FAILED,                    /* final: permanent failure, or opted out at the gateway */
+	REC_EXPIRED,                   /* final: retries ran past its expiry */
+	REC_MISSED,                    /* final: fell due while iopd was down, too late to send */
+	REC_SKIPPED,                   /* final: not sent by rule (paused, opt-out, quiet hours ...) */
+	REC_COUNT
+};
+extern const char *const rec_status_names[REC_COUNT];
+int rec_final(enum rec_status s);
+enum rec_status rec_status_parse(const char *s);
+
+struct ledger_rec {
+	uint64_t id;
+	const char *patient, *channel, *kind;
+	int64_t due, event, expires;   /* Unix seconds */
+	enum rec_status status;
+	const char *reason;            /* why (failed, skipped, expired, retry), or NULL */
+	const char *gateway_id;        /* sent: the gateway's message id, or NULL */
+	int attempts;                  /* sends so far, this one included */
+	int64_t at;                    /* when this state was reached */
+};
+
+/* Runtime overrides set by iopctl or a gateway, over the configuration. */
+enum ovr_kind { OVR_PAUSE, OVR_OPTOUT };
+
+struct ledger_ovr {
+	enum ovr_kind kind;
+	const char *patient;
+	const char *channel;           /* OVR_OPTOUT only */
+	const char *source;            /* "iopctl", "gateway: twilio 21610" ... */
+	int64_t at;
+	int on;                        /* history rows: 1 set, 0 undone */
+};
+
+enum claim_result { CLAIM_FINAL = 0, CLAIM_OK = 1 };
+
+typedef void (*ledger_rec_fn)(const struct ledger_rec *r, void *arg);
+typedef void (*ledger_ovr_fn)(const struct ledger_ovr *o, void *arg);
+typedef void (*ledger_count_fn)(const char *channel, enum rec_status s, long n, void *arg);
+
+struct ledger;
+
+struct ledger_ops {
+	const char *name;
+	void (*close)(struct ledger *l);
+	int (*begin)(struct ledger *l);
+	int (*commit)(struct ledger *l);           /* -1: nothing of the batch is kept */
+	void (*rollback)(struct ledger *l);
+	/* claim: unless the reminder is final, records it in flight with one
+	 * more attempt (r->attempts is set to the new count). */
+	int (*claim)(struct ledger *l, struct ledger_rec *r);
+	/* record: the outcome of a claimed send (sent, retry, failed, expired). */
+	int (*record)(struct ledger *l, const struct ledger_rec *r);
+	/* note: a reminder not sent by rule (skipped, missed); it never
+	 * overwrites a final state, so offering a reminder twice is harmless. */
+	int (*note)(struct ledger *l, const struct ledger_rec *r);
+	int (*lookup)(struct ledger *l, uint64_t id, struct ledger_rec *r, char *buf, size_t len);
+	int (*set_mark)(struct ledger *l, int64_t t);
+	int64_t (*get_mark)(struct ledger *l);
+	int (*set_override)(struct ledger *l, const struct ledger_ovr *o);
+	int (*overrides)(struct ledger *l, ledger_ovr_fn fn, void *arg);     /* active ones */
+	int (*pending)(struct ledger *l, ledger_rec_fn fn, void *arg);       /* in flight, retry */
+	int (*history)(struct ledger *l, const char *patient, ledger_rec_fn fn,
+	    ledger_ovr_fn ofn, void *arg);
+	int (*counts_since)(struct ledger *l, int64_t t, ledger_count_fn fn, void *arg);
+	int64_t (*size)(struct ledger *l);          /* bytes on disk */
+	const char *(*error)(struct ledger *l);     /* the last error, for logs */
+};
+
+struct ledger {
+	const struct ledger_ops *ops;
+};
+
+/* Opens (creating it, mode 0700, if missing) state_dir/ledger.db. */
+struct ledger *ledger_sqlite_open(const char *state_dir, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,546 @@
+/* ledger_sqlite.c - the ledger in SQLite (WAL, synchronous=FULL).
+ *
+ * One connection, used only from the loop thread.  Statements are prepared
+ * once.  The schema version lives in PRAGMA user_version; migrations run
+ * in order at open, and a ledger newer than this binary is refused. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "ledger.h"
+#include "util.h"
+
+const char *const rec_status_names[REC_COUNT] = {
+	"inflight", "retry", "sent", "failed", "expired", "missed", "skipped"
+};
+
+int rec_final(enum rec_status s)
+{
+	return s >= REC_SENT;
+}
+
+enum rec_status rec_status_parse(const char *s)
+{
+	int i;
+
+	for (i = 0; s && i < REC_COUNT; i++)
+		if (strcmp(rec_status_names[i], s) == 0)
+			return (enum rec_status)i;
+	return REC_NONE;
+}
+
+#define SCHEMA_VERSION 1
+
+/* migrations[v] brings a ledger from version v to v + 1. */
+static const char *const migrations[SCHEMA_VERSION] = {
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
+	"CREATE TABLE reminder("
+	"  id INTEGER PRIMARY KEY,"       /* the 64-bit id, as a signed integer */
+	"  patient TEXT NOT NULL, channel TEXT NOT NULL, kind TEXT NOT NULL,"
+	"  due INTEGER NOT NULL, event INTEGER NOT NULL, expires INTEGER NOT NULL,"
+	"  status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+	"  reason TEXT, gateway_id TEXT, updated INTEGER NOT NULL);"
+	"CREATE INDEX reminder_patient ON reminder(patient, due);"
+	"CREATE INDEX reminder_open ON reminder(status) WHERE status IN ('inflight', 'retry');"
+	"CREATE INDEX reminder_updated ON reminder(updated);"
+	"CREATE TABLE outcome(id INTEGER NOT NULL, at INTEGER NOT NULL, status TEXT NOT NULL,"
+	"  attempt INTEGER NOT NULL, reason TEXT, gateway_id TEXT);"
+	"CREATE INDEX outcome_id ON outcome(id);"
+	"CREATE TABLE override(kind TEXT NOT NULL, patient TEXT NOT NULL, channel TEXT NOT NULL,"
+	"  source TEXT, at INTEGER NOT NULL, PRIMARY KEY(kind, patient, channel)) WITHOUT ROWID;"
+	"CREATE TABLE override_log(at INTEGER NOT NULL, kind TEXT NOT NULL, patient TEXT NOT NULL,"
+	"  channel TEXT NOT NULL, on_ INTEGER NOT NULL, source TEXT);"
+	"CREATE INDEX override_log_patient ON override_log(patient);"
+};
+
+enum {
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_CLAIM, Q_RECORD, Q_NOTE, Q_OUTCOME, Q_LOOKUP, Q_SET_MARK, Q_GET_MARK,
+	Q_OVR_SET, Q_OVR_DEL, Q_OVR_LOG, Q_OVR_LIST, Q_PENDING, Q_HIST, Q_HIST_OVR, Q_COUNTS,
+	Q_COUNT
+};
+
+static const char *const queries[Q_COUNT] = {
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	/* a final reminder is left alone: changes() == 0 tells the caller */
+	[Q_CLAIM] = "INSERT INTO reminder(id, patient, channel, kind, due, event, expires, status, "
+	    "attempts, updated) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 'inflight', 1, ?8) "
+	    "ON CONFLICT(id) DO UPDATE SET status = 'inflight', attempts = attempts + 1, "
+	    "updated = ?8 WHERE status IN ('inflight', 'retry') RETURNING attempts",
+	[Q_RECORD] = "INSERT INTO reminder(id, patient, channel, kind, due, event, expires, status, "
+	    "attempts, reason, gateway_id, updated) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+	    "?11, ?12) ON CONFLICT(id) DO UPDATE SET status = ?8, attempts = max(attempts, ?9), "
+	    "reason = ?10, gateway_id = ?11, updated = ?12",
+	[Q_NOTE] = "INSERT INTO reminder(id, patient, channel, kind, due, event, expires, status, "
+	    "attempts, reason, gateway_id, updated) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+	    "?11, ?12) ON CONFLICT(id) DO UPDATE SET status = ?8, reason = ?10, updated = ?12 "
+	    "WHERE status IN ('inflight', 'retry')",
+	[Q_OUTCOME] = "INSERT INTO outcome(id, at, status, attempt, reason, gateway_id) "
+	    "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_LOOKUP] = "SELECT patient, channel, kind, due, event, expires, status, attempts, reason, "
+	    "gateway_id, updated FROM reminder WHERE id = ?1",
+	[Q_SET_MARK] = "INSERT OR REPLACE INTO meta(key, value) VALUES('mark', ?1)",
+	[Q_GET_MARK] = "SELECT value FROM meta WHERE key = 'mark'",
+	[Q_OVR_SET] = "INSERT OR REPLACE INTO override(kind, patient, channel, source, at) "
+	    "VALUES(?1, ?2, ?3, ?4, ?5)",
+	[Q_OVR_DEL] = "DELETE FROM override WHERE kind = ?1 AND patient = ?2 AND channel = ?3",
+	[Q_OVR_LOG] = "INSERT INTO override_log(at, kind, patient, channel, on_, source) "
+	    "VALUES(?5, ?1, ?2, ?3, ?6, ?4)",
+	[Q_OVR_LIST] = "SELECT kind, patient, channel, source, at FROM override",
+	[Q_PENDING] = "SELECT id, patient, channel, kind, due, event, expires, status, attempts, "
+	    "reason, gateway_id, updated FROM reminder WHERE status IN ('inflight', 'retry')",
+	[Q_HIST] = "SELECT r.id, r.patient, r.channel, r.kind, r.due, r.event, r.expires, o.status, "
+	    "o.attempt, o.reason, o.gateway_id, o.at FROM reminder r JOIN outcome o ON o.id = r.id "
+	    "WHERE r.patient = ?1 ORDER BY o.at, r.due, r.id",
+	[Q_HIST_OVR] = "SELECT kind, patient, channel, source, at, on_ FROM override_log "
+	    "WHERE patient = ?1 ORDER BY at",
+	[Q_COUNTS] = "SELECT channel, status, count(*) FROM reminder WHERE updated >= ?1 "
+	    "GROUP BY channel, status",
+};
+
+struct ledger_sqlite {
+	struct ledger base;
+	sqlite3 *db;
+	sqlite3_stmt *q[Q_COUNT];
+	char *path;
+	char err[256];
+};
+
+static struct ledger_sqlite *lsq(struct ledger *l)
+{
+	return (struct ledger_sqlite *)l;
+}
+
+static int fail(struct ledger_sqlite *s, const char *what)
+{
+	snprintf(s->err, sizeof s->err, "%s: %s", what, sqlite3_errmsg(s->db));
+	return -1;
+}
+
+/* Runs a prepared statement that returns no rows. */
+static int step_done(struct ledger_sqlite *s, int q)
+{
+	int rc = sqlite3_step(s->q[q]);
+
+	sqlite3_reset(s->q[q]);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return fail(s, queries[q]);
+	return 0;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+static int sq_begin(struct ledger *l)
+{
+	return step_done(lsq(l), Q_BEGIN);
+}
+
+static int sq_commit(struct ledger *l)
+{
+	struct ledger_sqlite *s = lsq(l);
+
+	if (step_done(s, Q_COMMIT) == 0)
+		return 0;
+	if (!sqlite3_get_autocommit(s->db))
+		step_done(s, Q_ROLLBACK);
+	return -1;
+}
+
+static void sq_rollback(struct ledger *l)
+{
+	struct ledger_sqlite *s = lsq(l);
+
+	if (!sqlite3_get_autocommit(s->db))
+		step_done(s, Q_ROLLBACK);
+}
+
+static void bind_ident(sqlite3_stmt *st, const struct ledger_rec *r)
+{
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)r->id);
+	bind_text(st, 2, r->patient);
+	bind_text(st, 3, r->channel);
+	bind_text(st, 4, r->kind);
+	sqlite3_bind_int64(st, 5, r->due);
+	sqlite3_bind_int64(st, 6, r->event);
+	sqlite3_bind_int64(st, 7, r->expires);
+}
+
+static int sq_claim(struct ledger *l, struct ledger_rec *r)
+{
+	struct ledger_sqlite *s = lsq(l);
+	sqlite3_stmt *st = s->q[Q_CLAIM];
+	int rc;
+
+	bind_ident(st, r);
+	sqlite3_bind_int64(st, 8, r->at);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		r->attempts = sqlite3_column_int(st, 0);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, "claim");
+	return sqlite3_changes(s->db) ? CLAIM_OK : CLAIM_FINAL;
+}
+
+static int put(struct ledger_sqlite *s, int q, const struct ledger_rec *r)
+{
+	sqlite3_stmt *st = s->q[q], *o = s->q[Q_OUTCOME];
+
+	bind_ident(st, r);
+	bind_text(st, 8, rec_status_names[r->status]);
+	sqlite3_bind_int(st, 9, r->attempts);
+	bind_text(st, 10, r->reason);
+	bind_text(st, 11, r->gateway_id);
+	sqlite3_bind_int64(st, 12, r->at);
+	if (step_done(s, q))
+		return -1;
+	if (!sqlite3_changes(s->db))
+		return 0;                      /* a note on a final reminder: nothing happened */
+	sqlite3_bind_int64(o, 1, (sqlite3_int64)r->id);
+	sqlite3_bind_int64(o, 2, r->at);
+	bind_text(o, 3, rec_status_names[r->status]);
+	sqlite3_bind_int(o, 4, r->attempts);
+	bind_text(o, 5, r->reason);
+	bind_text(o, 6, r->gateway_id);
+	return step_done(s, Q_OUTCOME);
+}
+
+static int sq_record(struct ledger *l, const struct ledger_rec *r)
+{
+	return put(lsq(l), Q_RECORD, r);
+}
+
+static int sq_note(struct ledger *l, const struct ledger_rec *r)
+{
+	return put(lsq(l), Q_NOTE, r);
+}
+
+/* Copies the text columns into buf so the record outlives the statement. */
+static const char *keep(char **buf, size_t *len, const char *v)
+{
+	size_t n;
+	char *p = *buf;
+
+	if (!v)
+		return NULL;
+	n = strlen(v) + 1;
+	if (n > *len)
+		return "";
+	memcpy(p, v, n);
+	*buf += n;
+	*len -= n;
+	return p;
+}
+
+/* Columns id? patient channel kind due event expires status attempts reason gateway_id at. */
+static void row_rec(sqlite3_stmt *st, int c, struct ledger_rec *r, char *buf, size_t len)
+{
+	r->patient = keep(&buf, &len, col_text(st, c));
+	r->channel = keep(&buf, &len, col_text(st, c + 1));
+	r->kind = keep(&buf, &len, col_text(st, c + 2));
+	r->due = sqlite3_column_int64(st, c + 3);
+	r->event = sqlite3_column_int64(st, c + 4);
+	r->expires = sqlite3_column_int64(st, c + 5);
+	r->status = rec_status_parse(col_text(st, c + 6));
+	r->attempts = sqlite3_column_int(st, c + 7);
+	r->reason = keep(&buf, &len, col_text(st, c + 8));
+	r->gateway_id = keep(&buf, &len, col_text(st, c + 9));
+	r->at = sqlite3_column_int64(st, c + 10);
+}
+
+static int sq_lookup(struct ledger *l, uint64_t id, struct ledger_rec *r, char *buf, size_t len)
+{
+	struct ledger_sqlite *s = lsq(l);
+	sqlite3_stmt *st = s->q[Q_LOOKUP];
+	int rc;
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	rc = sqlite3_step(st);
+	r->id = id;
+	r->status = REC_NONE;
+	if (rc == SQLITE_ROW)
+		row_rec(st, 0, r, buf, len);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, "lookup");
+	return rc == SQLITE_ROW;
+}
+
+static int sq_set_mark(struct ledger *l, int64_t t)
+{
+	struct ledger_sqlite *s = lsq(l);
+
+	sqlite3_bind_int64(s->q[Q_SET_MARK], 1, t);
+	return step_done(s, Q_SET_MARK);
+}
+
+static int64_t sq_get_mark(struct ledger *l)
+{
+	struct ledger_sqlite *s = lsq(l);
+	sqlite3_stmt *st = s->q[Q_GET_MARK];
+	int64_t v = -1;
+
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return v;
+}
+
+static const char *const ovr_names[] = {"pause", "opt-out"};
+
+static int sq_set_override(struct ledger *l, const struct ledger_ovr *o)
+{
+	struct ledger_sqlite *s = lsq(l);
+	int q = o->on ? Q_OVR_SET : Q_OVR_DEL, k;
+
+	for (k = 0; k < 2; k++, q = Q_OVR_LOG) {
+		sqlite3_stmt *st = s->q[q];
+		sqlite3_bind_text(st, 1, ovr_names[o->kind], -1, SQLITE_STATIC);
+		bind_text(st, 2, o->patient);
+		bind_text(st, 3, o->channel ? o->channel : "");
+		if (q != Q_OVR_DEL) {
+			bind_text(st, 4, o->source);
+			sqlite3_bind_int64(st, 5, o->at);
+		}
+		if (q == Q_OVR_LOG)
+			sqlite3_bind_int(st, 6, o->on);
+		if (step_done(s, q))
+			return -1;
+	}
+	return 0;
+}
+
+static void row_ovr(sqlite3_stmt *st, struct ledger_ovr *o)
+{
+	o->kind = strcmp(col_text(st, 0), "pause") == 0 ? OVR_PAUSE : OVR_OPTOUT;
+	o->patient = col_text(st, 1);
+	o->channel = col_text(st, 2);
+	o->source = col_text(st, 3);
+	o->at = sqlite3_column_int64(st, 4);
+	o->on = 1;
+}
+
+static int sq_overrides(struct ledger *l, ledger_ovr_fn fn, void *arg)
+{
+	struct ledger_sqlite *s = lsq(l);
+	sqlite3_stmt *st = s->q[Q_OVR_LIST];
+	struct ledger_ovr o;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_ovr(st, &o);
+		fn(&o, arg);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, "overrides");
+}
+
+static int each_rec(struct ledger_sqlite *s, int q, ledger_rec_fn fn, void *arg)
+{
+	sqlite3_stmt *st = s->q[q];
+	struct ledger_rec r;
+	char buf[1024];
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r.id = (uint64_t)sqlite3_column_int64(st, 0);
+		row_rec(st, 1, &r, buf, sizeof buf);
+		fn(&r, arg);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, queries[q]);
+}
+
+static int sq_pending(struct ledger *l, ledger_rec_fn fn, void *arg)
+{
+	return each_rec(lsq(l), Q_PENDING, fn, arg);
+}
+
+static int sq_history(struct ledger *l, const char *patient, ledger_rec_fn fn, ledger_ovr_fn ofn,
+    void *arg)
+{
+	struct ledger_sqlite *s = lsq(l);
+	sqlite3_stmt *st = s->q[Q_HIST_OVR];
+	struct ledger_ovr o;
+	int rc;
+
+	bind_text(s->q[Q_HIST], 1, patient);
+	if (each_rec(s, Q_HIST, fn, arg))
+		return -1;
+	bind_text(st, 1, patient);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_ovr(st, &o);
+		o.on = sqlite3_column_int(st, 5);
+		ofn(&o, arg);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, "history");
+}
+
+static int sq_counts_since(struct ledger *l, int64_t t, ledger_count_fn fn, void *arg)
+{
+	struct ledger_sqlite *s = lsq(l);
+	sqlite3_stmt *st = s->q[Q_COUNTS];
+	int rc;
+
+	sqlite3_bind_int64(st, 1, t);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(col_text(st, 0), rec_status_parse(col_text(st, 1)), sqlite3_column_int64(st, 2), arg);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, "counts");
+}
+
+static int64_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+static int64_t sq_size(struct ledger *l)
+{
+	struct ledger_sqlite *s = lsq(l);
+	char wal[PATH_MAX];
+
+	snprintf(wal, sizeof wal, "%s-wal", s->path);
+	return file_size(s->path) + file_size(wal);
+}
+
+static const char *sq_error(struct ledger *l)
+{
+	return lsq(l)->err;
+}
+
+static void sq_close(struct ledger *l)
+{
+	struct ledger_sqlite *s = lsq(l);
+	int i;
+
+	if (!s)
+		return;
+	for (i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(s->q[i]);
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+static const struct ledger_ops sqlite_ops = {
+	"sqlite", sq_close, sq_begin, sq_commit, sq_rollback, sq_claim, sq_record, sq_note, sq_lookup,
+	sq_set_mark, sq_get_mark, sq_set_override, sq_overrides, sq_pending, sq_history,
+	sq_counts_since, sq_size, sq_error,
+};
+
+static int pragma_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int migrate(struct ledger_sqlite *s)
+{
+	int v = pragma_int(s->db, "PRAGMA user_version");
+	char sql[64];
+
+	if (v < 0)
+		return fail(s, "reading the schema version");
+	if (v > SCHEMA_VERSION) {
+		snprintf(s->err, sizeof s->err, "%s has schema version %d, newer than this iopd knows "
+		    "(%d): run a newer iopd, or move the file aside", s->path, v, SCHEMA_VERSION);
+		return -1;
+	}
+	for (; v < SCHEMA_VERSION; v++) {
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(s->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+			fail(s, "migrating the ledger");
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int setup(struct ledger_sqlite *s)
+{
+	int i;
+
+	if (sqlite3_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+	    "PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 2000;", NULL, NULL, NULL) != SQLITE_OK)
+		return fail(s, "configuring the ledger");
+	if (migrate(s))
+		return -1;
+	for (i = 0; i < Q_COUNT; i++)
+		if (sqlite3_prepare_v3(s->db, queries[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) != SQLITE_OK)
+			return fail(s, queries[i]);
+	return 0;
+}
+
+static int make_state_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(dir, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		snprintf(err, errlen, "state_dir %s is not a directory", dir);
+		return -1;
+	}
+	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+		return 0;
+	snprintf(err, errlen, "cannot create state_dir %s: %s", dir, strerror(errno));
+	return -1;
+}
+
+struct ledger *ledger_sqlite_open(const char *state_dir, char *err, size_t errlen)
+{
+	struct ledger_sqlite *s;
+
+	if (make_state_dir(state_dir, err, errlen))
+		return NULL;
+	s = xcalloc(1, sizeof *s);
+	s->base.ops = &sqlite_ops;
+	s->path = xasprintf("%s/ledger.db", state_dir);
+	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open %s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		sq_close(&s->base);
+		return NULL;
+	}
+	if (setup(s)) {
+		snprintf(err, errlen, "%s", s->err);
+		sq_close(&s->base);
+		return NULL;
+	}
+	return &s->base;
+}

@@ -1,0 +1,222 @@
+/* iopctl - talks to a running iopd over its control socket.
+ *
+ * It only formats a request (protocol IOPD/1, docs/control-protocol.md),
+ * prints the answer, and exits 0 when iopd said OK, 1 when it refused or
+ * failed (a failed reload included), 2 on a usage error and 3 when iopd
+ * cannot be reached. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_SOCKET "/run/iopd/control.sock"
+#define WAIT_SECONDS 300               /* a reload of a large calendar takes a while */
+
+static void usage(FILE *f)
+{
+	fputs("usage: iopctl [-s SOCKET] [--json] COMMAND [ARGS]\n"
+	      "  status                         uptime, schedule, deliveries today\n"
+	      "  agenda [--from T] [--to T] [--patient ID]\n"
+	      "                                 the live schedule with ledger statuses (default: next 24 h)\n"
+	      "  history PATIENT                every outcome and override of a patient\n"
+	      "  pause PATIENT | resume PATIENT\n"
+	      "  opt-out PATIENT CHANNEL | opt-in PATIENT CHANNEL\n"
+	      "  send-test CHANNEL ADDRESS      a test message through a channel\n"
+	      "  reload                         reload the configuration and wait for the result\n"
+	      "  metrics                        Prometheus text format\n"
+	      "SOCKET defaults to $IOPD_CONTROL_SOCKET, else " DEFAULT_SOCKET ".  See iopctl(8).\n", f);
+}
+
+static void add_arg(char *req, size_t len, const char *a)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(req);
+
+	if (n + 1 < len)
+		req[n++] = ' ';
+	for (; *a && n + 4 < len; a++) {
+		unsigned char c = (unsigned char)*a;
+		if (c <= ' ' || c == '%' || c >= 0x7f) {
+			req[n++] = '%';
+			req[n++] = hex[c >> 4];
+			req[n++] = hex[c & 15];
+		} else {
+			req[n++] = (char)c;
+		}
+	}
+	req[n] = '\0';
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof sa.sun_path) {
+		fprintf(stderr, "iopctl: socket path too long: %s\n", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		fprintf(stderr, "iopctl: cannot reach iopd at %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int write_all(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Prints the body; returns 0 for "OK", 1 for "ERR", 3 if the answer broke off. */
+static int read_answer(int fd)
+{
+	char buf[65536];
+	size_t head = 0;
+	int status = -1;
+	time_t deadline = time(NULL) + WAIT_SECONDS;
+	char first[8];
+
+	for (;;) {
+		struct pollfd p = {fd, POLLIN, 0};
+		ssize_t n;
+		if (poll(&p, 1, 1000) == 0) {
+			if (time(NULL) > deadline) {
+				fputs("iopctl: iopd did not answer in time\n", stderr);
+				return 3;
+			}
+			continue;
+		}
+		n = read(fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (status < 0) {              /* the status line: "OK\n" or "ERR\n" */
+			size_t i = 0;
+			while (i < (size_t)n && buf[i] != '\n' && head < sizeof first - 1)
+				first[head++] = buf[i++];
+			if (i == (size_t)n)
+				continue;
+			first[head] = '\0';
+			status = strcmp(first, "OK") == 0 ? 0 : 1;
+			fwrite(buf + i + 1, 1, (size_t)n - i - 1, status ? stderr : stdout);
+		} else {
+			fwrite(buf, 1, (size_t)n, status ? stderr : stdout);
+		}
+	}
+	if (status < 0) {
+		fputs("iopctl: iopd closed the connection without an answer\n", stderr);
+		return 3;
+	}
+	return status;
+}
+
+/* agenda's options become key=value arguments. */
+static int agenda_args(int argc, char **argv, char *req, size_t len)
+{
+	static const struct option opts[] = {
+		{"from", required_argument, NULL, 'f'}, {"to", required_argument, NULL, 't'},
+		{"patient", required_argument, NULL, 'p'}, {NULL, 0, NULL, 0}
+	};
+	char kv[512];
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == '?')
+			return -1;
+		snprintf(kv, sizeof kv, "%s=%s", c == 'f' ? "from" : c == 't' ? "to" : "patient", optarg);
+		add_arg(req, len, kv);
+	}
+	return optind == argc ? 0 : -1;
+}
+
+static int check_args(const char *cmd, int nargs)
+{
+	static const struct {
+		const char *cmd;
+		int n;
+	} arity[] = {
+		{"status", 0}, {"history", 1}, {"pause", 1}, {"resume", 1}, {"opt-out", 2},
+		{"opt-in", 2}, {"send-test", 2}, {"reload", 0}, {"metrics", 0},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof arity / sizeof arity[0]; i++)
+		if (strcmp(arity[i].cmd, cmd) == 0)
+			return arity[i].n == nargs ? 0 : -1;
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}
+	};
+	const char *sock = getenv("IOPD_CONTROL_SOCKET");
+	char req[8192];
+	int c, json = 0, fd, i, rc;
+
+	while ((c = getopt_long(argc, argv, "+s:jhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sock = optarg; break;
+		case 'j': json = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': puts("iopctl " PACKAGE_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	snprintf(req, sizeof req, "IOPD/1 %s", json ? "json" : "text");
+	add_arg(req, sizeof req, argv[optind]);
+	if (strcmp(argv[optind], "agenda") == 0) {
+		if (agenda_args(argc - optind, argv + optind, req, sizeof req)) {
+			usage(stderr);
+			return 2;
+		}
+	} else if (check_args(argv[optind], argc - optind - 1)) {
+		usage(stderr);
+		return 2;
+	} else {
+		for (i = optind + 1; i < argc; i++)
+			add_arg(req, sizeof req, argv[i]);
+	}
+	strcat(req, "\n");
+	if ((fd = connect_to(sock ? sock : DEFAULT_SOCKET)) < 0)
+		return 3;
+	if (write_all(fd, req, strlen(req))) {
+		fprintf(stderr, "iopctl: sending the request: %s\n", strerror(errno));
+		close(fd);
+		return 3;
+	}
+	shutdown(fd, SHUT_WR);
+	rc = read_answer(fd);
+	close(fd);
+	return rc;
+}
