@@ -147,8 +147,11 @@ static int parse_med(struct conf_ctx *c, const config_setting_t *g, const struct
 	bad += conf_date(c, g, "from", false, &m->from) == CONF_BAD;
 	bad += conf_date(c, g, "until", false, &m->until) == CONF_BAD;
 	if (!bad && m->until < m->from) {
-		errs_set(c->errs, config_setting_get_member(g, "until"),
-		    "medication %s: until is before from", m->label);
+		/* at `until`, or at `from` when until is the enrollment's end */
+		const config_setting_t *at = config_setting_get_member(g, "until");
+		errs_set(c->errs, at ? at : config_setting_get_member(g, "from"),
+		    "medication %s: until is before from%s", m->label,
+		    at ? "" : " (until defaults to the end of the enrollment)");
 		bad++;
 	}
 	return bad;

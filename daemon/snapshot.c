@@ -12,9 +12,12 @@ const char *const kind_names[KIND_COUNT] = {"session", "appointment", "medicatio
 struct snapshot *snapshot_new(void)
 {
 	struct snapshot *s = xcalloc(1, sizeof *s);
+	int k;
 
 	s->strings.arena = &s->arena;
 	s->refs = 1;
+	for (k = 0; k < KIND_COUNT; k++)
+		s->default_tmpl[k] = -1;       /* until templates = { ... } defines them */
 	return s;
 }
 
