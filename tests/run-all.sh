@@ -1,0 +1,74 @@
+#!/bin/sh
+# run-all.sh - the whole test suite, as CI and `contrib/quickstart.sh test`
+# run it, on an already configured and built source tree:
+#
+#   1. make check            unit tests, property tests, integration tests
+#                            against real peers on loopback
+#   2. the same under ASan+UBSan, in an out-of-tree build (build-san/)
+#   3. make distcheck        (skipped when IOPD_SKIP_DISTCHECK=1)
+#
+# The last line is the plain summary "N passed, N failed" over every test
+# of every pass (automake's own summaries are not it).
+set -u
+cd "$(dirname "$0")/.."
+top=$(pwd)
+jobs=$(nproc 2>/dev/null || echo 2)
+status=0
+
+count() {   # count DIR -> "pass fail" from automake's .trs files
+	find "$1" -name '*.trs' -newer "$2" -exec grep -h '^:test-result:' {} + 2>/dev/null |
+		awk '$2=="PASS"{p++} $2=="FAIL"||$2=="ERROR"||$2=="XPASS"{f++} END{print p+0, f+0}'
+}
+
+stamp=$(mktemp)
+passed=0
+failed=0
+
+run_check() {   # run_check LABEL DIR [make args]
+	label=$1 dir=$2
+	shift 2
+	echo "=== $label"
+	if ! make -C "$dir" -j"$jobs" check "$@"; then
+		status=1
+		find "$dir" -name '*.log' -newer "$stamp" ! -name 'config.log' ! -name 'test-suite.log' |
+			while read -r log; do
+				trs="${log%.log}.trs"
+				grep -qs '^:test-result: \(FAIL\|ERROR\)' "$trs" || continue
+				echo "----- $log"
+				tail -n 60 "$log"
+			done
+	fi
+	set -- $(count "$dir" "$stamp")
+	passed=$((passed + $1))
+	failed=$((failed + $2))
+}
+
+run_check "make check" "$top"
+
+san="$top/build-san"
+echo "=== ASan+UBSan build in $san"
+mkdir -p "$san"
+if (cd "$san" && { [ -f Makefile ] || "$top/configure" --enable-sanitizers CC=clang >/dev/null; } &&
+    make -j"$jobs" >/dev/null); then
+	run_check "make check under ASan+UBSan" "$san"
+else
+	echo "sanitizer build FAILED"
+	failed=$((failed + 1))
+	status=1
+fi
+
+if [ "${IOPD_SKIP_DISTCHECK:-0}" != 1 ]; then
+	echo "=== make distcheck"
+	if make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS="--with-systemdsystemunitdir=\$\${prefix}/lib/systemd/system --with-sysusersdir=\$\${prefix}/lib/sysusers.d" >distcheck.log 2>&1; then
+		passed=$((passed + 1))
+		echo "distcheck: ok"
+	else
+		tail -n 40 distcheck.log
+		failed=$((failed + 1))
+		status=1
+	fi
+fi
+
+rm -f "$stamp"
+echo "$passed passed, $failed failed"
+exit $status
