@@ -143,11 +143,11 @@ static const char *const treatment_words[] = {
 static int word_at(const char *text, size_t i, const char *w)
 {
 	size_t n = strlen(w);
-	unsigned char before = i ? (unsigned char)text[i - 1] : ' ';
-	unsigned char after = (unsigned char)text[i + n];
+	unsigned char before = i ? (unsigned char)text[i - 1] : ' ', after;
 
 	if (strncasecmp(text + i, w, n) != 0)
 		return 0;
+	after = (unsigned char)text[i + n];    /* only now known to be inside the text */
 	return !(isalnum(before) || before >= 0x80) && !(isalnum(after) || after >= 0x80);
 }
 

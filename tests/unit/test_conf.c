@@ -1,0 +1,785 @@
+/* test_conf.c - daemon/conf*.c: every class of configuration error, each
+ * reported as FILE:LINE at the offending setting, all of them in one run;
+ * and what valid configurations turn into (SPEC 3, 3.3, 7).
+ *
+ * The big error run reads tests/unit/conf/errors.conf, whose "#!" marks
+ * say which diagnostics each line must produce (see the file's head).
+ * Everything that needs file modes or a working directory of its own is
+ * written to a scratch folder. */
+#include "config.h"
+
+#include <errno.h>
+
+#include "unit.h"
+
+#include "calendar.h"
+#include "plugin_host.h"
+
+#ifndef TEST_SRCDIR
+#error "TEST_SRCDIR must be defined by Makefile.am"
+#endif
+#ifndef TEST_BUILDDIR
+#error "TEST_BUILDDIR must be defined by Makefile.am"
+#endif
+#define FIXTURES TEST_SRCDIR "/tests/unit/conf"
+
+static char *dir;                      /* a scratch folder per test */
+
+static int setup(void **state)
+{
+	(void)state;
+	dir = unit_mkdtemp();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unit_rmtree(dir);
+	dir = NULL;
+	return 0;
+}
+
+/* ---- the marked fixtures ----------------------------------------------------- */
+
+struct marks {
+	struct unit_err v[256];
+	char *owned[256];              /* strings to free */
+	size_t n, nowned;
+};
+
+static char *keep(struct marks *m, char *s)
+{
+	assert_true(m->nowned < 256);
+	m->owned[m->nowned++] = s;
+	return s;
+}
+
+/* Adds the "#!" marks of `path` (absolute) to m. */
+static void read_marks(struct marks *m, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	int no = 0;
+	const char *file = keep(m, strdup(path));
+
+	if (!f)
+		fail_msg("%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof line, f)) {
+		char *p = line, *mark;
+		no++;
+		line[strcspn(line, "\n")] = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '#')                 /* a comment line explains, never marks */
+			continue;
+		for (mark = strstr(p, "#!"); mark; ) {
+			char *text = mark + 2, *next = strstr(text, "#!"), *end;
+			while (*text == ' ')
+				text++;
+			end = next ? next : text + strlen(text);
+			while (end > text && end[-1] == ' ')
+				end--;
+			assert_true(m->n < 256);
+			m->v[m->n].file = file;
+			m->v[m->n].line = no;
+			m->v[m->n].text = keep(m, strndup(text, (size_t)(end - text)));
+			m->n++;
+			mark = next;
+		}
+	}
+	fclose(f);
+}
+
+static void free_marks(struct marks *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nowned; i++)
+		free(m->owned[i]);
+}
+
+/* One run over errors.conf and its @include, from another working
+ * directory: every mark, nothing else, each at its own file and line. */
+static void test_every_error_in_one_run(void **state)
+{
+	char *fixdir = realpath(FIXTURES, NULL), *main_file, *included, cwd[PATH_MAX];
+	struct marks *m = calloc(1, sizeof *m);
+	struct errs e = {0};
+
+	(void)state;
+	assert_non_null(fixdir);
+	assert_non_null(m);
+	main_file = unit_path(fixdir, "errors.conf");
+	included = unit_path(fixdir, "more/errors-patients.conf");
+	read_marks(m, main_file);
+	read_marks(m, included);
+	assert_true(m->n > 100);
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir(dir), 0);           /* the include is found all the same */
+	assert_null(conf_load(main_file, CONF_CALENDAR, &e));
+	assert_int_equal(chdir(cwd), 0);
+	unit_expect_errs(&e, m->v, m->n, fixdir);
+	assert_int_equal(e.nwarn, 0);
+	errs_free(&e);
+	free_marks(m);
+	free(m);
+	free(main_file);
+	free(included);
+	free(fixdir);
+}
+
+/* ---- syntax and files -------------------------------------------------------- */
+
+static void expect_one(const struct errs *e, const char *file, int line, const char *text)
+{
+	const struct unit_err want[] = {{file, line, text}};
+
+	unit_expect_errs(e, want, 1, dir);
+}
+
+static void test_syntax_error_main(void **state)
+{
+	struct errs e = {0};
+	char *path = unit_path(dir, "main.conf");
+
+	(void)state;
+	assert_null(unit_load_text(dir, "main.conf",
+	    "daemon = {\n  timezone = \"UTC\";\n  catch_up = \"2h\"\n  quiet_hours = { from = ; };\n};\n",
+	    CONF_CALENDAR, &e));
+	expect_one(&e, path, 4, "syntax error");
+	errs_free(&e);
+	/* a setting given twice is libconfig's error too */
+	assert_null(unit_load_text(dir, "main.conf",
+	    "daemon = { timezone = \"UTC\"; };\n\ndaemon = { };\n", CONF_CALENDAR, &e));
+	expect_one(&e, path, 3, "duplicate setting name");
+	errs_free(&e);
+	/* an array of mixed types */
+	assert_null(unit_load_text(dir, "main.conf",
+	    "closures = [\n  \"2026-12-25\",\n  5 ];\n", CONF_CALENDAR, &e));
+	expect_one(&e, path, 3, "mismatched element type in array");
+	errs_free(&e);
+	free(path);
+}
+
+/* A syntax error in an included file names that file and its line. */
+static void test_syntax_error_included(void **state)
+{
+	struct errs e = {0};
+	char *sub = unit_path(dir, "patients"), *inc, cwd[PATH_MAX];
+
+	(void)state;
+	assert_int_equal(mkdir(sub, 0700), 0);
+	free(unit_write(sub, "clinic.conf", "patients = (\n  { id = \"p1\";\n    program = \"x\"\n    start = ; }\n);\n", 0600));
+	inc = unit_path(sub, "clinic.conf");
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir("/"), 0);
+	assert_null(unit_load_text(dir, "main.conf", "daemon = { };\n\n@include \"patients/clinic.conf\"\n",
+	    CONF_CALENDAR, &e));
+	assert_int_equal(chdir(cwd), 0);
+	expect_one(&e, inc, 4, "syntax error");
+	errs_free(&e);
+	free(inc);
+	free(sub);
+}
+
+static void test_missing_files(void **state)
+{
+	struct errs e = {0};
+	char *path = unit_path(dir, "main.conf"), *nofile = unit_path(dir, "absent.conf");
+
+	(void)state;
+	assert_null(unit_load_text(dir, "main.conf", "daemon = { };\n@include \"patients/none.conf\"\n",
+	    CONF_CALENDAR, &e));
+	expect_one(&e, path, 2, "cannot open include file");
+	errs_free(&e);
+	/* no file at all: "FILE: reason", without a line */
+	assert_null(conf_load(nofile, CONF_CALENDAR, &e));
+	expect_one(&e, nofile, 0, "cannot read the configuration: No such file or directory");
+	errs_free(&e);
+	free(path);
+	free(nofile);
+}
+
+/* A relative @include is read against the main file's folder, whatever
+ * the working directory, including nested folders. */
+static void test_relative_include_other_cwd(void **state)
+{
+	struct errs e = {0};
+	char *sub = unit_path(dir, "conf.d"), *sub2 = unit_path(dir, "conf.d/patients"), *main_file;
+	char cwd[PATH_MAX];
+	struct snapshot *s;
+
+	(void)state;
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(mkdir(sub2, 0700), 0);
+	free(unit_write(sub2, "clinic.conf",
+	    "patients = ( { id = \"p1\"; program = \"op\"; start = \"2026-12-01\"; } );\n", 0600));
+	free(unit_write(sub, "programs.conf", "programs = ( { id = \"op\"; kind = \"OP\"; } );\n", 0600));
+	main_file = unit_write(dir, "main.conf",
+	    "daemon = { timezone = \"America/Chicago\"; };\n"
+	    "@include \"conf.d/programs.conf\"\n"
+	    "@include \"conf.d/patients/clinic.conf\"\n", 0600);
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir(sub2), 0);
+	s = conf_load(main_file, CONF_CALENDAR, &e);
+	assert_int_equal(chdir(cwd), 0);
+	if (!s)
+		fail_msg("%s", e.text.s);
+	assert_int_equal(s->nprograms, 1);
+	assert_int_equal(s->npatients, 1);
+	assert_string_equal(s->patients[0].id, "p1");
+	assert_string_equal(s->config_file, main_file);
+	snapshot_unref(s);
+	errs_free(&e);
+	free(main_file);
+	free(sub);
+	free(sub2);
+}
+
+/* ---- wrong types at the top and in the blocks ---------------------------------- */
+
+static void test_wrong_types(void **state)
+{
+	static const struct {
+		const char *text;
+		int line;
+		const char *why;
+	} v[] = {
+		{"daemon = 5;\n", 1, "daemon: expected a group"},
+		{"daemon = ( );\n", 1, "daemon: expected a group"},
+		{"channels = { };\n", 1, "channels: expected a list"},
+		{"channels = \"sms\";\n", 1, "channels: expected a list"},
+		{"templates = ( );\n", 1, "templates: expected a group"},
+		{"templates = { session = \"Hi\"; };\n", 1, "templates.session: expected a group"},
+		{"closures = \"2026-12-25\";\n", 1, "closures: expected a list of dates"},
+		{"closures = [ 20261225 ];\n", 1, "closures[0]: expected a string, got an integer"},
+		{"programs = { };\n", 1, "programs: expected a list"},
+		{"programs = ( \"iop\" );\n", 1, "programs[0]: expected a group"},
+		{"patients = 5;\n", 1, "patients: expected a list"},
+		{"patients = ( [ \"p1\" ] );\n", 1, "patients[0]: expected a group"},
+		{"daemon = {\n  quiet_hours = \"21:00-08:00\"; };\n", 2, "daemon.quiet_hours: expected a group"},
+		{"daemon = {\n  timezone = 5; };\n", 2, "daemon.timezone: expected a string"},
+		{"daemon = {\n  catch_up = 2.5; };\n", 2, "daemon.catch_up: expected a string"},
+		{"daemon = {\n  quiet_hours = { from = 2100; to = \"08:00\"; }; };\n", 2,
+		    "daemon.quiet_hours.from: expected a string (a time like \"18:00\")"},
+		{"programs = ( { id = \"x\";\n  sessions = { }; } );\n", 2, "programs[0].sessions: expected a list"},
+		{"programs = ( { id = \"x\";\n  reminders = \"1d\"; } );\n", 2, "programs[0].reminders: expected a list"},
+		{"programs = ( { id = \"x\";\n  aftercare = ( ); } );\n", 2, "programs[0].aftercare: expected a group"},
+		{"programs = ( { id = 5; } );\n", 1, "programs[0].id: expected a string"},
+		{"programs = ( { id = \"x\";\n  weeks = 12.5; } );\n", 2, "programs[0].weeks: expected an integer, got a number"},
+		{"programs = ( { id = \"x\";\n  weeks = 600; } );\n", 2, "programs[0].weeks: 600 is out of range (1 to 520)"},
+		{"programs = ( { id = \"x\";\n  weeks = 99999999999L; } );\n", 2, "programs[0].weeks: 99999999999 is out of range"},
+		{"programs = ( { id = \"x\";\n  weeks = -1; } );\n", 2, "programs[0].weeks: -1 is out of range"},
+		{"programs = ( { id = \"x\";\n  name = [ \"X\" ]; } );\n", 2, "programs[0].name: expected a string"},
+		{"programs = ( { id = \"x\";\n  closures = \"2026-12-25\"; } );\n", 2, "programs[0].closures: expected a list of dates"},
+		{"programs = ( { id = \"x\"; } );\npatients = ( { id = \"p\"; program = \"x\"; start = \"2026-12-01\";\n"
+		    "  appointments = { }; } );\n", 3, "patients[0].appointments: expected a list"},
+		{"programs = ( { id = \"x\"; } );\npatients = ( { id = \"p\"; program = \"x\"; start = \"2026-12-01\";\n"
+		    "  medications = \"x\"; } );\n", 3, "patients[0].medications: expected a list"},
+		{"programs = ( { id = \"x\"; } );\npatients = ( { id = \"p\"; program = \"x\"; start = \"2026-12-01\";\n"
+		    "  medications = ( \"x\" ); } );\n", 3, "patients[0].medications[0]: expected a group"},
+		{"programs = ( { id = \"x\"; } );\npatients = ( { id = \"p\"; program = \"x\"; start = \"2026-12-01\";\n"
+		    "  appointments = ( 5 ); } );\n", 3, "patients[0].appointments[0]: expected a group"},
+		{"programs = ( { id = \"x\"; } );\npatients = ( { id = \"p\"; program = \"x\";\n"
+		    "  start = 20261201; } );\n", 3, "patients[0].start: expected a string (a date like \"2026-12-01\")"},
+		{"programs = ( { id = \"x\"; } );\npatients = ( { id = \"p\"; program = \"x\"; start = \"2026-12-01\";\n"
+		    "  absences = \"2026-12-02\"; } );\n", 3, "patients[0].absences: expected a list of dates"},
+		{"programs = ( { id = \"x\"; } );\npatients = ( { id = \"p\"; program = \"x\"; start = \"2026-12-01\";\n"
+		    "  paused = 0; } );\n", 3, "patients[0].paused: expected true or false, got an integer"},
+		{"programs = ( { id = \"x\"; } );\npatients = ( { id = 7; program = \"x\"; start = \"2026-12-01\"; } );\n",
+		    2, "patients[0].id: expected a string"},
+		{"channels = ( { name = \"t\"; module = \"console\";\n  timeout = 15; } );\n", 2,
+		    "channels[0].timeout: expected a string (a duration like \"2h\")"},
+		{"channels = ( { name = [ \"t\" ]; module = \"console\"; } );\n", 1, "channels[0].name: expected a string"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		struct errs e = {0};
+		char *path = unit_path(dir, "t.conf");
+		struct snapshot *s = unit_load_text(dir, "t.conf", v[i].text, CONF_CALENDAR, &e);
+		if (s)
+			fail_msg("case %zu accepted:\n%s", i, v[i].text);
+		expect_one(&e, path, v[i].line, v[i].why);
+		errs_free(&e);
+		free(path);
+	}
+}
+
+/* ---- references to the default templates --------------------------------------- */
+
+static void test_default_templates_missing(void **state)
+{
+	struct errs e = {0};
+	char *path = unit_path(dir, "t.conf");
+	const char *text =
+	    "channels = ( { name = \"sms\"; module = \"sms\"; } );\n"                        /* 1 */
+	    "templates = { other = { sms = \"Hi\"; }; };\n"                                  /* 2 */
+	    "programs = ( { id = \"x\";\n"                                                   /* 3 */
+	    "  sessions = (\n"                                                               /* 4 */
+	    "    { id = \"g\"; days = [ \"mon\" ]; start = \"18:00\"; },\n"                  /* 5 */
+	    "    { id = \"h\"; days = [ \"tue\" ]; start = \"18:00\"; template = \"other\"; },\n" /* 6: ok */
+	    "    { id = \"i\"; days = [ \"wed\" ]; start = \"18:00\";\n"                     /* 7 */
+	    "      reminders = ( { before = \"1h\"; channels = [ \"sms\" ]; template = \"other\"; } ); },\n" /* 8: ok */
+	    "    { id = \"j\"; days = [ \"thu\" ]; start = \"18:00\"; reminders = ( ); }\n"  /* 9: no rules, ok */
+	    "  );\n"                                                                         /* 10 */
+	    "  reminders = ( { before = \"1d\"; channels = [ \"sms\" ]; } );\n"              /* 11 */
+	    "  aftercare = { at = \"10:00\"; after = [ \"7d\" ]; channels = [ \"sms\" ]; };\n" /* 12 */
+	    "} );\n"                                                                         /* 13 */
+	    "patients = ( { id = \"p\"; program = \"x\"; start = \"2026-12-01\";\n"          /* 14 */
+	    "  appointments = ( { at = \"2026-12-03 16:00\"; },\n"                           /* 15 */
+	    "    { at = \"2026-12-04 16:00\"; template = \"other\"; } );\n"                 /* 16: ok */
+	    "  medications = ( { label = \"m\"; times = [ \"08:00\" ]; channels = [ \"sms\" ]; },\n" /* 17 */
+	    "    { label = \"n\"; times = [ \"09:00\" ]; channels = [ \"sms\" ]; template = \"other\"; } ); } );\n"; /* 18: ok */
+	const struct unit_err want[] = {
+		{path, 5, "programs[0].sessions[0]: no template \"session\" is defined for this reminder"},
+		{path, 12, "programs[0].aftercare: no template \"aftercare\" is defined"},
+		{path, 15, "patients[0].appointments[0]: no template \"session\" is defined"},
+		{path, 17, "patients[0].medications[0]: no template \"medication\" is defined"},
+	};
+
+	(void)state;
+	assert_null(unit_load_text(dir, "t.conf", text, CONF_CALENDAR, &e));
+	unit_expect_errs(&e, want, sizeof want / sizeof want[0], dir);
+	errs_free(&e);
+	free(path);
+}
+
+/* A patient with an unknown program is one error, without a cascade. */
+static void test_no_cascade(void **state)
+{
+	struct errs e = {0};
+	char *path = unit_path(dir, "t.conf");
+
+	(void)state;
+	assert_null(unit_load_text(dir, "t.conf",
+	    "channels = ( { name = \"sms\"; module = \"sms\"; } );\n"
+	    "templates = { session = { sms = \"Hi\"; }; medication = { sms = \"Hi\"; }; };\n"
+	    "programs = ( { id = \"x\"; reminders = ( { before = \"1d\"; channels = [ \"sms\" ]; } ); } );\n"
+	    "patients = ( { id = \"p\"; program = \"y\"; start = \"2026-12-01\";\n"
+	    "  appointments = ( { at = \"2026-12-03 16:00\"; } );\n"
+	    "  medications = ( { label = \"m\"; times = [ \"08:00\" ]; channels = [ \"sms\" ]; } ); },\n"
+	    "  { id = \"q\"; program = \"x\"; start = \"2026-12-01\"; } );\n", CONF_CALENDAR, &e));
+	expect_one(&e, path, 4, "patient p: unknown program \"y\"");
+	errs_free(&e);
+	free(path);
+}
+
+/* ---- valid configurations ------------------------------------------------------ */
+
+static void test_defaults(void **state)
+{
+	struct snapshot *s = unit_load_ok(dir,
+	    "channels = ( { name = \"sms\"; module = \"sms\"; }, { name = \"email\"; module = \"smtp\"; },\n"
+	    "  { name = \"ehr\"; module = \"webhook\"; }, { name = \"term\"; module = \"console\"; } );\n"
+	    "templates = { session = { sms = \"Hi\"; }; medication = { sms = \"Dose\"; }; aftercare = { sms = \"Hello\"; }; };\n"
+	    "programs = ( { id = \"iop\"; sessions = ( { id = \"g\"; days = [ \"mon\" ]; start = \"18:00\"; } ); } );\n"
+	    "patients = ( { id = \"p\"; program = \"iop\"; start = \"2026-11-30\";\n"
+	    "  medications = ( { label = \"m\"; times = [ \"08:00\", \"07:00\", \"08:00\" ]; channels = [ \"sms\" ]; } ); } );\n");
+	const struct program *pr = &s->programs[0];
+	const struct patient *p = &s->patients[0];
+	int32_t start;
+
+	(void)state;
+	/* SPEC 3.3 */
+	assert_string_equal(tz_name(s->tz), "UTC");
+	assert_string_equal(s->state_dir, IOPD_LOCALSTATEDIR "/lib/iopd");
+	assert_string_equal(s->control_socket, "/run/iopd/control.sock");
+	assert_null(s->plugin_dir);                        /* the compiled-in folder */
+	assert_int_equal(s->quiet.from, 21 * 3600);
+	assert_int_equal(s->quiet.to, 8 * 3600);
+	assert_int_equal(s->catch_up, 2 * 3600);
+	assert_int_equal(s->medication_grace, 3600);
+	assert_string_equal(s->clinic_phone, "");
+	assert_int_equal(s->log_level, -1);                /* info, the daemon's default */
+	assert_true(pr->tz == s->tz);
+	assert_int_equal(pr->weeks, 12);
+	assert_int_equal(pr->kind, PROGRAM_IOP);
+	assert_int_equal(pr->nclosures, 0);
+	assert_int_equal(pr->aftercare.n, 0);
+	assert_int_equal(pr->rules.n, 0);
+	assert_int_equal(pr->sessions[0].rules.n, 0);
+	assert_int_equal(pr->sessions[0].duration, 0);
+	assert_null(pr->sessions[0].location);
+	assert_int_equal(pr->sessions[0].tmpl, -1);
+	assert_true(p->tz == s->tz);
+	assert_string_equal(p->language, "en");
+	assert_false(p->paused);
+	assert_int_equal(p->quiet.from, s->quiet.from);
+	assert_int_equal(p->quiet.to, s->quiet.to);
+	assert_true(parse_date("2026-11-30", &start) == 0);
+	assert_int_equal(p->start, start);
+	assert_int_equal(p->end, start + 7 * 12 - 1);      /* start + 7 * weeks - 1 day */
+	assert_int_equal(p->nabsences, 0);
+	assert_int_equal(p->nappts, 0);
+	assert_true(p->allow == ~(chanmask)0);             /* no allow-list: every channel */
+	assert_true(p->optout == 0);
+	assert_null(p->phone);
+	assert_null(p->email);
+	assert_null(p->first_name);
+	/* medication: the enrollment by default; times sorted, duplicates once */
+	assert_int_equal(p->meds[0].from, p->start);
+	assert_int_equal(p->meds[0].until, p->end);
+	assert_int_equal(p->meds[0].ntimes, 2);
+	assert_int_equal(p->meds[0].times[0], 7 * 3600);
+	assert_int_equal(p->meds[0].times[1], 8 * 3600);
+	/* channels: the common keys' defaults, and the standard modules' contacts */
+	{
+		int i;
+		for (i = 0; i < s->nchannels; i++) {
+			assert_true(s->channels[i].rate == 0);
+			assert_int_equal(s->channels[i].concurrency, 8);
+			assert_true(s->channels[i].timeout == 15);
+			assert_false(s->channels[i].insecure_tls);
+			assert_null(s->channels[i].inst);          /* no plugin in calendar mode */
+		}
+		assert_int_equal(s->channels[snapshot_channel(s, "sms")].contact, IOPD_CONTACT_PHONE);
+		assert_int_equal(s->channels[snapshot_channel(s, "email")].contact, IOPD_CONTACT_EMAIL);
+		assert_int_equal(s->channels[snapshot_channel(s, "ehr")].contact, IOPD_CONTACT_NONE);
+		assert_int_equal(s->channels[snapshot_channel(s, "term")].contact, IOPD_CONTACT_NONE);
+		/* name order for the agenda: ehr, email, sms, term */
+		assert_string_equal(s->channels[s->channel_order[0]].name, "ehr");
+		assert_string_equal(s->channels[s->channel_order[3]].name, "term");
+	}
+	/* the kinds' default templates; appointments use "session" */
+	assert_int_equal(s->default_tmpl[KIND_SESSION], snapshot_template(s, "session"));
+	assert_int_equal(s->default_tmpl[KIND_APPOINTMENT], snapshot_template(s, "session"));
+	assert_int_equal(s->default_tmpl[KIND_MEDICATION], snapshot_template(s, "medication"));
+	assert_int_equal(s->default_tmpl[KIND_AFTERCARE], snapshot_template(s, "aftercare"));
+	assert_true(s->templates[0].discreet);
+	snapshot_unref(s);
+}
+
+static void test_values_set(void **state)
+{
+	struct snapshot *s = unit_load_ok(dir,
+	    "daemon = { timezone = \"America/New_York\"; state_dir = \"/srv/iopd\";\n"
+	    "  control_socket = \"/run/x.sock\"; plugin_dir = \"/opt/iopd/plugins\";\n"
+	    "  quiet_hours = { from = \"22:30\"; to = \"06:45\"; }; catch_up = \"90m\";\n"
+	    "  medication_grace = \"1h30m\"; clinic_phone = \"+15550009999\"; log_level = \"debug\"; };\n"
+	    "channels = ( { name = \"sms\"; module = \"sms\"; rate = 2; concurrency = 3; timeout = \"1m\";\n"
+	    "  insecure_tls = true; api = \"twilio\"; url = \"https://example.org\"; } );\n"
+	    "closures = [ \"2027-01-01\", \"2026-12-25\", \"2026-12-25\" ];\n"
+	    "programs = ( { id = \"a\"; name = \"Day\"; kind = \"php\"; timezone = \"America/Chicago\"; weeks = 4;\n"
+	    "    closures = [ \"2026-12-31\", \"2026-12-25\" ]; },\n"
+	    "  { id = \"b\"; kind = \"OP\"; } );\n"
+	    "patients = (\n"
+	    "  { id = \"z\"; program = \"a\"; start = \"2026-12-01\"; timezone = \"Europe/Madrid\"; language = \"es\";\n"
+	    "    quiet_hours = { from = \"00:00\"; to = \"00:00\"; }; paused = true; channels = [ \"sms\" ];\n"
+	    "    opt_out = [ \"sms\" ]; absences = [ \"2026-12-09\", \"2026-12-02\" ];\n"
+	    "    phone = \"+34600000000\"; email = \"z@example.es\"; first_name = \"Zoe\"; },\n"
+	    "  { id = \"a\"; program = \"b\"; start = \"2026-12-01\"; discharge = \"2026-12-01\"; }\n"
+	    ");\n");
+	const struct program *a = &s->programs[0];
+	const struct patient *z = &s->patients[0];
+	int32_t d;
+
+	(void)state;
+	assert_string_equal(tz_name(s->tz), "America/New_York");
+	assert_string_equal(s->state_dir, "/srv/iopd");
+	assert_string_equal(s->control_socket, "/run/x.sock");
+	assert_string_equal(s->plugin_dir, "/opt/iopd/plugins");
+	assert_int_equal(s->quiet.from, 22 * 3600 + 1800);
+	assert_int_equal(s->quiet.to, 6 * 3600 + 2700);
+	assert_int_equal(s->catch_up, 5400);
+	assert_int_equal(s->medication_grace, 5400);
+	assert_string_equal(s->clinic_phone, "+15550009999");
+	assert_true(s->log_level >= 0);
+	assert_true(s->channels[0].rate == 2.0);
+	assert_int_equal(s->channels[0].concurrency, 3);
+	assert_true(s->channels[0].timeout == 60);
+	assert_true(s->channels[0].insecure_tls);
+	/* the program's closures: its own and the global ones, sorted, once */
+	assert_string_equal(tz_name(a->tz), "America/Chicago");
+	assert_int_equal(a->kind, PROGRAM_PHP);
+	assert_int_equal(a->weeks, 4);
+	assert_int_equal(a->nclosures, 3);
+	parse_date("2026-12-25", &d);
+	assert_int_equal(a->closures[0], d);
+	parse_date("2026-12-31", &d);
+	assert_int_equal(a->closures[1], d);
+	parse_date("2027-01-01", &d);
+	assert_int_equal(a->closures[2], d);
+	assert_int_equal(s->programs[1].kind, PROGRAM_OP);
+	assert_int_equal(s->programs[1].nclosures, 2);
+	assert_true(s->programs[1].tz == s->tz);           /* the daemon's zone */
+	/* the patient */
+	assert_string_equal(tz_name(z->tz), "Europe/Madrid");
+	assert_string_equal(z->language, "es");
+	assert_int_equal(z->quiet.from, z->quiet.to);      /* from == to: none */
+	assert_true(z->paused);
+	assert_true(z->allow == 1);
+	assert_true(z->optout == 1);
+	assert_int_equal(z->nabsences, 2);
+	assert_true(z->absences[0] < z->absences[1]);
+	assert_int_equal(z->end, z->start + 7 * 4 - 1);     /* the program's weeks */
+	assert_int_equal(s->patients[1].end, s->patients[1].start);   /* a one-day enrollment */
+	/* patients by id for lookups and the agenda's order */
+	assert_int_equal(snapshot_patient(s, "a"), 1);
+	assert_int_equal(snapshot_patient(s, "z"), 0);
+	assert_int_equal(snapshot_patient(s, "y"), -1);
+	assert_int_equal(s->patients[1].rank, 0);
+	assert_int_equal(s->patients[0].rank, 1);
+	snapshot_unref(s);
+}
+
+/* SPEC 3's example configuration, as printed there (module keys included). */
+static void test_spec_example(void **state)
+{
+	struct snapshot *s = unit_load_ok(dir,
+	    "daemon = {\n"
+	    "  timezone       = \"America/New_York\";\n"
+	    "  state_dir      = \"/var/lib/iopd\";\n"
+	    "  control_socket = \"/run/iopd/control.sock\";\n"
+	    "  plugin_dir     = \"/usr/lib/iopd/plugins\";\n"
+	    "  quiet_hours    = { from = \"21:00\"; to = \"08:00\"; };\n"
+	    "  catch_up       = \"2h\";\n"
+	    "  medication_grace = \"1h\";\n"
+	    "  clinic_phone   = \"+15550009999\";\n"
+	    "};\n"
+	    "channels = (\n"
+	    "  { name = \"sms\"; module = \"sms\"; api = \"twilio\";\n"
+	    "    url = \"https://api.twilio.com/2010-04-01/Accounts/AC0123/Messages.json\";\n"
+	    "    account = \"AC0123\"; token_file = \"/etc/iopd/secrets/sms\";\n"
+	    "    from = \"+15550001111\"; rate = 1.0; concurrency = 4; timeout = \"10s\"; },\n"
+	    "  { name = \"email\"; module = \"smtp\"; url = \"smtp://mail.example.org:587\";\n"
+	    "    from = \"Clinic <noreply@example.org>\"; user = \"iopd\"; token_file = \"/etc/iopd/secrets/smtp\"; },\n"
+	    "  { name = \"ehr\"; module = \"webhook\"; url = \"https://ehr.example.org/hooks/iopd\";\n"
+	    "    token_file = \"/etc/iopd/secrets/ehr\"; },\n"
+	    "  { name = \"term\"; module = \"console\"; }\n"
+	    ");\n"
+	    "templates = {\n"
+	    "  session    = { sms = \"Hi {first_name}, reminder: appointment {day} at {time}. Reply STOP to opt out.\";\n"
+	    "                 email_subject = \"Appointment reminder\";\n"
+	    "                 email_body = \"...\" ; };\n"
+	    "  medication = { sms = \"Hi {first_name}, time for your {label}.\";\n"
+	    "                 es = { sms = \"Hola {first_name}, es hora de su {label}.\"; }; };\n"
+	    "  aftercare  = { sms = \"Hi {first_name}, checking in. Call us at {clinic_phone} any time.\"; };\n"
+	    "};\n"
+	    "closures = [ \"2026-12-25\", \"2027-01-01\" ];\n"
+	    "programs = (\n"
+	    "  { id = \"iop-evening\"; name = \"Evening IOP\"; kind = \"IOP\";\n"
+	    "    timezone = \"America/Chicago\";\n"
+	    "    weeks = 12;\n"
+	    "    closures = [ \"2027-01-15\" ];\n"
+	    "    sessions = (\n"
+	    "      { id = \"group\";  type = \"group\";      days = [\"mon\",\"wed\",\"thu\"]; start = \"18:00\"; duration = \"3h\"; location = \"Room 2\"; },\n"
+	    "      { id = \"indiv\";  type = \"individual\"; days = [\"tue\"];             start = \"17:00\"; duration = \"1h\";\n"
+	    "        reminders = ( { before = \"1d\"; channels = [\"sms\"]; } ); }\n"
+	    "    );\n"
+	    "    reminders = (\n"
+	    "      { before = \"1d\"; at = \"19:00\"; channels = [\"sms\",\"email\"]; template = \"session\"; },\n"
+	    "      { before = \"2h\"; channels = [\"sms\"]; template = \"session\"; }\n"
+	    "    );\n"
+	    "    aftercare = { at = \"10:00\"; after = [\"7d\",\"30d\",\"90d\"]; channels = [\"sms\"]; template = \"aftercare\"; };\n"
+	    "  }\n"
+	    ");\n"
+	    "patients = (\n"
+	    "  { id = \"p-0001\"; first_name = \"Alex\";\n"
+	    "    phone = \"+15551234567\"; email = \"alex@example.org\";\n"
+	    "    timezone = \"America/Denver\";\n"
+	    "    language = \"en\";\n"
+	    "    program = \"iop-evening\"; start = \"2026-11-30\"; discharge = \"2027-02-20\";\n"
+	    "    absences = [ \"2026-12-02\" ];\n"
+	    "    appointments = ( { at = \"2026-12-03 16:00\"; type = \"family\"; duration = \"1h\"; } );\n"
+	    "    medications = ( { label = \"morning dose\"; times = [\"08:00\"]; channels = [\"sms\"];\n"
+	    "                      from = \"2026-11-30\"; until = \"2027-05-30\"; } );\n"
+	    "    channels = [\"sms\",\"email\"];\n"
+	    "    opt_out  = [ \"email\" ];\n"
+	    "    quiet_hours = { from = \"22:00\"; to = \"07:00\"; };\n"
+	    "    paused = false;\n"
+	    "  }\n"
+	    ");\n");
+	const struct program *pr = &s->programs[0];
+
+	(void)state;
+	assert_int_equal(s->nprograms, 1);
+	assert_int_equal(s->npatients, 1);
+	assert_int_equal(s->nchannels, 4);
+	assert_int_equal(s->ntemplates, 3);
+	assert_int_equal(pr->nsessions, 2);
+	assert_int_equal(pr->nclosures, 3);
+	assert_int_equal(pr->rules.n, 2);
+	assert_string_equal(pr->rules.v[0].lead_key, "1d@19:00");
+	assert_string_equal(pr->rules.v[0].before_text, "1d");
+	assert_string_equal(pr->rules.v[1].lead_key, "2h");
+	assert_int_equal(pr->sessions[0].rules.n, 2);      /* the program's */
+	assert_int_equal(pr->sessions[1].rules.n, 1);      /* its own */
+	assert_string_equal(pr->sessions[0].series_key, "iop-evening/group");
+	assert_int_equal(pr->sessions[0].duration, 3 * 3600);
+	assert_int_equal(pr->sessions[0].days, 1 | 4 | 8);
+	assert_int_equal(pr->aftercare.n, 3);
+	assert_int_equal(pr->aftercare.after[2], 90);
+	assert_int_equal(s->patients[0].appts[0].at, unit_t("2026-12-03T22:00:00Z"));   /* Chicago */
+	assert_string_equal(s->patients[0].appts[0].key, "family");
+	assert_int_equal(s->patients[0].appts[0].rules.n, 2);
+	assert_int_equal(s->patients[0].quiet.from, 22 * 3600);
+	snapshot_unref(s);
+}
+
+/* The configuration shipped in conf/ (and its patients file) is valid. */
+static void test_shipped_config(void **state)
+{
+	struct errs e = {0};
+	char cwd[PATH_MAX];
+	struct snapshot *s;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir(dir), 0);
+	s = conf_load(TEST_SRCDIR "/conf/iopd.conf", CONF_CALENDAR, &e);
+	assert_int_equal(chdir(cwd), 0);
+	if (!s)
+		fail_msg("conf/iopd.conf:\n%s", e.text.s);
+	assert_int_equal(e.nwarn, 0);
+	assert_true(s->nprograms >= 2);
+	assert_true(s->npatients >= 4);
+	assert_int_equal(s->nchannels, 4);
+	assert_true(snapshot_program(s, "iop-evening") >= 0);
+	assert_true(snapshot_program(s, "php-day") >= 0);
+	snapshot_unref(s);
+	errs_free(&e);
+}
+
+/* ---- SPEC 7: file modes, only where secrets and patients are checked ---------- */
+
+static const char no_channels[] =
+	"programs = ( { id = \"op\"; kind = \"OP\"; } );\n";
+
+static void test_patient_file_modes(void **state)
+{
+	struct errs e = {0};
+	char *main_file, *pat, *sub = unit_path(dir, "patients"), cwd[PATH_MAX];
+	struct snapshot *s;
+	char text[512];
+
+	(void)state;
+	assert_int_equal(mkdir(sub, 0755), 0);
+	/* patients in the main file, readable by other */
+	snprintf(text, sizeof text, "%s\npatients = (\n  { id = \"p\"; program = \"op\"; start = \"2026-12-01\"; } );\n",
+	    no_channels);
+	main_file = unit_write(dir, "main.conf", text, 0644);
+	s = conf_load(main_file, CONF_CALENDAR, &e);      /* agenda: no mode check */
+	assert_non_null(s);
+	snapshot_unref(s);
+	assert_null(conf_load(main_file, CONF_FULL, &e));
+	expect_one(&e, main_file, 4, "holds patient data and is readable by other users; chmod o-r");
+	errs_free(&e);
+	assert_int_equal(chmod(main_file, 0640), 0);      /* group-readable is fine */
+	s = conf_load(main_file, CONF_FULL, &e);
+	if (!s)
+		fail_msg("%s", e.text.s);
+	snapshot_unref(s);
+	free(main_file);
+
+	/* patients in an included file, checked from another working directory;
+	 * the main file without patients may be world-readable */
+	pat = unit_write(sub, "clinic.conf",
+	    "patients = (\n  { id = \"p\"; program = \"op\"; start = \"2026-12-01\"; },\n"
+	    "  { id = \"q\"; program = \"op\"; start = \"2026-12-01\"; } );\n", 0644);
+	snprintf(text, sizeof text, "%s@include \"patients/clinic.conf\"\n", no_channels);
+	main_file = unit_write(dir, "main.conf", text, 0644);
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir("/"), 0);
+	s = conf_load(main_file, CONF_FULL, &e);
+	assert_int_equal(chdir(cwd), 0);
+	assert_null(s);
+	{
+		/* once per file, at its first patient */
+		const struct unit_err want[] = {{pat, 2, "readable by other users"}};
+		unit_expect_errs(&e, want, 1, dir);
+		assert_non_null(strstr(e.text.s, pat));     /* the message names the real path */
+	}
+	errs_free(&e);
+	assert_int_equal(chmod(pat, 0600), 0);
+	assert_int_equal(chdir("/"), 0);
+	s = conf_load(main_file, CONF_FULL, &e);
+	assert_int_equal(chdir(cwd), 0);
+	if (!s)
+		fail_msg("%s", e.text.s);
+	snapshot_unref(s);
+	free(main_file);
+	free(pat);
+	free(sub);
+}
+
+/* ---- CONF_FULL: plugins check their own keys -------------------------------- */
+
+static void test_full_mode_plugin_keys(void **state)
+{
+	struct errs e = {0};
+	char *path = unit_path(dir, "f.conf");
+	struct snapshot *s;
+	const char *text =
+	    "channels = (\n"
+	    "  { name = \"term\"; module = \"console\";\n"
+	    "    colour = \"green\"; },\n"                 /* the module's keys are the plugin's */
+	    "  { name = \"err\"; module = \"console\"; stream = \"stderr\"; rate = 5.0; concurrency = 2; },\n"
+	    "  { name = \"bad\"; module = \"console\"; stream = \"printer\"; }\n"
+	    ");\n";
+
+	(void)state;
+	/* agenda: no plugin is loaded, the module keys are not looked at */
+	s = unit_load_text(dir, "f.conf", text, CONF_CALENDAR, &e);
+	if (!s)
+		fail_msg("%s", e.text.s);
+	snapshot_unref(s);
+	assert_int_equal(e.count, 0);
+	/* -t and the daemon: the plugin reports them at their lines */
+	assert_null(conf_load(path, CONF_FULL, &e));
+	{
+		const struct unit_err want[] = {
+			{path, 3, "unknown key \"colour\" in channel term (module console)"},
+			{path, 5, "stream must be \"stdout\" or \"stderr\""},
+		};
+		unit_expect_errs(&e, want, 2, dir);
+	}
+	errs_free(&e);
+	/* a valid one, with the insecure_tls warning */
+	s = unit_load_text(dir, "f.conf",
+	    "channels = ( { name = \"term\"; module = \"console\";\n  insecure_tls = true; } );\n", CONF_FULL, &e);
+	if (!s)
+		fail_msg("%s", e.text.s);
+	assert_non_null(s->channels[0].inst);
+	assert_int_equal(s->channels[0].contact, IOPD_CONTACT_NONE);
+	assert_int_equal(e.nwarn, 1);
+	assert_non_null(strstr(e.warn.s, "f.conf:2: warning: channel term: TLS certificate verification is OFF"));
+	snapshot_unref(s);
+	errs_free(&e);
+	/* a module that does not exist */
+	assert_null(unit_load_text(dir, "f.conf",
+	    "channels = ( { name = \"fax\";\n  module = \"fax\"; } );\n", CONF_FULL, &e));
+	expect_one(&e, path, 2, "channel fax: module \"fax\":");
+	errs_free(&e);
+	free(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_every_error_in_one_run, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syntax_error_main, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syntax_error_included, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relative_include_other_cwd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default_templates_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_cascade, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_values_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spec_example, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shipped_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_patient_file_modes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_mode_plugin_keys, setup, teardown),
+	};
+	int rc;
+
+	/* the build tree's plugins (console) for CONF_FULL */
+	setenv("IOPD_PLUGIN_DIR", TEST_BUILDDIR "/plugins/.libs", 1);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	plugin_unload_all();
+	tz_cleanup();
+	return rc;
+}
