@@ -19,16 +19,41 @@ static const char *const root_keys[] = {
 
 static const char *const daemon_keys[] = {
 	"timezone", "state_dir", "control_socket", "plugin_dir", "quiet_hours", "catch_up",
-	"medication_grace", "clinic_phone", "log_level", NULL
+	"medication_grace", "clinic_phone", "log_level", "metrics_file", "metrics_interval", NULL
 };
+
+/* Under systemd, StateDirectory= and RuntimeDirectory= say where the
+ * service may write ($STATE_DIRECTORY, $RUNTIME_DIRECTORY; a list
+ * separated by ':' when the unit names several): they become the
+ * defaults of state_dir and control_socket, so the unit works whatever
+ * --localstatedir iopd was built with.  Keys set in the file still win. */
+static const char *systemd_dir(const char *var)
+{
+	const char *v = getenv(var);
+
+	return v && v[0] == '/' ? v : NULL;
+}
+
+static const char *first_of(struct snapshot *s, const char *list, const char *suffix)
+{
+	size_t n = strcspn(list, ":");
+	char *t = xasprintf("%.*s%s", (int)n, list, suffix);
+	const char *r = intern(&s->strings, t);
+
+	free(t);
+	return r;
+}
 
 static void daemon_defaults(struct snapshot *s)
 {
 	char err[128];
 
+	const char *sd = systemd_dir("STATE_DIRECTORY"), *rd = systemd_dir("RUNTIME_DIRECTORY");
+
 	s->tz = tz_get("UTC", err, sizeof err);
-	s->state_dir = intern(&s->strings, IOPD_LOCALSTATEDIR "/lib/iopd");
-	s->control_socket = intern(&s->strings, "/run/iopd/control.sock");
+	s->state_dir = sd ? first_of(s, sd, "") : intern(&s->strings, IOPD_LOCALSTATEDIR "/lib/iopd");
+	s->control_socket = rd ? first_of(s, rd, "/control.sock") :
+	    intern(&s->strings, "/run/iopd/control.sock");
 	s->plugin_dir = NULL;                  /* plugin_load's own search order */
 	s->quiet.from = 21 * 3600;
 	s->quiet.to = 8 * 3600;
@@ -36,10 +61,12 @@ static void daemon_defaults(struct snapshot *s)
 	s->medication_grace = 3600;
 	s->clinic_phone = intern(&s->strings, "");
 	s->log_level = -1;
+	s->metrics_file = NULL;
+	s->metrics_interval = 15.0;
 }
 
-/* An exact-units duration in seconds (calendar units are refused: "2h" of
- * catch-up must not depend on a zone). */
+/* A duration in seconds: catch-up and grace are spans of elapsed time, so
+ * a calendar day counts as 24 hours here. */
 static int exact_secs(struct conf_ctx *c, const config_setting_t *g, const char *key,
     int64_t *out)
 {
@@ -49,6 +76,41 @@ static int exact_secs(struct conf_ctx *c, const config_setting_t *g, const char 
 	if (rc == CONF_OK)
 		*out = dur_approx_secs(d);
 	return rc == CONF_BAD;
+}
+
+/* metrics_file: the Prometheus text written every metrics_interval (for
+ * node_exporter's textfile collector, which reads only *.prom files). */
+static int parse_metrics(struct conf_ctx *c, const config_setting_t *g)
+{
+	struct snapshot *s = c->snap;
+	const char *file = NULL;
+	int64_t every = 0;
+	int bad = conf_string(c, g, "metrics_file", false, &file) == CONF_BAD;
+
+	if (file && file[0] != '/') {
+		errs_set(c->errs, config_setting_get_member(g, "metrics_file"),
+		    "daemon.metrics_file must be an absolute path, e.g. "
+		    "\"/var/lib/prometheus/node-exporter/iopd.prom\"");
+		bad++;
+	} else if (file) {
+		s->metrics_file = file;
+		if (strlen(file) < 5 || strcmp(file + strlen(file) - 5, ".prom") != 0)
+			warn_set(c->errs, config_setting_get_member(g, "metrics_file"),
+			    "daemon.metrics_file: node_exporter's textfile collector only reads "
+			    "files ending in .prom");
+	}
+	if (config_setting_get_member(g, "metrics_interval")) {
+		if (exact_secs(c, g, "metrics_interval", &every)) {
+			bad++;
+		} else if (every < 1 || every > 86400) {
+			errs_set(c->errs, config_setting_get_member(g, "metrics_interval"),
+			    "daemon.metrics_interval must be between 1s and 24h");
+			bad++;
+		} else {
+			s->metrics_interval = (double)every;
+		}
+	}
+	return bad;
 }
 
 static int parse_daemon(struct conf_ctx *c, const config_setting_t *g)
@@ -73,6 +135,7 @@ static int parse_daemon(struct conf_ctx *c, const config_setting_t *g)
 		    "daemon.log_level: unknown level \"%s\" (err, warning, notice, info or debug)", level);
 		bad++;
 	}
+	bad += parse_metrics(c, g);
 	bad += conf_string(c, g, "clinic_phone", false, &phone) == CONF_BAD;
 	if (phone && !conf_phone_ok(phone)) {
 		errs_set(c->errs, config_setting_get_member(g, "clinic_phone"),
@@ -130,20 +193,15 @@ static int check_patient_files(struct conf_ctx *c, const config_setting_t *patie
 
 	for (i = 0; i < n; i++) {
 		const config_setting_t *p = config_setting_get_elem(patients, (unsigned)i);
-		const char *f = setting_file(c->errs, p);
-		char *path;
+		const char *f = setting_file(c->errs, p);      /* opens from here */
 		if (last && strcmp(f, last) == 0)
 			continue;
 		last = f;
-		/* libconfig records an @include path as written: relative to the
-		 * include folder (the main file's), not to the working directory */
-		path = f[0] == '/' ? xstrdup(f) : xasprintf("%s/%s", c->config_dir, f);
-		if (stat(path, &st) == 0 && (st.st_mode & S_IROTH)) {
+		if (stat(f, &st) == 0 && (st.st_mode & S_IROTH)) {
 			errs_set(c->errs, p, "%s holds patient data and is readable by other users; "
-			    "chmod o-r %s", path, path);
+			    "chmod o-r %s", f, f);
 			bad++;
 		}
-		free(path);
 	}
 	return bad;
 }
@@ -243,22 +301,27 @@ static int parse_root(struct conf_ctx *c, config_setting_t *root)
 struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *errs)
 {
 	struct snapshot *s = snapshot_new();
-	char *abs = absolute(path), *dir = dir_of(abs);
+	char *abs = absolute(path), *dir = dir_of(abs), *given_dir = dir_of(path);
 	struct conf_ctx c = {s, errs, NULL, dir, mode == CONF_FULL};
 	config_t cfg;
 	int before = errs->count;
 
-	errs->main_file = s->config_file = intern(&s->strings, abs);
+	/* messages name the files as the admin wrote them; the snapshot keeps
+	 * the absolute path, for reloads */
+	s->config_file = intern(&s->strings, abs);
+	errs->main_file = path;
+	errs->include_dir = given_dir;
 	s->loaded_at = time(NULL);
 	daemon_defaults(s);
-	if (read_tree(&cfg, abs, dir, errs) == 0) {
+	if (read_tree(&cfg, path, given_dir, errs) == 0) {
 		c.cfg = &cfg;
 		parse_root(&c, config_root_setting(&cfg));
 	}
 	config_destroy(&cfg);
-	errs->main_file = NULL;
+	errs->main_file = errs->include_dir = NULL;
 	free(abs);
 	free(dir);
+	free(given_dir);
 	if (errs->count > before) {
 		snapshot_unref(s);
 		return NULL;

@@ -60,6 +60,9 @@ static int parse_rule(struct conf_ctx *c, const config_setting_t *g, struct rule
 	bad += conf_template_ref(c, g, "template", NULL, &r->tmpl);
 	if (bad)
 		return bad;
+	if (dur_is_zero(r->before) && r->at < 0)
+		warn_set(c->errs, config_setting_get_member(g, "before"), "before = \"%s\": a reminder due "
+		    "at the event itself is never sent (it would not be before the event)", r->before_text);
 	dur_format(r->before, canon, sizeof canon);
 	if (r->at >= 0)
 		snprintf(key, sizeof key, "%s@%02d:%02d", canon, r->at / 3600, r->at / 60 % 60);
@@ -77,6 +80,10 @@ int conf_parse_rules(struct conf_ctx *c, const config_setting_t *list, struct ru
 	if (conf_expect(c, list, CONFIG_TYPE_LIST, "a list ( { before = \"1d\"; channels = [...]; }, ... )"))
 		return 1;
 	n = config_setting_length(list);
+	if (n > 255) {
+		errs_set(c->errs, list, "%d reminder rules in one list; iopd takes at most 255", n);
+		return 1;
+	}
 	v = arena_alloc(&c->snap->arena, sizeof *v * (size_t)(n ? n : 1));
 	for (i = 0; i < n; i++)
 		bad += parse_rule(c, config_setting_get_elem(list, (unsigned)i), &v[i]);
@@ -186,6 +193,22 @@ static int parse_sessions(struct conf_ctx *c, const config_setting_t *list, stru
 	return bad;
 }
 
+/* "7d" and "1w" are the same follow-up: one reminder, not two with one id. */
+static uint32_t dedupe_days(int32_t *days, const char **text, uint32_t n)
+{
+	uint32_t i, j, k = 0;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < k && days[j] != days[i]; j++)
+			;
+		if (j == k) {
+			days[k] = days[i];
+			text[k++] = text[i];
+		}
+	}
+	return k;
+}
+
 static int parse_aftercare(struct conf_ctx *c, const config_setting_t *g, struct aftercare *a)
 {
 	const char **texts;
@@ -217,8 +240,12 @@ static int parse_aftercare(struct conf_ctx *c, const config_setting_t *g, struct
 		}
 		a->after[i] = d.days;
 	}
-	a->n = bad ? 0 : (uint16_t)n;
-	return bad;
+	if (bad) {
+		a->n = 0;
+		return bad;
+	}
+	a->n = (uint16_t)dedupe_days(a->after, a->after_text, n);
+	return 0;
 }
 
 /* The global closures and the program's own, in one sorted array. */

@@ -2,13 +2,33 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "errs.h"
 
+/* libconfig 1.5 records an @included file's name as written in the
+ * @include line, relative to the include folder (the main file's); an
+ * admin needs a path that opens from where they ran the command. */
 const char *setting_file(const struct errs *e, const config_setting_t *s)
 {
+	struct errs *m = (struct errs *)e;     /* the path cache only */
 	const char *f = s ? config_setting_source_file(s) : NULL;
-	return f ? f : (e->main_file ? e->main_file : "(config)");
+	char *joined;
+	size_t i;
+
+	if (!f)
+		return e->main_file ? e->main_file : "(config)";
+	if (f[0] == '/' || !e->include_dir || (e->main_file && strcmp(f, e->main_file) == 0))
+		return f;
+	joined = xasprintf("%s/%s", e->include_dir, f);
+	for (i = 0; i < m->npaths; i++)
+		if (strcmp(m->paths[i], joined) == 0) {
+			free(joined);
+			return m->paths[i];
+		}
+	m->paths = xreallocarray(m->paths, m->npaths + 1, sizeof *m->paths);
+	return m->paths[m->npaths++] = joined;
 }
 
 void errs_vat(struct errs *e, const char *file, int line, const char *fmt, va_list ap)
@@ -68,6 +88,13 @@ void errs_print(const struct errs *e, FILE *f)
 
 void errs_free(struct errs *e)
 {
+	size_t i;
+
+	for (i = 0; i < e->npaths; i++)
+		free(e->paths[i]);
+	free(e->paths);
+	e->paths = NULL;
+	e->npaths = 0;
 	sbuf_free(&e->text);
 	sbuf_free(&e->warn);
 	e->count = e->nwarn = 0;

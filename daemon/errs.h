@@ -16,7 +16,10 @@ struct errs {
 	struct sbuf text;              /* errors, one per line */
 	struct sbuf warn;              /* warnings, one per line */
 	int count, nwarn;
-	const char *main_file;         /* for settings without a source file */
+	const char *main_file;         /* as given: for settings without a source file */
+	const char *include_dir;       /* libconfig names included files relative to it */
+	char **paths;                  /* included files' names, joined to include_dir */
+	size_t npaths;
 };
 
 void errs_at(struct errs *e, const char *file, int line, const char *fmt, ...) IOPD_PRINTF(4, 5);

@@ -94,12 +94,17 @@ void tmpl_render(const struct tmpl_text *t, const struct tmpl_values *v, struct 
 		sbuf_adds(out, "");
 }
 
+/* The group of `lang` ("es-MX"), else of its primary subtag ("es"). */
 static const struct tmpl_lang *lang_group(const struct template *t, const char *lang)
 {
+	size_t primary = lang ? strcspn(lang, "-_") : 0;
 	uint16_t i;
 
 	for (i = 0; lang && i < t->nlangs; i++)
 		if (strcmp(t->langs[i].lang, lang) == 0)
+			return &t->langs[i];
+	for (i = 0; lang && lang[primary] && i < t->nlangs; i++)
+		if (strlen(t->langs[i].lang) == primary && strncmp(t->langs[i].lang, lang, primary) == 0)
 			return &t->langs[i];
 	return NULL;
 }

@@ -45,12 +45,15 @@ run_check() {   # run_check LABEL DIR [make args]
 
 run_check "make check" "$top"
 
+# A second, out-of-tree build needs a source tree that was never configured
+# in place: `make distdir` gives exactly the distributed sources.
 san="$top/build-san"
 echo "=== ASan+UBSan build in $san"
-mkdir -p "$san"
-if (cd "$san" && { [ -f Makefile ] || "$top/configure" --enable-sanitizers CC=clang >/dev/null; } &&
-    make -j"$jobs" >/dev/null); then
-	run_check "make check under ASan+UBSan" "$san"
+rm -rf "$san"
+if make distdir distdir="$san/src" >/dev/null && mkdir -p "$san/build" &&
+    (cd "$san/build" && ../src/configure --enable-sanitizers CC=clang >/dev/null &&
+     make -j"$jobs" >/dev/null); then
+	run_check "make check under ASan+UBSan" "$san/build"
 else
 	echo "sanitizer build FAILED"
 	failed=$((failed + 1))

@@ -173,8 +173,10 @@ static void test_language_fallback(void **state)
 	assert_string_equal(src_of(tmpl_sms(full, "en")), "EN sms");
 	assert_string_equal(src_of(tmpl_sms(full, "de")), "EN sms");
 	assert_string_equal(src_of(tmpl_sms(full, NULL)), "EN sms");
-	/* codes are compared exactly: "es-MX" does not get "es" */
-	assert_string_equal(src_of(tmpl_sms(full, "es-MX")), "EN sms");
+	/* a regional code falls back to its language's group: "es-MX" gets
+	 * "es"; codes are otherwise compared exactly */
+	assert_string_equal(src_of(tmpl_sms(full, "es-MX")), "ES sms");
+	assert_string_equal(src_of(tmpl_sms(full, "esp")), "EN sms");
 	assert_string_equal(src_of(tmpl_sms(full, "ES")), "EN sms");
 	/* sms is the e-mail body when there is none; the subject may be unset
 	 * (the sender then uses "Reminder") */
