@@ -1,9 +1,10 @@
 /* agenda.h - the reminders of a time window, in the agenda's order.
  *
- * A k-way merge of calendar streams through a heap: rows come out sorted
- * by due, then patient, then channel, then id (SPEC 5) without the window
- * ever being held in memory.  `iopd agenda` prints them; the control
- * socket's live agenda walks the same rows. */
+ * Calendar streams merged a slab of time at a time (agenda.c): rows come
+ * out sorted by due, then patient, then channel, then id (SPEC 5) without
+ * the window ever being held in memory (one slab's rows at most).
+ * `iopd agenda` prints them; the control socket's live agenda walks the
+ * same rows. */
 #ifndef IOPD_AGENDA_H
 #define IOPD_AGENDA_H
 

@@ -378,10 +378,15 @@ enum status cal_status(const struct snapshot *s, const struct occ *o, uint16_t c
 	return STATUS_SCHEDULED;
 }
 
+uint64_t cal_series_id(const struct snapshot *s, const struct occ *o, uint16_t ch)
+{
+	return ident_series(o->patient->id, kind_names[o->kind], o->series, o->lead_key,
+	    s->channels[ch].name);
+}
+
 uint64_t cal_id(const struct snapshot *s, const struct occ *o, uint16_t ch)
 {
-	return ident_reminder(ident_series(o->patient->id, kind_names[o->kind], o->series,
-	    o->lead_key, s->channels[ch].name), o->event);
+	return ident_reminder(cal_series_id(s, o, ch), o->event);
 }
 
 int cal_find(const struct snapshot *s, uint32_t p, int64_t due, uint64_t id, struct occ *o,

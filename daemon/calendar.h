@@ -72,6 +72,9 @@ void cal_occ(const struct snapshot *s, const struct stream *st, struct occ *o);
 enum status cal_status(const struct snapshot *s, const struct occ *o, uint16_t ch);
 /* Its id (SPEC 5). */
 uint64_t cal_id(const struct snapshot *s, const struct occ *o, uint16_t ch);
+/* The series part of the id (ident_series): the same for every group of
+ * one stream, except appointments; cal_id = ident_reminder(this, event). */
+uint64_t cal_series_id(const struct snapshot *s, const struct occ *o, uint16_t ch);
 
 /* `t` moved to the end of the patient's quiet hours if it falls in them
  * (SPEC 4); used for retries too, so a retry never wakes a patient. */

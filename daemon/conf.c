@@ -51,7 +51,7 @@ static void daemon_defaults(struct snapshot *s)
 	const char *sd = systemd_dir("STATE_DIRECTORY"), *rd = systemd_dir("RUNTIME_DIRECTORY");
 
 	s->tz = tz_get("UTC", err, sizeof err);
-	s->state_dir = sd ? first_of(s, sd, "") : intern(&s->strings, IOPD_LOCALSTATEDIR "/lib/iopd");
+	s->state_dir = sd ? first_of(s, sd, "") : intern(&s->strings, "/var/lib/iopd");
 	s->control_socket = rd ? first_of(s, rd, "/control.sock") :
 	    intern(&s->strings, "/run/iopd/control.sock");
 	s->plugin_dir = NULL;                  /* plugin_load's own search order */

@@ -184,7 +184,14 @@ static void status_json(struct conn *c, const struct day_counts *dc, const struc
 		sbuf_json_str(o, st->ledger_error);
 	else
 		sbuf_adds(o, "null");
-	sbuf_adds(o, "},\"channels\":[");
+	/* the last error that is not the ledger's, e.g. a failed reload, as
+	 * the text form shows it ("last error:") */
+	sbuf_adds(o, "},\"last_error\":");
+	if (dm->last_error[0])
+		sbuf_json_str(o, dm->last_error);
+	else
+		sbuf_adds(o, "null");
+	sbuf_adds(o, ",\"channels\":[");
 	for (i = 0; i < s->nchannels; i++) {
 		const long *n = dc->n[i];
 		sbuf_printf(o, "%s{\"name\":", i ? "," : "");
@@ -349,8 +356,9 @@ static void hist_ovr(const struct ledger_ovr *o, void *arg)
 		sbuf_json_str(&c->out, o->source ? o->source : "");
 		sbuf_adds(&c->out, "}\n");
 	} else {
-		sbuf_printf(&c->out, "%s  %s%s%s (%s)\n", at, what, o->channel && *o->channel ? " of " : "",
-		    o->channel ? o->channel : "", o->source ? o->source : "");
+		sbuf_printf(&c->out, "%s  %s%s%s (%s)\n", at, what, !o->channel || !*o->channel ? "" :
+		    o->kind == OVR_OPTOUT && !o->on ? " to " : " of ", o->channel ? o->channel : "",
+		    o->source ? o->source : "");
 	}
 }
 

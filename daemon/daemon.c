@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,16 +17,25 @@
 
 #include <curl/curl.h>
 
+#include "civil.h"
 #include "conf.h"
 #include "daemon_int.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "plugin_host.h"
 #include "timefmt.h"
 
 #define DRAIN_BOUND 10.0               /* seconds in-flight sends get at SIGTERM */
 #define OFFERS_PER_TICK 2000           /* then yield to I/O and come back */
-#define STATUS_EVERY 5.0
+/* Groups are offered this many seconds before their due, so their claims
+ * are committed (an fsync) before it and they leave at the due instant
+ * itself (dispatch.c job_send_at_due; bench W3). */
+#define LOOKAHEAD 0.5
+#define STATUS_EVERY 1.0               /* seconds: STATUS= is rebuilt (sent if changed) */
+#define TODAY_EVERY 5.0                /* seconds: today's counts re-read from the ledger */
+
+static int log_level_for(const struct daemon_opts *o, const struct snapshot *s);
 
 /* ---- the schedule tick ------------------------------------------------- */
 
@@ -39,7 +49,7 @@ static void offer_cb(const struct snapshot *s, const struct occ *o, void *arg)
 static void arm_tick(struct daemon *dm, bool more)
 {
 	int64_t next = sched_next_due(dm->sched);
-	double at = more ? ev_now(dm->loop) : (double)next;
+	double at = more ? ev_now(dm->loop) : (double)next - LOOKAHEAD;
 
 	if (!more && next == CAL_END) {
 		ev_periodic_stop(dm->loop, &dm->tick_w);
@@ -55,7 +65,7 @@ static void arm_tick(struct daemon *dm, bool more)
  * the schedule's mark only moves forward. */
 static void run_schedule(struct daemon *dm)
 {
-	int64_t until = (int64_t)floor(ev_now(dm->loop)) + 1;
+	int64_t until = (int64_t)floor(ev_now(dm->loop) + LOOKAHEAD) + 1;
 	size_t n;
 
 	if (dm->stopping)
@@ -151,6 +161,37 @@ static void start_channels(struct daemon *dm, struct snapshot *s)
 
 /* ---- status ----------------------------------------------------------- */
 
+static void today_cb(const char *channel, enum rec_status st, long n, void *arg)
+{
+	struct daemon *dm = arg;
+
+	if (st == REC_SENT)
+		dm->today_sent += n;
+	else if (st == REC_FAILED || st == REC_EXPIRED)
+		dm->today_failed += n;
+}
+
+/* "Sent today" is the ledger's count since local midnight (daemon.timezone),
+ * as `iopctl status` shows it, not a counter since start: one indexed query,
+ * made every TODAY_EVERY seconds rather than at every send.  In between,
+ * the dispatcher's own counters add what happened since the query. */
+static void refresh_today(struct daemon *dm)
+{
+	int64_t now = (int64_t)ev_now(dm->loop);
+	int64_t midnight = tz_from_wall(dm->snap->tz, wall_make(wall_date(tz_to_wall(dm->snap->tz, now)), 0));
+	struct dispatch_stats st;
+
+	dm->today_sent = dm->today_failed = 0;
+	dm->ledger->ops->counts_since(dm->ledger, midnight, today_cb, dm);
+	dispatch_stats(dm->dispatch, &st);
+	dm->today_base_sent = st.sent;
+	dm->today_base_failed = st.failed + st.expired;
+	dm->today_at = ev_now(dm->loop);
+}
+
+/* One line, e.g. "2431 series scheduled, next due 2026-12-01T23:00:00Z;
+ * today 118 sent, 2 failed; 0 queued, 1 in flight; failing: sms; last
+ * error: ...".  notify_status sends it only when it changed. */
 void daemon_status_line(struct daemon *dm)
 {
 	struct dispatch_stats st;
@@ -161,16 +202,56 @@ void daemon_status_line(struct daemon *dm)
 	dispatch_failing(dm->dispatch, failing, sizeof failing);
 	if (nd != CAL_END)
 		fmt_utc(nd, next);
-	notify_status("%u patients; next due %s; queued %ld, in flight %ld; sent %ld, failed %ld%s%s%s%s",
-	    dm->snap->npatients, next, st.queued + st.waiting_retry, st.inflight, st.sent, st.failed,
-	    *failing ? "; failing: " : "", failing,
+	if (dm->stopping) {
+		notify_status("stopping: %ld send(s) in flight", st.inflight);
+		return;
+	}
+	notify_status("%zu series scheduled, next due %s; today %ld sent, %ld failed; "
+	    "%ld queued, %ld in flight%s%s%s%s",
+	    dm->sched->heap.n, next, dm->today_sent + (st.sent - dm->today_base_sent),
+	    dm->today_failed + (st.failed + st.expired - dm->today_base_failed), st.queued + st.waiting_retry,
+	    st.inflight, *failing ? "; failing: " : "", failing,
 	    st.ledger_error ? "; LEDGER: " : dm->last_error[0] ? "; last error: " : "",
 	    st.ledger_error ? st.ledger_error : dm->last_error);
 }
 
 static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	daemon_status_line(w->data);
+	struct daemon *dm = w->data;
+
+	if (ev_now(loop) - dm->today_at >= TODAY_EVERY)
+		refresh_today(dm);
+	daemon_status_line(dm);
+}
+
+/* ---- daemon.metrics_file ------------------------------------------------ */
+
+static void metrics_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *dm = w->data;
+	char err[512];
+
+	if (!dm->snap->metrics_file)
+		return;
+	if (metrics_write_file(dm, dm->snap->metrics_file, err, sizeof err) != 0) {
+		if (!dm->metrics_failing)          /* once, not every interval */
+			log_warn("metrics_file: %s", err);
+		dm->metrics_failing = true;
+	} else if (dm->metrics_failing) {
+		log_notice("metrics_file: %s written again", dm->snap->metrics_file);
+		dm->metrics_failing = false;
+	}
+}
+
+/* (Re)arms the timer for the current configuration: at start and after a
+ * reload, which may add, drop or change metrics_file or its interval. */
+static void metrics_arm(struct daemon *dm)
+{
+	ev_timer_stop(dm->loop, &dm->metrics_w);
+	if (!dm->snap->metrics_file)
+		return;
+	ev_timer_set(&dm->metrics_w, 0., dm->snap->metrics_interval);   /* the first one now */
+	ev_timer_start(dm->loop, &dm->metrics_w);
 }
 
 /* ---- reload ------------------------------------------------------------ */
@@ -182,6 +263,7 @@ static void *reload_thread(void *arg)
 	dm->reload_snap = conf_load(dm->config, CONF_FULL, &dm->reload_errs);
 	if (dm->reload_snap)
 		dm->reload_sched = sched_new(dm->reload_snap, dm->reload_mark);
+	malloc_trim(0);                    /* the parse tree's memory (see daemon_main), off the loop */
 	ev_async_send(dm->loop, &dm->reload_done_w);
 	return NULL;
 }
@@ -226,6 +308,9 @@ static void reload_swap(struct daemon *dm)
 
 	start_channels(dm, dm->reload_snap);
 	dispatch_use(dm->dispatch, dm->reload_snap);
+	/* the new schedule starts at the mark the old one had when the thread
+	 * began; what the old one offered since comes again: look it up */
+	dispatch_recheck(dm->dispatch, dm->sched->mark);
 	sched_free(dm->sched);
 	dm->sched = dm->reload_sched;
 	dm->snap = dm->reload_snap;
@@ -233,6 +318,8 @@ static void reload_swap(struct daemon *dm)
 	dm->reload_snap = NULL;
 	dm->reload_sched = NULL;
 	run_schedule(dm);                  /* what fell due while the thread worked */
+	log_set_level(log_level_for(dm->opts, dm->snap));   /* daemon.log_level may have changed */
+	metrics_arm(dm);
 	stall = ev_time() - t0;
 	if (stall > dm->reload_longest_swap)
 		dm->reload_longest_swap = stall;
@@ -267,10 +354,16 @@ static void reload_done_cb(struct ev_loop *loop, ev_async *w, int revents)
 		reload_answer(dm, 1, NULL);
 	}
 	errs_free(&dm->reload_errs);
-	notify_ready();
+	notify_ready();                    /* after RELOADING=1, whatever the result */
+	refresh_today(dm);
 	daemon_status_line(dm);
 	if (dm->reload_again && !dm->stopping) {
+		/* those who asked while this one ran get the next one's answer:
+		 * it reads the files as they are now (this one may have read
+		 * them before the edit they asked about) */
 		dm->reload_again = false;
+		dm->waiters = dm->waiters_next;
+		dm->waiters_next = NULL;
 		reload_begin(dm);
 	}
 }
@@ -281,16 +374,23 @@ void daemon_reload(struct daemon *dm, reload_fn fn, void *arg)
 
 	w->fn = fn;
 	w->arg = arg;
-	w->next = dm->waiters;
-	dm->waiters = w;
 	if (dm->stopping) {
-		reload_answer(dm, 0, "iopd is stopping");
+		if (fn)
+			fn(0, "iopd is stopping", arg);
+		free(w);
 		return;
 	}
-	if (dm->reload_running)
-		dm->reload_again = true;       /* the file may have changed since it began */
-	else
+	if (dm->reload_running) {
+		/* the file may have changed since the running one began: run
+		 * again after it, and answer this asker then, not now */
+		w->next = dm->waiters_next;
+		dm->waiters_next = w;
+		dm->reload_again = true;
+	} else {
+		w->next = dm->waiters;
+		dm->waiters = w;
 		reload_begin(dm);
+	}
 }
 
 static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -322,7 +422,8 @@ static void term_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	if (dm->stopping)
 		return;
 	dm->stopping = true;
-	notify_stopping();
+	notify_stopping();                 /* STOPPING=1, then the bounded drain */
+	daemon_status_line(dm);
 	log_notice("stopping (signal %d): taking no new work, letting sends in flight finish", w->signum);
 	ev_periodic_stop(loop, &dm->tick_w);
 	control_stop(dm);
@@ -338,10 +439,12 @@ static struct snapshot *load_config(const char *path)
 	struct errs e = {0};
 	struct snapshot *s = conf_load(path, CONF_FULL, &e);
 
+	/* through the log, not straight to stderr: each FILE:LINE line then
+	 * carries its priority (journalctl -p warning finds them) */
 	if (e.warn.len)
-		fputs(e.warn.s, stderr);
+		log_warn("%s", e.warn.s);
 	if (e.text.len)
-		fputs(e.text.s, stderr);
+		log_err("%s", e.text.s);
 	if (!s)
 		log_err("%s: %d error(s); not starting", path, e.count);
 	errs_free(&e);
@@ -356,9 +459,10 @@ static void watchers_init(struct daemon *dm)
 	ev_signal_init(&dm->hup_w, hup_cb, SIGHUP);
 	ev_timer_init(&dm->drain_w, drain_timeout_cb, 0., 0.);
 	ev_timer_init(&dm->status_w, status_cb, STATUS_EVERY, STATUS_EVERY);
+	ev_timer_init(&dm->metrics_w, metrics_cb, 0., 0.);
 	ev_async_init(&dm->reload_done_w, reload_done_cb);
 	dm->tick_w.data = dm->term_w.data = dm->int_w.data = dm->hup_w.data = dm;
-	dm->drain_w.data = dm->status_w.data = dm->reload_done_w.data = dm;
+	dm->drain_w.data = dm->status_w.data = dm->reload_done_w.data = dm->metrics_w.data = dm;
 	ev_signal_start(dm->loop, &dm->term_w);
 	ev_signal_start(dm->loop, &dm->int_w);
 	ev_signal_start(dm->loop, &dm->hup_w);
@@ -374,7 +478,16 @@ static int64_t start_mark(struct daemon *dm)
 	int64_t now = (int64_t)floor(ev_now(dm->loop));
 
 	if (m < 0) {
+		struct ledger *l = dm->ledger;
 		log_info("new ledger: scheduling from now on");
+		/* Written at once, not with the first batch: a crash before that
+		 * batch must not make the next start "new" again, skipping what
+		 * fell due in between.  If it cannot be written, the first batch
+		 * will (and nothing is sent before it is). */
+		if (l->ops->begin(l) || l->ops->set_mark(l, now) || l->ops->commit(l)) {
+			l->ops->rollback(l);
+			log_warn("ledger: cannot record the start mark yet: %s", l->ops->error(l));
+		}
 		return now;
 	}
 	if (m < now)
@@ -407,7 +520,11 @@ static int daemon_start(struct daemon *dm)
 		return -1;
 	}
 	notify_start(dm->loop);
+	metrics_arm(dm);
+	/* the last run may have offered (and settled) anything due up to now */
+	dispatch_recheck(dm->dispatch, (int64_t)floor(ev_now(dm->loop)) + 1);
 	run_schedule(dm);
+	refresh_today(dm);
 	return 0;
 }
 
@@ -419,9 +536,19 @@ static void daemon_cleanup(struct daemon *dm)
 		snapshot_unref(dm->reload_snap);
 		errs_free(&dm->reload_errs);
 	}
+	if (dm->waiters_next) {            /* a reload asked for, never begun */
+		struct reload_waiter *w = dm->waiters_next;
+		while (w->next)
+			w = w->next;
+		w->next = dm->waiters;
+		dm->waiters = dm->waiters_next;
+		dm->waiters_next = NULL;
+	}
 	reload_answer(dm, 0, "iopd stopped");
 	control_stop(dm);
 	notify_stop(dm->loop);
+	if (dm->loop)
+		ev_timer_stop(dm->loop, &dm->metrics_w);
 	dispatch_free(dm->dispatch);
 	sched_free(dm->sched);
 	snapshot_unref(dm->snap);          /* stops the channels' plugin instances */
@@ -451,7 +578,12 @@ int daemon_main(const struct daemon_opts *o)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (!(dm.snap = load_config(o->config)))
 		goto out;
+	/* libconfig's tree of the file was freed, but malloc keeps the pages
+	 * (~4 KB per patient, 10 times the snapshot itself): give them back
+	 * (bench W4: RSS per patient held). */
+	malloc_trim(0);
 	log_set_level(log_level_for(o, dm.snap));
+	dm.opts = o;
 	dm.config = xstrdup(dm.snap->config_file);
 	dm.loop = ev_default_loop(EVFLAG_AUTO);
 	dm.started = time(NULL);
@@ -459,6 +591,8 @@ int daemon_main(const struct daemon_opts *o)
 		log_notice("iopd %s started: %u programs, %u patients, %u channels; ledger %s/ledger.db",
 		    PACKAGE_VERSION, dm.snap->nprograms, dm.snap->npatients, dm.snap->nchannels,
 		    dm.snap->state_dir);
+		/* READY=1 only now: configuration parsed, plugins configured and
+		 * started, ledger open and reconciled, control socket listening */
 		notify_ready();
 		daemon_status_line(&dm);
 		ev_run(dm.loop, 0);

@@ -56,10 +56,20 @@ struct daemon {
 	int64_t reload_mark;
 	double reload_started;
 	double reload_longest_swap;    /* seconds: the longest loop stall a swap caused */
-	struct reload_waiter *waiters;
+	struct reload_waiter *waiters;      /* answered by the running reload */
+	struct reload_waiter *waiters_next; /* asked while it ran: answered by the next one */
 
-	/* metrics: delivery latency (due -> delivered) histogram */
-	const char *metrics_file;
+	/* daemon.metrics_file: written every metrics_interval (metrics_w);
+	 * a failure is logged once, and again when writing works again */
+	bool metrics_failing;
+
+	/* today's outcomes from the ledger (sent, failed), for STATUS=;
+	 * re-read by status_w every few seconds; the dispatcher's totals at
+	 * that moment (base) let the line count what happened since */
+	long today_sent, today_failed, today_base_sent, today_base_failed;
+	double today_at;
+
+	const struct daemon_opts *opts;   /* -v / -l win over daemon.log_level */
 };
 
 /* Asks for a reload; fn (may be NULL) runs when it succeeded or failed. */

@@ -28,7 +28,9 @@
 #define AFTERCARE_VALID (24 * 3600)    /* an aftercare check-in stays useful a day */
 #define COMPLAIN_MAX 3600.0           /* log a failing channel at least hourly */
 
-enum job_state { J_QUEUED, J_CLAIMING, J_INFLIGHT, J_OUTCOME, J_WAITING };
+/* J_HELD: claimed ahead of its due (the schedule offers a little early,
+ * see daemon.c LOOKAHEAD), waiting for the due instant to be sent. */
+enum job_state { J_QUEUED, J_CLAIMING, J_INFLIGHT, J_OUTCOME, J_WAITING, J_HELD };
 
 struct dq;
 
@@ -52,6 +54,7 @@ struct job {
 	int claim_result;
 	bool durable;                  /* the ledger has it (open): a restart resumes it */
 	ev_timer wait;
+	ev_periodic hold;              /* J_HELD: fires at the due instant */
 	struct rendered r;
 	struct iopd_message m;
 	/* the outcome, until it is committed */
@@ -100,6 +103,7 @@ struct dispatch {
 	size_t nnotes, capnotes;
 	int64_t sched_mark;            /* the schedule's: offered up to here */
 	int64_t mark;                  /* what the ledger has */
+	int64_t recheck_before;        /* offers due before it may be settled already */
 	struct strset paused, optout;
 	ev_prepare flush_w;
 	ev_idle busy_w;                /* keeps the loop from blocking while work waits */
@@ -230,21 +234,28 @@ static void dq_settings(struct dq *q, const struct channel *c)
 	q->concurrency = c->concurrency;
 	if (q->rate != c->rate) {
 		q->rate = c->rate;
-		q->tokens = c->rate > 0 ? fmax(1.0, c->rate) : 0;
+		q->tokens = c->rate > 0 ? 1.0 : 0;     /* the bucket holds one: see dq_token */
 		q->stamp = now(q->d);
 	}
 	q->gone = false;
 }
 
-/* Takes a token when the channel's rate allows; else arms the wake timer. */
+/* Takes a token when the channel's rate allows; else arms the wake timer.
+ *
+ * The bucket holds at most one token, so sends are at least 1/rate apart.
+ * It used to hold `rate` tokens: with rate = 2 and ten reminders due at
+ * once, two left at the same instant and a third 0.5 s later, three in
+ * the first half second, which a gateway enforcing "2 per second" over a
+ * sliding second refuses (tests/integration/daemon_rate.sh).  `rate` is a
+ * ceiling the administrator copies from the gateway's terms, so no burst
+ * above it. */
 static bool dq_token(struct dq *q)
 {
-	double t = now(q->d), burst;
+	double t = now(q->d);
 
 	if (q->rate <= 0)
 		return true;
-	burst = fmax(1.0, q->rate);
-	q->tokens = fmin(burst, q->tokens + (t - q->stamp) * q->rate);
+	q->tokens = fmin(1.0, q->tokens + (t - q->stamp) * q->rate);
 	q->stamp = t;
 	if (q->tokens >= 1.0) {
 		q->tokens -= 1.0;
@@ -273,6 +284,7 @@ static void job_free(struct job *j)
 		j->all_next->all_prev = j->all_prev;
 	idset_del(&d->active, j->id);
 	ev_timer_stop(d->loop, &j->wait);
+	ev_periodic_stop(d->loop, &j->hold);
 	rendered_free(&j->r);
 	snapshot_unref(j->snap);
 	free(j->location);
@@ -463,6 +475,16 @@ static void pump(struct dq *q)
 			job_free(j);
 			continue;
 		}
+		/* A paced channel's token is taken when the send starts, so its
+		 * jobs are not claimed ahead of their due (job_send_at_due would
+		 * hold them and release them together, in a burst). */
+		if (q->rate > 0 && (double)j->due > now(d)) {
+			if (!ev_is_active(&q->wake)) {
+				ev_timer_set(&q->wake, (double)j->due - now(d), 0.);
+				ev_timer_start(d->loop, &q->wake);
+			}
+			break;
+		}
 		if (!dq_token(q))
 			break;
 		list_pop(&q->queue);
@@ -479,6 +501,7 @@ static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static void job_done(void *token, const struct iopd_outcome *o);
+static void hold_cb(struct ev_loop *loop, ev_periodic *w, int revents);
 
 static void job_send(struct job *j)
 {
@@ -581,6 +604,41 @@ static void job_done(void *token, const struct iopd_outcome *o)
 
 static bool job_rebind(struct job *j, struct snapshot *s);
 
+/* A retry's time was moved out of the patient's quiet hours on the wall
+ * clock (retry_time), but the wait is an ev_timer, which counts monotonic
+ * time from libev's cached estimate of the wall clock.  Over the long
+ * waits quiet hours make (a whole night), NTP slewing or a step of the wall
+ * clock, or a stale estimate when the timer was armed, can let it fire
+ * while the wall clock is still inside the window (seen end to end in
+ * tests/integration/daemon_expiry.sh: a retry due at the window's end went
+ * out just before it).  So look at the wall clock again when it fires and
+ * wait out the rest of the window; true if the job waits again (or is
+ * gone: quiet hours that now last until it expires). */
+static bool wait_quiet(struct job *j)
+{
+	struct dispatch *d = j->d;
+	double t;
+	int64_t end;
+
+	if (j->kind == KIND_MEDICATION)
+		return false;                  /* no quiet hours (SPEC 4) */
+	ev_now_update(d->loop);            /* the wall clock now, not the cached one */
+	t = now(d);
+	end = cal_after_quiet(job_patient(j), (int64_t)floor(t));
+	if (end <= (int64_t)floor(t))
+		return false;                  /* not inside the window */
+	if ((double)end >= (double)j->expires) {
+		job_note(j, REC_EXPIRED, "expired: quiet hours last until it is too late");
+		job_free(j);
+		return true;
+	}
+	j->state = J_WAITING;
+	d->waiting++;
+	ev_timer_set(&j->wait, (double)end - t, 0.);
+	ev_timer_start(d->loop, &j->wait);
+	return true;
+}
+
 static void wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct job *j = w->data;
@@ -592,6 +650,8 @@ static void wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		job_free(j);
 		return;
 	}
+	if (wait_quiet(j))
+		return;
 	list_push_front(&j->q->queue, j);
 	pump(j->q);
 }
@@ -708,6 +768,31 @@ static void ledger_failed(struct dispatch *d)
 	}
 }
 
+/* Sends a committed claim now, or at its due instant if it was claimed
+ * ahead of it (bench W3: the claim's fsync, 2-8 ms on the test disk, was
+ * all of the lateness; claimed up to LOOKAHEAD early, a reminder leaves at
+ * its due second).  Still claimed before sent; what is held at a crash is
+ * in the ledger as in flight, and goes out, never before its due, at the
+ * next start. */
+static void job_send_at_due(struct job *j)
+{
+	if ((double)j->due > ev_time()) {
+		j->state = J_HELD;
+		ev_periodic_set(&j->hold, (double)j->due, 0., NULL);
+		ev_periodic_start(j->d->loop, &j->hold);
+		return;
+	}
+	job_send(j);
+}
+
+static void hold_cb(struct ev_loop *loop, ev_periodic *w, int revents)
+{
+	struct job *j = w->data;
+
+	ev_periodic_stop(loop, w);
+	job_send(j);
+}
+
 static void after_commit(struct dispatch *d)
 {
 	struct joblist outcomes = d->outcomes, claims = d->claims;
@@ -738,7 +823,7 @@ static void after_commit(struct dispatch *d)
 			job_free(j);
 		} else {
 			j->durable = true;
-			job_send(j);
+			job_send_at_due(j);
 		}
 	}
 }
@@ -748,12 +833,20 @@ static bool batch_empty(const struct dispatch *d)
 	return !d->nnotes && !d->outcomes.n && !d->claims.n && mark_target(d) == d->mark;
 }
 
-/* Once per loop iteration, before the loop blocks. */
-static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+/* Commits the batch.  Claims gate sends, so a batch with claims is
+ * committed once per loop iteration, before the loop polls (flush_cb).
+ * One without (outcomes, notes, the mark) waits for an iteration with
+ * nothing else to do (busy_cb, `all`): its fsync then no longer stops the
+ * loop in the middle of a burst, between requests still to be written
+ * (bench W3: the outcomes of a second's first replies were committed while
+ * the rest of that second's requests waited, 3-5 ms).  It only delays when
+ * a slot comes free: the outcome is still committed before its slot is
+ * reused, and a batch with claims takes the outcomes along. */
+static void flush(struct dispatch *d, bool all)
 {
-	struct dispatch *d = w->data;
-
 	while (!batch_empty(d) && !ev_is_active(&d->ledger_retry_w)) {
+		if (!all && !d->claims.n)
+			return;                    /* busy_w is active: busy_cb commits it */
 		if (batch_write(d)) {
 			ledger_failed(d);
 			return;
@@ -762,7 +855,13 @@ static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		/* synchronous plugin outcomes land in the lists again: loop */
 	}
 	if (batch_empty(d))
-		ev_idle_stop(loop, &d->busy_w);
+		ev_idle_stop(d->loop, &d->busy_w);
+}
+
+/* Once per loop iteration, before the loop blocks. */
+static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	flush(w->data, false);
 }
 
 static void ledger_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -772,8 +871,10 @@ static void ledger_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ensure_flush(d);                     /* the next prepare tries the batch again */
 }
 
+/* An iteration with nothing pending (libev runs idle watchers only then). */
 static void busy_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
+	flush(w->data, true);
 }
 
 void dispatch_mark(struct dispatch *d, int64_t mark)
@@ -806,6 +907,8 @@ static struct job *job_new(struct dispatch *d, const struct snapshot *s, const s
 	j->location = dup_or_null(o->location);
 	j->label = dup_or_null(o->label);
 	ev_timer_init(&j->wait, wait_cb, 0., 0.);
+	ev_periodic_init(&j->hold, hold_cb, 0., 0., NULL);
+	j->hold.data = j;
 	j->wait.data = j;
 	idset_add(&d->active, id);
 	j->all_next = d->all;
@@ -848,6 +951,29 @@ static const char *why_not(struct dispatch *d, const struct snapshot *s, const s
 	return NULL;
 }
 
+void dispatch_recheck(struct dispatch *d, int64_t before)
+{
+	if (before > d->recheck_before)
+		d->recheck_before = before;
+}
+
+/* Offered before -- by the last run, or by the schedule a reload replaced --
+ * and settled in the ledger since (sent, failed, missed, skipped ...): not
+ * queued again.  The claim would refuse it anyway, but only after it took
+ * a token of the channel's rate and a slot: after a crash in the middle of
+ * a burst, the part already sent held up the rest (at rate = 1/s, a
+ * thousand sent reminders meant a quarter of an hour of nothing), and was
+ * logged and counted again as missed or skipped. */
+static bool settled(struct dispatch *d, int64_t due, uint64_t id)
+{
+	struct ledger_rec r;
+	char buf[1024];
+
+	if (due >= d->recheck_before)
+		return false;
+	return d->ledger->ops->lookup(d->ledger, id, &r, buf, sizeof buf) == 1 && rec_final(r.status);
+}
+
 void dispatch_offer(struct dispatch *d, const struct snapshot *s, const struct occ *o)
 {
 	uint8_t i;
@@ -861,6 +987,8 @@ void dispatch_offer(struct dispatch *d, const struct snapshot *s, const struct o
 
 		if (idset_has(&d->active, id))
 			continue;                      /* already on its way */
+		if (settled(d, o->due, id))
+			continue;                      /* done with before */
 		j = job_new(d, s, o, ch, id);
 		if ((why = why_not(d, s, o, ch, cal_status(s, o, ch), &rs))) {
 			job_note(j, rs, why);
@@ -884,6 +1012,29 @@ void dispatch_resume(struct dispatch *d, const struct snapshot *s, const struct 
 	log_ctx(LOG_LVL_NOTICE, &(struct log_ctx){j->hex, o->patient->id, s->channels[ch].name},
 	    "resuming a reminder left %s at the last stop (attempt %d so far)",
 	    rec_status_names[r->status], r->attempts);
+	/* One that was waiting for a retry waits again, as job_done would have
+	 * it wait: a backoff counted from the recorded failure (r->at, fresh
+	 * jitter), then out of the patient's quiet hours.  A restart must not
+	 * turn a deferred retry into a send at once, at night.  (The gateway's
+	 * Retry-After is not in the ledger; the backoff stands in for it.) */
+	if (r->status == REC_RETRY && j->q) {
+		double t = fmax(now(d), (double)r->at +
+		    dispatch_backoff(j->attempts, RETRY_BASE, RETRY_CAP, &d->rng));
+		if (j->kind != KIND_MEDICATION)
+			t = (double)cal_after_quiet(job_patient(j), (int64_t)ceil(t));
+		if (t >= (double)j->expires) {
+			job_note(j, REC_EXPIRED, "expired: its retry would come too late");
+			job_free(j);
+			return;
+		}
+		if (t > now(d)) {
+			j->state = J_WAITING;
+			d->waiting++;
+			ev_timer_set(&j->wait, t - now(d), 0.);
+			ev_timer_start(d->loop, &j->wait);
+			return;
+		}
+	}
 	queue_job(j);
 }
 
@@ -1007,6 +1158,7 @@ struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l)
 	d->flush_w.data = d;
 	ev_prepare_start(loop, &d->flush_w);
 	ev_idle_init(&d->busy_w, busy_cb);
+	d->busy_w.data = d;
 	ev_timer_init(&d->ledger_retry_w, ledger_retry_cb, 0., 0.);
 	d->ledger_retry_w.data = d;
 	l->ops->overrides(l, ovr_loaded, d);
@@ -1016,8 +1168,18 @@ struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l)
 void dispatch_drain(struct dispatch *d, void (*done)(void *arg), void *arg)
 {
 	struct dispatch_stats st;
+	struct job *j, *next;
 
 	d->draining = true;
+	/* claimed ahead of their due and not sent: left in flight in the
+	 * ledger, the next start sends them (at their due) */
+	for (j = d->all; j; j = next) {
+		next = j->all_next;
+		if (j->state == J_HELD) {
+			j->q->inflight--;
+			job_free(j);
+		}
+	}
 	dispatch_stats(d, &st);
 	if (!st.inflight) {
 		done(arg);

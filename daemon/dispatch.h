@@ -45,6 +45,10 @@ void dispatch_resume(struct dispatch *d, const struct snapshot *s, const struct 
 void dispatch_note(struct dispatch *d, const struct ledger_rec *r);
 /* The schedule's mark, written with the next batch. */
 void dispatch_mark(struct dispatch *d, int64_t mark);
+/* Offers due before `before` may repeat what an earlier run or schedule
+ * offered (start-up catch-up, a reload's new schedule): each is looked up
+ * in the ledger first, and left alone if it is settled there. */
+void dispatch_recheck(struct dispatch *d, int64_t before);
 
 /* Runtime overrides: written to the ledger at once.  0, or -1 with the
  * ledger's error in err. */

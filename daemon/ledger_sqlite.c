@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -36,7 +38,7 @@ enum rec_status rec_status_parse(const char *s)
 	return REC_NONE;
 }
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 /* migrations[v] brings a ledger from version v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -57,7 +59,29 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	"  source TEXT, at INTEGER NOT NULL, PRIMARY KEY(kind, patient, channel)) WITHOUT ROWID;"
 	"CREATE TABLE override_log(at INTEGER NOT NULL, kind TEXT NOT NULL, patient TEXT NOT NULL,"
 	"  channel TEXT NOT NULL, on_ INTEGER NOT NULL, source TEXT);"
-	"CREATE INDEX override_log_patient ON override_log(patient);"
+	"CREATE INDEX override_log_patient ON override_log(patient);",
+	/* 1 -> 2 (bench W2): the reminder table keyed by an ordinary rowid, the
+	 * 64-bit id a UNIQUE column.  Keyed by the random id itself, every claim
+	 * and every outcome rewrote a random leaf page of the table: with 100,000
+	 * reminders a batch touched about one page per record, and the ledger
+	 * wrote ~33 KB of WAL per delivery.  Rows now go in in claim order, so a
+	 * batch shares its pages: 2.6 times fewer bytes at equal batches (same
+	 * statements: ON CONFLICT(id) works on a UNIQUE column as it did on the
+	 * key).  Same columns, indexes and rows; ids keep their meaning. */
+	"CREATE TABLE reminder_v2("
+	"  id INTEGER NOT NULL UNIQUE,"   /* the 64-bit id, as a signed integer */
+	"  patient TEXT NOT NULL, channel TEXT NOT NULL, kind TEXT NOT NULL,"
+	"  due INTEGER NOT NULL, event INTEGER NOT NULL, expires INTEGER NOT NULL,"
+	"  status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+	"  reason TEXT, gateway_id TEXT, updated INTEGER NOT NULL);"
+	"INSERT INTO reminder_v2(id, patient, channel, kind, due, event, expires, status, attempts,"
+	"  reason, gateway_id, updated) SELECT id, patient, channel, kind, due, event, expires, status,"
+	"  attempts, reason, gateway_id, updated FROM reminder ORDER BY updated, id;"
+	"DROP TABLE reminder;"
+	"ALTER TABLE reminder_v2 RENAME TO reminder;"
+	"CREATE INDEX reminder_patient ON reminder(patient, due);"
+	"CREATE INDEX reminder_open ON reminder(status) WHERE status IN ('inflight', 'retry');"
+	"CREATE INDEX reminder_updated ON reminder(updated);"
 };
 
 enum {
@@ -119,9 +143,38 @@ static struct ledger_sqlite *lsq(struct ledger *l)
 	return (struct ledger_sqlite *)l;
 }
 
+/* Why a write failed, as the system sees it: SQLite says only "disk I/O
+ * error" (its saved errno is not reliable by then), which does not tell an
+ * admin what to fix.  A file of the ledger that cannot be written (read-only
+ * mount, immutable, permissions), else a full filesystem; "" if neither. */
+static void diagnose(struct ledger_sqlite *s, char *buf, size_t len)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm"};
+	char p[PATH_MAX];
+	struct statvfs vfs;
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < IOPD_NELEM(suffix); i++) {
+		snprintf(p, sizeof p, "%s%s", s->path, suffix[i]);
+		if (access(p, W_OK) != 0 && errno != ENOENT) {
+			snprintf(buf, len, "; %s: %s", p, strerror(errno));
+			return;
+		}
+	}
+	if (statvfs(s->path, &vfs) == 0 && vfs.f_bavail == 0)
+		snprintf(buf, len, "; no space left on the ledger's filesystem");
+}
+
 static int fail(struct ledger_sqlite *s, const char *what)
 {
-	snprintf(s->err, sizeof s->err, "%s: %s", what, sqlite3_errmsg(s->db));
+	int code = sqlite3_errcode(s->db);
+	char why[PATH_MAX + 64] = "";
+
+	if (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN ||
+	    code == SQLITE_READONLY)
+		diagnose(s, why, sizeof why);
+	snprintf(s->err, sizeof s->err, "%s: %s%s", what, sqlite3_errmsg(s->db), why);
 	return -1;
 }
 
@@ -495,8 +548,12 @@ static int setup(struct ledger_sqlite *s)
 {
 	int i;
 
+	/* cache_size: up to 64 MiB of pages (the default, 2 MiB, is a tenth of
+	 * the pages 100,000 reminders touch: bench W2 re-read ~8 pages per
+	 * delivery with pread; now ~0.6).  Memory grows only as pages are used. */
 	if (sqlite3_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-	    "PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 2000;", NULL, NULL, NULL) != SQLITE_OK)
+	    "PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 2000; PRAGMA cache_size = -65536;",
+	    NULL, NULL, NULL) != SQLITE_OK)
 		return fail(s, "configuring the ledger");
 	if (migrate(s))
 		return -1;

@@ -75,6 +75,8 @@ static void iov_field(struct iovec *iov, int *n, struct sbuf *b, const char *key
 	(*n)++;
 }
 
+static void log_to_stderr(int prio, const struct log_ctx *c, const char *msg);
+
 static void log_to_journal(int prio, const struct log_ctx *c, const char *msg)
 {
 	struct sbuf b[6] = {{0}};
@@ -90,33 +92,176 @@ static void log_to_journal(int prio, const struct log_ctx *c, const char *msg)
 		iov_field(iov, &n, b, "IOPD_PATIENT_ID", c->patient);
 		iov_field(iov, &n, b, "IOPD_CHANNEL", c->channel);
 	}
-	sd_journal_sendv(iov, n);
+	if (sd_journal_sendv(iov, n) < 0)
+		log_to_stderr(prio, c, msg);   /* journald away: the stream still works */
 	for (i = 0; i < n; i++)
 		sbuf_free(&b[i]);
 }
 
+/* ---- the last line of defence (SPEC 7) --------------------------------
+ *
+ * Callers never pass contact details (they name patients by id; plugins
+ * clean gateway replies), but a log line is forever: as a guard, every
+ * line is scrubbed before it leaves.  What it catches:
+ *   - an E.164-looking number, "+" then at least 7 digits (single spaces,
+ *     dashes, dots or parentheses between them allowed): "***NN", its last
+ *     two digits, as log_redact_phone() writes them;
+ *   - an e-mail address: "[address]", except iopd's own SMTP Message-IDs
+ *     ("<16 hex>.<digits>@host"), which identify a send, not a person.
+ * Time-zone offsets (+05:45), reminder ids and Unix times are untouched. */
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_local(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+	    (c != '\0' && strchr("._%+-'", c));
+}
+
+static bool is_domain(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' || c == '-';
+}
+
+/* A phone number at s ("+..."): its length, and its last two digits. */
+static size_t phone_at(const char *s, char last[3])
+{
+	size_t i = 1, end = 0;
+	int digits = 0;
+
+	while (s[i]) {
+		if (is_digit(s[i])) {
+			digits++;
+			last[0] = last[1];
+			last[1] = s[i];
+			end = ++i;
+		} else if (strchr(" -.()", s[i]) && is_digit(s[i + 1]) && digits > 0) {
+			i++;
+		} else {
+			break;
+		}
+	}
+	last[2] = '\0';
+	return digits >= 7 ? end : 0;
+}
+
+static bool own_message_id(const char *local, size_t n)
+{
+	size_t i;
+
+	if (n < 18 || local[16] != '.')
+		return false;
+	for (i = 0; i < 16; i++)
+		if (!is_digit(local[i]) && !(local[i] >= 'a' && local[i] <= 'f'))
+			return false;
+	for (i = 17; i < n; i++)
+		if (!is_digit(local[i]))
+			return false;
+	return true;
+}
+
+static void scrub_addresses(struct sbuf *out, const char *msg)
+{
+	size_t i, n = strlen(msg), start = 0;
+
+	for (i = 1; i < n; i++) {
+		size_t l = i, r = i + 1;
+		bool dot = false;
+
+		if (msg[i] != '@')
+			continue;
+		while (l > start && is_local(msg[l - 1]))
+			l--;
+		while (r < n && is_domain(msg[r]))
+			dot |= msg[r++] == '.';
+		while (r > i + 1 && (msg[r - 1] == '.' || msg[r - 1] == '-'))
+			r--;               /* "... to a@b.org." keeps its full stop */
+		if (l < i && r > i + 1 && dot && !own_message_id(msg + l, i - l)) {
+			sbuf_add(out, msg + start, l - start);
+			sbuf_adds(out, "[address]");
+			start = r;
+			i = r - 1;
+		}
+	}
+	sbuf_add(out, msg + start, n - start);
+}
+
+static void scrub_phones(struct sbuf *out, const char *msg)
+{
+	size_t i = 0, n = strlen(msg), start = 0, len;
+
+	while (i < n) {
+		char last[3] = {'0', '0', '\0'};
+		if (msg[i] == '+' && (len = phone_at(msg + i, last))) {
+			sbuf_add(out, msg + start, i - start);
+			sbuf_printf(out, "***%s", last);
+			i += len;
+			start = i;
+		} else {
+			i++;
+		}
+	}
+	sbuf_add(out, msg + start, n - start);
+}
+
+/* Appends msg to out, scrubbed: addresses first (one may hold a "+"). */
+static void scrub(struct sbuf *out, const char *msg)
+{
+	struct sbuf t = {0};
+
+	scrub_addresses(&t, msg);
+	scrub_phones(out, t.s ? t.s : "");
+	sbuf_free(&t);
+}
+
+/* "<N>[channel] message (patient P, reminder R)": the "<N>" prefix is
+ * sd-daemon(3)'s, which journald reads when stderr is a journal stream it
+ * does not know as such.  A message of several lines (a reload's errors)
+ * gives one such line each, so none loses its priority; one write(2). */
+static void log_to_stderr(int prio, const struct log_ctx *c, const char *msg)
+{
+	struct sbuf out = {0};
+	const char *p = msg, *nl;
+	bool first = true;
+
+	do {
+		size_t n = (nl = strchr(p, '\n')) ? (size_t)(nl - p) : strlen(p);
+		if (!first && n == 0 && !nl)
+			break;                     /* the trailing newline */
+		sbuf_printf(&out, "<%d>", prio);
+		if (first && c && c->channel)
+			sbuf_printf(&out, "[%s] ", c->channel);
+		sbuf_add(&out, p, n);
+		if (first && c && (c->reminder || c->patient))
+			sbuf_printf(&out, " (%s%s%s%s)", c->patient ? "patient " : "",
+			    c->patient ? c->patient : "",
+			    c->reminder && c->patient ? ", reminder " : c->reminder ? "reminder " : "",
+			    c->reminder ? c->reminder : "");
+		sbuf_addc(&out, '\n');
+		first = false;
+		p = nl ? nl + 1 : p + n;
+	} while (nl);
+	fwrite(out.s, 1, out.len, stderr);
+	fflush(stderr);
+	sbuf_free(&out);
+}
+
 void log_vctx(int prio, const struct log_ctx *c, const char *fmt, va_list ap)
 {
-	struct sbuf b = {0};
+	struct sbuf raw = {0}, b = {0};
 
 	if (!log_enabled(prio))
 		return;
-	sbuf_vprintf(&b, fmt, ap);
+	sbuf_vprintf(&raw, fmt, ap);
+	scrub(&b, raw.s ? raw.s : "");
+	sbuf_free(&raw);
 	if (log_journal) {
 		log_to_journal(prio, c, b.s ? b.s : "");
 	} else {
-		struct sbuf line = {0};
-		sbuf_printf(&line, "<%d>", prio);
-		if (c && c->channel)
-			sbuf_printf(&line, "[%s] ", c->channel);
-		sbuf_adds(&line, b.s ? b.s : "");
-		if (c && (c->reminder || c->patient))
-			sbuf_printf(&line, " (%s%s%s%s)", c->patient ? "patient " : "",
-			    c->patient ? c->patient : "", c->reminder && c->patient ? ", reminder " : c->reminder ? "reminder " : "",
-			    c->reminder ? c->reminder : "");
-		sbuf_addc(&line, '\n');
-		fputs(line.s, stderr);
-		sbuf_free(&line);
+		log_to_stderr(prio, c, b.s ? b.s : "");
 	}
 	sbuf_free(&b);
 }

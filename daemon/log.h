@@ -2,7 +2,10 @@
  *
  * Under systemd (stderr is the journal, per $JOURNAL_STREAM) lines go to the
  * journal with structured fields; otherwise to stderr with sd-daemon(3)
- * "<N>" priority prefixes.  Callers name patients by id only (SPEC 7). */
+ * "<N>" priority prefixes (each line of a multi-line message gets its
+ * own).  Callers name patients by id only (SPEC 7); as a last guard every
+ * line is scrubbed of E.164-looking numbers (kept: the last two digits)
+ * and e-mail addresses before it leaves, at every level. */
 #ifndef IOPD_LOG_H
 #define IOPD_LOG_H
 

@@ -1,11 +1,20 @@
-/* metrics.c - `iopctl metrics`: the Prometheus text format (version 0.0.4).
+/* metrics.c - `iopctl metrics` and daemon.metrics_file: the Prometheus
+ * text exposition format, version 0.0.4.
  *
- * Everything comes from counters the dispatcher already keeps; nothing
- * here names a patient. */
+ * Every family is written as one block (HELP, TYPE, then all its samples),
+ * as the format requires.  Everything comes from counters the dispatcher
+ * and the daemon already keep, plus the ledger's size; nothing here names
+ * a patient. */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ledger.h"
 #include "metrics.h"
@@ -32,10 +41,14 @@ static void retries_cb(const struct channel_counts *c, void *arg)
 	sbuf_printf(arg, "iopd_retries_total{channel=\"%s\"} %ld\n", c->channel, c->retries);
 }
 
-static void queue_cb(const struct channel_counts *c, void *arg)
+static void queued_cb(const struct channel_counts *c, void *arg)
 {
-	sbuf_printf(arg, "iopd_queued{channel=\"%s\"} %d\niopd_in_flight{channel=\"%s\"} %d\n",
-	    c->channel, c->queued, c->channel, c->inflight);
+	sbuf_printf(arg, "iopd_queued{channel=\"%s\"} %d\n", c->channel, c->queued);
+}
+
+static void inflight_cb(const struct channel_counts *c, void *arg)
+{
+	sbuf_printf(arg, "iopd_in_flight{channel=\"%s\"} %d\n", c->channel, c->inflight);
 }
 
 static void latency_cb(const struct channel_counts *c, void *arg)
@@ -55,27 +68,116 @@ static void latency_cb(const struct channel_counts *c, void *arg)
 	sbuf_printf(o, "iopd_delivery_latency_seconds_count{channel=\"%s\"} %ld\n", c->channel, c->latency_n);
 }
 
+/* A gauge per configured channel: 1 while its last send failed transiently. */
+static void failing(struct daemon *dm, struct sbuf *o)
+{
+	char list[1024], *save = NULL, *name;
+	uint16_t i;
+
+	dispatch_failing(dm->dispatch, list, sizeof list);
+	for (i = 0; i < dm->snap->nchannels; i++) {
+		const char *ch = dm->snap->channels[i].name;
+		int on = 0;
+		char copy[sizeof list];
+		memcpy(copy, list, sizeof copy);
+		for (name = strtok_r(copy, ", ", &save); name; name = strtok_r(NULL, ", ", &save))
+			on |= strcmp(name, ch) == 0;
+		sbuf_printf(o, "iopd_channel_failing{channel=\"%s\"} %d\n", ch, on);
+	}
+}
+
 void metrics_text(struct daemon *dm, struct sbuf *o)
 {
-	help(o, "iopd_reminders_total", "counter", "Reminders by kind, channel and final status since start.");
+	int64_t nd = sched_next_due(dm->sched);
+
+	help(o, "iopd_build_info", "gauge", "Always 1; the version of iopd.");
+	sbuf_printf(o, "iopd_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
+	help(o, "iopd_start_time_seconds", "gauge", "Unix time iopd started.");
+	sbuf_printf(o, "iopd_start_time_seconds %lld\n", (long long)dm->started);
+	help(o, "iopd_reminders_total", "counter",
+	    "Reminders by kind, channel and final status since start.");
 	dispatch_counts(dm->dispatch, reminders_cb, o);
-	help(o, "iopd_retries_total", "counter", "Transient failures that were retried.");
+	help(o, "iopd_retries_total", "counter", "Transient failures that were retried, since start.");
 	dispatch_counts(dm->dispatch, retries_cb, o);
-	help(o, "iopd_queued", "gauge", "Reminders due and waiting for a send slot.");
-	dispatch_counts(dm->dispatch, queue_cb, o);
-	help(o, "iopd_delivery_latency_seconds", "histogram", "From due time to delivered.");
+	help(o, "iopd_queued", "gauge", "Reminders due and waiting for a send slot or a retry.");
+	dispatch_counts(dm->dispatch, queued_cb, o);
+	help(o, "iopd_in_flight", "gauge", "Sends under way.");
+	dispatch_counts(dm->dispatch, inflight_cb, o);
+	help(o, "iopd_channel_failing", "gauge", "1 while the channel's last send failed transiently.");
+	failing(dm, o);
+	help(o, "iopd_delivery_latency_seconds", "histogram",
+	    "From a reminder's due time to the gateway accepting it.");
 	dispatch_counts(dm->dispatch, latency_cb, o);
-	help(o, "iopd_scheduled_series", "gauge", "Series (patient x series x rule) in the schedule.");
+	help(o, "iopd_scheduled_series", "gauge",
+	    "Reminder series (patient x series x rule x channel set) in the schedule.");
 	sbuf_printf(o, "iopd_scheduled_series %zu\n", dm->sched->heap.n);
+	help(o, "iopd_next_due_timestamp_seconds", "gauge",
+	    "Unix time the next reminder falls due (0: nothing scheduled).");
+	sbuf_printf(o, "iopd_next_due_timestamp_seconds %lld\n", nd == CAL_END ? 0LL : (long long)nd);
 	help(o, "iopd_patients", "gauge", "Patients in the configuration.");
 	sbuf_printf(o, "iopd_patients %u\n", dm->snap->npatients);
+	help(o, "iopd_channels", "gauge", "Channels in the configuration.");
+	sbuf_printf(o, "iopd_channels %u\n", dm->snap->nchannels);
 	help(o, "iopd_ledger_bytes", "gauge", "Size of the ledger on disk.");
 	sbuf_printf(o, "iopd_ledger_bytes %lld\n", (long long)dm->ledger->ops->size(dm->ledger));
-	help(o, "iopd_reloads_total", "counter", "Configuration reloads.");
+	help(o, "iopd_reloads_total", "counter", "Configuration reloads since start, by result.");
 	sbuf_printf(o, "iopd_reloads_total{result=\"ok\"} %ld\niopd_reloads_total{result=\"failed\"} %ld\n",
 	    dm->reloads, dm->reload_failures);
 	help(o, "iopd_reload_longest_stall_seconds", "gauge", "Longest loop pause a reload swap caused.");
 	sbuf_printf(o, "iopd_reload_longest_stall_seconds %.6f\n", dm->reload_longest_swap);
-	help(o, "iopd_start_time_seconds", "gauge", "Unix time iopd started.");
-	sbuf_printf(o, "iopd_start_time_seconds %lld\n", (long long)dm->started);
+	help(o, "iopd_config_loaded_timestamp_seconds", "gauge",
+	    "Unix time the running configuration was loaded.");
+	sbuf_printf(o, "iopd_config_loaded_timestamp_seconds %lld\n", (long long)dm->snap->loaded_at);
+}
+
+/* Writes the whole text to a temporary file in the same folder, then
+ * renames it over `path`: a reader (node_exporter's textfile collector)
+ * sees the old file or the new one, never half of one.  Mode 0644: the
+ * metrics name no patient, and the collector runs as another user. */
+int metrics_write_file(struct daemon *dm, const char *path, char *err, size_t errlen)
+{
+	struct sbuf o = {0};
+	char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+	size_t off = 0;
+	int fd = mkostemp(tmp, O_CLOEXEC), rc = -1;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a file next to %s: %s", path, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	metrics_text(dm, &o);
+	while (off < o.len) {
+		ssize_t n = write(fd, o.s + off, o.len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "writing %s: %s", tmp, strerror(errno));
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	if (fchmod(fd, 0644) < 0) {
+		snprintf(err, errlen, "chmod %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		snprintf(err, errlen, "writing %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		snprintf(err, errlen, "rename to %s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		unlink(tmp);
+	sbuf_free(&o);
+	free(tmp);
+	return rc;
 }

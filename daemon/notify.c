@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -22,7 +23,8 @@ void notify_start(struct ev_loop *loop)
 {
 	uint64_t usec = 0;
 
-	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+	/* WATCHDOG_USEC without NOTIFY_SOCKET: nobody to ping */
+	if (getenv("NOTIFY_SOCKET") && sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
 		double every = (double)usec / 2e6;
 		ev_timer_init(&watchdog_w, watchdog_cb, every, every);
 		ev_timer_start(loop, &watchdog_w);
@@ -57,12 +59,21 @@ void notify_stopping(void)
 
 void notify_status(const char *fmt, ...)
 {
-	char buf[sizeof last_status];
+	char buf[sizeof last_status], *p;
 	va_list ap;
+	size_t n;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	/* One line: a newline would end the STATUS= assignment (and start
+	 * another), so line breaks and other control characters become
+	 * spaces, and trailing ones go. */
+	for (p = buf; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	for (n = strlen(buf); n > 0 && buf[n - 1] == ' '; n--)
+		buf[n - 1] = '\0';
 	if (strcmp(buf, last_status) == 0)
 		return;
 	memcpy(last_status, buf, sizeof buf);

@@ -59,9 +59,13 @@ size_t sched_run(struct sched *s, int64_t until, size_t max, sched_offer_fn fn, 
 		else
 			sheap_pop(&s->heap);
 	}
-	if (done < max || !s->heap.n)
-		s->mark = until;
-	else if (sheap_top(&s->heap)->due > s->mark)
+	/* the mark only moves forward: after the wall clock stepped back,
+	 * `until` is behind it, and a mark written back to the ledger would
+	 * make the next start offer again what was offered already */
+	if (done < max || !s->heap.n) {
+		if (until > s->mark)
+			s->mark = until;
+	} else if (sheap_top(&s->heap)->due > s->mark)
 		s->mark = sheap_top(&s->heap)->due;
 	return done;
 }

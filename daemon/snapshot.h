@@ -161,6 +161,8 @@ struct snapshot {
 	int64_t catch_up;              /* seconds */
 	int64_t medication_grace;      /* seconds */
 	int log_level;                 /* daemon.log_level; -1: not set */
+	const char *metrics_file;      /* daemon.metrics_file (absolute); NULL: none */
+	double metrics_interval;       /* daemon.metrics_interval, seconds (default 15) */
 
 	struct channel *channels;      /* in file order */
 	uint16_t *channel_order;       /* channel indexes in name order */

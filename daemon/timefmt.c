@@ -179,17 +179,26 @@ size_t fmt_local(int64_t t, const struct tz *zone, char *buf)
 	return FMT_LOCAL_LEN;
 }
 
+/* put_wall writes all 19 characters of date and time: the short forms
+ * build in a buffer of that size and copy what they show, so a caller's
+ * FMT_DATE_LEN + 1 bytes (render.c) are not overrun (found by ASan). */
 size_t fmt_date(int32_t date, char *buf)
 {
-	put_wall(wall_make(date, 0), buf);
-	buf[10] = '\0';
+	char full[FMT_UTC_LEN + 1];
+
+	put_wall(wall_make(date, 0), full);
+	memcpy(buf, full, FMT_DATE_LEN);
+	buf[FMT_DATE_LEN] = '\0';
 	return FMT_DATE_LEN;
 }
 
 size_t fmt_wall_short(int64_t wall, char *buf)
 {
-	put_wall(wall, buf);
-	buf[10] = ' ';
+	char full[FMT_UTC_LEN + 1];
+
+	put_wall(wall, full);
+	full[10] = ' ';
+	memcpy(buf, full, 16);
 	buf[16] = '\0';
 	return 16;
 }

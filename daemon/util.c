@@ -139,6 +139,21 @@ void sbuf_json_str(struct sbuf *b, const char *s)
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
 
+	/* Fast path (bench W1: four strings per agenda row, 1.7M rows): a
+	 * string with nothing to escape, the usual case, is one copy. */
+	while (*p >= 0x20 && *p != '"' && *p != '\\')
+		p++;
+	if (!*p) {
+		size_t n = (size_t)(p - (const unsigned char *)s);
+		sbuf_reserve(b, n + 2);
+		b->s[b->len++] = '"';
+		memcpy(b->s + b->len, s, n);
+		b->len += n;
+		b->s[b->len++] = '"';
+		b->s[b->len] = '\0';
+		return;
+	}
+	p = (const unsigned char *)s;
 	sbuf_reserve(b, strlen(s) + 2);
 	sbuf_addc(b, '"');
 	for (; *p; p++) {
