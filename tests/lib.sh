@@ -52,7 +52,9 @@
 #              spawn iopd env "${FT[@]}" "$IOPD" --config "$T/iopd.conf"
 #            (LD_PRELOAD=<libfaketimeMT.so.1>, FAKETIME=@DATE [SPEED], and
 #            ASAN_OPTIONS+=verify_asan_link_order=0 so sanitizer builds accept the
-#            preload; DATE is local time of the process: set TZ too)
+#            preload, plus allocator_release_to_os_interval_ms=-1, without which
+#            ASan and libfaketime deadlock at start; DATE is local time of the
+#            process: set TZ too)
 #            faketime_lib   prints the libfaketimeMT path (status 1 if none;
 #                           FAKETIME_LIB overrides the search)
 # Variables: T (private dir)  TESTS_DIR  RIG_DIR  PY (python3 on PATH)
@@ -424,7 +426,7 @@ faketime_env() { # 'YYYY-MM-DD hh:mm:ss' [SPEED]
   echo "LD_PRELOAD=$lib${LD_PRELOAD:+ $LD_PRELOAD}"
   echo "FAKETIME=@$1${2:+ $2}"
   # ASan insists on being first in the library list; libfaketime is preloaded
-  echo "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+  echo "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:allocator_release_to_os_interval_ms=-1"
 }
 
 # ---------------------------------------------------------------- per-test setup

@@ -385,7 +385,7 @@ static void test_defaults(void **state)
 	(void)state;
 	/* SPEC 3.3 */
 	assert_string_equal(tz_name(s->tz), "UTC");
-	assert_string_equal(s->state_dir, IOPD_LOCALSTATEDIR "/lib/iopd");
+	assert_string_equal(s->state_dir, "/var/lib/iopd");
 	assert_string_equal(s->control_socket, "/run/iopd/control.sock");
 	assert_null(s->plugin_dir);                        /* the compiled-in folder */
 	assert_int_equal(s->quiet.from, 21 * 3600);
