@@ -1,0 +1,150 @@
+# shellcheck shell=bash
+# bench/lib.sh - helpers for bench/run.sh (sourced).  Nothing here is a test.
+#
+# Conventions: every figure is "median (min-max)" over the runs of one
+# invocation; alternatives are measured in the same invocation as iopd.
+# Results go to $RESULTS (TSV: workload, what, median, min, max, unit, n, note)
+# and the verdicts to $VERDICTS; run.sh prints both as tables at the end.
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+BENCH_DATA=${BENCH_DATA:-$BENCH_DIR/data}
+export BENCH_DATA
+IOPD=${IOPD:-$ROOT/iopd}
+IOPCTL=${IOPCTL:-$ROOT/iopctl}
+export IOPD_PLUGIN_DIR=${IOPD_PLUGIN_DIR:-$ROOT/plugins/.libs}
+SYSPY=${SYSPY:-/usr/bin/python3}          # Debian's python: has dateutil and apprise
+SINK_PORT=${SINK_PORT:-28204}
+export SINK_PORT
+SINK_URL="http://127.0.0.1:$SINK_PORT/"
+PIN=${PIN:-1}                             # 1: sink worker on cpu 0, every client on cpu 1
+RUNS=${RUNS:-5}                           # runs of fast measurements (after a warm-up)
+RUNS_SLOW=${RUNS_SLOW:-3}                 # runs of slow ones (dateutil, Remind tzconvert, W3, W5)
+
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT_DIR=${OUT_DIR:-$BENCH_DATA/results/$STAMP}
+mkdir -p "$OUT_DIR"
+RESULTS=$OUT_DIR/results.tsv
+VERDICTS=$OUT_DIR/verdicts.tsv
+: >"$RESULTS"
+: >"$VERDICTS"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# cpu 1 for clients (iopd, wrk, apprise, curl, Remind, python); no-op with PIN=0
+pin() {
+  if [ "$PIN" = 1 ]; then taskset -c 1 "$@"; else "$@"; fi
+}
+
+need_tools() {
+  local t miss=()
+  for t in "$@"; do command -v "$t" >/dev/null 2>&1 || miss+=("$t"); done
+  [ ${#miss[@]} -eq 0 ] || die "missing tools: ${miss[*]} (see bench/README.md: apt-get install ...)"
+}
+
+# float arithmetic: calc 'EXPR' (awk syntax)
+calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
+
+# wall seconds of one run of "$@" (stdout to /dev/null, stderr appended to $OUT_DIR/stderr.log)
+walltime() {
+  local t0 t1 rc
+  t0=$EPOCHREALTIME
+  "$@" >/dev/null 2>>"$OUT_DIR/stderr.log"
+  rc=$?
+  t1=$EPOCHREALTIME
+  [ "$rc" -eq 0 ] || { log "command failed ($rc): $*"; return "$rc"; }
+  calc "$t1 - $t0"
+}
+
+# stats FILE -> "median min max n" of the numbers in FILE (one a line)
+stats() {
+  sort -g "$1" | awk '{ v[NR] = $1 } END {
+    if (NR == 0) { print "nan nan nan 0"; exit }
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "%.6f %.6f %.6f %d\n", m, v[1], v[NR], NR }'
+}
+
+# record WORKLOAD WHAT FILE UNIT [NOTE]: stats of FILE into $RESULTS; echoes "median min max n"
+record() {
+  local w=$1 what=$2 file=$3 unit=$4 note=${5:-} s
+  s=$(stats "$file")
+  set -- $s
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$what" "$1" "$2" "$3" "$unit" "$4" "$note" >>"$RESULTS"
+  log "$w $what: $(fmtnum "$1") ($(fmtnum "$2")-$(fmtnum "$3")) $unit, n=$4${note:+; $note}"
+  echo "$s"
+}
+
+# rates FILE_OF_SECONDS COUNT OUTFILE: COUNT / each time
+rates() {
+  awk -v n="$2" '$1 > 0 { printf "%.3f\n", n / $1 }' "$1" >"$3"
+}
+
+# verdict WORKLOAD TARGET_TEXT MEASURED_TEXT PASS|MISS
+verdict() {
+  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$VERDICTS"
+  log "VERDICT $1: $3 -> target $2: $4"
+}
+
+# pass_if EXPR -> PASS or MISS
+pass_if() { awk "BEGIN { exit !($1) }" && echo PASS || echo MISS; }
+
+# fmtnum X: thousands separators for big numbers, 3 significant decimals for small ones
+fmtnum() {
+  awk -v x="$1" 'function commas(s,   r) { r = ""; while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) } return s r }
+    BEGIN { if (x == "nan") { print x; exit }
+      a = (x < 0) ? -x : x
+      if (a >= 1000) printf "%s%s\n", (x < 0 ? "-" : ""), commas(sprintf("%.0f", a))
+      else if (a >= 100) printf "%.0f\n", x
+      else if (a >= 10) printf "%.1f\n", x
+      else if (a >= 1) printf "%.2f\n", x
+      else printf "%.3g\n", x }'
+}
+
+# ---------------------------------------------------------------- the sink
+sink() { "$BENCH_DIR/sink.sh" "$@"; }
+sink_up() {
+  PIN=$PIN sink start >&2 || die "the nginx sink did not start"
+}
+sink_down() { sink stop >&2 || true; }
+SINK_LOG=
+sink_log() { [ -n "$SINK_LOG" ] || SINK_LOG=$(sink log); echo "$SINK_LOG"; }
+
+# ---------------------------------------------------------------- daemons
+DAEMON_PID=
+# daemon_start CONF LOG: iopd in the foreground (pinned), waits until its control
+# socket answers; sets DAEMON_PID
+daemon_start() {
+  local conf=$1 logf=$2 sock i
+  sock=$(sed -n 's/^ *control_socket = "\(.*\)";/\1/p' "$conf")
+  # not through pin(): a backgrounded function is a subshell, and $! would be
+  # its pid instead of the daemon's
+  if [ "$PIN" = 1 ]; then
+    taskset -c 1 "$IOPD" -f -c "$conf" 2>"$logf" &
+  else
+    "$IOPD" -f -c "$conf" 2>"$logf" &
+  fi
+  DAEMON_PID=$!
+  for i in $(seq 1 600); do
+    if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+      cat "$logf" >&2; die "iopd exited during start"
+    fi
+    [ -S "$sock" ] && "$IOPCTL" -s "$sock" status >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  die "iopd did not answer on $sock within 30 s"
+}
+daemon_stop() {
+  local i
+  [ -n "$DAEMON_PID" ] || return 0
+  kill -TERM "$DAEMON_PID" 2>/dev/null || true
+  for i in $(seq 1 300); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.05; done
+  kill -0 "$DAEMON_PID" 2>/dev/null && kill -KILL "$DAEMON_PID" 2>/dev/null
+  wait "$DAEMON_PID" 2>/dev/null || true
+  DAEMON_PID=
+}
+
+cleanup() {
+  daemon_stop
+  sink_down
+}

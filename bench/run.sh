@@ -1,0 +1,377 @@
+#!/bin/bash
+# bench/run.sh [W1|W2|W3|W4|W5|all]... - iopd against its alternatives, in one run.
+#
+# Prints, per workload, median (min-max) of N runs of iopd and of each alternative
+# measured in this same invocation, the ratios, and the targets of BENCH.md with
+# PASS/MISS.  See bench/README.md.  Not a test: nothing here is part of `make check`.
+#
+# Environment (defaults): P=100000 patients (W1 W4 W5), RUNS=5, RUNS_SLOW=3,
+#   PIN=1 (sink worker on cpu 0, every client on cpu 1), SINK_PORT=28204,
+#   BENCH_DATA=bench/data (generated data, results/<stamp>/), IOPD=./iopd,
+#   W1_REMIND_TZ=1 (also time Remind with tzconvert), W2_N=100000, W2_CONC=256,
+#   W2_LEAD=10 (s from config generation to the due instant), W2_SIGN=1 (HMAC key),
+#   APPRISE_MODES="seq seq-sync fanout gather", APPRISE_N=5000, WRK_SECS=10,
+#   W3_N=10000, W3_SECS=60, W3_CONC=256, W3_WARMUP=256 (reminders 5 s before the
+#   window, not counted: they open the connections), W5_HUP_AT=20 (s after the first due).
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+P=${P:-100000}
+W1_REMIND_TZ=${W1_REMIND_TZ:-1}
+W2_N=${W2_N:-100000}
+W2_CONC=${W2_CONC:-256}
+W2_LEAD=${W2_LEAD:-10}
+W2_SIGN=${W2_SIGN:-1}
+APPRISE_MODES=${APPRISE_MODES:-seq seq-sync fanout gather}
+APPRISE_N=${APPRISE_N:-5000}
+WRK_SECS=${WRK_SECS:-10}
+W3_N=${W3_N:-10000}
+W3_SECS=${W3_SECS:-60}
+W3_CONC=${W3_CONC:-256}
+W3_LEAD=${W3_LEAD:-10}
+W3_WARMUP=${W3_WARMUP:-256}
+W5_HUP_AT=${W5_HUP_AT:-20}
+
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+[ -x "$IOPD" ] || die "no $IOPD: build first (make -j2)"
+
+# ---------------------------------------------------------------- data
+# The calendar of gen_calendar.py (TSV + Remind files) and its iopd configuration.
+calendar_data() { # P -> prints the folder
+  local p=$1 d=$BENCH_DATA/calendar-$1
+  if [ ! -s "$d/iopd.conf" ] || [ ! -s "$d/calendar-tz.rem" ]; then
+    log "generating the $p-patient calendar in $d"
+    "$SYSPY" "$BENCH_DIR/gen_calendar.py" "$p" "$d" >&2 || die "gen_calendar.py"
+    "$SYSPY" "$BENCH_DIR/gen_iopd.py" calendar "$d" --tsv "$d/patients.tsv" \
+      --url "$SINK_URL" >&2 || die "gen_iopd.py calendar"
+  fi
+  echo "$d"
+}
+
+# Days (a multiple of 7) that move the calendar's enrollments (from 2026-11-30) to
+# start at least a week from now: a daemon holding it has nothing due while it runs.
+future_shift() {
+  "$SYSPY" -c 'import datetime as d
+base = d.date(2026, 11, 30); need = d.date.today() + d.timedelta(days=7)
+print(max(0, -(-(need - base).days // 7) * 7))'
+}
+
+# ---------------------------------------------------------------- W1
+w1() {
+  need_tools remind taskset
+  "$SYSPY" -c 'import dateutil, zoneinfo' 2>/dev/null || die "$SYSPY lacks dateutil (apt-get install python3-dateutil)"
+  local d conf expect rows r t n w=W1 td=$OUT_DIR/w1
+  mkdir -p "$td"
+  d=$(calendar_data "$P")
+  conf=$d/iopd.conf
+  expect=$((17 * P))
+  log "W1: $P patients, 7-day window 2027-01-11..17, expected $expect occurrences"
+
+  # the mapping: at 2,000 patients, iopd's rows == dateutil's occurrences (patient, UTC, kind)
+  local c; c=$(calendar_data 2000)
+  "$IOPD" agenda -c "$c/iopd.conf" --from 2027-01-10 --to 2027-01-19 >"$td/cross-agenda.jsonl" 2>/dev/null &&
+    "$SYSPY" "$BENCH_DIR/expand_rrule.py" "$c/patients.tsv" >"$td/cross-rrule.txt" 2>/dev/null &&
+    "$SYSPY" "$BENCH_DIR/w1_crosscheck.py" "$td/cross-agenda.jsonl" "$td/cross-rrule.txt" >&2 ||
+    die "W1: iopd's calendar differs from dateutil's (see $td)"
+  rm -f "$td/cross-agenda.jsonl" "$td/cross-rrule.txt"
+
+  # warm-up runs, which also check the counts at full size
+  pin "$IOPD" -t -c "$conf" >&2 2>/dev/null || die "iopd -t failed"
+  rows=$(pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 2>/dev/null | wc -l)
+  [ "$rows" -eq "$expect" ] || die "W1: iopd agenda printed $rows rows, expected $expect"
+  n=$(pin remind -q -b1 "$d/calendar.rem" 2027-01-11 '*7' | grep -c ' [gm][123]$')
+  [ "$n" -eq "$expect" ] || die "W1: Remind printed $n occurrences, expected $expect"
+  log "W1: counts OK: iopd agenda $rows rows, Remind $n occurrences (dateutil: checked on each run)"
+
+  : >"$td/check"; : >"$td/agenda"; : >"$td/load"; : >"$td/remind"; : >"$td/remtz"; : >"$td/dateutil"
+  for r in $(seq 1 "$RUNS"); do
+    log "W1 round $r/$RUNS"
+    walltime pin "$IOPD" -t -c "$conf" >>"$td/check"; echo >>"$td/check"
+    walltime pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 >>"$td/agenda"; echo >>"$td/agenda"
+    # an empty window: configuration load + positioning every stream, no rows
+    walltime pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-11 >>"$td/load"; echo >>"$td/load"
+    walltime pin remind -q -b1 "$d/calendar.rem" 2027-01-11 '*7' >>"$td/remind"; echo >>"$td/remind"
+    if [ "$r" -le "$RUNS_SLOW" ]; then
+      if [ "$W1_REMIND_TZ" = 1 ]; then
+        walltime pin remind -q -b1 "$d/calendar-tz.rem" 2027-01-11 '*7' >>"$td/remtz"; echo >>"$td/remtz"
+      fi
+      local t0 t1 occ
+      t0=$EPOCHREALTIME
+      occ=$(pin "$SYSPY" "$BENCH_DIR/expand_rrule.py" "$d/patients.tsv" 2>&1 >/dev/null | sed -n 's/^occurrences=//p')
+      t1=$EPOCHREALTIME
+      [ "$occ" = "$expect" ] || die "W1: dateutil found $occ occurrences, expected $expect"
+      calc "$t1 - $t0" >>"$td/dateutil"; echo >>"$td/dateutil"
+    fi
+  done
+  local s_check s_agenda s_load s_rem s_remtz s_du
+  s_check=$(record $w "iopd -t (config check, s)" "$td/check" s "$P patients")
+  record $w "iopd agenda wall (s)" "$td/agenda" s "$expect rows, jsonl to /dev/null" >/dev/null
+  s_load=$(record $w "iopd agenda empty window (s)" "$td/load" s "config load + stream seek, no rows")
+  rates "$td/agenda" "$expect" "$td/agenda.rate"
+  rates "$td/remind" "$expect" "$td/remind.rate"
+  rates "$td/dateutil" "$expect" "$td/dateutil.rate"
+  s_agenda=$(record $w "iopd agenda" "$td/agenda.rate" rows/s "whole process")
+  s_rem=$(record $w "Remind plain (-q -b1 '*7')" "$td/remind.rate" occ/s "whole process, local times only")
+  if [ -s "$td/remtz" ]; then
+    rates "$td/remtz" "$expect" "$td/remtz.rate"
+    s_remtz=$(record $w "Remind tzconvert()" "$td/remtz.rate" occ/s "whole process, UTC per line")
+  fi
+  s_du=$(record $w "dateutil rrule + zoneinfo" "$td/dateutil.rate" occ/s "whole process, UTC + local")
+  # rows/s of the walk alone (agenda - empty window), for the record
+  paste "$td/agenda" "$td/load" | awk -v n="$expect" '$1 > $2 { printf "%.1f\n", n / ($1 - $2) }' >"$td/walk.rate"
+  record $w "iopd agenda, walk only" "$td/walk.rate" rows/s "(agenda - empty window) per run; informative" >/dev/null
+
+  local chk ag du rem r1 r2
+  chk=$(echo "$s_check" | cut -d' ' -f1)
+  ag=$(echo "$s_agenda" | cut -d' ' -f1)
+  du=$(echo "$s_du" | cut -d' ' -f1)
+  rem=$(echo "$s_rem" | cut -d' ' -f1)
+  r1=$(calc "$ag / $du"); r2=$(calc "$ag / $rem")
+  verdict $w "iopd -t <= 2 s ($P patients)" "$(fmtnum "$chk") s" "$(pass_if "$chk <= 2")"
+  verdict $w "agenda >= 100x dateutil+zoneinfo" "$(fmtnum "$ag") / $(fmtnum "$du") rows/s = $(fmtnum "$r1")x" "$(pass_if "$r1 >= 100")"
+  verdict $w "agenda >= 10x Remind plain" "$(fmtnum "$ag") / $(fmtnum "$rem") rows/s = $(fmtnum "$r2")x" "$(pass_if "$r2 >= 10")"
+  # informative: the same ratios for the walk alone (configuration load excluded)
+  local wk; wk=$(stats "$td/walk.rate" | cut -d' ' -f1)
+  verdict $w "(info) walk only vs dateutil / vs Remind plain" "$(fmtnum "$(calc "$wk / $du")")x / $(fmtnum "$(calc "$wk / $rem")")x" "info"
+}
+
+# ---------------------------------------------------------------- W2
+# One iopd burst run: N reminders due at one instant; prints the sink's deliveries/s.
+w2_iopd_once() { # RUNDIR N CONC
+  local dir=$1 n=$2 conc=$3 due keyopt=() base got i now rate line
+  rm -rf "$dir"; mkdir -p "$dir"
+  if [ "$W2_SIGN" = 1 ]; then
+    printf 'bench-hmac-key\n' >"$dir/hook.key"; chmod 600 "$dir/hook.key"; keyopt=(--key "$dir/hook.key")
+  fi
+  due=$(( $(date +%s) + W2_LEAD ))
+  "$SYSPY" "$BENCH_DIR/gen_iopd.py" burst "$dir" --n "$n" --due "$due" --url "$SINK_URL" \
+    --concurrency "$conc" "${keyopt[@]}" >/dev/null || die "gen_iopd.py burst"
+  sink logtruncate
+  base=$(sink count)
+  daemon_start "$dir/iopd.conf" "$dir/iopd.log"
+  now=$(date +%s)
+  [ "$now" -lt "$due" ] || log "W2: the daemon was ready only $((now - due)) s after the due instant (raise W2_LEAD)"
+  for i in $(seq 1 1200); do               # at most 10 min
+    got=$(( $(sink count) - base - i ))     # each poll is a request too
+    [ "$got" -ge "$n" ] && break
+    sleep 0.5
+  done
+  daemon_stop
+  sleep 1.3                                # nginx flushes its access log every second
+  line=$("$SYSPY" "$BENCH_DIR/sinklog.py" rate "$(sink_log)")
+  echo "$line due=$due" >>"$dir/../runs.txt"
+  local req distinct sent
+  req=$(echo "$line" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')
+  distinct=$(echo "$line" | sed -n 's/.*distinct=\([0-9]*\).*/\1/p')
+  sent=$("$SYSPY" -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print(db.execute("select count(*) from reminder where status = ?", ("sent",)).fetchone()[0])' "$dir/state/ledger.db")
+  [ "$distinct" -eq "$n" ] || log "W2: only $distinct of $n reminders reached the sink"
+  [ "$sent" -eq "$n" ] || log "W2: the ledger has $sent of $n reminders sent"
+  [ "$req" -eq "$distinct" ] || log "W2: $((req - distinct)) duplicate request(s)"
+  echo "$line" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p'
+}
+
+w2() {
+  need_tools nginx wrk taskset curl
+  "$SYSPY" -c 'import apprise' 2>/dev/null || die "$SYSPY cannot import apprise (apt-get install apprise)"
+  local w=W2 td=$OUT_DIR/w2 r m
+  mkdir -p "$td"; : >"$td/wrk"; : >"$td/iopd"
+  for m in $APPRISE_MODES; do : >"$td/apprise-$m"; done
+  sink_up
+  log "W2: $W2_N reminders due at once, webhook channel (concurrency $W2_CONC, HMAC-signed: $W2_SIGN), durable ledger"
+  for r in $(seq 1 "$RUNS"); do
+    log "W2 round $r/$RUNS"
+    # wrk: the HTTP limit of one client core + the one sink core
+    (cd "$BENCH_DIR" && pin wrk -t1 -c16 -d"${WRK_SECS}s" -s wrk-post.lua "$SINK_URL") >"$td/wrk-$r.out" 2>&1
+    sed -n 's/^ANCHOR wrk .* rps=\([0-9.]*\).*/\1/p' "$td/wrk-$r.out" >>"$td/wrk"
+    if [ "$r" -le "$RUNS_SLOW" ]; then
+      for m in $APPRISE_MODES; do
+        pin "$SYSPY" "$BENCH_DIR/apprise_lib.py" --n "$APPRISE_N" --mode "$m" --k 16 --max-seconds 180 \
+          >"$td/apprise-$m-$r.out" 2>&1 || log "apprise $m run $r failed (see $td)"
+        sed -n 's/^ANCHOR .* rate=\([0-9.]*\).*/\1/p' "$td/apprise-$m-$r.out" >>"$td/apprise-$m"
+      done
+    fi
+    w2_iopd_once "$BENCH_DATA/w2/run" "$W2_N" "$W2_CONC" >>"$td/iopd"
+  done
+  local s_iopd s_wrk best=0 bestm= s
+  s_wrk=$(record $w "wrk -t1 -c16 (HTTP limit)" "$td/wrk" req/s "${WRK_SECS}s, keep-alive, same sink")
+  for m in $APPRISE_MODES; do
+    s=$(record $w "Apprise library --mode $m" "$td/apprise-$m" deliveries/s "$APPRISE_N deliveries, in-loop rate")
+    s=$(echo "$s" | cut -d' ' -f1)
+    if awk "BEGIN { exit !($s > $best) }"; then best=$s; bestm=$m; fi
+  done
+  s_iopd=$(record $w "iopd webhook, durable ledger" "$td/iopd" deliveries/s "$W2_N due at once, concurrency $W2_CONC; first..last request at the sink")
+  local io wr r1 r2
+  io=$(echo "$s_iopd" | cut -d' ' -f1); wr=$(echo "$s_wrk" | cut -d' ' -f1)
+  r1=$(calc "100 * $io / $wr"); r2=$(calc "$io / $best")
+  verdict $w "iopd >= 30% of wrk -c16" "$(fmtnum "$io") / $(fmtnum "$wr") = $(fmtnum "$r1")%" "$(pass_if "$r1 >= 30")"
+  verdict $w "iopd >= 50x Apprise best library mode ($bestm)" "$(fmtnum "$io") / $(fmtnum "$best") = $(fmtnum "$r2")x" "$(pass_if "$r2 >= 50")"
+}
+
+# ---------------------------------------------------------------- W3 / W5
+# One spread run: N reminders over S seconds (+ optional background calendar);
+# with HUP_AT, a SIGHUP that many seconds after the first due.  Leaves in RUNDIR:
+# agenda.jsonl, iopd.log, metrics.txt, hup.txt; prints the lateness line.
+spread_once() { # RUNDIR N SECS CONC [TSV SHIFT HUP_AT]
+  local dir=$1 n=$2 secs=$3 conc=$4 tsv=${5:-} shift=${6:-0} hupat=${7:-} t0 bg=() base got i sock
+  rm -rf "$dir"; mkdir -p "$dir"
+  t0=$(( $(date +%s) + W3_LEAD ))
+  [ -n "$tsv" ] && { bg=(--tsv "$tsv" --shift-days "$shift" --before 2h); t0=$((t0 + 10)); }
+  # a warm-up group (as many as the channel's concurrency) 5 s before the window
+  # opens the channel's connections, as a warm-up run would; it is not counted
+  "$SYSPY" "$BENCH_DIR/gen_iopd.py" spread "$dir" --n "$n" --t0 "$t0" --secs "$secs" \
+    --warmup "$W3_WARMUP" --url "$SINK_URL" --concurrency "$conc" "${bg[@]}" >/dev/null ||
+    die "gen_iopd.py spread"
+  # ids and dues, from iopd's own agenda
+  "$IOPD" agenda -c "$dir/iopd.conf" --from "$(date -u -d "@$t0" +%Y-%m-%dT%H:%M:%SZ)" \
+    --to "$(date -u -d "@$((t0 + secs))" +%Y-%m-%dT%H:%M:%SZ)" >"$dir/agenda.jsonl" 2>/dev/null
+  [ "$(wc -l <"$dir/agenda.jsonl")" -eq "$n" ] || die "spread: the agenda has $(wc -l <"$dir/agenda.jsonl") rows, expected $n"
+  sink logtruncate
+  base=$(sink count)
+  daemon_start "$dir/iopd.conf" "$dir/iopd.log"
+  sock=$dir/state/control.sock
+  [ "$(date +%s)" -lt "$t0" ] || log "spread: the daemon was ready only after the first due (raise W3_LEAD)"
+  if [ -n "$hupat" ]; then
+    while [ "$(date +%s)" -lt $((t0 + hupat)) ]; do sleep 0.1; done
+    echo "$EPOCHREALTIME" >"$dir/hup.txt"
+    kill -HUP "$DAEMON_PID"
+  fi
+  for i in $(seq 1 $(( (secs + 60) * 10 ))); do
+    got=$(( $(sink count) - base - i ))     # each poll is a request too
+    [ "$got" -ge $((n + W3_WARMUP)) ] && [ "$(date +%s)" -gt $((t0 + secs)) ] && break
+    sleep 0.1
+  done
+  "$IOPCTL" -s "$sock" metrics >"$dir/metrics.txt" 2>&1 || true
+  daemon_stop
+  sleep 1.3
+  "$SYSPY" "$BENCH_DIR/sinklog.py" lateness "$(sink_log)" "$dir/agenda.jsonl"
+}
+
+lat_field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+w3() {
+  need_tools nginx taskset
+  local w=W3 td=$OUT_DIR/w3 r line
+  mkdir -p "$td"; : >"$td/p50"; : >"$td/p99"; : >"$td/max"
+  sink_up
+  log "W3: $W3_N reminders spread over $W3_SECS s (concurrency $W3_CONC); lateness = sink time - due"
+  for r in $(seq 1 "$RUNS_SLOW"); do
+    log "W3 run $r/$RUNS_SLOW (about $((W3_SECS + W3_LEAD + 10)) s)"
+    line=$(spread_once "$BENCH_DATA/w3/run" "$W3_N" "$W3_SECS" "$W3_CONC")
+    log "W3 run $r: $line"
+    echo "$line" >>"$td/runs.txt"
+    [ "$(lat_field "$line" missing)" = 0 ] || log "W3: $(lat_field "$line" missing) reminders never reached the sink"
+    lat_field "$line" p50 >>"$td/p50"; lat_field "$line" p99 >>"$td/p99"; lat_field "$line" max >>"$td/max"
+  done
+  record $w "iopd lateness p50" "$td/p50" ms "per run" >/dev/null
+  local s; s=$(record $w "iopd lateness p99" "$td/p99" ms "per run")
+  record $w "iopd lateness max" "$td/max" ms "per run" >/dev/null
+  s=$(echo "$s" | cut -d' ' -f1)
+  verdict $w "p99 dispatch lateness <= 5 ms" "$(fmtnum "$s") ms (nginx \$msec: 1 ms resolution)" "$(pass_if "$s <= 5")"
+}
+
+w5() {
+  need_tools nginx taskset
+  local w=W5 td=$OUT_DIR/w5 r line d shift dir stall hup rl t_end
+  mkdir -p "$td"; : >"$td/stall"; : >"$td/p99"; : >"$td/max"; : >"$td/winmax"; : >"$td/reload"
+  d=$(calendar_data "$P")
+  shift=$(future_shift)
+  sink_up
+  log "W5: $P calendar patients (moved $shift days ahead: none due) + W3 load ($W3_N over $W3_SECS s); SIGHUP at +$W5_HUP_AT s"
+  for r in $(seq 1 "$RUNS_SLOW"); do
+    log "W5 run $r/$RUNS_SLOW"
+    dir=$BENCH_DATA/w5/run
+    line=$(spread_once "$dir" "$W3_N" "$W3_SECS" "$W3_CONC" "$d/patients.tsv" "$shift" "$W5_HUP_AT")
+    stall=$(sed -n 's/^iopd_reload_longest_stall_seconds //p' "$dir/metrics.txt")
+    grep -q '^iopd_reloads_total{result="ok"} 1' "$dir/metrics.txt" || log "W5: the reload did not succeed (see $dir/iopd.log)"
+    rl=$(sed -n 's/.*reloaded .* in \([0-9.]*\) s (loop paused.*/\1/p' "$dir/iopd.log" | head -1)
+    hup=$(cut -d. -f1 "$dir/hup.txt")
+    t_end=$(calc "$(cat "$dir/hup.txt") + ${rl:-0} + 1")
+    # the reminders due from 1 s before the signal to 1 s after the swap: what a stall would delay
+    local win; win=$("$SYSPY" "$BENCH_DIR/sinklog.py" lateness "$(sink_log)" "$dir/agenda.jsonl" --window $((hup - 1)) "$t_end")
+    log "W5 run $r: stall ${stall} s, reload ${rl} s; all: $line; during the reload: $win"
+    echo "stall=$stall reload=$rl all: $line; reload window: $win" >>"$td/runs.txt"
+    calc "${stall:-nan} * 1000" >>"$td/stall"; echo >>"$td/stall"
+    echo "${rl:-nan}" >>"$td/reload"
+    lat_field "$line" p99 >>"$td/p99"; lat_field "$line" max >>"$td/max"
+    lat_field "$win" max >>"$td/winmax"
+  done
+  local s_stall s_win
+  s_stall=$(record $w "iopd_reload_longest_stall_seconds" "$td/stall" ms "swap on the loop (iopctl metrics)")
+  record $w "reload duration (thread)" "$td/reload" s "parse + schedule off the loop" >/dev/null
+  s_win=$(record $w "lateness max during the reload" "$td/winmax" ms "reminders due from HUP-1s to swap+1s")
+  record $w "lateness p99, whole run" "$td/p99" ms "W3 load with a reload" >/dev/null
+  record $w "lateness max, whole run" "$td/max" ms "" >/dev/null
+  s_stall=$(echo "$s_stall" | cut -d' ' -f1); s_win=$(echo "$s_win" | cut -d' ' -f1)
+  verdict $w "longest loop stall <= 100 ms (metric)" "$(fmtnum "$s_stall") ms" "$(pass_if "$s_stall <= 100")"
+  verdict $w "... seen from outside: lateness during the reload <= 100 ms" "$(fmtnum "$s_win") ms" "$(pass_if "$s_win <= 100")"
+}
+
+# ---------------------------------------------------------------- W4
+rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
+
+w4() {
+  local w=W4 td=$OUT_DIR/w4 r d shift full empty
+  mkdir -p "$td"; : >"$td/full"; : >"$td/empty"; : >"$td/per"
+  d=$(calendar_data "$P")
+  shift=$(future_shift)
+  full=$BENCH_DATA/w4/full; empty=$BENCH_DATA/w4/empty
+  "$SYSPY" "$BENCH_DIR/gen_iopd.py" calendar "$full" --tsv "$d/patients.tsv" --shift-days "$shift" \
+    --before 2h --url "$SINK_URL" >/dev/null || die "gen_iopd.py"
+  "$SYSPY" "$BENCH_DIR/gen_iopd.py" calendar "$empty" --tsv "$d/patients.tsv" --empty \
+    --before 2h --url "$SINK_URL" >/dev/null || die "gen_iopd.py"
+  log "W4: RSS of the daemon holding $P patients (enrollments moved $shift days ahead) minus the empty daemon"
+  for r in $(seq 1 "$RUNS"); do
+    local a b
+    rm -rf "$full/state" "$empty/state"
+    daemon_start "$full/iopd.conf" "$td/full-$r.log"; sleep 1; a=$(rss_kib "$DAEMON_PID"); daemon_stop
+    daemon_start "$empty/iopd.conf" "$td/empty-$r.log"; sleep 1; b=$(rss_kib "$DAEMON_PID"); daemon_stop
+    echo "$a" >>"$td/full"; echo "$b" >>"$td/empty"
+    calc "($a - $b) * 1024 / $P" >>"$td/per"; echo >>"$td/per"
+    log "W4 run $r: $a KiB - $b KiB"
+  done
+  record $w "RSS, $P patients" "$td/full" KiB "" >/dev/null
+  record $w "RSS, empty daemon" "$td/empty" KiB "" >/dev/null
+  local s; s=$(record $w "RSS per patient" "$td/per" bytes "(full - empty) / $P")
+  s=$(echo "$s" | cut -d' ' -f1)
+  verdict $w "<= 1 KiB RSS per patient" "$(fmtnum "$s") B" "$(pass_if "$s <= 1024")"
+}
+
+# ---------------------------------------------------------------- report
+report() {
+  echo
+  echo "== iopd bench $STAMP on $(hostname) ($(nproc) cpus, PIN=$PIN, RUNS=$RUNS, RUNS_SLOW=$RUNS_SLOW)"
+  echo
+  printf '| %-3s | %-48s | %-34s | %-11s | %-3s |\n' W measurement "median (min-max)" unit n
+  echo "|-----|--------------------------------------------------|------------------------------------|-------------|-----|"
+  while IFS=$'\t' read -r wl what med mn mx unit n note; do
+    printf '| %-3s | %-48s | %-34s | %-11s | %-3s |\n' "$wl" "$what" \
+      "$(fmtnum "$med") ($(fmtnum "$mn")-$(fmtnum "$mx"))" "$unit" "$n"
+  done <"$RESULTS"
+  echo
+  printf '| %-3s | %-52s | %-46s | %-4s |\n' W target measured ""
+  echo "|-----|------------------------------------------------------|------------------------------------------------|------|"
+  while IFS=$'\t' read -r wl target measured v; do
+    printf '| %-3s | %-52s | %-46s | %-4s |\n' "$wl" "$target" "$measured" "$v"
+  done <"$VERDICTS"
+  echo
+  echo "raw data: $OUT_DIR"
+}
+
+want=("$@")
+[ ${#want[@]} -eq 0 ] && want=(all)
+for x in "${want[@]}"; do
+  case "$x" in
+  W1|w1) w1 ;;
+  W2|w2) w2 ;;
+  W3|w3) w3 ;;
+  W4|w4) w4 ;;
+  W5|w5) w5 ;;
+  all) w1; w2; w3; w4; w5 ;;
+  *) die "unknown workload $x (W1 W2 W3 W4 W5 all)" ;;
+  esac
+done
+report | tee "$OUT_DIR/report.md"
