@@ -411,6 +411,7 @@ void dispatch_note(struct dispatch *d, const struct ledger_rec *r)
 	switch (r->status) {
 	case REC_MISSED: d->totals.missed++; break;
 	case REC_EXPIRED: d->totals.expired++; break;
+	case REC_RETRY: break;                 /* not an outcome: a wait */
 	default: d->totals.skipped++; break;
 	}
 	count(d, r->channel, r->kind, r->status);
@@ -464,6 +465,8 @@ static bool job_still_wanted(struct job *j)
 	return true;
 }
 
+static bool wait_quiet(struct job *j);
+
 static void pump(struct dq *q)
 {
 	struct dispatch *d = q->d;
@@ -474,6 +477,16 @@ static void pump(struct dq *q)
 			list_pop(&q->queue);
 			job_free(j);
 			continue;
+		}
+		/* a first attempt too can reach the front of its queue inside
+		 * the patient's quiet hours: at a catch-up after downtime, or
+		 * behind a slow rate; it waits for the morning like a retry */
+		if (j->kind != KIND_MEDICATION &&
+		    cal_after_quiet(job_patient(j), (int64_t)floor(now(d))) > (int64_t)floor(now(d))) {
+			list_pop(&q->queue);
+			if (wait_quiet(j))
+				continue;
+			list_push_front(&q->queue, j);
 		}
 		/* A paced channel's token is taken when the send starts, so its
 		 * jobs are not claimed ahead of their due (job_send_at_due would
@@ -628,9 +641,18 @@ static bool wait_quiet(struct job *j)
 	if (end <= (int64_t)floor(t))
 		return false;                  /* not inside the window */
 	if ((double)end >= (double)j->expires) {
-		job_note(j, REC_EXPIRED, "expired: quiet hours last until it is too late");
+		job_note(j, j->attempts ? REC_EXPIRED : REC_MISSED,
+		    "quiet hours last until it is too late");
 		job_free(j);
 		return true;
+	}
+	if (!j->durable) {
+		/* leaving the queue, it leaves what holds the mark back: the
+		 * ledger must know it, or a crash tonight would lose it */
+		struct ledger_rec r = job_rec(j, REC_RETRY);
+		r.reason = "waiting for the end of the patient's quiet hours";
+		dispatch_note(d, &r);
+		j->durable = true;
 	}
 	j->state = J_WAITING;
 	d->waiting++;
