@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <math.h>
 #include <signal.h>
@@ -568,10 +569,62 @@ static int log_level_for(const struct daemon_opts *o, const struct snapshot *s)
 	return s->log_level > 0 ? s->log_level : LOG_LVL_INFO;
 }
 
+/* ---- detaching ------------------------------------------------------- */
+
+/* Without -f, and when neither systemd nor another supervisor watches
+ * (no $NOTIFY_SOCKET, no $INVOCATION_ID), iopd detaches like a classic
+ * daemon.  It forks before any loop or thread exists; the parent waits
+ * until the child is ready, or failed, so its exit status tells which, and
+ * start-up errors still reach the terminal.  Returns the pipe the child
+ * reports readiness on, or -1 when iopd stays in the foreground. */
+static int detach(const struct daemon_opts *o)
+{
+	int p[2];
+	pid_t pid;
+	char c = 0;
+	ssize_t n;
+
+	if (o->foreground || getenv("NOTIFY_SOCKET") || getenv("INVOCATION_ID"))
+		return -1;
+	if (pipe(p) < 0 || (pid = fork()) < 0) {
+		log_warn("cannot detach (%s): staying in the foreground", strerror(errno));
+		return -1;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		do
+			n = read(p[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		_exit(n == 1 && c == '1' ? 0 : 1);
+	}
+	close(p[0]);
+	setsid();
+	return p[1];
+}
+
+static void detached_ready(int fd)
+{
+	int null;
+
+	if (fd < 0)
+		return;
+	if ((null = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	log_detach();
+	if (write(fd, "1", 1) != 1)
+		log_warn("could not tell the starting process that iopd is ready");
+	close(fd);
+}
+
 int daemon_main(const struct daemon_opts *o)
 {
 	struct daemon dm;
-	int rc = 1;
+	int rc = 1, ready_fd;
 
 	memset(&dm, 0, sizeof dm);
 	signal(SIGPIPE, SIG_IGN);
@@ -583,6 +636,7 @@ int daemon_main(const struct daemon_opts *o)
 	 * (bench W4: RSS per patient held). */
 	malloc_trim(0);
 	log_set_level(log_level_for(o, dm.snap));
+	ready_fd = detach(o);
 	dm.opts = o;
 	dm.config = xstrdup(dm.snap->config_file);
 	dm.loop = ev_default_loop(EVFLAG_AUTO);
@@ -594,6 +648,7 @@ int daemon_main(const struct daemon_opts *o)
 		/* READY=1 only now: configuration parsed, plugins configured and
 		 * started, ledger open and reconciled, control socket listening */
 		notify_ready();
+		detached_ready(ready_fd);
 		daemon_status_line(&dm);
 		ev_run(dm.loop, 0);
 		rc = dm.exit_code;

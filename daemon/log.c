@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <syslog.h>
 
 #define SD_JOURNAL_SUPPRESS_LOCATION 1
 #include <systemd/sd-journal.h>
@@ -14,6 +15,7 @@
 
 static int log_lvl = LOG_LVL_INFO;
 static bool log_journal;
+static bool log_detached;              /* stderr is /dev/null: syslog is the fallback */
 
 /* $JOURNAL_STREAM is "DEV:INODE" of the stream systemd connected to our
  * stderr; it only counts if stderr is still that stream (not redirected). */
@@ -34,6 +36,13 @@ void log_init(int level)
 {
 	log_lvl = level;
 	log_journal = stderr_is_journal();
+}
+
+void log_detach(void)
+{
+	openlog("iopd", LOG_PID, LOG_DAEMON);
+	log_detached = true;
+	log_journal = true;
 }
 
 void log_set_level(int level)
@@ -92,8 +101,12 @@ static void log_to_journal(int prio, const struct log_ctx *c, const char *msg)
 		iov_field(iov, &n, b, "IOPD_PATIENT_ID", c->patient);
 		iov_field(iov, &n, b, "IOPD_CHANNEL", c->channel);
 	}
-	if (sd_journal_sendv(iov, n) < 0)
-		log_to_stderr(prio, c, msg);   /* journald away: the stream still works */
+	if (sd_journal_sendv(iov, n) < 0) {
+		if (log_detached)
+			syslog(prio, "%s", msg);   /* no journald on this host */
+		else
+			log_to_stderr(prio, c, msg);   /* journald away: the stream still works */
+	}
 	for (i = 0; i < n; i++)
 		sbuf_free(&b[i]);
 }

@@ -24,6 +24,9 @@ struct log_ctx {
 };
 
 void log_init(int level);
+/* After iopd detached from its terminal: lines go to the journal (or,
+ * without journald, to syslog), never to the closed stderr. */
+void log_detach(void);
 void log_set_level(int level);
 int log_level(void);
 bool log_enabled(int prio);
