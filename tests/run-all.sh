@@ -49,7 +49,7 @@ run_check "make check" "$top"
 # in place: `make distdir` gives exactly the distributed sources.
 san="$top/build-san"
 echo "=== ASan+UBSan build in $san"
-rm -rf "$san"
+rm -rf "$san" && mkdir -p "$san"
 if make distdir distdir="$san/src" >/dev/null && mkdir -p "$san/build" &&
     (cd "$san/build" && ../src/configure --enable-sanitizers CC=clang >/dev/null &&
      make -j"$jobs" >/dev/null); then
