@@ -30,7 +30,7 @@
 #include <string.h>
 
 #include "iopd/plugin.h"
-#include "../webhook/gw.h"
+#include "../common/gw.h"
 #include "sms_fmt.h"
 
 #define SMS_VERSION "1.0"

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../webhook/gw.h"
+#include "../common/gw.h"
 
 /* Twilio keeps a message queued for at most 10 h (DOMAIN R9). */
 #define SMS_TWILIO_VALIDITY_MAX 36000L

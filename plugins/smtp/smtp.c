@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "iopd/plugin.h"
-#include "../webhook/gw.h"
+#include "../common/gw.h"
 #include "smtp_fmt.h"
 
 #define SMTP_VERSION "1.0"

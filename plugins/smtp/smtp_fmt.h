@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../webhook/gw.h"
+#include "../common/gw.h"
 
 #define SMTP_ADDR_MAX 256              /* RFC 5321 4.5.3.1.3: a path is at most 256 */
 #define SMTP_NAME_MAX 256

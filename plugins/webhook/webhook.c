@@ -30,7 +30,7 @@
 #include <string.h>
 
 #include "iopd/plugin.h"
-#include "gw.h"
+#include "../common/gw.h"
 #include "webhook_fmt.h"
 
 #define WEBHOOK_VERSION "1.0"

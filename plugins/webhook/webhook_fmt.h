@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gw.h"
+#include "../common/gw.h"
 
 /* "sha256=" and 64 hex digits, and the NUL. */
 #define WEBHOOK_SIG_MAX 72

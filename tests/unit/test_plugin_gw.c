@@ -1,5 +1,5 @@
 /* test_plugin_gw.c - the shared helpers of the network plugins
- * (plugins/webhook/gw.h): encoders, the JSON member scanner, Retry-After
+ * (plugins/common/gw.h): encoders, the JSON member scanner, Retry-After
  * and HTTP dates, the cleaning of gateway text, and the HTTP status map. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../plugins/webhook/gw.h"
+#include "../../plugins/common/gw.h"
 
 #define NOW 1796083200.0               /* 2026-12-01T00:00:00Z */
 

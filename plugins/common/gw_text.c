@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "civil.h"            /* header-only: the daemon's calendar arithmetic */
 #include "gw.h"
 
 #define GW_JSON_DEPTH 32               /* nesting we follow before calling it invalid */
@@ -494,28 +495,6 @@ enum gw_json_type gw_json_member(const char *js, size_t len, const char *key,
  * HTTP dates and Retry-After
  * ===================================================================== */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil); m 1..12. */
-static int64_t gw_days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int gw_days_in_month(int y, int m)
-{
-	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return m == 2 && leap ? 29 : days[m - 1];
-}
-
 /* Between min and max digits; returns the number of digits read, or -1. */
 static int gw_uint(const char **pp, int min, int max, int *v)
 {
@@ -620,11 +599,11 @@ int gw_http_date(const char *s, int64_t *t)
 		rc = gw_date_asctime(p + 1, &y, &mo, &d, &h, &mi, &sec);
 	else
 		return -1;
-	if (rc < 0 || y < 1970 || d < 1 || d > gw_days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
+	if (rc < 0 || y < 1970 || d < 1 || d > civil_month_days(y, mo) || h > 23 || mi > 59 || sec > 60)
 		return -1;
 	if (sec == 60)
 		sec = 59;              /* a leap second: near enough */
-	*t = gw_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	*t = (int64_t)civil_to_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
 	return 0;
 }
 
