@@ -319,6 +319,7 @@ struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *e
 	}
 	config_destroy(&cfg);
 	errs->main_file = errs->include_dir = NULL;
+	errs_paths_free(errs);
 	free(abs);
 	free(dir);
 	free(given_dir);

@@ -86,7 +86,7 @@ void errs_print(const struct errs *e, FILE *f)
 		fputs(e->text.s, f);
 }
 
-void errs_free(struct errs *e)
+void errs_paths_free(struct errs *e)
 {
 	size_t i;
 
@@ -95,6 +95,11 @@ void errs_free(struct errs *e)
 	free(e->paths);
 	e->paths = NULL;
 	e->npaths = 0;
+}
+
+void errs_free(struct errs *e)
+{
+	errs_paths_free(e);
 	sbuf_free(&e->text);
 	sbuf_free(&e->warn);
 	e->count = e->nwarn = 0;

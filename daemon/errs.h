@@ -29,6 +29,9 @@ void errs_set(struct errs *e, const config_setting_t *s, const char *fmt, ...) I
 void errs_vset(struct errs *e, const config_setting_t *s, const char *fmt, va_list ap) IOPD_PRINTF(3, 0);
 void warn_set(struct errs *e, const config_setting_t *s, const char *fmt, ...) IOPD_PRINTF(3, 4);
 const char *setting_file(const struct errs *e, const config_setting_t *s);
+/* Drops the joined file names setting_file() made (they are only valid
+ * while the libconfig tree they name is). */
+void errs_paths_free(struct errs *e);
 void errs_print(const struct errs *e, FILE *f);
 void errs_free(struct errs *e);
 
