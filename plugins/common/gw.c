@@ -40,7 +40,7 @@ void gw_result_auth(struct gw_result *r, const char *fmt, ...)
 {
 	va_list ap;
 
-	r->result = IOPD_TRANSIENT;
+	r->result = IOPD_PERMANENT;
 	r->auth_failed = 1;
 	r->retry_after = -1.0;
 	va_start(ap, fmt);
@@ -417,7 +417,7 @@ static void gw_log_outcome(struct gw_xfers *l, const char *id, const struct gw_r
 	 * once, loudly, and again when they work. */
 	if (r->auth_failed && !l->auth_failing) {
 		l->h->log(l->h, IOPD_LOG_ERR, "%s: the gateway refused our credentials (%s); "
-		    "reminders stay queued for retry until the secret is fixed and iopd reloaded",
+		    "reminders fail until the secret is fixed and iopd reloaded",
 		    l->module, r->reason);
 		l->auth_failing = 1;
 	} else if (l->auth_failing && r->result == IOPD_DELIVERED) {

@@ -2,10 +2,7 @@
  *
  * "gw" for gateway.  Compiled into each of the three plugin modules (every
  * module is its own shared object and, built with -fvisibility=hidden,
- * exports none of these names) and into their unit tests.  It lives in
- * plugins/webhook/ because the webhook is the plainest HTTP client of the
- * three; the sms and smtp modules list this file in their sources too
- * (plugins/common/ would be its natural home, should one appear).
+ * exports none of these names) and into their unit tests.
  *
  * Four parts (the first in gw_text.c, the others in gw.c):
  *   - text: growable buffers, form and JSON encoders, a JSON member
@@ -114,13 +111,12 @@ void gw_result_init(struct gw_result *r);
 void gw_result_set(struct gw_result *r, enum iopd_result res, const char *fmt, ...)
     IOPD_PLUGIN_PRINTF(3, 4);
 /* The gateway refused our credentials (HTTP 401, Kannel's 403
- * "Authorization failed", SMTP 535): TRANSIENT with auth_failed set, in all
- * three modules alike.  A refused secret is the channel's configuration,
- * the same for every reminder, and it does not heal until the admin fixes
- * the secret and reloads.  As PERMANENT, every reminder falling due
- * meanwhile would be recorded failed and lost for good; as TRANSIENT they
- * are retried with backoff until each expires, and go out once it is
- * fixed.  gw.c logs the first refusal at error level, and the recovery. */
+ * "Authorization failed", SMTP 535): PERMANENT with auth_failed set, in all
+ * three modules alike, as the contract classes other HTTP 4xx and SMTP 5xx.
+ * A refused secret is the channel's configuration and fails every reminder
+ * until the admin fixes it, so gw.c logs the first refusal at error level
+ * (and the recovery), and each reminder is recorded failed with the reason,
+ * where `iopctl status` and the metrics show it. */
 void gw_result_auth(struct gw_result *r, const char *fmt, ...) IOPD_PLUGIN_PRINTF(2, 3);
 /* A transfer that failed in curl (no usable reply): TRANSIENT, with curl's
  * own words, and "TLS certificate verification failed" said plainly when
@@ -128,7 +124,7 @@ void gw_result_auth(struct gw_result *r, const char *fmt, ...) IOPD_PLUGIN_PRINT
 void gw_result_curl(struct gw_result *r, CURLcode rc, const char *errbuf);
 /* The common reading of an HTTP status (SPEC 6), reason "HTTP <status>":
  *   2xx            DELIVERED
- *   401            gw_result_auth: our credentials were refused
+ *   401            gw_result_auth: our credentials were refused (PERMANENT)
  *   408, 429, 5xx  TRANSIENT, honouring Retry-After
  *   other 4xx      PERMANENT
  *   anything else  TRANSIENT (1xx, 3xx: redirects are never followed) */

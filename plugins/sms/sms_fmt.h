@@ -60,7 +60,7 @@ struct sms_kannel_req {
  * it, and wipe the buffer). */
 void sms_kannel_url(struct gw_buf *b, const char *base, const struct sms_kannel_req *q);
 /* A Kannel reply (RIG 1): 2xx DELIVERED as "kannel:<id>" (Kannel names
- * no message id); 403 "Authorization failed" gw_result_auth;
+ * no message id); 403 "Authorization failed" PERMANENT (gw_result_auth);
  * 403 "Not routable" TRANSIENT (its SMSC is down); other 4xx PERMANENT;
  * the rest TRANSIENT.  The reason carries Kannel's words, cleaned. */
 void sms_kannel_reply(struct gw_result *r, long status, const char *body, size_t len,

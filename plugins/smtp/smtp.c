@@ -18,8 +18,9 @@
  * Outcomes (smtp_reply): accepted -> delivered, with the server's queue id
  * ("queued as X") as gateway id, else our Message-ID; 4xx -> transient;
  * 5xx -> permanent; network and TLS errors -> transient.  Refused
- * credentials (535, curl 67) are transient although 535 is an SMTP 5xx:
- * see gw_result_auth in gw.h for why, the same in every module. */
+ * credentials (535, curl 67) are permanent like any SMTP 5xx, and flagged
+ * so the refusal is logged once as an error: see gw_result_auth in gw.h,
+ * the same in every module. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

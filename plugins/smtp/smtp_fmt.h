@@ -73,7 +73,7 @@ int smtp_queue_id(const char *lines, size_t len, char *out, size_t outlen);
  * (CURLINFO_RESPONSE_CODE) and the reply lines (for the enhanced status
  * code, e.g. "5.1.1"; never their text, which may echo the address):
  *   CURLE_OK                      DELIVERED
- *   530, 534, 535, 538, curl 67   gw_result_auth: our credentials
+ *   530, 534, 535, 538, curl 67   PERMANENT  gw_result_auth: our credentials
  *   curl 64 (no STARTTLS)         TRANSIENT
  *   4xx                           TRANSIENT  "SMTP 451 4.3.0"
  *   5xx                           PERMANENT  "SMTP 550 5.1.1"

@@ -24,7 +24,8 @@
  *
  * Outcomes: 2xx delivered (gateway id: a JSON "id" in the reply, else
  * "http-<status>"); 408, 429, 5xx and network errors transient, honouring
- * Retry-After; 401 transient (see gw_http_status); other 4xx permanent. */
+ * Retry-After; other 4xx permanent, 401 included (refused credentials,
+ * also logged once as an error: see gw_result_auth). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

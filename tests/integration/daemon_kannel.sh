@@ -6,17 +6,17 @@
 # SMSC at their due time with the text exactly as rendered (GSM 7-bit accents
 # and a UCS-2 text with an emoji intact; the language variants chosen by the
 # patient's language), recorded sent.  A bad sendsms password: never
-# delivered, the ledger keeps Kannel's reason (see the note below).  smsbox
-# down: the reminder is retried and delivered once smsbox is back; one whose
-# session starts while smsbox is still down is recorded expired and never
-# reaches the SMSC, not even after smsbox returns.
+# delivered, recorded failed on its one attempt with Kannel's reason (see the
+# note below).  smsbox down: the reminder is retried and delivered once smsbox
+# is back; one whose session starts while smsbox is still down is recorded
+# expired and never reaches the SMSC, not even after smsbox returns.
 #
-# Note on the bad password: SPEC 6 lists "other HTTP 4xx" as permanent, but the
-# sms plugin deliberately treats refused credentials as TRANSIENT (plugins/sms,
-# gw_result_auth; rationale in plugins/smtp/smtp.c): a wrong password is the
-# channel's configuration, and as permanent every reminder due until the admin
-# fixes it would be lost.  So here it is retried, then expired at the session,
-# with "Authorization failed" as the reason, and logged as an error.
+# Note on the bad password: Kannel answers 403 "Authorization failed for
+# sendsms", and SPEC 6 lists "other HTTP 4xx" as permanent: the sms plugin
+# reports refused credentials as PERMANENT (gw_result_auth in
+# plugins/common/gw.h, the same in every module).  So the reminder is recorded
+# failed on its first attempt, with "Authorization failed" as the reason, and
+# never retried; the refusal is logged once as an error.
 set -eu
 for d in "$(dirname "$0")" "${srcdir:-.}/tests/integration"; do
 	[ -f "$d/daemon_lib.sh" ] && { . "$d/daemon_lib.sh"; break; }
@@ -134,11 +134,15 @@ check "soon: never reached the SMSC" not got '+15551230006'
 check "soon: still expired" test "$(rec D "$ID_soon" status)" = expired
 
 # --- the bad password ---------------------------------------------------------------
-check "bad password: not delivered, waiting to retry" test "$(rec D "$ID_bad" status)" = retry
-check "bad password: the ledger keeps Kannel's reason" \
-	grep -q '^retry|1|kannel HTTP 403: Authorization failed for sendsms$' <<<"$(outcomes D "$ID_bad")"
+check "bad password: failed on its one attempt, with Kannel's reason" \
+	test "$(rec D "$ID_bad" 'status, attempts, reason')" = "failed|1|kannel HTTP 403: Authorization failed for sendsms"
+check "bad password: one outcome, failed, not retried" \
+	test "$(outcomes D "$ID_bad")" = "failed|1|kannel HTTP 403: Authorization failed for sendsms"
+check "bad password: the failure is a warning with Kannel's reason" \
+	test "$(grep -c "^<4>\[smsbad\] failed: kannel HTTP 403: Authorization failed for sendsms (patient p-bad, reminder $ID_bad)$" "$D_LOG")" -eq 1
 check "bad password: never reached the SMSC" not got '+15551230004'
-check "bad password: logged as an error, once" test "$(grep -c '^<3>.*refused our credentials' "$D_LOG")" -eq 1
+check "bad password: logged as an error, once" test "$(grep -c 'refused our credentials' "$D_LOG")" -eq 1 -a \
+	"$(grep -c '^<3>\[smsbad\] sms/kannel: the gateway refused our credentials (kannel HTTP 403: Authorization failed for sendsms)' "$D_LOG")" -eq 1
 check "bad password: neither password nor sendsms URL in the log" \
 	test "$(grep -cE 'not-the-password|password=|sendsms\?' "$D_LOG" || true)" -eq 0
 check "log: no phone number or text" \

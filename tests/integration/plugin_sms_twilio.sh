@@ -113,9 +113,13 @@ chmod 600 "$T/wrong.token"
 twilio_conf wrong "$TWILIO_API"
 sed -i 's/twilio.token/wrong.token/' "$T/wrong.conf"
 run wrong -n 2 --id 00000000000000b8 --to +15551230008
-check "wrong token: transient (the channel's configuration, not the message)" \
-	test "$(grep -c 'transient twilio 20003: HTTP 401 retry_after=-1' "$T/wrong.stdout")" -eq 2
-check "wrong token: one error log line for both" test "$(grep -c 'refused our credentials' "$T/wrong.stderr")" -eq 1
+check "wrong token: permanent, with Twilio's code (a 4xx; SPEC 6)" \
+	test "$(sort "$T/wrong.stdout" | tr '\n' '/')" = \
+	"00000000000000b8 permanent twilio 20003: HTTP 401/00000000000000b9 permanent twilio 20003: HTTP 401/"
+check "wrong token: each sent once, not retried" \
+	test "$(jsonl_count "$TWILIO_LOG" 'r["idempotency_key"] in ("00000000000000b8", "00000000000000b9")')" -eq 2
+check "wrong token: one error log line for both" test "$(grep -c 'refused our credentials' "$T/wrong.stderr")" -eq 1 -a \
+	"$(grep -c '^<3>\[sms\] sms/twilio: the gateway refused our credentials (twilio 20003: HTTP 401)' "$T/wrong.stderr")" -eq 1
 check "wrong token: never logged" test "$(grep -c "not-the-token\|$TWILIO_TOKEN" "$T/wrong.stderr" || true)" -eq 0
 
 # --- network and TLS ---------------------------------------------------------------

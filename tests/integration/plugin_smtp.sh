@@ -140,10 +140,14 @@ printf 'wrong\n' >"$T/wrong.pw"
 chmod 600 "$T/wrong.pw"
 smtp_conf wrong "$TLS_URL"
 sed -i 's/smtp.pw/wrong.pw/' "$T/wrong.conf"
+auth535=$(jsonl_count "$TLS_EVENTS" 'r["stage"] == "auth" and r["reply"] == "535"')
 run wrong -n 2 --id 00000000000000b8 --to alex@patient.example
-check "wrong password: transient (the channel's configuration)" test "$(grep -c \
-	'transient SMTP 535 5.7.8: authentication failed retry_after=-1' "$T/wrong.stdout")" -eq 2
-check "wrong password: one error log line" test "$(grep -c 'refused our credentials' "$T/wrong.stderr")" -eq 1
+check "wrong password: permanent (an SMTP 5xx), with the codes" test "$(sort "$T/wrong.stdout" | tr '\n' '/')" = \
+	"00000000000000b8 permanent SMTP 535 5.7.8: authentication failed/00000000000000b9 permanent SMTP 535 5.7.8: authentication failed/"
+check "wrong password: one error log line" test "$(grep -c 'refused our credentials' "$T/wrong.stderr")" -eq 1 -a \
+	"$(grep -c '^<3>\[email\] smtp: the gateway refused our credentials (SMTP 535 5.7.8: authentication failed)' "$T/wrong.stderr")" -eq 1
+check "wrong password: each refused once, not retried" \
+	test "$(jsonl_count "$TLS_EVENTS" 'r["stage"] == "auth" and r["reply"] == "535"')" -eq $((auth535 + 2))
 
 # --- TLS is not optional ---------------------------------------------------------------
 start_smtp PLAIN

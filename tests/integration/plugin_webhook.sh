@@ -116,8 +116,11 @@ run one --id 00000000000000b5
 check "422: permanent" grep -qx "00000000000000b5 permanent HTTP 422" "$T/one.stdout"
 control 'status=401'
 run one --id 00000000000000b6
-check "401: transient (credentials)" grep -qx "00000000000000b6 transient HTTP 401 retry_after=-1" "$T/one.stdout"
-check "401: logged as an error" grep -q "refused our credentials" "$T/one.stderr"
+check "401: permanent (credentials), with the reason" test "$(cat "$T/one.stdout")" = "00000000000000b6 permanent HTTP 401"
+check "401: logged as an error, once" test "$(grep -c 'refused our credentials' "$T/one.stderr")" -eq 1 -a \
+	"$(grep -c '^<3>\[ehr\] webhook: the gateway refused our credentials (HTTP 401)' "$T/one.stderr")" -eq 1
+check "401: sent once, not retried" \
+	test "$(jsonl_count "$WEBHOOK_LOG" 'r["idempotency_key"] == "00000000000000b6"')" -eq 1
 
 # --- network failures ----------------------------------------------------------
 port=$(free_port)

@@ -254,7 +254,7 @@ static void test_http_status(void **state)
 		{204, "5", IOPD_DELIVERED, -1, 0},
 		{400, "5", IOPD_PERMANENT, -1, 0},
 		{404, NULL, IOPD_PERMANENT, -1, 0},
-		{401, "5", IOPD_TRANSIENT, -1, 1},
+		{401, "5", IOPD_PERMANENT, -1, 1},
 		{408, "7", IOPD_TRANSIENT, 7, 0},
 		{429, "30", IOPD_TRANSIENT, 30, 0},
 		{429, NULL, IOPD_TRANSIENT, -1, 0},

@@ -138,7 +138,7 @@ static void test_twilio_replies(void **state)
 	assert_true(r.retry_after == 60.0);
 
 	twilio(&r, 401, twilio_err(20003, 401), NULL);
-	assert_int_equal(r.result, IOPD_TRANSIENT);
+	assert_int_equal(r.result, IOPD_PERMANENT);
 	assert_true(r.auth_failed);
 	assert_string_equal(r.reason, "twilio 20003: HTTP 401");
 	twilio(&r, 404, twilio_err(20404, 404), NULL);
@@ -219,7 +219,7 @@ static void test_kannel_replies(void **state)
 	assert_int_equal(r.result, IOPD_DELIVERED);
 
 	kannel(&r, 403, "Authorization failed for sendsms");
-	assert_int_equal(r.result, IOPD_TRANSIENT);
+	assert_int_equal(r.result, IOPD_PERMANENT);
 	assert_true(r.auth_failed);
 	assert_string_equal(r.reason, "kannel HTTP 403: Authorization failed for sendsms");
 	kannel(&r, 403, "Not routable. Do not try again.");

@@ -286,14 +286,15 @@ static void test_replies(void **state)
 	assert_string_equal(r.reason, "SMTP 554 5.6.0");
 	reply(&r, CURLE_WEIRD_SERVER_REPLY, 552, "552 too big\r\n");
 	assert_string_equal(r.reason, "SMTP 552");
-	/* credentials: transient, flagged */
+	/* credentials: permanent (an SMTP 5xx), flagged */
 	reply(&r, CURLE_LOGIN_DENIED, 535, "535 5.7.8 Authentication credentials invalid\r\n");
-	assert_int_equal(r.result, IOPD_TRANSIENT);
+	assert_int_equal(r.result, IOPD_PERMANENT);
 	assert_true(r.auth_failed);
 	assert_string_equal(r.reason, "SMTP 535 5.7.8: authentication failed");
 	reply(&r, CURLE_SEND_ERROR, 530, "530 5.7.0 Authentication required\r\n");
 	assert_true(r.auth_failed);
-	assert_int_equal(r.result, IOPD_TRANSIENT);
+	assert_int_equal(r.result, IOPD_PERMANENT);
+	assert_string_equal(r.reason, "SMTP 530 5.7.0: authentication failed");
 	/* no STARTTLS */
 	reply(&r, CURLE_USE_SSL_FAILED, 250, "250 OK\r\n");
 	assert_int_equal(r.result, IOPD_TRANSIENT);

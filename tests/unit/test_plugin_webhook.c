@@ -129,8 +129,9 @@ static void test_replies(void **state)
 	assert_int_equal(r.result, IOPD_PERMANENT);
 	assert_string_equal(r.reason, "HTTP 422");
 	reply(&r, 401, "", NULL);
-	assert_int_equal(r.result, IOPD_TRANSIENT);
+	assert_int_equal(r.result, IOPD_PERMANENT);
 	assert_true(r.auth_failed);
+	assert_string_equal(r.reason, "HTTP 401");
 }
 
 int main(void)
