@@ -13,14 +13,21 @@
 set -eu
 [ $# -eq 1 ] || { echo "usage: $0 DIR" >&2; exit 2; }
 D=$1
-for tool in openssl faketime; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "mkcert.sh: $tool not found" >&2; exit 77; }
+command -v openssl >/dev/null 2>&1 || { echo "mkcert.sh: openssl not found" >&2; exit 77; }
+# libfaketime itself, not the faketime(1) wrapper: the wrapper names a
+# semaphore after its pid and fails ("sem_open: File exists") when a killed
+# predecessor with a recycled pid left one behind.
+LIB=
+for f in ${FAKETIME_LIB:-} /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1 \
+         /usr/lib64/faketime/libfaketime.so.1 /usr/local/lib/faketime/libfaketime.so.1; do
+  [ -f "$f" ] && { LIB=$f; break; }
 done
+[ -n "$LIB" ] || { echo "mkcert.sh: libfaketime not found" >&2; exit 77; }
 mkdir -p "$D"
 
 mk() { # CERT KEY CN
   [ -s "$1" ] && [ -s "$2" ] && return 0
-  TZ=UTC faketime '2020-01-01 00:00:00' openssl req -x509 -nodes \
+  TZ=UTC LD_PRELOAD=$LIB FAKETIME='@2020-01-01 00:00:00' openssl req -x509 -nodes \
     -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
     -keyout "$2.tmp" -out "$1.tmp" -days 7305 -subj "/CN=$3" \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
