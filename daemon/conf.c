@@ -10,6 +10,7 @@
 
 #include "conf.h"
 #include "conf_parts.h"
+#include "conf_source.h"
 #include "log.h"
 #include "tz.h"
 
@@ -169,18 +170,21 @@ static char *dir_of(const char *path)
 	return d;
 }
 
-static int read_tree(config_t *cfg, const char *path, const char *dir, struct errs *e)
+static int read_tree(config_t *cfg, const char *path, struct conf_source *src, struct errs *e)
 {
 	config_init(cfg);
-	config_set_include_dir(cfg, dir);
-	if (config_read_file(cfg, path))
+	if (conf_source_load(src, path, e) != 0)
+		return -1;
+	e->src = src;
+	if (config_read_string(cfg, src->text.s))
 		return 0;
-	if (config_error_type(cfg) == CONFIG_ERR_FILE_IO && !config_error_file(cfg))
-		errs_at(e, path, 0, "cannot read the configuration: %s", strerror(errno ? errno : ENOENT));
-	else
-		errs_at(e, config_error_file(cfg) ? config_error_file(cfg) : path, config_error_line(cfg),
-		    "%s (libconfig syntax: key = value; groups { }, lists ( ), arrays [ ])",
-		    config_error_text(cfg));
+	{
+		const char *f;
+		int line;
+		conf_source_where(src, config_error_line(cfg), &f, &line);
+		errs_at(e, f ? f : path, line, "%s (libconfig syntax: key = value; groups { }, "
+		    "lists ( ), arrays [ ])", config_error_text(cfg));
+	}
 	return -1;
 }
 
@@ -260,7 +264,7 @@ static int check_unique_patients(struct conf_ctx *c, const config_setting_t *lis
 			if (config_setting_get_member(q, "id"))
 				q = config_setting_get_member(q, "id");
 			errs_set(c->errs, p, "duplicate patient id \"%s\" (also at %s:%d)",
-			    s->patients[a].id, setting_file(c->errs, q), config_setting_source_line(q));
+			    s->patients[a].id, setting_file(c->errs, q), setting_line(c->errs, q));
 			bad++;
 		}
 	}
@@ -301,8 +305,9 @@ static int parse_root(struct conf_ctx *c, config_setting_t *root)
 struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *errs)
 {
 	struct snapshot *s = snapshot_new();
-	char *abs = absolute(path), *dir = dir_of(abs), *given_dir = dir_of(path);
+	char *abs = absolute(path), *dir = dir_of(abs);
 	struct conf_ctx c = {s, errs, NULL, dir, mode == CONF_FULL};
+	struct conf_source src;
 	config_t cfg;
 	int before = errs->count;
 
@@ -310,19 +315,18 @@ struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *e
 	 * the absolute path, for reloads */
 	s->config_file = intern(&s->strings, abs);
 	errs->main_file = path;
-	errs->include_dir = given_dir;
 	s->loaded_at = time(NULL);
 	daemon_defaults(s);
-	if (read_tree(&cfg, path, given_dir, errs) == 0) {
+	if (read_tree(&cfg, path, &src, errs) == 0) {
 		c.cfg = &cfg;
 		parse_root(&c, config_root_setting(&cfg));
 	}
 	config_destroy(&cfg);
-	errs->main_file = errs->include_dir = NULL;
-	errs_paths_free(errs);
+	errs->main_file = NULL;
+	errs->src = NULL;
+	conf_source_free(&src);
 	free(abs);
 	free(dir);
-	free(given_dir);
 	if (errs->count > before) {
 		snapshot_unref(s);
 		return NULL;

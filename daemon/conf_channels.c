@@ -95,7 +95,7 @@ static int parse_channel(struct conf_ctx *c, const config_setting_t *g, struct c
 	int bad = 0;
 
 	ch->file = intern(&c->snap->strings, setting_file(c->errs, g));
-	ch->line = config_setting_source_line(g);
+	ch->line = setting_line(c->errs, g);
 	if (conf_expect(c, g, CONFIG_TYPE_GROUP, "a group { name = ...; module = ...; }"))
 		return 1;
 	if (conf_string(c, g, "name", true, &ch->name) != CONF_OK ||

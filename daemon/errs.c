@@ -5,30 +5,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf_source.h"
 #include "errs.h"
 
-/* libconfig 1.5 records an @included file's name as written in the
- * @include line, relative to the include folder (the main file's); an
- * admin needs a path that opens from where they ran the command. */
+/* libconfig reads one text that iopd expanded (conf_source.c): its own
+ * line numbers are mapped back to the files. */
 const char *setting_file(const struct errs *e, const config_setting_t *s)
 {
-	struct errs *m = (struct errs *)e;     /* the path cache only */
-	const char *f = s ? config_setting_source_file(s) : NULL;
-	char *joined;
-	size_t i;
+	const char *f = NULL;
+	int line;
 
-	if (!f)
-		return e->main_file ? e->main_file : "(config)";
-	if (f[0] == '/' || !e->include_dir || (e->main_file && strcmp(f, e->main_file) == 0))
-		return f;
-	joined = xasprintf("%s/%s", e->include_dir, f);
-	for (i = 0; i < m->npaths; i++)
-		if (strcmp(m->paths[i], joined) == 0) {
-			free(joined);
-			return m->paths[i];
-		}
-	m->paths = xreallocarray(m->paths, m->npaths + 1, sizeof *m->paths);
-	return m->paths[m->npaths++] = joined;
+	if (s && e->src)
+		conf_source_where(e->src, config_setting_source_line(s), &f, &line);
+	return f ? f : (e->main_file ? e->main_file : "(config)");
+}
+
+int setting_line(const struct errs *e, const config_setting_t *s)
+{
+	const char *f;
+	int line;
+
+	if (!s)
+		return 0;
+	if (!e->src)
+		return config_setting_source_line(s);
+	conf_source_where(e->src, config_setting_source_line(s), &f, &line);
+	return line;
 }
 
 void errs_vat(struct errs *e, const char *file, int line, const char *fmt, va_list ap)
@@ -53,7 +55,7 @@ void errs_at(struct errs *e, const char *file, int line, const char *fmt, ...)
 
 void errs_vset(struct errs *e, const config_setting_t *s, const char *fmt, va_list ap)
 {
-	errs_vat(e, setting_file(e, s), s ? config_setting_source_line(s) : 0, fmt, ap);
+	errs_vat(e, setting_file(e, s), setting_line(e, s), fmt, ap);
 }
 
 void errs_set(struct errs *e, const config_setting_t *s, const char *fmt, ...)
@@ -69,8 +71,7 @@ void warn_set(struct errs *e, const config_setting_t *s, const char *fmt, ...)
 {
 	va_list ap;
 
-	sbuf_printf(&e->warn, "%s:%d: warning: ", setting_file(e, s),
-	    s ? config_setting_source_line(s) : 0);
+	sbuf_printf(&e->warn, "%s:%d: warning: ", setting_file(e, s), setting_line(e, s));
 	va_start(ap, fmt);
 	sbuf_vprintf(&e->warn, fmt, ap);
 	va_end(ap);
@@ -86,20 +87,8 @@ void errs_print(const struct errs *e, FILE *f)
 		fputs(e->text.s, f);
 }
 
-void errs_paths_free(struct errs *e)
-{
-	size_t i;
-
-	for (i = 0; i < e->npaths; i++)
-		free(e->paths[i]);
-	free(e->paths);
-	e->paths = NULL;
-	e->npaths = 0;
-}
-
 void errs_free(struct errs *e)
 {
-	errs_paths_free(e);
 	sbuf_free(&e->text);
 	sbuf_free(&e->warn);
 	e->count = e->nwarn = 0;

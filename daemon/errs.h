@@ -12,14 +12,14 @@
 
 #include "util.h"
 
+struct conf_source;
+
 struct errs {
 	struct sbuf text;              /* errors, one per line */
 	struct sbuf warn;              /* warnings, one per line */
 	int count, nwarn;
 	const char *main_file;         /* as given: for settings without a source file */
-	const char *include_dir;       /* libconfig names included files relative to it */
-	char **paths;                  /* included files' names, joined to include_dir */
-	size_t npaths;
+	const struct conf_source *src; /* while a configuration is read: its line map */
 };
 
 void errs_at(struct errs *e, const char *file, int line, const char *fmt, ...) IOPD_PRINTF(4, 5);
@@ -28,10 +28,10 @@ void errs_vat(struct errs *e, const char *file, int line, const char *fmt, va_li
 void errs_set(struct errs *e, const config_setting_t *s, const char *fmt, ...) IOPD_PRINTF(3, 4);
 void errs_vset(struct errs *e, const config_setting_t *s, const char *fmt, va_list ap) IOPD_PRINTF(3, 0);
 void warn_set(struct errs *e, const config_setting_t *s, const char *fmt, ...) IOPD_PRINTF(3, 4);
+/* Where setting s was written: the file as the admin named it (openable
+ * from the working directory) and its line there. */
 const char *setting_file(const struct errs *e, const config_setting_t *s);
-/* Drops the joined file names setting_file() made (they are only valid
- * while the libconfig tree they name is). */
-void errs_paths_free(struct errs *e);
+int setting_line(const struct errs *e, const config_setting_t *s);
 void errs_print(const struct errs *e, FILE *f);
 void errs_free(struct errs *e);
 

@@ -191,7 +191,7 @@ static void test_missing_files(void **state)
 	(void)state;
 	assert_null(unit_load_text(dir, "main.conf", "daemon = { };\n@include \"patients/none.conf\"\n",
 	    CONF_CALENDAR, &e));
-	expect_one(&e, path, 2, "cannot open include file");
+	expect_one(&e, path, 2, "cannot read @include \"patients/none.conf\"");
 	errs_free(&e);
 	/* no file at all: "FILE: reason", without a line */
 	assert_null(conf_load(nofile, CONF_CALENDAR, &e));
@@ -235,6 +235,50 @@ static void test_relative_include_other_cwd(void **state)
 	free(main_file);
 	free(sub);
 	free(sub2);
+}
+
+/* An @include inside an included file is read against that file's own
+ * folder; errors in it name it and its own lines; a loop is refused. */
+static void test_nested_include(void **state)
+{
+	struct errs e = {0};
+	char *sub = unit_path(dir, "patients"), *main_file, *loop_file, *bad;
+	struct snapshot *s;
+
+	(void)state;
+	assert_int_equal(mkdir(sub, 0700), 0);
+	free(unit_write(sub, "all.conf", "patients = (\n@include \"one.conf\"\n,\n"
+	    "@include \"two.conf\" # the second\n);\n", 0600));
+	free(unit_write(sub, "one.conf", "{ id = \"p1\"; program = \"op\"; start = \"2026-12-01\"; }\n", 0600));
+	free(unit_write(sub, "two.conf", "/* @include \"nowhere.conf\" is commented out */\n"
+	    "{ id = \"p2\"; program = \"op\";\n  start = \"2026-12-01\"; }\n", 0600));
+	main_file = unit_write(dir, "main.conf",
+	    "programs = ( { id = \"op\"; kind = \"OP\"; } );\n"
+	    "@include \"patients/all.conf\"\n", 0600);
+	s = conf_load(main_file, CONF_CALENDAR, &e);
+	if (!s)
+		fail_msg("%s", e.text.s);
+	assert_int_equal(s->npatients, 2);
+	snapshot_unref(s);
+	errs_free(&e);
+
+	/* an error on line 3 of patients/two.conf is reported there */
+	free(unit_write(sub, "two.conf", "{ id = \"p2\"; program = \"op\";\n"
+	    "  start = \"2026-12-01\";\n  colour = \"red\"; }\n", 0600));
+	bad = unit_path(dir, "patients/two.conf");
+	assert_null(conf_load(main_file, CONF_CALENDAR, &e));
+	expect_one(&e, bad, 3, "unknown key \"colour\"");
+	errs_free(&e);
+
+	/* a file that includes itself */
+	loop_file = unit_write(sub, "two.conf", "@include \"two.conf\"\n", 0600);
+	assert_null(conf_load(main_file, CONF_CALENDAR, &e));
+	expect_one(&e, bad, 1, "it includes itself");
+	errs_free(&e);
+	free(loop_file);
+	free(bad);
+	free(main_file);
+	free(sub);
 }
 
 /* ---- wrong types at the top and in the blocks ---------------------------------- */
@@ -764,6 +808,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_syntax_error_included, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relative_include_other_cwd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nested_include, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_templates_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_cascade, setup, teardown),

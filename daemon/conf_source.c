@@ -1,0 +1,253 @@
+/* conf_source.c - see conf_source.h.
+ *
+ * An @include is recognised as libconfig's scanner does: a line that
+ * starts (after blanks) with @include and a quoted file name, outside
+ * block comments; a comment may follow on the line. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf_source.h"
+#include "errs.h"
+
+#define MAX_DEPTH 16                   /* deeper is surely a loop or a mistake */
+
+struct expand {
+	struct conf_source *src;
+	struct errs *e;
+	char *stack[MAX_DEPTH];        /* real paths being read: cycles */
+	int depth;
+};
+
+static size_t add_file(struct conf_source *s, const char *name)
+{
+	grow_array(&s->files, &s->capfiles, s->nfiles + 1, sizeof *s->files);
+	s->files[s->nfiles] = xstrdup(name);
+	return s->nfiles++;
+}
+
+/* Appends one line of file f (line number `line`) to the text. */
+static void add_line(struct conf_source *s, size_t f, int line, const char *p, size_t n)
+{
+	struct src_span *last = s->nspans ? &s->spans[s->nspans - 1] : NULL;
+
+	s->out_lines++;
+	if (!last || last->file != f || last->line + (s->out_lines - last->out_line) != line) {
+		grow_array(&s->spans, &s->capspans, s->nspans + 1, sizeof *s->spans);
+		s->spans[s->nspans].out_line = s->out_lines;
+		s->spans[s->nspans].line = line;
+		s->spans[s->nspans].file = f;
+		s->nspans++;
+	}
+	sbuf_add(&s->text, p, n);
+	sbuf_addc(&s->text, '\n');
+}
+
+/* Scans a line for comments and strings: whether it ends inside a block
+ * comment, given whether it began in one. */
+static int ends_in_comment(const char *p, size_t n, int in_comment)
+{
+	size_t i;
+	int in_string = 0;
+
+	for (i = 0; i < n; i++) {
+		if (in_comment) {
+			if (p[i] == '*' && i + 1 < n && p[i + 1] == '/') {
+				in_comment = 0;
+				i++;
+			}
+		} else if (in_string) {
+			if (p[i] == '\\')
+				i++;
+			else if (p[i] == '"')
+				in_string = 0;
+		} else if (p[i] == '"') {
+			in_string = 1;
+		} else if (p[i] == '#' || (p[i] == '/' && i + 1 < n && p[i + 1] == '/')) {
+			return 0;
+		} else if (p[i] == '/' && i + 1 < n && p[i + 1] == '*') {
+			in_comment = 1;
+			i++;
+		}
+	}
+	return in_comment;
+}
+
+/* If the line is `@include "name"`, writes the name and returns 1; 0 if it
+ * is not an include; -1 if it is a malformed one. */
+static int include_line(const char *p, size_t n, char *name, size_t len)
+{
+	const char *end = p + n;
+	size_t k = 0;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if ((size_t)(end - p) < 8 || memcmp(p, "@include", 8) != 0)
+		return 0;
+	p += 8;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == end || *p++ != '"')
+		return -1;
+	for (; p < end && *p != '"'; p++) {
+		if (*p == '\\' && p + 1 < end)
+			p++;
+		if (k + 1 < len)
+			name[k++] = *p;
+	}
+	name[k] = '\0';
+	if (p == end || !k)
+		return -1;
+	for (p++; p < end && (*p == ' ' || *p == '\t' || *p == '\r'); p++)
+		;
+	return p == end || *p == '#' || (*p == '/' && p + 1 < end && p[1] == '/') ? 1 : -1;
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	struct sbuf b = {0};
+	char buf[65536];
+	size_t n;
+
+	if (!f)
+		return NULL;
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+		sbuf_add(&b, buf, n);
+	if (ferror(f)) {
+		int err = errno;
+		fclose(f);
+		sbuf_free(&b);
+		errno = err;
+		return NULL;
+	}
+	fclose(f);
+	*len = b.len;
+	return b.s ? b.s : xstrdup("");
+}
+
+/* "patients/a.conf" named in "conf/iopd.conf" -> "conf/patients/a.conf". */
+static char *resolve(const char *including, const char *name)
+{
+	const char *slash = strrchr(including, '/');
+
+	if (name[0] == '/' || !slash)
+		return xstrdup(name);
+	return xasprintf("%.*s/%s", (int)(slash - including), including, name);
+}
+
+static int expand_file(struct expand *x, const char *name, const char *written, const char *from,
+    int from_line);
+
+static int expand_text(struct expand *x, size_t f, const char *text, size_t len)
+{
+	const char *p = text, *end = text + len;
+	int line = 0, in_comment = 0, bad = 0;
+	char inc[PATH_MAX];
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		int kind = in_comment ? 0 : include_line(p, n, inc, sizeof inc);
+
+		line++;
+		if (kind > 0) {
+			char *path = resolve(x->src->files[f], inc);
+			bad += expand_file(x, path, inc, x->src->files[f], line) != 0;
+			free(path);
+		} else if (kind < 0) {
+			errs_at(x->e, x->src->files[f], line, "malformed @include: write @include \"file\" "
+			    "on a line of its own");
+			bad++;
+		} else {
+			in_comment = ends_in_comment(p, n, in_comment);
+			add_line(x->src, f, line, p, n);
+		}
+		p += n + (nl != NULL);
+	}
+	return bad ? -1 : 0;
+}
+
+static int expand_file(struct expand *x, const char *name, const char *written, const char *from,
+    int from_line)
+{
+	char *real = realpath(name, NULL), *text;
+	size_t len, f;
+	int i, rc;
+
+	if (!real || !(text = read_all(name, &len))) {
+		if (from)
+			errs_at(x->e, from, from_line, "cannot read @include \"%s\" (%s): %s", written, name,
+			    strerror(errno));
+		else
+			errs_at(x->e, name, 0, "cannot read the configuration: %s", strerror(errno));
+		free(real);
+		return -1;
+	}
+	for (i = 0; i <= x->depth; i++)
+		if (i == MAX_DEPTH || (i < x->depth && strcmp(x->stack[i], real) == 0)) {
+			errs_at(x->e, from, from_line, "@include \"%s\": %s", written,
+			    i == MAX_DEPTH ? "includes nested too deep" : "it includes itself");
+			free(real);
+			free(text);
+			return -1;
+		}
+	x->stack[x->depth++] = real;
+	f = add_file(x->src, name);
+	rc = expand_text(x, f, text, len);
+	x->depth--;
+	free(real);
+	free(text);
+	return rc;
+}
+
+int conf_source_load(struct conf_source *src, const char *path, struct errs *e)
+{
+	struct expand x;
+
+	memset(src, 0, sizeof *src);
+	memset(&x, 0, sizeof x);
+	x.src = src;
+	x.e = e;
+	if (expand_file(&x, path, path, NULL, 0) != 0)
+		return -1;
+	if (!src->text.s)
+		sbuf_adds(&src->text, "");
+	return 0;
+}
+
+void conf_source_where(const struct conf_source *src, int out_line, const char **file, int *line)
+{
+	size_t lo = 0, hi = src->nspans;
+
+	if (!src->nspans || out_line < 1) {
+		*file = src->nfiles ? src->files[0] : NULL;
+		*line = out_line;
+		return;
+	}
+	while (hi - lo > 1) {                  /* the last span starting at or before */
+		size_t mid = lo + (hi - lo) / 2;
+		if (src->spans[mid].out_line <= out_line)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*file = src->files[src->spans[lo].file];
+	*line = src->spans[lo].line + (out_line - src->spans[lo].out_line);
+}
+
+void conf_source_free(struct conf_source *src)
+{
+	size_t i;
+
+	for (i = 0; i < src->nfiles; i++)
+		free(src->files[i]);
+	free(src->files);
+	free(src->spans);
+	sbuf_free(&src->text);
+	memset(src, 0, sizeof *src);
+}
