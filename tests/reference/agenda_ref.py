@@ -4,7 +4,7 @@
     agenda_ref.py -c FILE --from T --to T [--patient ID]
 
 prints one JSON object per line exactly as `iopd agenda --format jsonl` must.
-Written only from /work/shared/SPEC.md and docs/ids.md; it does not validate
+Written only from docs/SPEC.md and docs/ids.md; it does not validate
 the configuration beyond what it needs (feed it configurations iopd accepts).
 
 Readings of points the SPEC leaves open (argued in tests/reference/README.md):
