@@ -11,19 +11,6 @@ static int less(const struct sheap_ent *a, const struct sheap_ent *b)
 	return a->due != b->due ? a->due < b->due : a->rank != b->rank ? a->rank < b->rank : a->idx < b->idx;
 }
 
-static void sift_up(struct sheap *h, size_t i)
-{
-	struct sheap_ent e = h->v[i];
-
-	while (i > 0) {
-		size_t parent = (i - 1) / 4;
-		if (!less(&e, &h->v[parent]))
-			break;
-		h->v[i] = h->v[parent];
-		i = parent;
-	}
-	h->v[i] = e;
-}
 
 static void sift_down(struct sheap *h, size_t i)
 {
@@ -53,11 +40,6 @@ void sheap_append(struct sheap *h, int64_t due, uint32_t rank, uint32_t idx)
 	h->n++;
 }
 
-void sheap_push(struct sheap *h, int64_t due, uint32_t rank, uint32_t idx)
-{
-	sheap_append(h, due, rank, idx);
-	sift_up(h, h->n - 1);
-}
 
 void sheap_heapify(struct sheap *h)
 {

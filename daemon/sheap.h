@@ -1,7 +1,7 @@
 /* sheap.h - a 4-ary min-heap of calendar streams keyed by (due, rank).
  *
- * The agenda merges streams through it and the daemon keeps one stream of
- * each series in it, so the earliest due reminder is always at the top.
+ * The daemon keeps one stream of each series in it, so the earliest due
+ * reminder is always at the top.
  * Entries carry their key, so sifting never touches the streams. */
 #ifndef IOPD_SHEAP_H
 #define IOPD_SHEAP_H
@@ -20,7 +20,6 @@ struct sheap {
 	size_t n, cap;
 };
 
-void sheap_push(struct sheap *h, int64_t due, uint32_t rank, uint32_t idx);
 /* The top entry; h->n must be > 0. */
 static inline const struct sheap_ent *sheap_top(const struct sheap *h)
 {

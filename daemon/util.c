@@ -250,10 +250,6 @@ uint64_t hash_str(const char *s)
 	return h;
 }
 
-int iopd_streq(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
-}
 
 static void intern_grow(struct intern *in)
 {

@@ -67,6 +67,5 @@ const char *intern(struct intern *in, const char *s);
 void intern_free(struct intern *in);                    /* the strings stay in the arena */
 
 uint64_t hash_str(const char *s);
-int iopd_streq(const char *a, const char *b);
 
 #endif
