@@ -467,6 +467,20 @@ static bool job_still_wanted(struct job *j)
 
 static bool wait_quiet(struct job *j);
 
+/* The second a job would leave at: now, but never before its due (one
+ * offered a little early is held until then, job_send_at_due). */
+static int64_t send_second(const struct job *j, double t)
+{
+	int64_t s = (int64_t)floor(t);
+
+	return s > j->due ? s : j->due;
+}
+
+static bool in_quiet(const struct job *j, double t)
+{
+	return cal_after_quiet(job_patient(j), send_second(j, t)) > send_second(j, t);
+}
+
 static void pump(struct dq *q)
 {
 	struct dispatch *d = q->d;
@@ -481,8 +495,7 @@ static void pump(struct dq *q)
 		/* a first attempt too can reach the front of its queue inside
 		 * the patient's quiet hours: at a catch-up after downtime, or
 		 * behind a slow rate; it waits for the morning like a retry */
-		if (j->kind != KIND_MEDICATION &&
-		    cal_after_quiet(job_patient(j), (int64_t)floor(now(d))) > (int64_t)floor(now(d))) {
+		if (j->kind != KIND_MEDICATION && in_quiet(j, now(d))) {
 			list_pop(&q->queue);
 			if (wait_quiet(j))
 				continue;
@@ -637,9 +650,9 @@ static bool wait_quiet(struct job *j)
 		return false;                  /* no quiet hours (SPEC 4) */
 	ev_now_update(d->loop);            /* the wall clock now, not the cached one */
 	t = now(d);
-	end = cal_after_quiet(job_patient(j), (int64_t)floor(t));
-	if (end <= (int64_t)floor(t))
+	if (!in_quiet(j, t))
 		return false;                  /* not inside the window */
+	end = cal_after_quiet(job_patient(j), send_second(j, t));
 	if ((double)end >= (double)j->expires) {
 		job_note(j, j->attempts ? REC_EXPIRED : REC_MISSED,
 		    "quiet hours last until it is too late");
