@@ -17,23 +17,6 @@
 #include "calendar.h"
 #include "ident.h"
 
-static char *dir;
-
-static int setup(void **state)
-{
-	(void)state;
-	dir = unit_mkdtemp();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	unit_rmtree(dir);
-	dir = NULL;
-	return 0;
-}
-
 /* ---- rows as text ------------------------------------------------------------ */
 
 struct row {
@@ -271,7 +254,7 @@ static void check_streams(const struct snapshot *s)
 
 static struct snapshot *load(const char *text)
 {
-	struct snapshot *s = unit_load_ok(dir, text);
+	struct snapshot *s = unit_load_ok(unit_dir, text);
 
 	check_streams(s);
 	return s;
@@ -882,17 +865,17 @@ static void test_seek_rich_calendar(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_sessions_days_closures_enrollment, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_before_across_dst, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_at_in_patient_zone, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_quiet_hours, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_quiet_hours_local_dst, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_statuses_first_match, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_medication, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_aftercare, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_appointments, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_agenda_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_seek_rich_calendar, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sessions_days_closures_enrollment, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_before_across_dst, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_at_in_patient_zone, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_quiet_hours, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_quiet_hours_local_dst, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_statuses_first_match, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_medication, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_aftercare, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_appointments, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_agenda_order, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_seek_rich_calendar, unit_setup, unit_teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

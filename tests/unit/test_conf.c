@@ -23,23 +23,6 @@
 #endif
 #define FIXTURES TEST_SRCDIR "/tests/unit/conf"
 
-static char *dir;                      /* a scratch folder per test */
-
-static int setup(void **state)
-{
-	(void)state;
-	dir = unit_mkdtemp();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	unit_rmtree(dir);
-	dir = NULL;
-	return 0;
-}
-
 /* ---- the marked fixtures ----------------------------------------------------- */
 
 struct marks {
@@ -116,7 +99,7 @@ static void test_every_error_in_one_run(void **state)
 	read_marks(m, included);
 	assert_true(m->n > 100);
 	assert_non_null(getcwd(cwd, sizeof cwd));
-	assert_int_equal(chdir(dir), 0);           /* the include is found all the same */
+	assert_int_equal(chdir(unit_dir), 0);           /* the include is found all the same */
 	assert_null(conf_load(main_file, CONF_CALENDAR, &e));
 	assert_int_equal(chdir(cwd), 0);
 	unit_expect_errs(&e, m->v, m->n, fixdir);
@@ -135,27 +118,27 @@ static void expect_one(const struct errs *e, const char *file, int line, const c
 {
 	const struct unit_err want[] = {{file, line, text}};
 
-	unit_expect_errs(e, want, 1, dir);
+	unit_expect_errs(e, want, 1, unit_dir);
 }
 
 static void test_syntax_error_main(void **state)
 {
 	struct errs e = {0};
-	char *path = unit_path(dir, "main.conf");
+	char *path = unit_path(unit_dir, "main.conf");
 
 	(void)state;
-	assert_null(unit_load_text(dir, "main.conf",
+	assert_null(unit_load_text(unit_dir, "main.conf",
 	    "daemon = {\n  timezone = \"UTC\";\n  catch_up = \"2h\"\n  quiet_hours = { from = ; };\n};\n",
 	    CONF_CALENDAR, &e));
 	expect_one(&e, path, 4, "syntax error");
 	errs_free(&e);
 	/* a setting given twice is libconfig's error too */
-	assert_null(unit_load_text(dir, "main.conf",
+	assert_null(unit_load_text(unit_dir, "main.conf",
 	    "daemon = { timezone = \"UTC\"; };\n\ndaemon = { };\n", CONF_CALENDAR, &e));
 	expect_one(&e, path, 3, "duplicate setting name");
 	errs_free(&e);
 	/* an array of mixed types */
-	assert_null(unit_load_text(dir, "main.conf",
+	assert_null(unit_load_text(unit_dir, "main.conf",
 	    "closures = [\n  \"2026-12-25\",\n  5 ];\n", CONF_CALENDAR, &e));
 	expect_one(&e, path, 3, "mismatched element type in array");
 	errs_free(&e);
@@ -166,7 +149,7 @@ static void test_syntax_error_main(void **state)
 static void test_syntax_error_included(void **state)
 {
 	struct errs e = {0};
-	char *sub = unit_path(dir, "patients"), *inc, cwd[PATH_MAX];
+	char *sub = unit_path(unit_dir, "patients"), *inc, cwd[PATH_MAX];
 
 	(void)state;
 	assert_int_equal(mkdir(sub, 0700), 0);
@@ -174,7 +157,7 @@ static void test_syntax_error_included(void **state)
 	inc = unit_path(sub, "clinic.conf");
 	assert_non_null(getcwd(cwd, sizeof cwd));
 	assert_int_equal(chdir("/"), 0);
-	assert_null(unit_load_text(dir, "main.conf", "daemon = { };\n\n@include \"patients/clinic.conf\"\n",
+	assert_null(unit_load_text(unit_dir, "main.conf", "daemon = { };\n\n@include \"patients/clinic.conf\"\n",
 	    CONF_CALENDAR, &e));
 	assert_int_equal(chdir(cwd), 0);
 	expect_one(&e, inc, 4, "syntax error");
@@ -186,10 +169,10 @@ static void test_syntax_error_included(void **state)
 static void test_missing_files(void **state)
 {
 	struct errs e = {0};
-	char *path = unit_path(dir, "main.conf"), *nofile = unit_path(dir, "absent.conf");
+	char *path = unit_path(unit_dir, "main.conf"), *nofile = unit_path(unit_dir, "absent.conf");
 
 	(void)state;
-	assert_null(unit_load_text(dir, "main.conf", "daemon = { };\n@include \"patients/none.conf\"\n",
+	assert_null(unit_load_text(unit_dir, "main.conf", "daemon = { };\n@include \"patients/none.conf\"\n",
 	    CONF_CALENDAR, &e));
 	expect_one(&e, path, 2, "cannot read @include \"patients/none.conf\"");
 	errs_free(&e);
@@ -206,7 +189,7 @@ static void test_missing_files(void **state)
 static void test_relative_include_other_cwd(void **state)
 {
 	struct errs e = {0};
-	char *sub = unit_path(dir, "conf.d"), *sub2 = unit_path(dir, "conf.d/patients"), *main_file;
+	char *sub = unit_path(unit_dir, "conf.d"), *sub2 = unit_path(unit_dir, "conf.d/patients"), *main_file;
 	char cwd[PATH_MAX];
 	struct snapshot *s;
 
@@ -216,7 +199,7 @@ static void test_relative_include_other_cwd(void **state)
 	free(unit_write(sub2, "clinic.conf",
 	    "patients = ( { id = \"p1\"; program = \"op\"; start = \"2026-12-01\"; } );\n", 0600));
 	free(unit_write(sub, "programs.conf", "programs = ( { id = \"op\"; kind = \"OP\"; } );\n", 0600));
-	main_file = unit_write(dir, "main.conf",
+	main_file = unit_write(unit_dir, "main.conf",
 	    "daemon = { timezone = \"America/Chicago\"; };\n"
 	    "@include \"conf.d/programs.conf\"\n"
 	    "@include \"conf.d/patients/clinic.conf\"\n", 0600);
@@ -242,7 +225,7 @@ static void test_relative_include_other_cwd(void **state)
 static void test_nested_include(void **state)
 {
 	struct errs e = {0};
-	char *sub = unit_path(dir, "patients"), *main_file, *loop_file, *bad;
+	char *sub = unit_path(unit_dir, "patients"), *main_file, *loop_file, *bad;
 	struct snapshot *s;
 
 	(void)state;
@@ -252,7 +235,7 @@ static void test_nested_include(void **state)
 	free(unit_write(sub, "one.conf", "{ id = \"p1\"; program = \"op\"; start = \"2026-12-01\"; }\n", 0600));
 	free(unit_write(sub, "two.conf", "/* @include \"nowhere.conf\" is commented out */\n"
 	    "{ id = \"p2\"; program = \"op\";\n  start = \"2026-12-01\"; }\n", 0600));
-	main_file = unit_write(dir, "main.conf",
+	main_file = unit_write(unit_dir, "main.conf",
 	    "programs = ( { id = \"op\"; kind = \"OP\"; } );\n"
 	    "@include \"patients/all.conf\"\n", 0600);
 	s = conf_load(main_file, CONF_CALENDAR, &e);
@@ -265,7 +248,7 @@ static void test_nested_include(void **state)
 	/* an error on line 3 of patients/two.conf is reported there */
 	free(unit_write(sub, "two.conf", "{ id = \"p2\"; program = \"op\";\n"
 	    "  start = \"2026-12-01\";\n  colour = \"red\"; }\n", 0600));
-	bad = unit_path(dir, "patients/two.conf");
+	bad = unit_path(unit_dir, "patients/two.conf");
 	assert_null(conf_load(main_file, CONF_CALENDAR, &e));
 	expect_one(&e, bad, 3, "unknown key \"colour\"");
 	errs_free(&e);
@@ -342,8 +325,8 @@ static void test_wrong_types(void **state)
 	(void)state;
 	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
 		struct errs e = {0};
-		char *path = unit_path(dir, "t.conf");
-		struct snapshot *s = unit_load_text(dir, "t.conf", v[i].text, CONF_CALENDAR, &e);
+		char *path = unit_path(unit_dir, "t.conf");
+		struct snapshot *s = unit_load_text(unit_dir, "t.conf", v[i].text, CONF_CALENDAR, &e);
 		if (s)
 			fail_msg("case %zu accepted:\n%s", i, v[i].text);
 		expect_one(&e, path, v[i].line, v[i].why);
@@ -357,7 +340,7 @@ static void test_wrong_types(void **state)
 static void test_default_templates_missing(void **state)
 {
 	struct errs e = {0};
-	char *path = unit_path(dir, "t.conf");
+	char *path = unit_path(unit_dir, "t.conf");
 	const char *text =
 	    "channels = ( { name = \"sms\"; module = \"sms\"; } );\n"                        /* 1 */
 	    "templates = { other = { sms = \"Hi\"; }; };\n"                                  /* 2 */
@@ -385,8 +368,8 @@ static void test_default_templates_missing(void **state)
 	};
 
 	(void)state;
-	assert_null(unit_load_text(dir, "t.conf", text, CONF_CALENDAR, &e));
-	unit_expect_errs(&e, want, sizeof want / sizeof want[0], dir);
+	assert_null(unit_load_text(unit_dir, "t.conf", text, CONF_CALENDAR, &e));
+	unit_expect_errs(&e, want, sizeof want / sizeof want[0], unit_dir);
 	errs_free(&e);
 	free(path);
 }
@@ -395,10 +378,10 @@ static void test_default_templates_missing(void **state)
 static void test_no_cascade(void **state)
 {
 	struct errs e = {0};
-	char *path = unit_path(dir, "t.conf");
+	char *path = unit_path(unit_dir, "t.conf");
 
 	(void)state;
-	assert_null(unit_load_text(dir, "t.conf",
+	assert_null(unit_load_text(unit_dir, "t.conf",
 	    "channels = ( { name = \"sms\"; module = \"sms\"; } );\n"
 	    "templates = { session = { sms = \"Hi\"; }; medication = { sms = \"Hi\"; }; };\n"
 	    "programs = ( { id = \"x\"; reminders = ( { before = \"1d\"; channels = [ \"sms\" ]; } ); } );\n"
@@ -415,7 +398,7 @@ static void test_no_cascade(void **state)
 
 static void test_defaults(void **state)
 {
-	struct snapshot *s = unit_load_ok(dir,
+	struct snapshot *s = unit_load_ok(unit_dir,
 	    "channels = ( { name = \"sms\"; module = \"sms\"; }, { name = \"email\"; module = \"smtp\"; },\n"
 	    "  { name = \"ehr\"; module = \"webhook\"; }, { name = \"term\"; module = \"console\"; } );\n"
 	    "templates = { session = { sms = \"Hi\"; }; medication = { sms = \"Dose\"; }; aftercare = { sms = \"Hello\"; }; };\n"
@@ -498,7 +481,7 @@ static void test_defaults(void **state)
 
 static void test_values_set(void **state)
 {
-	struct snapshot *s = unit_load_ok(dir,
+	struct snapshot *s = unit_load_ok(unit_dir,
 	    "daemon = { timezone = \"America/New_York\"; state_dir = \"/srv/iopd\";\n"
 	    "  control_socket = \"/run/x.sock\"; plugin_dir = \"/opt/iopd/plugins\";\n"
 	    "  quiet_hours = { from = \"22:30\"; to = \"06:45\"; }; catch_up = \"90m\";\n"
@@ -572,7 +555,7 @@ static void test_values_set(void **state)
 /* SPEC 3's example configuration, as printed there (module keys included). */
 static void test_spec_example(void **state)
 {
-	struct snapshot *s = unit_load_ok(dir,
+	struct snapshot *s = unit_load_ok(unit_dir,
 	    "daemon = {\n"
 	    "  timezone       = \"America/New_York\";\n"
 	    "  state_dir      = \"/var/lib/iopd\";\n"
@@ -672,7 +655,7 @@ static void test_shipped_config(void **state)
 
 	(void)state;
 	assert_non_null(getcwd(cwd, sizeof cwd));
-	assert_int_equal(chdir(dir), 0);
+	assert_int_equal(chdir(unit_dir), 0);
 	s = conf_load(TEST_SRCDIR "/conf/iopd.conf", CONF_CALENDAR, &e);
 	assert_int_equal(chdir(cwd), 0);
 	if (!s)
@@ -695,7 +678,7 @@ static const char no_channels[] =
 static void test_patient_file_modes(void **state)
 {
 	struct errs e = {0};
-	char *main_file, *pat, *sub = unit_path(dir, "patients"), cwd[PATH_MAX];
+	char *main_file, *pat, *sub = unit_path(unit_dir, "patients"), cwd[PATH_MAX];
 	struct snapshot *s;
 	char text[512];
 
@@ -704,7 +687,7 @@ static void test_patient_file_modes(void **state)
 	/* patients in the main file, readable by other */
 	snprintf(text, sizeof text, "%s\npatients = (\n  { id = \"p\"; program = \"op\"; start = \"2026-12-01\"; } );\n",
 	    no_channels);
-	main_file = unit_write(dir, "main.conf", text, 0644);
+	main_file = unit_write(unit_dir, "main.conf", text, 0644);
 	s = conf_load(main_file, CONF_CALENDAR, &e);      /* agenda: no mode check */
 	assert_non_null(s);
 	snapshot_unref(s);
@@ -724,7 +707,7 @@ static void test_patient_file_modes(void **state)
 	    "patients = (\n  { id = \"p\"; program = \"op\"; start = \"2026-12-01\"; },\n"
 	    "  { id = \"q\"; program = \"op\"; start = \"2026-12-01\"; } );\n", 0644);
 	snprintf(text, sizeof text, "%s@include \"patients/clinic.conf\"\n", no_channels);
-	main_file = unit_write(dir, "main.conf", text, 0644);
+	main_file = unit_write(unit_dir, "main.conf", text, 0644);
 	assert_non_null(getcwd(cwd, sizeof cwd));
 	assert_int_equal(chdir("/"), 0);
 	s = conf_load(main_file, CONF_FULL, &e);
@@ -733,7 +716,7 @@ static void test_patient_file_modes(void **state)
 	{
 		/* once per file, at its first patient */
 		const struct unit_err want[] = {{pat, 2, "readable by other users"}};
-		unit_expect_errs(&e, want, 1, dir);
+		unit_expect_errs(&e, want, 1, unit_dir);
 		assert_non_null(strstr(e.text.s, pat));     /* the message names the real path */
 	}
 	errs_free(&e);
@@ -754,7 +737,7 @@ static void test_patient_file_modes(void **state)
 static void test_full_mode_plugin_keys(void **state)
 {
 	struct errs e = {0};
-	char *path = unit_path(dir, "f.conf");
+	char *path = unit_path(unit_dir, "f.conf");
 	struct snapshot *s;
 	const char *text =
 	    "channels = (\n"
@@ -766,7 +749,7 @@ static void test_full_mode_plugin_keys(void **state)
 
 	(void)state;
 	/* agenda: no plugin is loaded, the module keys are not looked at */
-	s = unit_load_text(dir, "f.conf", text, CONF_CALENDAR, &e);
+	s = unit_load_text(unit_dir, "f.conf", text, CONF_CALENDAR, &e);
 	if (!s)
 		fail_msg("%s", e.text.s);
 	snapshot_unref(s);
@@ -778,11 +761,11 @@ static void test_full_mode_plugin_keys(void **state)
 			{path, 3, "unknown key \"colour\" in channel term (module console)"},
 			{path, 5, "stream must be \"stdout\" or \"stderr\""},
 		};
-		unit_expect_errs(&e, want, 2, dir);
+		unit_expect_errs(&e, want, 2, unit_dir);
 	}
 	errs_free(&e);
 	/* a valid one, with the insecure_tls warning */
-	s = unit_load_text(dir, "f.conf",
+	s = unit_load_text(unit_dir, "f.conf",
 	    "channels = ( { name = \"term\"; module = \"console\";\n  insecure_tls = true; } );\n", CONF_FULL, &e);
 	if (!s)
 		fail_msg("%s", e.text.s);
@@ -793,7 +776,7 @@ static void test_full_mode_plugin_keys(void **state)
 	snapshot_unref(s);
 	errs_free(&e);
 	/* a module that does not exist */
-	assert_null(unit_load_text(dir, "f.conf",
+	assert_null(unit_load_text(unit_dir, "f.conf",
 	    "channels = ( { name = \"fax\";\n  module = \"fax\"; } );\n", CONF_FULL, &e));
 	expect_one(&e, path, 2, "channel fax: module \"fax\":");
 	errs_free(&e);
@@ -803,21 +786,21 @@ static void test_full_mode_plugin_keys(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_every_error_in_one_run, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_syntax_error_main, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_syntax_error_included, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_relative_include_other_cwd, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_nested_include, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_default_templates_missing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_cascade, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_values_set, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_spec_example, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_shipped_config, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_patient_file_modes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_full_mode_plugin_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_error_in_one_run, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_syntax_error_main, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_syntax_error_included, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_missing_files, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_relative_include_other_cwd, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_nested_include, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_types, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_default_templates_missing, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_no_cascade, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_defaults, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_values_set, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_spec_example, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_shipped_config, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_patient_file_modes, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_full_mode_plugin_keys, unit_setup, unit_teardown),
 	};
 	int rc;
 

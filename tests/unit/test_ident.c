@@ -168,23 +168,6 @@ static void test_hex_round_trip(void **state)
 
 /* ---- end to end: ids through conf_load and the calendar ------------------- */
 
-static char *dir;
-
-static int setup(void **state)
-{
-	(void)state;
-	dir = unit_mkdtemp();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	unit_rmtree(dir);
-	dir = NULL;
-	return 0;
-}
-
 /* The clinic every variant below edits. */
 static const char base_conf[] =
 	"daemon = { timezone = \"America/Chicago\"; quiet_hours = { from = \"21:00\"; to = \"08:00\"; }; };\n"
@@ -281,7 +264,7 @@ static int collect(const struct snapshot *s, const struct agenda_row *r, void *a
 static struct idset ids_of(const char *text, const char *pid)
 {
 	struct idset set = {0};
-	struct snapshot *s = unit_load_ok(dir, text);
+	struct snapshot *s = unit_load_ok(unit_dir, text);
 	int64_t p = snapshot_patient(s, pid);
 
 	assert_true(p >= 0);
@@ -486,11 +469,11 @@ int main(void)
 		cmocka_unit_test(test_documented_ids),
 		cmocka_unit_test(test_series_fields_apart),
 		cmocka_unit_test(test_hex_round_trip),
-		cmocka_unit_test_setup_teardown(test_ids_unique_and_stable_across_loads, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ids_survive_unrelated_edits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ids_change_with_identity, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ids_follow_canonical_lead, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ids_per_patient, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ids_unique_and_stable_across_loads, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_ids_survive_unrelated_edits, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_ids_change_with_identity, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_ids_follow_canonical_lead, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_ids_per_patient, unit_setup, unit_teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -123,23 +123,6 @@ static void test_ph_names(void **state)
 
 /* ---- language fallback, through the configuration --------------------------- */
 
-static char *dir;
-
-static int setup_dir(void **state)
-{
-	(void)state;
-	dir = unit_mkdtemp();
-	return 0;
-}
-
-static int teardown_dir(void **state)
-{
-	(void)state;
-	unit_rmtree(dir);
-	dir = NULL;
-	return 0;
-}
-
 static const char *src_of(const struct tmpl_text *t)
 {
 	return t ? t->src : "(null)";
@@ -147,7 +130,7 @@ static const char *src_of(const struct tmpl_text *t)
 
 static void test_language_fallback(void **state)
 {
-	struct snapshot *s = unit_load_ok(dir,
+	struct snapshot *s = unit_load_ok(unit_dir,
 	    "templates = {\n"
 	    "  full = { sms = \"EN sms\"; email_subject = \"EN subject\"; email_body = \"EN body\";\n"
 	    "    es = { sms = \"ES sms\"; };\n"
@@ -270,9 +253,9 @@ static void test_discretion_in_config(void **state)
 	char *path;
 
 	(void)state;
-	s = unit_load_text(dir, "d.conf", text, CONF_CALENDAR, &e);
+	s = unit_load_text(unit_dir, "d.conf", text, CONF_CALENDAR, &e);
 	assert_null(s);
-	path = unit_path(dir, "d.conf");
+	path = unit_path(unit_dir, "d.conf");
 	{
 		const struct unit_err want[] = {
 			{path, 4, "template sms_bad: the sms text names treatment (\"detox\")"},
@@ -281,7 +264,7 @@ static void test_discretion_in_config(void **state)
 			{path, 8, "template name_bad: the sms text names treatment (\"Sunrise Path\")"},
 			{path, 9, "template strict: the sms text names treatment (\"recovery\")"},
 		};
-		unit_expect_errs(&e, want, sizeof want / sizeof want[0], dir);
+		unit_expect_errs(&e, want, sizeof want / sizeof want[0], unit_dir);
 	}
 	free(path);
 	errs_free(&e);
@@ -388,7 +371,7 @@ static void test_sms_length_warning(void **state)
 	    "0123456789012345678901234567890123456789012345678901234567890123456789"
 	    "0123456789012345678901234567890123456789012345678901234567890123456789"
 	    "0123456789", name);
-	s = unit_load_text(dir, "w.conf", text, CONF_CALENDAR, &e);
+	s = unit_load_text(unit_dir, "w.conf", text, CONF_CALENDAR, &e);
 	assert_non_null(s);
 	assert_int_equal(e.count, 0);
 	assert_int_equal(e.nwarn, 1);
@@ -404,11 +387,11 @@ int main(void)
 		cmocka_unit_test_teardown(test_compile_errors, teardown_arena),
 		cmocka_unit_test_teardown(test_render, teardown_arena),
 		cmocka_unit_test(test_ph_names),
-		cmocka_unit_test_setup_teardown(test_language_fallback, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_language_fallback, unit_setup, unit_teardown),
 		cmocka_unit_test(test_names_treatment),
-		cmocka_unit_test_setup_teardown(test_discretion_in_config, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_discretion_in_config, unit_setup, unit_teardown),
 		cmocka_unit_test(test_sms_segments),
-		cmocka_unit_test_setup_teardown(test_sms_length_warning, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_sms_length_warning, unit_setup, unit_teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -58,6 +58,25 @@ static inline void unit_rmtree(char *dir)
 	free(dir);
 }
 
+/* A scratch folder for each test that names these as its cmocka setup
+ * and teardown. */
+static char *unit_dir __attribute__((unused));
+
+static inline int unit_setup(void **state)
+{
+	(void)state;
+	unit_dir = unit_mkdtemp();
+	return 0;
+}
+
+static inline int unit_teardown(void **state)
+{
+	(void)state;
+	unit_rmtree(unit_dir);
+	unit_dir = NULL;
+	return 0;
+}
+
 /* dir/name (created folders on the way are the caller's business); to free. */
 static inline char *unit_path(const char *dir, const char *name)
 {
