@@ -11,11 +11,7 @@ for d in "$(dirname "$0")/.." "${srcdir:-.}/tests"; do
 done
 [ -n "${TESTS_DIR:-}" ] || { echo "plugin_console.sh: tests/lib.sh not found" >&2; exit 99; }
 
-SENDONE=${SENDONE:-$PWD/tests/tools/sendone}
-# Explicit, so an installed console.so never stands in for the one built here.
-export IOPD_PLUGIN_DIR=${IOPD_PLUGIN_DIR:-$PWD/plugins/.libs}
-[ -x "$SENDONE" ] || skip_all "no $SENDONE (run from the build directory)"
-[ -f "$IOPD_PLUGIN_DIR/console.so" ] || skip_all "no console.so in $IOPD_PLUGIN_DIR"
+. "$TESTS_DIR/integration/fixtures/sendone_lib.sh" console
 
 STAMP='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
 

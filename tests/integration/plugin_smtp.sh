@@ -13,21 +13,9 @@ for d in "$(dirname "$0")/.." "${srcdir:-.}/tests"; do
 done
 [ -n "${TESTS_DIR:-}" ] || { echo "plugin_smtp.sh: tests/lib.sh not found" >&2; exit 99; }
 
-SENDONE=${SENDONE:-$PWD/tests/tools/sendone}
-export IOPD_PLUGIN_DIR=${IOPD_PLUGIN_DIR:-$PWD/plugins/.libs}
-[ -x "$SENDONE" ] || skip_all "no $SENDONE (run from the build directory)"
-[ -f "$IOPD_PLUGIN_DIR/smtp.so" ] || skip_all "no smtp.so in $IOPD_PLUGIN_DIR"
+. "$TESTS_DIR/integration/fixtures/sendone_lib.sh" smtp
 need "$PY"
 
-run() { # NAME [sendone args...] -> $T/NAME.stdout $T/NAME.stderr RC (NAME.out is a peer's)
-	local name=$1
-	shift
-	RC=0
-	"$SENDONE" -c "$T/$name.conf" "$@" >"$T/$name.stdout" 2>"$T/$name.stderr" || RC=$?
-	add_log "$T/$name.stdout" "$T/$name.stderr"
-}
-# absent REGEX FILE: no line matches (a file never written counts as empty)
-absent() { ! grep -qE -- "$1" "$2" 2>/dev/null; }
 # smtp_conf NAME URL [extra settings]: the clinic's relay, with AUTH
 smtp_conf() {
 	cat >"$T/$1.conf" <<EOF

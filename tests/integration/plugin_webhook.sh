@@ -13,21 +13,9 @@ for d in "$(dirname "$0")/.." "${srcdir:-.}/tests"; do
 done
 [ -n "${TESTS_DIR:-}" ] || { echo "plugin_webhook.sh: tests/lib.sh not found" >&2; exit 99; }
 
-SENDONE=${SENDONE:-$PWD/tests/tools/sendone}
-export IOPD_PLUGIN_DIR=${IOPD_PLUGIN_DIR:-$PWD/plugins/.libs}
-[ -x "$SENDONE" ] || skip_all "no $SENDONE (run from the build directory)"
-[ -f "$IOPD_PLUGIN_DIR/webhook.so" ] || skip_all "no webhook.so in $IOPD_PLUGIN_DIR"
+. "$TESTS_DIR/integration/fixtures/sendone_lib.sh" webhook
 need "$PY" curl
 
-# run NAME [sendone args...]: sendone -c $T/NAME.conf; output in $T/NAME.stdout
-# and $T/NAME.stderr (not NAME.out: lib.sh's peers write there), exit status in RC.
-run() {
-	local name=$1
-	shift
-	RC=0
-	"$SENDONE" -c "$T/$name.conf" "$@" >"$T/$name.stdout" 2>"$T/$name.stderr" || RC=$?
-	add_log "$T/$name.stdout" "$T/$name.stderr"
-}
 # control RULE: queue a reply rule on the sink (see webhook_sink.py)
 control() { curl -s -o /dev/null -X POST "$WEBHOOK_URL/__control?$1"; }
 
