@@ -241,32 +241,36 @@ int conf_dur(struct conf_ctx *c, const config_setting_t *g, const char *key, boo
 	return CONF_OK;
 }
 
-int conf_hhmm(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
-    int32_t *out)
+/* A string member read by `parse` into an int32 (a time, a date): `what`
+ * is the expected type for a wrong one, `noun` and `why` make the message
+ * for a bad value. */
+static int parsed_string(struct conf_ctx *c, const config_setting_t *g, const char *key,
+    bool required, int32_t *out, int (*parse)(const char *, int32_t *), const char *what,
+    const char *noun, const char *why)
 {
 	const config_setting_t *s = NULL;
 	const char *v = NULL;
-	int rc = string_member(c, g, key, required, &s, &v, "a string (a time like \"18:00\")");
+	int rc = string_member(c, g, key, required, &s, &v, what);
 
 	if (rc != CONF_OK)
 		return rc;
-	if (parse_hhmm(v, out))
-		return bad_value(c, s, "bad time \"%s\": write HH:MM on a 24-hour clock, 00:00 to 23:59", v);
+	if (parse(v, out))
+		return bad_value(c, s, "bad %s \"%s\": %s", noun, v, why);
 	return CONF_OK;
+}
+
+int conf_hhmm(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    int32_t *out)
+{
+	return parsed_string(c, g, key, required, out, parse_hhmm, "a string (a time like \"18:00\")",
+	    "time", "write HH:MM on a 24-hour clock, 00:00 to 23:59");
 }
 
 int conf_date(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
     int32_t *out)
 {
-	const config_setting_t *s = NULL;
-	const char *v = NULL;
-	int rc = string_member(c, g, key, required, &s, &v, "a string (a date like \"2026-12-01\")");
-
-	if (rc != CONF_OK)
-		return rc;
-	if (parse_date(v, out))
-		return bad_value(c, s, "bad date \"%s\": write YYYY-MM-DD (a real calendar date)", v);
-	return CONF_OK;
+	return parsed_string(c, g, key, required, out, parse_date, "a string (a date like \"2026-12-01\")",
+	    "date", "write YYYY-MM-DD (a real calendar date)");
 }
 
 int conf_tz(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
