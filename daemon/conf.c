@@ -20,7 +20,8 @@ static const char *const root_keys[] = {
 
 static const char *const daemon_keys[] = {
 	"timezone", "state_dir", "control_socket", "plugin_dir", "quiet_hours", "catch_up",
-	"medication_grace", "clinic_phone", "log_level", "metrics_file", "metrics_interval", NULL
+	"medication_grace", "clinic_phone", "log_level", "metrics_file", "metrics_interval",
+	"ledger", "postgresql", "instance", NULL
 };
 
 /* Under systemd, StateDirectory= and RuntimeDirectory= say where the
@@ -137,6 +138,7 @@ static int parse_daemon(struct conf_ctx *c, const config_setting_t *g)
 		bad++;
 	}
 	bad += parse_metrics(c, g);
+	bad += conf_parse_ledger(c, g);
 	bad += conf_string(c, g, "clinic_phone", false, &phone) == CONF_BAD;
 	if (phone && !conf_phone_ok(phone)) {
 		errs_set(c->errs, config_setting_get_member(g, "clinic_phone"),
@@ -280,6 +282,8 @@ static int parse_root(struct conf_ctx *c, config_setting_t *root)
 
 	if ((g = config_setting_get_member(root, "daemon")))
 		bad += parse_daemon(c, g);
+	else
+		bad += conf_parse_ledger(c, NULL);
 	if ((g = config_setting_get_member(root, "channels")))
 		bad += conf_parse_channels(c, g);
 	build_channel_order(c->snap);
@@ -299,6 +303,10 @@ static int parse_root(struct conf_ctx *c, config_setting_t *root)
 	}
 	if ((g = config_setting_get_member(root, "templates")))
 		bad += conf_check_templates(c, g);
+	/* a shared ledger: what every instance must agree on, for the others
+	 * to compare (only then: it walks the whole tree) */
+	if (!bad && c->check && c->snap->ledger == LEDGER_POSTGRESQL)
+		c->snap->fingerprint = conf_fingerprint(&c->snap->strings, root);
 	return bad;
 }
 

@@ -19,4 +19,8 @@ enum conf_mode {
 /* NULL if there was any error (all of them in errs). */
 struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *errs);
 
+/* The shared ledger's password (daemon.postgresql.token_file or
+ * token_credential), read as every secret; NULL and err when it cannot be. */
+char *conf_pg_password(const struct snapshot *s, char *err, size_t errlen);
+
 #endif

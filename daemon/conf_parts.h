@@ -21,6 +21,13 @@ int conf_template_ref(struct conf_ctx *c, const config_setting_t *g, const char 
 /* Fills rule->chan (channel indexes in name order) from rule->channels. */
 void conf_rule_channels(const struct snapshot *s, struct rule *r);
 
+/* daemon.ledger, daemon.postgresql, daemon.instance (daemon: NULL when the
+ * file has no daemon group: the defaults). */
+int conf_parse_ledger(struct conf_ctx *c, const config_setting_t *daemon);
+/* The hex digest of what decides reminders: the whole tree less the
+ * settings that differ per host (fingerprint.c). */
+const char *conf_fingerprint(struct intern *strings, const config_setting_t *root);
+
 /* Checks run once everything is parsed: discreet texts, SMS lengths. */
 int conf_check_templates(struct conf_ctx *c, const config_setting_t *group);
 

@@ -53,6 +53,8 @@ struct conn {
 	struct iopd_message test_msg;
 	char test_id[IDENT_HEX_LEN + 1];
 	char *test_text, *test_to;
+	/* an override on its way to the ledger: the answer, once committed */
+	char *ovr_msg;
 };
 
 struct control {
@@ -156,6 +158,88 @@ static void duration_text(char *buf, size_t len, double secs)
 		snprintf(buf, len, "%ldm %lds", s / 60, s % 60);
 }
 
+struct inst_list {
+	struct conn *c;
+	int n;
+};
+
+static void inst_json(const struct ledger_instance *i, void *arg)
+{
+	struct inst_list *li = arg;
+	struct conn *c = li->c;
+	char t[FMT_UTC_LEN + 1];
+
+	sbuf_adds(&c->out, li->n++ ? "," : "");
+	sbuf_adds(&c->out, "{\"name\":");
+	sbuf_json_str(&c->out, i->name);
+	sbuf_adds(&c->out, ",\"host\":");
+	sbuf_json_str(&c->out, i->host ? i->host : "");
+	sbuf_printf(&c->out, ",\"heartbeat_age\":%.1f,\"fingerprint\":", i->heartbeat_age);
+	sbuf_json_str(&c->out, i->fingerprint ? i->fingerprint : "");
+	fmt_utc(i->started, t);
+	sbuf_printf(&c->out, ",\"in_flight\":%ld,\"started\":\"%s\",\"live\":%s,\"stopped\":%s,"
+	    "\"self\":%s}", i->inflight, t, i->live ? "true" : "false", i->stopped ? "true" : "false",
+	    i->self ? "true" : "false");
+}
+
+/* The ledger's part of status: where, how big, why it cannot be written,
+ * and the instances sharing it. */
+static void ledger_json(struct conn *c)
+{
+	struct daemon *dm = c->dm;
+	struct ledger *l = dm->ledger;
+	const char *down = daemon_ledger_down(dm);
+	char where[512];
+
+	l->ops->describe(l, where, sizeof where);
+	sbuf_printf(&c->out, "\"ledger\":{\"backend\":\"%s\",\"path\":", l->ops->name);
+	sbuf_json_str(&c->out, where);
+	sbuf_printf(&c->out, ",\"bytes\":%lld,\"error\":", (long long)l->ops->size(l));
+	if (down)
+		sbuf_json_str(&c->out, down);
+	else
+		sbuf_adds(&c->out, "null");
+	if (l->ops->instances) {
+		sbuf_adds(&c->out, ",\"instance\":");
+		sbuf_json_str(&c->out, dm->snap->instance);
+		sbuf_adds(&c->out, ",\"fingerprint\":");
+		sbuf_json_str(&c->out, dm->snap->fingerprint ? dm->snap->fingerprint : "");
+		struct inst_list li = {c, 0};
+		sbuf_adds(&c->out, ",\"instances\":[");
+		l->ops->instances(l, inst_json, &li);
+		sbuf_adds(&c->out, "]");
+	}
+	sbuf_adds(&c->out, "}");
+}
+
+static void inst_text(const struct ledger_instance *i, void *arg)
+{
+	struct conn *c = arg;
+	char age[32];
+
+	duration_text(age, sizeof age, i->heartbeat_age);
+	sbuf_printf(&c->out, "  %-20s %-16s %-10s %9ld  %s%s\n", i->name,
+	    i->fingerprint && *i->fingerprint ? i->fingerprint : "-", age, i->inflight,
+	    i->stopped ? "stopped" : i->live ? "live" : "LEASE EXPIRED", i->self ? " (this one)" : "");
+}
+
+static void ledger_text(struct conn *c)
+{
+	struct daemon *dm = c->dm;
+	struct ledger *l = dm->ledger;
+	const char *down = daemon_ledger_down(dm);
+	char where[512];
+
+	l->ops->describe(l, where, sizeof where);
+	sbuf_printf(&c->out, "ledger:    %s (%lld bytes)%s%s\n", where, (long long)l->ops->size(l),
+	    down ? ": CANNOT WRITE: " : "", down ? down : "");
+	if (!l->ops->instances)
+		return;
+	sbuf_printf(&c->out, "instances sharing the ledger (heartbeat: time since the last one):\n"
+	    "  %-20s %-16s %-10s %9s  %s\n", "NAME", "FINGERPRINT", "HEARTBEAT", "IN FLIGHT", "STATE");
+	l->ops->instances(l, inst_text, c);
+}
+
 static void status_json(struct conn *c, const struct day_counts *dc, const struct dispatch_stats *st)
 {
 	struct daemon *dm = c->dm;
@@ -176,17 +260,12 @@ static void status_json(struct conn *c, const struct day_counts *dc, const struc
 		sbuf_adds(o, "null");
 	else
 		sbuf_printf(o, "\"%s\"", (fmt_utc(nd, t), t));
-	sbuf_printf(o, ",\"queued\":%ld,\"in_flight\":%ld,\"waiting_retry\":%ld,\"ledger\":{\"path\":",
+	sbuf_printf(o, ",\"queued\":%ld,\"in_flight\":%ld,\"waiting_retry\":%ld,",
 	    st->queued, st->inflight, st->waiting_retry);
-	sbuf_printf(o, "\"%s/ledger.db\",\"bytes\":%lld,\"error\":", s->state_dir,
-	    (long long)dm->ledger->ops->size(dm->ledger));
-	if (st->ledger_error)
-		sbuf_json_str(o, st->ledger_error);
-	else
-		sbuf_adds(o, "null");
+	ledger_json(c);
 	/* the last error that is not the ledger's, e.g. a failed reload, as
 	 * the text form shows it ("last error:") */
-	sbuf_adds(o, "},\"last_error\":");
+	sbuf_adds(o, ",\"last_error\":");
 	if (dm->last_error[0])
 		sbuf_json_str(o, dm->last_error);
 	else
@@ -228,9 +307,7 @@ static void status_text(struct conn *c, const struct day_counts *dc, const struc
 	}
 	sbuf_printf(o, "delivery:  %ld queued, %ld in flight, %ld waiting to retry\n", st->queued,
 	    st->inflight, st->waiting_retry);
-	sbuf_printf(o, "ledger:    %s/ledger.db (%lld bytes)%s%s\n", s->state_dir,
-	    (long long)dm->ledger->ops->size(dm->ledger), st->ledger_error ? ": CANNOT WRITE: " : "",
-	    st->ledger_error ? st->ledger_error : "");
+	ledger_text(c);
 	if (dm->last_error[0])
 		sbuf_printf(o, "last error: %s\n", dm->last_error);
 	sbuf_printf(o, "\n%-16s %6s %6s %7s %6s %7s %5s\n", "today", "sent", "failed", "expired",
@@ -384,11 +461,21 @@ static void cmd_history(struct conn *c, int argc, char **argv)
 
 /* ---- overrides ------------------------------------------------------------ */
 
+/* The override committed (or not): the answer names what changed. */
+static void override_done(int rc, const char *err, void *arg)
+{
+	struct conn *c = arg;
+
+	if (rc)
+		fail(c, "could not record it in the ledger: %s", err);
+	else
+		ok_message(c, c->ovr_msg);
+}
+
 static void cmd_override(struct conn *c, int argc, char **argv)
 {
 	bool pause = strcmp(argv[0], "pause") == 0 || strcmp(argv[0], "resume") == 0;
 	int on = strcmp(argv[0], "pause") == 0 || strcmp(argv[0], "opt-out") == 0;
-	char err[256], msg[512];
 
 	if (argc != (pause ? 2 : 3)) {
 		fail(c, "usage: %s PATIENT%s", argv[0], pause ? "" : " CHANNEL");
@@ -402,15 +489,12 @@ static void cmd_override(struct conn *c, int argc, char **argv)
 		fail(c, "no channel \"%s\" in the current configuration", argv[2]);
 		return;
 	}
-	if (dispatch_override(c->dm->dispatch, pause ? OVR_PAUSE : OVR_OPTOUT, argv[1],
-	    pause ? NULL : argv[2], on, "iopctl", err, sizeof err)) {
-		fail(c, "could not record it in the ledger: %s", err);
-		return;
-	}
-	snprintf(msg, sizeof msg, "%s: %s%s%s from the next send", argv[1],
+	c->ovr_msg = xasprintf("%s: %s%s from the next send", argv[1],
 	    pause ? (on ? "paused" : "resumed") : (on ? "opted out of " : "opted in to "),
-	    pause ? "" : argv[2], "");
-	ok_message(c, msg);
+	    pause ? "" : argv[2]);
+	c->waiting = true;
+	dispatch_override(c->dm->dispatch, pause ? OVR_PAUSE : OVR_OPTOUT, argv[1],
+	    pause ? NULL : argv[2], on, "iopctl", override_done, c);
 }
 
 /* ---- reload ---------------------------------------------------------- */
@@ -599,6 +683,7 @@ static void conn_free(struct conn *c)
 		return;
 	}
 	snapshot_unref(c->test_snap);
+	free(c->ovr_msg);
 	free(c->test_text);
 	free(c->test_to);
 	sbuf_free(&c->in);

@@ -70,12 +70,23 @@ struct daemon {
 	double today_at;
 
 	const struct daemon_opts *opts;   /* -v / -l win over daemon.log_level */
+
+	/* the ledger's start (ledger load): with a server, it may come after
+	 * start-up; until then the schedule does not run (ledger_ready) */
+	struct ledger_load load_cb;
+	struct ledger_rec *pending;    /* left open by the last run, resumed at ledger_go */
+	size_t npending, npending_cap;
+	int64_t load_mark;
+	bool loaded, ledger_ready;
+	unsigned sched_gen, reload_gen; /* the schedule was rebuilt from the ledger's mark */
 };
 
 /* Asks for a reload; fn (may be NULL) runs when it succeeded or failed. */
 void daemon_reload(struct daemon *dm, reload_fn fn, void *arg);
 /* Updates the systemd STATUS= line. */
 void daemon_status_line(struct daemon *dm);
+/* Why nothing can be recorded now (so nothing is sent), or NULL. */
+const char *daemon_ledger_down(struct daemon *dm);
 
 int control_start(struct daemon *dm, char *err, size_t errlen);
 void control_stop(struct daemon *dm);

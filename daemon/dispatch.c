@@ -98,9 +98,21 @@ struct dispatch {
 	int nqs;
 	struct idset active;           /* ids queued, in flight or waiting */
 	struct job *all;               /* every job */
-	struct joblist claims, outcomes;
-	struct ledger_rec *notes;      /* strings owned (see note_copy) */
+	struct joblist claims, outcomes;   /* for the next batch */
+	struct ledger_rec *notes;      /* strings owned (see dispatch_note) */
 	size_t nnotes, capnotes;
+	/* the batch in flight (one at a time): what it carries, its results */
+	struct ledger_batch batch;
+	struct joblist b_claims, b_outcomes;
+	struct ledger_rec *b_notes, *b_recs;
+	size_t b_nnotes, b_capnotes, b_caprecs;
+	struct ledger_ovr *b_ovrs;
+	size_t b_capovrs;
+	int *b_results;
+	size_t b_capresults;
+	bool busy;                     /* a batch is in flight */
+	struct ovr_req *ovr_reqs;      /* overrides on their way to the ledger */
+	double outage_end;             /* the ledger took writes again after refusing them */
 	int64_t sched_mark;            /* the schedule's: offered up to here */
 	int64_t mark;                  /* what the ledger has */
 	int64_t recheck_before;        /* offers due before it may be settled already */
@@ -198,9 +210,11 @@ bool dispatch_opted_out(const struct dispatch *d, const char *patient, const cha
 	return strset_has(&d->optout, k);
 }
 
+/* Work for the next batch: make sure an iteration writes it.  While a
+ * batch is in flight (a networked ledger) its completion does. */
 static void ensure_flush(struct dispatch *d)
 {
-	if (!ev_is_active(&d->busy_w))
+	if (!d->busy && !ev_is_active(&d->busy_w))
 		ev_idle_start(d->loop, &d->busy_w);
 }
 
@@ -418,17 +432,17 @@ void dispatch_note(struct dispatch *d, const struct ledger_rec *r)
 	ensure_flush(d);
 }
 
-static void notes_free(struct dispatch *d)
+static void notes_free(struct ledger_rec *notes, size_t *n)
 {
 	size_t i;
 
-	for (i = 0; i < d->nnotes; i++) {
-		free((char *)d->notes[i].patient);
-		free((char *)d->notes[i].channel);
-		free((char *)d->notes[i].kind);
-		free((char *)d->notes[i].reason);
+	for (i = 0; i < *n; i++) {
+		free((char *)notes[i].patient);
+		free((char *)notes[i].channel);
+		free((char *)notes[i].kind);
+		free((char *)notes[i].reason);
 	}
-	d->nnotes = 0;
+	*n = 0;
 }
 
 static void job_note(struct job *j, enum rec_status st, const char *reason)
@@ -443,22 +457,40 @@ static void job_note(struct job *j, enum rec_status st, const char *reason)
 
 /* ---- starting sends ----------------------------------------------- */
 
+/* A first attempt that fell due while the ledger refused writes, and is
+ * overdue by more than catch_up now that it takes them again: missed, as
+ * if iopd had been down (SPEC 6, SPEC 9). */
+static bool missed_in_outage(const struct job *j, bool first)
+{
+	const struct dispatch *d = j->d;
+
+	return first && d->outage_end > 0 && (double)j->due < d->outage_end &&
+	    now(d) - (double)j->due > (double)j->snap->catch_up;
+}
+
 /* Checks a queued job just before it takes a slot: it may have expired
- * while it waited, or been paused or opted out since it was offered. */
+ * while it waited, or been paused or opted out since it was offered.  A
+ * shared ledger decides pauses and opt-outs itself, in the claim: another
+ * instance may have changed them since this one last read them. */
 static bool job_still_wanted(struct job *j)
 {
 	const struct patient *p = job_patient(j);
+	bool shared = j->d->ledger->shared;
 
 	if (now(j->d) >= (double)j->expires) {
 		job_note(j, j->attempts ? REC_EXPIRED : REC_MISSED,
 		    j->attempts ? "expired before it could be sent again" : "expired while queued");
 		return false;
 	}
-	if (dispatch_paused(j->d, p->id)) {
+	if (missed_in_outage(j, j->attempts == 0)) {
+		job_note(j, REC_MISSED, "overdue by more than catch_up when the ledger took writes again");
+		return false;
+	}
+	if (!shared && dispatch_paused(j->d, p->id)) {
 		job_note(j, REC_SKIPPED, "paused");
 		return false;
 	}
-	if (dispatch_opted_out(j->d, p->id, j->q->name)) {
+	if (!shared && dispatch_opted_out(j->d, p->id, j->q->name)) {
 		job_note(j, REC_SKIPPED, "opt-out");
 		return false;
 	}
@@ -753,45 +785,96 @@ static int64_t mark_target(const struct dispatch *d)
 	return m;
 }
 
-static int batch_write(struct dispatch *d)
+static void refund(struct dq *q)
 {
-	struct ledger *l = d->ledger;
-	struct job *j;
-	size_t i;
+	if (q->rate > 0)
+		q->tokens = fmin(1.0, q->tokens + 1.0);
+}
 
-	if (l->ops->begin(l))
-		return -1;
-	for (i = 0; i < d->nnotes; i++)
-		if (l->ops->note(l, &d->notes[i]))
-			return -1;
-	for (j = d->outcomes.head; j; j = j->next) {
-		struct ledger_rec r = job_rec(j, j->out);
-		r.reason = j->reason;
-		r.gateway_id = j->gateway_id;
-		if (l->ops->record(l, &r))
-			return -1;
-		if (j->optout_signal) {
-			struct ledger_ovr o = {OVR_OPTOUT, r.patient, r.channel, j->reason, r.at, 1};
-			if (l->ops->set_override(l, &o))
-				return -1;
+/* Moves what waits for the next batch into the batch in flight, and lays
+ * out its records: each outcome (and the opt-out a gateway signalled with
+ * it), each claim. */
+static void batch_build(struct dispatch *d)
+{
+	struct ledger_batch *b = &d->batch;
+	struct ledger_rec *n;
+	struct job *j;
+	size_t k, nrec = (size_t)(d->outcomes.n + d->claims.n);
+
+	d->b_outcomes = d->outcomes;
+	d->b_claims = d->claims;
+	memset(&d->outcomes, 0, sizeof d->outcomes);
+	memset(&d->claims, 0, sizeof d->claims);
+	n = d->b_notes;                    /* swap the arrays: no copy */
+	d->b_notes = d->notes;
+	d->notes = n;
+	d->b_nnotes = d->nnotes;
+	d->nnotes = 0;
+	k = d->capnotes;
+	d->capnotes = d->b_capnotes;
+	d->b_capnotes = k;
+	grow_array(&d->b_recs, &d->b_caprecs, nrec + 1, sizeof *d->b_recs);
+	grow_array(&d->b_ovrs, &d->b_capovrs, (size_t)d->b_outcomes.n + 1, sizeof *d->b_ovrs);
+	grow_array(&d->b_results, &d->b_capresults, (size_t)d->b_claims.n + 1, sizeof *d->b_results);
+	memset(b, 0, sizeof *b);
+	b->notes = d->b_notes;
+	b->nnotes = d->b_nnotes;
+	b->outcomes = d->b_recs;
+	b->ovrs = d->b_ovrs;
+	for (j = d->b_outcomes.head; j; j = j->next) {
+		struct ledger_rec *r = &d->b_recs[b->noutcomes++];
+		*r = job_rec(j, j->out);
+		r->reason = j->reason;
+		r->gateway_id = j->gateway_id;
+		if (j->optout_signal)
+			d->b_ovrs[b->novrs++] = (struct ledger_ovr){OVR_OPTOUT, r->patient, r->channel,
+				j->reason, r->at, 1};
+	}
+	b->claims = d->b_recs + b->noutcomes;
+	b->results = d->b_results;
+	for (j = d->b_claims.head; j; j = j->next)
+		b->claims[b->nclaims++] = job_rec(j, REC_INFLIGHT);
+	b->mark = mark_target(d) != d->mark ? mark_target(d) : -1;
+}
+
+/* The batch failed: nothing of it is in the ledger.  Its work goes back in
+ * front of what came since, for the next try. */
+static void batch_restore(struct dispatch *d)
+{
+	struct joblist *from[2] = {&d->b_outcomes, &d->b_claims}, *to[2] = {&d->outcomes, &d->claims};
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		if (from[k]->tail) {
+			from[k]->tail->next = to[k]->head;
+			if (!to[k]->tail)
+				to[k]->tail = from[k]->tail;
+			to[k]->head = from[k]->head;
+			to[k]->n += from[k]->n;
+		}
+		memset(from[k], 0, sizeof *from[k]);
+	}
+	if (d->b_nnotes) {
+		grow_array(&d->b_notes, &d->b_capnotes, d->b_nnotes + d->nnotes, sizeof *d->notes);
+		memcpy(d->b_notes + d->b_nnotes, d->notes, d->nnotes * sizeof *d->notes);
+		d->nnotes += d->b_nnotes;
+		d->b_nnotes = 0;
+		{                                  /* the batch's array, now holding both, is current */
+			struct ledger_rec *t = d->notes;
+			size_t c = d->capnotes;
+			d->notes = d->b_notes;
+			d->capnotes = d->b_capnotes;
+			d->b_notes = t;
+			d->b_capnotes = c;
 		}
 	}
-	for (j = d->claims.head; j; j = j->next) {
-		struct ledger_rec r = job_rec(j, REC_INFLIGHT);
-		if ((j->claim_result = l->ops->claim(l, &r)) < 0)
-			return -1;
-		j->attempts = r.attempts;
-	}
-	if (mark_target(d) != d->mark && l->ops->set_mark(l, mark_target(d)))
-		return -1;
-	return l->ops->commit(l);
 }
 
 static void ledger_failed(struct dispatch *d)
 {
 	struct ledger *l = d->ledger;
 
-	l->ops->rollback(l);
+	batch_restore(d);
 	if (!d->ledger_down || strcmp(d->ledger_err, l->ops->error(l)) != 0)
 		log_err("ledger: cannot record (%s): sending is suspended until it can", l->ops->error(l));
 	snprintf(d->ledger_err, sizeof d->ledger_err, "%s", l->ops->error(l));
@@ -828,21 +911,91 @@ static void hold_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 	job_send(j);
 }
 
-static void after_commit(struct dispatch *d)
+static void claim_lost(struct job *j, const char *what)
 {
-	struct joblist outcomes = d->outcomes, claims = d->claims;
-	struct job *j;
+	log_ctx(LOG_LVL_DEBUG, &(struct log_ctx){j->hex, job_patient(j)->id, j->q->name},
+	    "not sent by this instance: %s", what);
+	j->q->inflight--;
+	refund(j->q);
+	pump(j->q);
+	job_free(j);
+}
 
-	if (d->ledger_down)
+/* A committed claim that can no longer be sent (its claim waited out a
+ * ledger outage): its outcome is recorded instead. */
+static bool claim_too_late(struct job *j)
+{
+	const char *why = NULL;
+
+	if (now(j->d) >= (double)j->expires)
+		why = j->kind == KIND_MEDICATION ? "past medication_grace" : "too late: the event has begun";
+	else if (missed_in_outage(j, j->attempts == 1))
+		why = "overdue by more than catch_up when the ledger took writes again";
+	if (!why)
+		return false;
+	j->out = j->attempts > 1 ? REC_EXPIRED : REC_MISSED;
+	j->reason = xstrdup(why);
+	j->state = J_OUTCOME;
+	list_push(&j->d->outcomes, j);
+	ensure_flush(j->d);
+	return true;
+}
+
+static void claim_committed(struct job *j, int result, const struct ledger_rec *r)
+{
+	switch (result) {
+	case CLAIM_OK:
+		j->attempts = r->attempts;
+		j->durable = true;
+		if (!claim_too_late(j))
+			job_send_at_due(j);
+		break;
+	case CLAIM_SKIPPED:                    /* recorded by the claim itself */
+		j->d->totals.skipped++;
+		count(j->d, j->q->name, kind_names[j->kind], REC_SKIPPED);
+		log_ctx(LOG_LVL_INFO, &(struct log_ctx){j->hex, job_patient(j)->id, j->q->name},
+		    "skipped: %s", r->reason ? r->reason : "by the ledger");
+		claim_lost(j, "skipped");
+		break;
+	case CLAIM_HELD:
+		claim_lost(j, "another instance holds its claim");
+		break;
+	default:                               /* sent (or settled) before: never again */
+		claim_lost(j, "final in the ledger already");
+	}
+}
+
+static bool batch_empty(const struct dispatch *d);
+
+/* The batch in flight committed (rc 0) or was refused. */
+static void batch_done(int rc, void *arg)
+{
+	struct dispatch *d = arg;
+	struct joblist outcomes = d->b_outcomes, claims = d->b_claims;
+	struct job *j;
+	size_t i;
+
+	d->busy = false;
+	if (rc) {
+		ledger_failed(d);
+		return;
+	}
+	if (d->ledger_down) {
 		log_notice("ledger: writable again; sending resumes");
+		d->outage_end = now(d);
+	}
 	d->ledger_down = false;
 	d->ledger_err[0] = '\0';
-	d->mark = mark_target(d);
-	notes_free(d);
-	/* what these lists held is durable now; anything added from here on
-	 * (pumped claims, synchronous outcomes) waits for the next batch */
-	memset(&d->outcomes, 0, sizeof d->outcomes);
-	memset(&d->claims, 0, sizeof d->claims);
+	if (d->batch.mark >= 0)
+		d->mark = d->batch.mark;
+	if (d->batch.lost)
+		log_warn("ledger: %zu outcome(s) not recorded: another instance took their claims over "
+		    "(this instance's lease had run out)", d->batch.lost);
+	notes_free(d->b_notes, &d->b_nnotes);
+	memset(&d->b_outcomes, 0, sizeof d->b_outcomes);
+	memset(&d->b_claims, 0, sizeof d->b_claims);
+	/* anything these add (pumped claims, synchronous outcomes) goes in
+	 * the next batch */
 	while ((j = list_pop(&outcomes))) {
 		if (j->optout_signal) {
 			char k[512];
@@ -851,16 +1004,10 @@ static void after_commit(struct dispatch *d)
 		}
 		outcome_committed(j);
 	}
-	while ((j = list_pop(&claims))) {
-		if (j->claim_result == CLAIM_FINAL) {   /* sent (or settled) before: never again */
-			j->q->inflight--;
-			pump(j->q);
-			job_free(j);
-		} else {
-			j->durable = true;
-			job_send_at_due(j);
-		}
-	}
+	for (i = 0; (j = list_pop(&claims)); i++)
+		claim_committed(j, d->batch.results[i], &d->batch.claims[i]);
+	if (!batch_empty(d))
+		ensure_flush(d);
 }
 
 static bool batch_empty(const struct dispatch *d)
@@ -876,20 +1023,22 @@ static bool batch_empty(const struct dispatch *d)
  * (bench W3: the outcomes of a second's first replies were committed while
  * the rest of that second's requests waited, 3-5 ms).  It only delays when
  * a slot comes free: the outcome is still committed before its slot is
- * reused, and a batch with claims takes the outcomes along. */
+ * reused, and a batch with claims takes the outcomes along.
+ *
+ * One batch at a time: with SQLite it completes inside submit, and the
+ * loop goes on with what its completion added (synchronous plugin
+ * outcomes); with a server, the completion comes back later and starts
+ * the next one. */
 static void flush(struct dispatch *d, bool all)
 {
-	while (!batch_empty(d) && !ev_is_active(&d->ledger_retry_w)) {
+	while (!d->busy && !batch_empty(d) && !ev_is_active(&d->ledger_retry_w)) {
 		if (!all && !d->claims.n)
 			return;                    /* busy_w is active: busy_cb commits it */
-		if (batch_write(d)) {
-			ledger_failed(d);
-			return;
-		}
-		after_commit(d);
-		/* synchronous plugin outcomes land in the lists again: loop */
+		batch_build(d);
+		d->busy = true;
+		d->ledger->ops->submit(d->ledger, &d->batch, batch_done, d);
 	}
-	if (batch_empty(d))
+	if (d->busy || batch_empty(d))
 		ev_idle_stop(d->loop, &d->busy_w);
 }
 
@@ -904,6 +1053,14 @@ static void ledger_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct dispatch *d = w->data;
 
 	ensure_flush(d);                     /* the next prepare tries the batch again */
+}
+
+void dispatch_ledger_ready(struct dispatch *d)
+{
+	if (ev_is_active(&d->ledger_retry_w)) {
+		ev_timer_stop(d->loop, &d->ledger_retry_w);
+		ensure_flush(d);
+	}
 }
 
 /* An iteration with nothing pending (libev runs idle watchers only then). */
@@ -974,9 +1131,9 @@ static const char *why_not(struct dispatch *d, const struct snapshot *s, const s
 	*rs = REC_SKIPPED;
 	if (st != STATUS_SCHEDULED)
 		return status_names[st] + strlen("skipped:");
-	if (dispatch_paused(d, o->patient->id))
+	if (!d->ledger->shared && dispatch_paused(d, o->patient->id))
 		return "paused";
-	if (dispatch_opted_out(d, o->patient->id, s->channels[ch].name))
+	if (!d->ledger->shared && dispatch_opted_out(d, o->patient->id, s->channels[ch].name))
 		return "opt-out";
 	*rs = REC_MISSED;
 	if (t - (double)o->due > (double)s->catch_up)
@@ -1004,8 +1161,8 @@ static bool settled(struct dispatch *d, int64_t due, uint64_t id)
 	struct ledger_rec r;
 	char buf[1024];
 
-	if (due >= d->recheck_before)
-		return false;
+	if (due >= d->recheck_before || d->ledger->shared)
+		return false;                  /* a shared ledger: the claim decides */
 	return d->ledger->ops->lookup(d->ledger, id, &r, buf, sizeof buf) == 1 && rec_final(r.status);
 }
 
@@ -1154,27 +1311,74 @@ static void ovr_apply(struct dispatch *d, enum ovr_kind kind, const char *patien
 		strset_del(set, k);
 }
 
-static void ovr_loaded(const struct ledger_ovr *o, void *arg)
+void dispatch_override_loaded(struct dispatch *d, const struct ledger_ovr *o)
 {
-	ovr_apply(arg, o->kind, o->patient, o->channel, 1);
+	ovr_apply(d, o->kind, o->patient, o->channel, 1);
 }
 
-int dispatch_override(struct dispatch *d, enum ovr_kind kind, const char *patient,
-    const char *channel, int on, const char *source, char *err, size_t errlen)
+void dispatch_overrides_reset(struct dispatch *d)
 {
-	struct ledger *l = d->ledger;
-	struct ledger_ovr o = {kind, patient, kind == OVR_OPTOUT ? channel : NULL, source,
-		(int64_t)now(d), on};
+	strset_free(&d->paused);
+	strset_free(&d->optout);
+}
 
-	if (l->ops->begin(l) || l->ops->set_override(l, &o) || l->ops->commit(l)) {
-		snprintf(err, errlen, "%s", l->ops->error(l));
-		l->ops->rollback(l);
-		return -1;
+/* An override on its way to the ledger: its own small transaction, with
+ * copies of what it records. */
+struct ovr_req {
+	struct dispatch *d;
+	struct ovr_req *next;
+	struct ledger_ovr o;
+	struct ledger_batch b;
+	dispatch_ovr_fn done;
+	void *arg;
+};
+
+static void ovr_req_free(struct ovr_req *q)
+{
+	free((char *)q->o.patient);
+	free((char *)q->o.channel);
+	free((char *)q->o.source);
+	free(q);
+}
+
+static void ovr_done(int rc, void *arg)
+{
+	struct ovr_req *q = arg, **p;
+	struct dispatch *d = q->d;
+	char err[256] = "";
+
+	for (p = &d->ovr_reqs; *p != q; p = &(*p)->next)
+		;
+	*p = q->next;
+	if (rc == 0) {
+		ovr_apply(d, q->o.kind, q->o.patient, q->o.channel, q->o.on);
+		log_ctx(LOG_LVL_NOTICE, &(struct log_ctx){NULL, q->o.patient, q->o.channel}, "%s %s (%s)",
+		    q->o.kind == OVR_PAUSE ? "pause" : "opt-out", q->o.on ? "set" : "lifted", q->o.source);
+	} else {
+		snprintf(err, sizeof err, "%s", d->ledger->ops->error(d->ledger));
 	}
-	ovr_apply(d, kind, patient, channel, on);
-	log_ctx(LOG_LVL_NOTICE, &(struct log_ctx){NULL, patient, o.channel}, "%s %s (%s)",
-	    kind == OVR_PAUSE ? "pause" : "opt-out", on ? "set" : "lifted", source);
-	return 0;
+	if (q->done)
+		q->done(rc, err, q->arg);
+	ovr_req_free(q);
+}
+
+void dispatch_override(struct dispatch *d, enum ovr_kind kind, const char *patient,
+    const char *channel, int on, const char *source, dispatch_ovr_fn done, void *arg)
+{
+	struct ovr_req *q = xcalloc(1, sizeof *q);
+
+	q->d = d;
+	q->o = (struct ledger_ovr){kind, xstrdup(patient),
+		kind == OVR_OPTOUT && channel ? xstrdup(channel) : NULL, xstrdup(source),
+		(int64_t)now(d), on};
+	q->b.ovrs = &q->o;
+	q->b.novrs = 1;
+	q->b.mark = -1;
+	q->done = done;
+	q->arg = arg;
+	q->next = d->ovr_reqs;
+	d->ovr_reqs = q;
+	d->ledger->ops->submit(d->ledger, &q->b, ovr_done, q);
 }
 
 /* ---- life cycle ------------------------------------------------------- */
@@ -1185,8 +1389,7 @@ struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l)
 
 	d->loop = loop;
 	d->ledger = l;
-	d->mark = l->ops->get_mark(l);
-	d->sched_mark = d->mark;
+	d->mark = d->sched_mark = -1;      /* until dispatch_loaded */
 	if (getrandom(&d->rng, sizeof d->rng, 0) != sizeof d->rng)
 		d->rng = (uint64_t)ev_time() ^ (uint64_t)(uintptr_t)d;
 	ev_prepare_init(&d->flush_w, flush_cb);
@@ -1196,8 +1399,12 @@ struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l)
 	d->busy_w.data = d;
 	ev_timer_init(&d->ledger_retry_w, ledger_retry_cb, 0., 0.);
 	d->ledger_retry_w.data = d;
-	l->ops->overrides(l, ovr_loaded, d);
 	return d;
+}
+
+void dispatch_loaded(struct dispatch *d, int64_t mark)
+{
+	d->mark = d->sched_mark = mark;
 }
 
 void dispatch_drain(struct dispatch *d, void (*done)(void *arg), void *arg)
@@ -1270,8 +1477,18 @@ void dispatch_free(struct dispatch *d)
 		free(d->qs[i]->name);
 		free(d->qs[i]);
 	}
-	notes_free(d);
+	while (d->ovr_reqs) {               /* their ledger is closed after us: no answer comes */
+		struct ovr_req *q = d->ovr_reqs;
+		d->ovr_reqs = q->next;
+		ovr_req_free(q);
+	}
+	notes_free(d->notes, &d->nnotes);
+	notes_free(d->b_notes, &d->b_nnotes);
 	free(d->notes);
+	free(d->b_notes);
+	free(d->b_recs);
+	free(d->b_ovrs);
+	free(d->b_results);
 	idset_free(&d->active);
 	strset_free(&d->paused);
 	strset_free(&d->optout);

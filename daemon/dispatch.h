@@ -26,6 +26,11 @@
 struct dispatch;
 
 struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l);
+/* The ledger's mark, once its start was read (ledger load). */
+void dispatch_loaded(struct dispatch *d, int64_t mark);
+/* The ledger takes writes again (a networked ledger reconnected): a
+ * refused batch is tried again at once. */
+void dispatch_ledger_ready(struct dispatch *d);
 /* Frees everything; sends still in flight are abandoned (they stay
  * "inflight" in the ledger and go out again at the next start). */
 void dispatch_free(struct dispatch *d);
@@ -50,10 +55,16 @@ void dispatch_mark(struct dispatch *d, int64_t mark);
  * in the ledger first, and left alone if it is settled there. */
 void dispatch_recheck(struct dispatch *d, int64_t before);
 
-/* Runtime overrides: written to the ledger at once.  0, or -1 with the
- * ledger's error in err. */
-int dispatch_override(struct dispatch *d, enum ovr_kind kind, const char *patient,
-    const char *channel, int on, const char *source, char *err, size_t errlen);
+/* Runtime overrides: written to the ledger in a transaction of their own,
+ * in force here once it committed; then done (may be NULL) gets rc 0, or
+ * -1 with the ledger's error.  With a shared ledger, the other instances
+ * apply it from their next claim. */
+typedef void (*dispatch_ovr_fn)(int rc, const char *err, void *arg);
+void dispatch_override(struct dispatch *d, enum ovr_kind kind, const char *patient,
+    const char *channel, int on, const char *source, dispatch_ovr_fn done, void *arg);
+/* The ledger's overrides, as read at start (and again, for a shared one). */
+void dispatch_override_loaded(struct dispatch *d, const struct ledger_ovr *o);
+void dispatch_overrides_reset(struct dispatch *d);
 bool dispatch_paused(const struct dispatch *d, const char *patient);
 bool dispatch_opted_out(const struct dispatch *d, const char *patient, const char *channel);
 

@@ -499,10 +499,19 @@ static void sq_close(struct ledger *l)
 	free(s);
 }
 
+static void sq_describe(struct ledger *l, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", lsq(l)->path);
+}
+
 static const struct ledger_ops sqlite_ops = {
-	"sqlite", sq_close, sq_begin, sq_commit, sq_rollback, sq_claim, sq_record, sq_note, sq_lookup,
-	sq_set_mark, sq_get_mark, sq_set_override, sq_overrides, sq_pending, sq_history,
-	sq_counts_since, sq_size, sq_error,
+	.name = "sqlite", .close = sq_close,
+	.submit = ledger_sync_submit, .load = ledger_sync_load, .describe = sq_describe,
+	.begin = sq_begin, .commit = sq_commit, .rollback = sq_rollback, .claim = sq_claim,
+	.record = sq_record, .note = sq_note, .set_mark = sq_set_mark, .get_mark = sq_get_mark,
+	.set_override = sq_set_override, .overrides = sq_overrides, .pending = sq_pending,
+	.lookup = sq_lookup, .history = sq_history, .counts_since = sq_counts_since,
+	.size = sq_size, .error = sq_error,
 };
 
 static int pragma_int(sqlite3 *db, const char *sql)

@@ -146,6 +146,8 @@ struct channel {
 	bool insecure_tls;
 };
 
+enum ledger_kind { LEDGER_SQLITE, LEDGER_POSTGRESQL };
+
 struct snapshot {
 	struct arena arena;
 	struct intern strings;
@@ -163,6 +165,16 @@ struct snapshot {
 	int log_level;                 /* daemon.log_level; -1: not set */
 	const char *metrics_file;      /* daemon.metrics_file (absolute); NULL: none */
 	double metrics_interval;       /* daemon.metrics_interval, seconds (default 15) */
+	/* daemon.ledger, daemon.postgresql, daemon.instance (SPEC 9) */
+	enum ledger_kind ledger;
+	const char *instance;          /* default: the host name */
+	const char *pg_conninfo;       /* never with a password in it */
+	const char *pg_token_file;     /* absolute; or NULL */
+	const char *pg_token_credential;
+	double pg_lease;               /* seconds */
+	/* a shared ledger: hex digest of what decides reminders (programs,
+	 * patients, templates, channels; not per-host settings); else NULL */
+	const char *fingerprint;
 
 	struct channel *channels;      /* in file order */
 	uint16_t *channel_order;       /* channel indexes in name order */

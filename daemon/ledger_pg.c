@@ -1,0 +1,1271 @@
+/* ledger_pg.c - the ledger in PostgreSQL, shared by several instances
+ * (SPEC 9).  Statements: ledger_pg_sql.c; the connection: pg_conn.c.
+ *
+ * Life of a session: connect (any host of the conninfo, read-write as
+ * target_session_attrs asks), set synchronous_commit, create or upgrade
+ * the schema under an advisory lock, prepare the statements; the first
+ * time, register this instance (name, a random token for this process,
+ * its lease) and read its mark, the overrides and what it left open
+ * (load).  Then batches: each one request, so one transaction and one
+ * round trip.  A timer (`tick`, a sixth of the lease) renews the lease
+ * (the heartbeat), reads the other instances, the overrides and the
+ * claims whose lease ran out (handed to the daemon to take over).
+ *
+ * Nothing here waits on the server from the loop, except `lookup` and
+ * `history` (iopctl agenda and history), which use a second, blocking
+ * connection with short timeouts. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "conf.h"
+#include "ledger.h"
+#include "ledger_pg_sql.h"
+#include "log.h"
+#include "pg_conn.h"
+#include "util.h"
+
+#define TICK_MIN 0.5                   /* seconds between heartbeats, at least */
+#define TICK_MAX 5.0                   /* and at most */
+#define RETRY_TRANSIENT 3              /* a deadlock or serialization failure: tries again */
+#define READER_TIMEOUT "3"             /* seconds: the blocking reader's connect timeout */
+
+enum lp_state {
+	LP_DOWN,                       /* not connected */
+	LP_SETUP,                      /* schema, statements */
+	LP_LOADING,                    /* registering the instance, reading its start */
+	LP_READY,
+	LP_REFUSED                     /* the schema is newer, or the instance is taken: no writes */
+};
+
+struct counts {
+	char *channel;
+	enum rec_status status;
+	long n;
+};
+
+struct inst {
+	struct ledger_instance i;
+	char *warned;                  /* the fingerprint last warned about */
+};
+
+/* One submitted batch, until its done has run. */
+struct pg_job {
+	struct ledger_pg *p;
+	struct pg_job *next;
+	struct ledger_batch *b;
+	ledger_done_fn done;
+	void *arg;
+	int tries;
+	int claim_stmt, outcome_stmt;  /* which statement of the request, or -1 */
+	PGresult *claim, *outcome;
+};
+
+struct ledger_pg {
+	struct ledger base;
+	struct ev_loop *loop;
+	struct pgc *conn;
+	PGconn *reader;
+	char *conninfo, *password, *instance, *fingerprint, *host;
+	char token[33];
+	double lease, tick;
+	enum lp_state state;
+	const struct ledger_load *cb;
+	int64_t load_now;
+	bool loaded;
+	ev_timer tick_w;
+	struct pg_job *jobs;           /* submitted, not answered */
+	PGresult *load_res[5];         /* inst_put, mark_init, ovr_list, pending */
+	PGresult *beat_res[7];
+	bool beating, loading;
+	bool warned_conflict;
+	int last_orphans;
+	/* what the last heartbeat read */
+	struct inst *insts;
+	size_t ninsts;
+	struct counts *counts;
+	size_t ncounts;
+	int64_t counts_since, counts_wanted;
+	int64_t size;
+	char err[512], health[512];
+};
+
+static struct ledger_pg *lpg(struct ledger *l)
+{
+	return (struct ledger_pg *)l;
+}
+
+/* ---- errors, health ---------------------------------------------------- */
+
+static void set_err(struct ledger_pg *p, const char *fmt, ...) IOPD_PRINTF(2, 3);
+
+static void set_err(struct ledger_pg *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->err, sizeof p->err, fmt, ap);
+	va_end(ap);
+}
+
+static const char *pg_health(struct ledger *l)
+{
+	struct ledger_pg *p = lpg(l);
+
+	if (p->state == LP_READY)
+		return NULL;
+	if (p->health[0])
+		return p->health;
+	if (p->state == LP_DOWN)
+		return pgc_error(p->conn)[0] ? pgc_error(p->conn) : "connecting to PostgreSQL";
+	return "connecting to PostgreSQL";
+}
+
+static void set_health(struct ledger_pg *p, const char *fmt, ...) IOPD_PRINTF(2, 3);
+
+static void set_health(struct ledger_pg *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->health, sizeof p->health, fmt, ap);
+	va_end(ap);
+}
+
+/* Errors after which this session is of no use: the server went read-only
+ * (a failover demoted it), is shutting down, or the link broke. */
+static bool needs_reconnect(const char *sqlstate)
+{
+	return strcmp(sqlstate, "25006") == 0 || strncmp(sqlstate, "57", 2) == 0 ||
+	    strncmp(sqlstate, "08", 2) == 0;
+}
+
+static bool transient(const char *sqlstate)
+{
+	return strcmp(sqlstate, "40P01") == 0 || strcmp(sqlstate, "40001") == 0;
+}
+
+/* ---- text parameters --------------------------------------------------- */
+
+/* PostgreSQL array literals, built as text parameters: {"a","b",NULL}. */
+struct arr {
+	struct sbuf b;
+	bool any;
+};
+
+static void arr_open(struct arr *a)
+{
+	sbuf_reset(&a->b);
+	sbuf_addc(&a->b, '{');
+	a->any = false;
+}
+
+static void arr_sep(struct arr *a)
+{
+	if (a->any)
+		sbuf_addc(&a->b, ',');
+	a->any = true;
+}
+
+static void arr_i64(struct arr *a, int64_t v)
+{
+	arr_sep(a);
+	sbuf_printf(&a->b, "%" PRId64, v);
+}
+
+static void arr_str(struct arr *a, const char *s)
+{
+	arr_sep(a);
+	if (!s) {
+		sbuf_adds(&a->b, "NULL");
+		return;
+	}
+	sbuf_addc(&a->b, '"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			sbuf_addc(&a->b, '\\');
+		sbuf_addc(&a->b, *s);
+	}
+	sbuf_addc(&a->b, '"');
+}
+
+static const char *arr_close(struct arr *a)
+{
+	sbuf_addc(&a->b, '}');
+	return a->b.s;
+}
+
+#define NARR 11
+
+struct arrs {
+	struct arr a[NARR];
+	const char *v[NARR + 4];
+	char n1[24], n2[24];
+};
+
+static void arrs_free(struct arrs *x)
+{
+	int i;
+
+	for (i = 0; i < NARR; i++)
+		sbuf_free(&x->a[i].b);
+}
+
+/* The identifying columns of records: arrays 0..6. */
+static void arrs_ident(struct arrs *x, const struct ledger_rec *r, size_t n)
+{
+	size_t i;
+	int k;
+
+	for (k = 0; k < 7; k++)
+		arr_open(&x->a[k]);
+	for (i = 0; i < n; i++) {
+		arr_i64(&x->a[0], (int64_t)r[i].id);
+		arr_str(&x->a[1], r[i].patient);
+		arr_str(&x->a[2], r[i].channel);
+		arr_str(&x->a[3], r[i].kind);
+		arr_i64(&x->a[4], r[i].due);
+		arr_i64(&x->a[5], r[i].event);
+		arr_i64(&x->a[6], r[i].expires);
+	}
+	for (k = 0; k < 7; k++)
+		x->v[k] = arr_close(&x->a[k]);
+}
+
+/* ---- the batch --------------------------------------------------------------- */
+
+static void add_notes(struct ledger_pg *p, struct pgc_req *r, const struct ledger_batch *b)
+{
+	struct arrs x;
+	size_t i;
+	int k;
+
+	memset(&x, 0, sizeof x);
+	arrs_ident(&x, b->notes, b->nnotes);
+	for (k = 7; k < 11; k++)
+		arr_open(&x.a[k]);
+	for (i = 0; i < b->nnotes; i++) {
+		arr_str(&x.a[7], rec_status_names[b->notes[i].status]);
+		arr_i64(&x.a[8], b->notes[i].attempts);
+		arr_str(&x.a[9], b->notes[i].reason);
+		arr_i64(&x.a[10], b->notes[i].at);
+	}
+	for (k = 7; k < 11; k++)
+		x.v[k] = arr_close(&x.a[k]);
+	x.v[11] = p->instance;
+	pgc_req_exec(r, "note", 12, x.v);
+	arrs_free(&x);
+}
+
+static void add_outcomes(struct ledger_pg *p, struct pgc_req *r, const struct ledger_batch *b)
+{
+	struct arrs x;
+	size_t i;
+	int k;
+
+	memset(&x, 0, sizeof x);
+	for (k = 0; k < 6; k++)
+		arr_open(&x.a[k]);
+	for (i = 0; i < b->noutcomes; i++) {
+		const struct ledger_rec *o = &b->outcomes[i];
+		arr_i64(&x.a[0], (int64_t)o->id);
+		arr_str(&x.a[1], rec_status_names[o->status]);
+		arr_i64(&x.a[2], o->attempts);
+		arr_str(&x.a[3], o->reason);
+		arr_str(&x.a[4], o->gateway_id);
+		arr_i64(&x.a[5], o->at);
+	}
+	for (k = 0; k < 6; k++)
+		x.v[k] = arr_close(&x.a[k]);
+	x.v[6] = p->instance;
+	x.v[7] = p->token;
+	pgc_req_exec(r, "outcome", 8, x.v);
+	arrs_free(&x);
+}
+
+static const char *const ovr_kinds[] = {"pause", "opt-out"};
+
+static void add_override(struct ledger_pg *p, struct pgc_req *r, const struct ledger_ovr *o)
+{
+	char at[24], on[4];
+	const char *v[7] = {ovr_kinds[o->kind], o->patient, o->channel ? o->channel : "", o->source, at,
+		on, p->instance};
+
+	snprintf(at, sizeof at, "%" PRId64, o->at);
+	snprintf(on, sizeof on, "%d", o->on ? 1 : 0);
+	if (o->on)
+		pgc_req_exec(r, "ovr_set", 5, v);
+	else
+		pgc_req_exec(r, "ovr_del", 3, v);
+	pgc_req_exec(r, "ovr_log", 7, v);
+}
+
+static void add_claims(struct ledger_pg *p, struct pgc_req *r, const struct ledger_batch *b)
+{
+	struct arrs x;
+
+	memset(&x, 0, sizeof x);
+	arrs_ident(&x, b->claims, b->nclaims);
+	snprintf(x.n1, sizeof x.n1, "%" PRId64, b->claims[0].at);
+	x.v[7] = x.n1;
+	x.v[8] = p->instance;
+	x.v[9] = p->token;
+	pgc_req_exec(r, "claim", 10, x.v);
+	arrs_free(&x);
+}
+
+static void add_mark(struct ledger_pg *p, struct pgc_req *r, int64_t mark)
+{
+	char m[24];
+	const char *v[3] = {m, p->instance, p->token};
+
+	snprintf(m, sizeof m, "%" PRId64, mark);
+	pgc_req_exec(r, "mark", 3, v);
+}
+
+static struct pgc_req *batch_req(struct pg_job *j)
+{
+	struct ledger_pg *p = j->p;
+	const struct ledger_batch *b = j->b;
+	struct pgc_req *r = pgc_req_new();
+	int n = 0;
+	size_t i;
+
+	j->claim_stmt = j->outcome_stmt = -1;
+	if (b->nnotes) {
+		add_notes(p, r, b);
+		n++;
+	}
+	if (b->noutcomes) {
+		add_outcomes(p, r, b);
+		j->outcome_stmt = n++;
+	}
+	for (i = 0; i < b->novrs; i++) {
+		add_override(p, r, &b->ovrs[i]);
+		n += 2;
+	}
+	if (b->nclaims) {
+		add_claims(p, r, b);
+		j->claim_stmt = n++;
+	}
+	if (b->mark >= 0)
+		add_mark(p, r, b->mark);
+	return r;
+}
+
+static bool batch_result(void *arg, int stmt, PGresult *res)
+{
+	struct pg_job *j = arg;
+
+	if (stmt == j->claim_stmt) {
+		j->claim = res;
+		return true;
+	}
+	if (stmt == j->outcome_stmt) {
+		j->outcome = res;
+		return true;
+	}
+	return false;
+}
+
+static int cmp_claim(const void *a, const void *b, void *arg)
+{
+	const struct ledger_rec *c = arg;
+	uint64_t x = c[*(const size_t *)a].id, y = c[*(const size_t *)b].id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The claim statement's rows, back onto the batch's claims (by id). */
+static void claim_results(struct pg_job *j)
+{
+	struct ledger_batch *b = j->b;
+	size_t *idx = xmalloc((b->nclaims + 1) * sizeof *idx), i;
+	int row, rows = j->claim ? PQntuples(j->claim) : 0;
+
+	for (i = 0; i < b->nclaims; i++) {
+		idx[i] = i;
+		b->results[i] = CLAIM_HELD;    /* no row: held by another (just now) */
+	}
+	qsort_r(idx, b->nclaims, sizeof *idx, cmp_claim, b->claims);
+	for (row = 0; row < rows; row++) {
+		uint64_t id = (uint64_t)strtoll(PQgetvalue(j->claim, row, 0), NULL, 10);
+		size_t lo = 0, hi = b->nclaims;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (b->claims[idx[mid]].id < id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == b->nclaims || b->claims[idx[lo]].id != id)
+			continue;
+		struct ledger_rec *c = &b->claims[idx[lo]];
+		const char *st = PQgetisnull(j->claim, row, 2) ? NULL : PQgetvalue(j->claim, row, 2);
+		const char *was = PQgetisnull(j->claim, row, 4) ? NULL : PQgetvalue(j->claim, row, 4);
+		if (st && strcmp(st, "inflight") == 0) {
+			b->results[idx[lo]] = CLAIM_OK;
+			c->attempts = atoi(PQgetvalue(j->claim, row, 1));
+		} else if (st) {
+			b->results[idx[lo]] = CLAIM_SKIPPED;
+			/* the static names, so the reason outlives the result */
+			c->reason = strcmp(PQgetvalue(j->claim, row, 3), "paused") == 0 ? "paused" : "opt-out";
+		} else if (was && rec_final(rec_status_parse(was))) {
+			b->results[idx[lo]] = CLAIM_FINAL;
+		}
+	}
+	free(idx);
+}
+
+static void job_unlink(struct pg_job *j)
+{
+	struct pg_job **pp;
+
+	for (pp = &j->p->jobs; *pp && *pp != j; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = j->next;
+}
+
+static void job_free(struct pg_job *j)
+{
+	PQclear(j->claim);
+	PQclear(j->outcome);
+	free(j);
+}
+
+static int job_send(struct pg_job *j);
+
+static void batch_done(void *arg, int rc, const char *err, const char *sqlstate, bool lost)
+{
+	struct pg_job *j = arg;
+	struct ledger_pg *p = j->p;
+
+	if (rc == 0) {
+		if (j->b->nclaims)
+			claim_results(j);
+		j->b->lost = j->outcome ? (size_t)PQntuples(j->outcome) : 0;
+	} else if (transient(sqlstate) && ++j->tries <= RETRY_TRANSIENT) {
+		/* two instances claimed overlapping batches and the server chose
+		 * this one to fail: nothing was kept; the same batch again */
+		log_debug("postgresql: %s; trying the batch again", err);
+		PQclear(j->claim);
+		PQclear(j->outcome);
+		j->claim = j->outcome = NULL;
+		if (job_send(j) == 0)
+			return;
+		set_err(p, "%s", err);
+	} else {
+		set_err(p, "%s%s", err, lost ? " (its commit is not known: it is written again)" : "");
+		if (needs_reconnect(sqlstate))
+			pgc_reset(p->conn, err);
+	}
+	job_unlink(j);
+	j->done(rc, j->arg);
+	job_free(j);
+}
+
+static int job_send(struct pg_job *j)
+{
+	return pgc_send(j->p->conn, batch_req(j), batch_result, batch_done, j);
+}
+
+static void pg_submit(struct ledger *l, struct ledger_batch *b, ledger_done_fn done, void *arg)
+{
+	struct ledger_pg *p = lpg(l);
+	struct pg_job *j;
+
+	b->lost = 0;
+	if (p->state != LP_READY) {
+		set_err(p, "%s", pg_health(l));
+		done(-1, arg);
+		return;
+	}
+	j = xcalloc(1, sizeof *j);
+	j->p = p;
+	j->b = b;
+	j->done = done;
+	j->arg = arg;
+	if (job_send(j) != 0) {
+		set_err(p, "%s", pg_health(l));
+		job_free(j);
+		done(-1, arg);
+		return;
+	}
+	j->next = p->jobs;
+	p->jobs = j;
+}
+
+/* ---- rows to records -------------------------------------------------------- */
+
+static const char *col(const PGresult *r, int row, int c)
+{
+	return PQgetisnull(r, row, c) ? NULL : PQgetvalue(r, row, c);
+}
+
+static int64_t col_i64(const PGresult *r, int row, int c)
+{
+	const char *v = col(r, row, c);
+
+	return v ? strtoll(v, NULL, 10) : 0;
+}
+
+/* Columns id patient channel kind due event expires status attempts
+ * reason gateway_id updated. */
+static void row_rec(const PGresult *res, int row, struct ledger_rec *r)
+{
+	r->id = (uint64_t)col_i64(res, row, 0);
+	r->patient = col(res, row, 1);
+	r->channel = col(res, row, 2);
+	r->kind = col(res, row, 3);
+	r->due = col_i64(res, row, 4);
+	r->event = col_i64(res, row, 5);
+	r->expires = col_i64(res, row, 6);
+	r->status = rec_status_parse(col(res, row, 7));
+	r->attempts = (int)col_i64(res, row, 8);
+	r->reason = col(res, row, 9);
+	r->gateway_id = col(res, row, 10);
+	r->at = col_i64(res, row, 11);
+}
+
+static void each_ovr(const PGresult *res, ledger_ovr_fn fn, void *arg)
+{
+	int i, n = res ? PQntuples(res) : 0;
+
+	for (i = 0; i < n; i++) {
+		struct ledger_ovr o;
+		o.kind = strcmp(col(res, i, 0), "pause") == 0 ? OVR_PAUSE : OVR_OPTOUT;
+		o.patient = col(res, i, 1);
+		o.channel = col(res, i, 2);
+		o.source = col(res, i, 3);
+		o.at = col_i64(res, i, 4);
+		o.on = 1;
+		fn(&o, arg);
+	}
+}
+
+static void each_rec(const PGresult *res, ledger_rec_fn fn, void *arg)
+{
+	int i, n = res ? PQntuples(res) : 0;
+
+	for (i = 0; i < n; i++) {
+		struct ledger_rec r;
+		row_rec(res, i, &r);
+		fn(&r, arg);
+	}
+}
+
+/* ---- the heartbeat ------------------------------------------------------------ */
+
+static void insts_free(struct ledger_pg *p, struct inst *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free((char *)v[i].i.name);
+		free((char *)v[i].i.host);
+		free((char *)v[i].i.fingerprint);
+		free(v[i].warned);
+	}
+	free(v);
+}
+
+static const char *warned_before(const struct inst *old, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(old[i].i.name, name) == 0)
+			return old[i].warned;
+	return NULL;
+}
+
+/* The instances as read: every live one whose configuration differs from
+ * this one's is logged, once per fingerprint it shows. */
+static void read_instances(struct ledger_pg *p, const PGresult *res)
+{
+	size_t n = (size_t)PQntuples(res), i;
+	struct inst *v = xcalloc(n + 1, sizeof *v);
+
+	for (i = 0; i < n; i++) {
+		struct ledger_instance *x = &v[i].i;
+		const char *w;
+		x->name = xstrdup(col(res, (int)i, 0));
+		x->host = col(res, (int)i, 1) ? xstrdup(col(res, (int)i, 1)) : NULL;
+		x->fingerprint = col(res, (int)i, 2) ? xstrdup(col(res, (int)i, 2)) : NULL;
+		x->heartbeat_age = col(res, (int)i, 3) ? atof(col(res, (int)i, 3)) : 0;
+		x->started = col_i64(res, (int)i, 4);
+		x->inflight = (long)col_i64(res, (int)i, 5);
+		x->stopped = col(res, (int)i, 6) && *col(res, (int)i, 6) == 't';
+		x->live = col(res, (int)i, 7) && *col(res, (int)i, 7) == 't';
+		x->self = strcmp(x->name, p->instance) == 0;
+		w = warned_before(p->insts, p->ninsts, x->name);
+		v[i].warned = w ? xstrdup(w) : NULL;
+		if (x->live && !x->self && x->fingerprint && strcmp(x->fingerprint, p->fingerprint) != 0 &&
+		    (!v[i].warned || strcmp(v[i].warned, x->fingerprint) != 0)) {
+			log_warn("instance %s (on %s) shares this ledger with a different configuration "
+			    "(fingerprint %s, this one %s): reminders only one of them knows are sent by it "
+			    "alone, and a reminder both know but schedule differently may go out twice",
+			    x->name, x->host ? x->host : "?", x->fingerprint, p->fingerprint);
+			free(v[i].warned);
+			v[i].warned = xstrdup(x->fingerprint);
+		}
+	}
+	insts_free(p, p->insts, p->ninsts);
+	p->insts = v;
+	p->ninsts = n;
+}
+
+static void read_counts(struct ledger_pg *p, const PGresult *res)
+{
+	size_t n = (size_t)PQntuples(res), i;
+
+	for (i = 0; i < p->ncounts; i++)
+		free(p->counts[i].channel);
+	free(p->counts);
+	p->counts = xcalloc(n + 1, sizeof *p->counts);
+	p->ncounts = n;
+	for (i = 0; i < n; i++) {
+		p->counts[i].channel = xstrdup(col(res, (int)i, 0));
+		p->counts[i].status = rec_status_parse(col(res, (int)i, 1));
+		p->counts[i].n = (long)col_i64(res, (int)i, 2);
+	}
+}
+
+enum { B_BEAT, B_INSTS, B_OVRS, B_ORPHANS, B_SIZE, B_COUNTS, B_N };
+
+static bool beat_result(void *arg, int stmt, PGresult *res)
+{
+	struct ledger_pg *p = arg;
+
+	if (stmt < 0 || stmt >= B_N)
+		return false;
+	p->beat_res[stmt] = res;
+	return true;
+}
+
+static void beat_clear(struct ledger_pg *p)
+{
+	int i;
+
+	for (i = 0; i < B_N; i++) {
+		PQclear(p->beat_res[i]);
+		p->beat_res[i] = NULL;
+	}
+}
+
+static void beat_done(void *arg, int rc, const char *err, const char *sqlstate, bool lost)
+{
+	struct ledger_pg *p = arg;
+	PGresult **r = p->beat_res;
+	const struct ledger_load *cb = p->cb;
+
+	p->beating = false;
+	if (rc != 0) {
+		log_debug("postgresql: heartbeat: %s", err);
+		if (needs_reconnect(sqlstate))
+			pgc_reset(p->conn, err);
+		beat_clear(p);
+		return;
+	}
+	if (PQntuples(r[B_BEAT]) == 0 && p->state == LP_READY) {
+		p->state = LP_REFUSED;
+		set_health(p, "instance %s was registered again by another iopd: this one no longer "
+		    "claims anything (is daemon.instance unique?)", p->instance);
+		log_err("ledger: %s", p->health);
+	}
+	read_instances(p, r[B_INSTS]);
+	if (cb->ovr_reset) {
+		cb->ovr_reset(cb->arg);
+		each_ovr(r[B_OVRS], cb->ovr, cb->arg);
+	}
+	if (cb->orphan && p->state == LP_READY && PQntuples(r[B_ORPHANS]) > 0) {
+		if (PQntuples(r[B_ORPHANS]) != p->last_orphans)
+			log_info("ledger: %d reminder(s) left open by instances that stopped or whose lease "
+			    "ran out: this one takes over those its configuration has", PQntuples(r[B_ORPHANS]));
+		each_rec(r[B_ORPHANS], cb->orphan, cb->arg);
+	}
+	p->last_orphans = PQntuples(r[B_ORPHANS]);
+	p->size = col_i64(r[B_SIZE], 0, 0);
+	if (r[B_COUNTS]) {
+		read_counts(p, r[B_COUNTS]);
+		p->counts_since = p->counts_wanted;
+	}
+	beat_clear(p);
+}
+
+static void beat(struct ledger_pg *p)
+{
+	struct pgc_req *r;
+	char since[24];
+	const char *v[3] = {p->instance, p->token, p->fingerprint};
+
+	if (p->beating || (p->state != LP_READY && p->state != LP_REFUSED) || !p->loaded)
+		return;
+	r = pgc_req_new();
+	pgc_req_exec(r, "beat", 3, v);
+	pgc_req_exec(r, "inst_list", 0, NULL);
+	pgc_req_exec(r, "ovr_list", 0, NULL);
+	pgc_req_exec(r, "orphans", 1, v);
+	pgc_req_exec(r, "size", 0, NULL);
+	if (p->counts_wanted >= 0) {
+		const char *s[1] = {since};
+		snprintf(since, sizeof since, "%" PRId64, p->counts_wanted);
+		pgc_req_exec(r, "counts", 1, s);
+	}
+	if (pgc_send(p->conn, r, beat_result, beat_done, p) == 0)
+		p->beating = true;
+}
+
+/* ---- start: register, read the mark, overrides, what was left open ---- */
+
+static void load_step(struct ledger_pg *p);
+
+static void load_clear(struct ledger_pg *p)
+{
+	size_t i;
+
+	for (i = 0; i < IOPD_NELEM(p->load_res); i++) {
+		PQclear(p->load_res[i]);
+		p->load_res[i] = NULL;
+	}
+}
+
+static bool load_result(void *arg, int stmt, PGresult *res)
+{
+	struct ledger_pg *p = arg;
+
+	if (stmt < 0 || stmt >= (int)IOPD_NELEM(p->load_res))
+		return false;
+	p->load_res[stmt] = res;
+	return true;
+}
+
+static void ready(struct ledger_pg *p)
+{
+	p->state = LP_READY;
+	p->health[0] = '\0';
+	beat(p);
+}
+
+static void register_done(void *arg, int rc, const char *err, const char *sqlstate, bool lost)
+{
+	struct ledger_pg *p = arg;
+	PGresult **r = p->load_res;
+	int64_t mark;
+
+	p->loading = false;
+	if (rc != 0 || PQntuples(r[0]) == 0) {
+		/* the row changed between the two steps: read it again */
+		if (rc != 0)
+			set_health(p, "registering instance %s: %s", p->instance, err);
+		load_clear(p);
+		if (rc != 0 && needs_reconnect(sqlstate))
+			pgc_reset(p->conn, err);
+		return;                        /* the tick tries again */
+	}
+	mark = PQgetisnull(r[0], 0, 0) ? -1 : col_i64(r[0], 0, 0);
+	each_ovr(r[2], p->cb->ovr, p->cb->arg);
+	each_rec(r[3], p->cb->pending, p->cb->arg);
+	load_clear(p);
+	p->loaded = true;
+	log_info("ledger: registered as instance %s (lease %.0f s, configuration %s)", p->instance,
+	    p->lease, p->fingerprint);
+	ready(p);
+	p->cb->done(mark, p->cb->arg);
+}
+
+/* Step 2: the registration, in one transaction with what the start reads. */
+static void load_register(struct ledger_pg *p, const char *old_token)
+{
+	char pid[16], lease[32], now[24];
+	const char *v[8] = {p->instance, p->token, p->host, pid, PACKAGE_VERSION, p->fingerprint, lease,
+		old_token};
+	const char *m[3] = {p->instance, p->token, now};
+	struct pgc_req *r = pgc_req_new();
+
+	snprintf(pid, sizeof pid, "%ld", (long)getpid());
+	snprintf(lease, sizeof lease, "%.3f", p->lease);
+	snprintf(now, sizeof now, "%" PRId64, p->load_now);
+	pgc_req_exec(r, "inst_put", 8, v);
+	pgc_req_exec(r, "mark_init", 3, m);
+	pgc_req_exec(r, "ovr_list", 0, NULL);
+	pgc_req_exec(r, "pending", 1, v);
+	if (pgc_send(p->conn, r, load_result, register_done, p) == 0)
+		p->loading = true;
+}
+
+/* Step 1: who holds this instance's name now.  A live holder on another
+ * host, or a live process here, is another iopd: this one waits (and
+ * says so) until that lease runs out.  The same host with that pid gone
+ * is this instance's last run, killed: its row is taken at once. */
+static void inst_got(void *arg, int rc, const char *err, const char *sqlstate, bool lost)
+{
+	struct ledger_pg *p = arg;
+	PGresult *r = p->load_res[0];
+	char *old = NULL;
+
+	p->load_res[0] = NULL;
+	p->loading = false;
+	if (rc != 0) {
+		set_health(p, "reading instance %s: %s", p->instance, err);
+		PQclear(r);
+		if (needs_reconnect(sqlstate))
+			pgc_reset(p->conn, err);
+		return;
+	}
+	if (r && PQntuples(r) == 1) {
+		const char *host = col(r, 0, 1);
+		long pid = (long)col_i64(r, 0, 2);
+		bool live = col(r, 0, 3) && *col(r, 0, 3) == 't';
+		bool here = host && strcmp(host, p->host) == 0;
+		bool gone = here && pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+		if (live && !gone) {
+			set_health(p, "instance %s is registered by a running iopd (pid %ld on %s, heartbeat "
+			    "%.0f s ago): is daemon.instance unique?  Waiting for its lease to run out", p->instance,
+			    pid, host ? host : "?", atof(col(r, 0, 4) ? col(r, 0, 4) : "0"));
+			if (!p->warned_conflict)
+				log_warn("ledger: %s", p->health);
+			p->warned_conflict = true;
+			PQclear(r);
+			return;
+		}
+		old = xstrdup(col(r, 0, 0));
+	}
+	PQclear(r);
+	load_register(p, old);
+	free(old);
+}
+
+static void load_step(struct ledger_pg *p)
+{
+	const char *v[1] = {p->instance};
+	struct pgc_req *r = pgc_req_new();
+
+	p->state = LP_LOADING;
+	pgc_req_exec(r, "inst_get", 1, v);
+	if (pgc_send(p->conn, r, load_result, inst_got, p) == 0)
+		p->loading = true;
+}
+
+/* ---- sessions ------------------------------------------------------------- */
+
+static void setup_done(void *arg, int rc, const char *err, const char *sqlstate, bool lost)
+{
+	struct ledger_pg *p = arg;
+
+	if (rc != 0) {
+		bool again = strcmp(p->health, err) == 0;
+		if (strcmp(sqlstate, PG_SQLSTATE_NEWER) == 0) {
+			p->state = LP_REFUSED;
+			set_health(p, "%s", err);
+		} else {
+			set_health(p, "setting up the session: %s", err);
+		}
+		if (!again)
+			log_err("ledger: %s", p->health);
+		return;                        /* the tick tries again, on a new session */
+	}
+	if (!p->loaded) {
+		load_step(p);
+		return;
+	}
+	log_notice("ledger: connected again (%s); sending resumes", pgc_server(p->conn));
+	ready(p);
+	if (p->cb->ready)
+		p->cb->ready(p->cb->arg);
+}
+
+/* A new session: synchronous_commit on (a claim must survive a crash of
+ * the server), a statement timeout below the connection's own, the schema,
+ * and the statements of this session. */
+static void setup(struct ledger_pg *p)
+{
+	struct pgc_req *r = pgc_req_new();
+	char sql[96];
+	unsigned i;
+
+	p->state = LP_SETUP;
+	pgc_req_sql(r, "SET synchronous_commit = on", 0, NULL);
+	snprintf(sql, sizeof sql, "SET statement_timeout = %ld", (long)(fmax(p->lease / 2, 5.0) * 1000));
+	pgc_req_sql(r, sql, 0, NULL);
+	pgc_req_sql(r, pg_schema_sql, 0, NULL);
+	for (i = 0; i < pg_nstmts; i++)
+		pgc_req_prepare(r, pg_stmts[i].name, pg_stmts[i].sql);
+	pgc_send(p->conn, r, NULL, setup_done, p);
+}
+
+static void conn_state(struct pgc *c, bool up, const char *why, void *arg)
+{
+	struct ledger_pg *p = arg;
+
+	p->beating = p->loading = false;
+	load_clear(p);
+	beat_clear(p);
+	if (up) {
+		p->health[0] = '\0';
+		setup(p);
+		return;
+	}
+	if (p->state == LP_READY)
+		log_err("ledger: lost the connection to PostgreSQL (%s): nothing is sent until it is back",
+		    why ? why : "?");
+	if (p->state != LP_REFUSED)
+		p->state = LP_DOWN;
+	set_health(p, "not connected to PostgreSQL: %s", why ? why : "connecting");
+}
+
+/* Every tick: the heartbeat when ready; else whatever step is stuck is
+ * tried again (a refused session, an instance name still held). */
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ledger_pg *p = w->data;
+
+	if (!pgc_up(p->conn)) {
+		pgc_connect(p->conn);
+		return;
+	}
+	switch (p->state) {
+	case LP_READY:
+		beat(p);
+		break;
+	case LP_LOADING:
+		if (!p->loading)
+			load_step(p);
+		break;
+	case LP_SETUP:
+	case LP_DOWN:
+		if (p->health[0])      /* the session's setup failed: a new session */
+			pgc_reset(p->conn, p->health);
+		break;
+	case LP_REFUSED:
+		if (!p->loaded)        /* a newer schema: maybe rolled back since */
+			pgc_reset(p->conn, p->health);
+		else
+			beat(p);
+	}
+}
+
+/* ---- the ledger interface ----------------------------------------------- */
+
+static int pg_load(struct ledger *l, int64_t now, const struct ledger_load *cb)
+{
+	struct ledger_pg *p = lpg(l);
+
+	p->cb = cb;
+	p->load_now = now;
+	ev_timer_start(p->loop, &p->tick_w);
+	pgc_connect(p->conn);
+	return 0;
+}
+
+struct stop_ctx {
+	ledger_done_fn done;
+	void *arg;
+};
+
+static void stop_done(void *arg, int rc, const char *err, const char *sqlstate, bool lost)
+{
+	struct stop_ctx *s = arg;
+
+	if (rc == 0)
+		log_info("ledger: claims released; instance stopped");
+	s->done(rc, s->arg);
+	free(s);
+}
+
+static void pg_stop(struct ledger *l, ledger_done_fn done, void *arg)
+{
+	struct ledger_pg *p = lpg(l);
+	const char *v[2] = {p->instance, p->token};
+	struct pgc_req *r;
+	struct stop_ctx *s;
+
+	if (!p->loaded || !pgc_up(p->conn)) {
+		set_err(p, "not connected: the claims of %s stay until its lease runs out", p->instance);
+		done(-1, arg);
+		return;
+	}
+	s = xcalloc(1, sizeof *s);
+	s->done = done;
+	s->arg = arg;
+	r = pgc_req_new();
+	pgc_req_exec(r, "release", 2, v);
+	pgc_req_exec(r, "stopped", 2, v);
+	if (pgc_send(p->conn, r, NULL, stop_done, s) != 0) {
+		free(s);
+		set_err(p, "not connected: the claims of %s stay until its lease runs out", p->instance);
+		done(-1, arg);
+	}
+}
+
+static void pg_describe(struct ledger *l, char *buf, size_t len)
+{
+	struct ledger_pg *p = lpg(l);
+	const char *srv = pgc_server(p->conn);
+
+	snprintf(buf, len, "postgresql %s, instance %s", *srv ? srv : p->conninfo, p->instance);
+}
+
+static int pg_instances(struct ledger *l, ledger_inst_fn fn, void *arg)
+{
+	struct ledger_pg *p = lpg(l);
+	size_t i;
+
+	for (i = 0; i < p->ninsts; i++)
+		fn(&p->insts[i].i, arg);
+	return 0;
+}
+
+static void pg_set_fingerprint(struct ledger *l, const char *fp)
+{
+	struct ledger_pg *p = lpg(l);
+
+	if (fp && strcmp(fp, p->fingerprint) != 0) {
+		free(p->fingerprint);
+		p->fingerprint = xstrdup(fp);
+	}
+}
+
+/* From the last heartbeat's reading; a new `t` is read from the next. */
+static int pg_counts_since(struct ledger *l, int64_t t, ledger_count_fn fn, void *arg)
+{
+	struct ledger_pg *p = lpg(l);
+	size_t i;
+
+	p->counts_wanted = t;
+	if (p->counts_since != t)
+		return 0;
+	for (i = 0; i < p->ncounts; i++)
+		fn(p->counts[i].channel, p->counts[i].status, p->counts[i].n, arg);
+	return 0;
+}
+
+static int64_t pg_size(struct ledger *l)
+{
+	return lpg(l)->size;
+}
+
+static const char *pg_error(struct ledger *l)
+{
+	return lpg(l)->err;
+}
+
+/* ---- the blocking reader (iopctl agenda, history) ------------------------ */
+
+static PGconn *reader(struct ledger_pg *p)
+{
+	const char *kw[] = {"dbname", "password", "application_name", "connect_timeout", NULL};
+	char app[96];
+	const char *v[] = {p->conninfo, p->password, app, READER_TIMEOUT, NULL};
+	PGresult *r;
+
+	if (p->reader && PQstatus(p->reader) == CONNECTION_OK)
+		return p->reader;
+	PQfinish(p->reader);
+	snprintf(app, sizeof app, "%s-reader", p->instance);
+	if (!p->password)
+		kw[1] = NULL;
+	p->reader = PQconnectdbParams(kw, v, 1);
+	if (PQstatus(p->reader) != CONNECTION_OK) {
+		set_err(p, "%s", PQerrorMessage(p->reader));
+		p->err[strcspn(p->err, "\n")] = '\0';
+		PQfinish(p->reader);
+		p->reader = NULL;
+		return NULL;
+	}
+	r = PQexec(p->reader, "SET statement_timeout = 3000");
+	PQclear(r);
+	return p->reader;
+}
+
+static PGresult *read_q(struct ledger_pg *p, const char *sql, int n, const char *const *v)
+{
+	PGconn *c = reader(p);
+	PGresult *r;
+
+	if (!c)
+		return NULL;
+	r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		set_err(p, "%s", PQresultErrorMessage(r));
+		p->err[strcspn(p->err, "\n")] = '\0';
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
+static const char *keep(char **buf, size_t *len, const char *v)
+{
+	size_t n;
+	char *q = *buf;
+
+	if (!v)
+		return NULL;
+	n = strlen(v) + 1;
+	if (n > *len)
+		return "";
+	memcpy(q, v, n);
+	*buf += n;
+	*len -= n;
+	return q;
+}
+
+static int pg_lookup(struct ledger *l, uint64_t id, struct ledger_rec *r, char *buf, size_t len)
+{
+	char ids[24];
+	const char *v[1] = {ids};
+	PGresult *res;
+
+	snprintf(ids, sizeof ids, "%" PRId64, (int64_t)id);
+	res = read_q(lpg(l), "SELECT id, patient, channel, kind, due, event, expires, status, attempts, "
+	    "reason, gateway_id, updated FROM reminder WHERE id = $1", 1, v);
+	r->id = id;
+	r->status = REC_NONE;
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 1) {
+		row_rec(res, 0, r);
+		r->patient = keep(&buf, &len, r->patient);
+		r->channel = keep(&buf, &len, r->channel);
+		r->kind = keep(&buf, &len, r->kind);
+		r->reason = keep(&buf, &len, r->reason);
+		r->gateway_id = keep(&buf, &len, r->gateway_id);
+	}
+	PQclear(res);
+	return r->status != REC_NONE;
+}
+
+static int pg_history(struct ledger *l, const char *patient, ledger_rec_fn fn, ledger_ovr_fn ofn,
+    void *arg)
+{
+	struct ledger_pg *p = lpg(l);
+	const char *v[1] = {patient};
+	PGresult *res = read_q(p, "SELECT r.id, r.patient, r.channel, r.kind, r.due, r.event, r.expires, "
+	    "o.status, o.attempt, o.reason, o.gateway_id, o.at FROM reminder r JOIN outcome o ON o.id = r.id "
+	    "WHERE r.patient = $1 ORDER BY o.at, r.due, r.id", 1, v);
+	int i, n;
+
+	if (!res)
+		return -1;
+	each_rec(res, fn, arg);
+	PQclear(res);
+	res = read_q(p, "SELECT kind, patient, channel, source, at, on_ FROM override_log "
+	    "WHERE patient = $1 ORDER BY at", 1, v);
+	if (!res)
+		return -1;
+	n = PQntuples(res);
+	for (i = 0; i < n; i++) {
+		struct ledger_ovr o;
+		o.kind = strcmp(col(res, i, 0), "pause") == 0 ? OVR_PAUSE : OVR_OPTOUT;
+		o.patient = col(res, i, 1);
+		o.channel = col(res, i, 2);
+		o.source = col(res, i, 3);
+		o.at = col_i64(res, i, 4);
+		o.on = (int)col_i64(res, i, 5);
+		ofn(&o, arg);
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* ---- open, close ----------------------------------------------------------- */
+
+static void pg_close(struct ledger *l)
+{
+	struct ledger_pg *p = lpg(l);
+
+	if (!p)
+		return;
+	ev_timer_stop(p->loop, &p->tick_w);
+	pgc_free(p->conn);                 /* drops what it carried, without callbacks */
+	while (p->jobs) {
+		struct pg_job *j = p->jobs;
+		p->jobs = j->next;
+		job_free(j);
+	}
+	load_clear(p);
+	beat_clear(p);
+	PQfinish(p->reader);
+	insts_free(p, p->insts, p->ninsts);
+	p->counts_wanted = 0;
+	while (p->ncounts)
+		free(p->counts[--p->ncounts].channel);
+	free(p->counts);
+	if (p->password) {
+		explicit_bzero(p->password, strlen(p->password));
+		free(p->password);
+	}
+	free(p->conninfo);
+	free(p->instance);
+	free(p->fingerprint);
+	free(p->host);
+	free(p);
+}
+
+static const struct ledger_ops pg_ops = {
+	.name = "postgresql", .close = pg_close,
+	.submit = pg_submit, .load = pg_load, .stop = pg_stop, .health = pg_health,
+	.describe = pg_describe, .instances = pg_instances, .set_fingerprint = pg_set_fingerprint,
+	.lookup = pg_lookup, .history = pg_history, .counts_since = pg_counts_since,
+	.size = pg_size, .error = pg_error,
+};
+
+struct ledger *ledger_pg_open(struct ev_loop *loop, const struct snapshot *s, char *err, size_t errlen)
+{
+	struct ledger_pg *p;
+	struct pgc_params cp;
+	unsigned char rnd[16];
+	char host[256];
+	size_t i;
+
+	p = xcalloc(1, sizeof *p);
+	p->base.ops = &pg_ops;
+	p->base.shared = true;
+	p->loop = loop;
+	if (s->pg_token_file || s->pg_token_credential) {
+		if (!(p->password = conf_pg_password(s, err, errlen))) {
+			free(p);
+			return NULL;
+		}
+	}
+	if (getrandom(rnd, sizeof rnd, 0) != sizeof rnd) {
+		snprintf(err, errlen, "no random bytes for the instance token: %s", strerror(errno));
+		pg_close(&p->base);
+		return NULL;
+	}
+	for (i = 0; i < sizeof rnd; i++)
+		snprintf(p->token + 2 * i, 3, "%02x", rnd[i]);
+	if (gethostname(host, sizeof host) != 0)
+		snprintf(host, sizeof host, "?");
+	host[sizeof host - 1] = '\0';
+	p->host = xstrdup(host);
+	p->conninfo = xstrdup(s->pg_conninfo);
+	p->instance = xstrdup(s->instance);
+	p->fingerprint = xstrdup(s->fingerprint ? s->fingerprint : "");
+	p->lease = s->pg_lease;
+	p->tick = fmin(TICK_MAX, fmax(TICK_MIN, p->lease / 6));
+	p->counts_since = p->counts_wanted = -1;
+	memset(&cp, 0, sizeof cp);
+	cp.conninfo = s->pg_conninfo;
+	cp.password = p->password;
+	cp.application_name = s->instance;
+	cp.query_timeout = fmax(p->lease / 2, 5.0) + 5.0;
+	p->conn = pgc_new(loop, &cp, conn_state, p);
+	ev_timer_init(&p->tick_w, tick_cb, p->tick, p->tick);
+	p->tick_w.data = p;
+	set_health(p, "connecting to PostgreSQL");
+	return &p->base;
+}
