@@ -152,6 +152,30 @@ static void list_push_front(struct joblist *l, struct job *j)
 	l->n++;
 }
 
+/* In due order: a queue stays sorted when a reminder resumed late -- one
+ * taken over from an instance that died, due a while ago -- joins it, and
+ * it goes out before the burst queued behind it, ahead of those due at the
+ * same time (SPEC 9: at most a lease late).  New offers go to the tail. */
+static void list_insert_due(struct joblist *l, struct job *j, bool ahead)
+{
+	struct job *p;
+
+	if (!l->tail || (!ahead && l->tail->due <= j->due) || l->tail->due < j->due) {
+		list_push(l, j);
+		return;
+	}
+	if (ahead ? l->head->due >= j->due : l->head->due > j->due) {
+		list_push_front(l, j);
+		return;
+	}
+	for (p = l->head; p->next && (ahead ? p->next->due < j->due : p->next->due <= j->due);
+	    p = p->next)
+		;
+	j->next = p->next;
+	p->next = j;
+	l->n++;
+}
+
 static struct job *list_pop(struct joblist *l)
 {
 	struct job *j = l->head;
@@ -1118,7 +1142,7 @@ static void queue_job(struct job *j)
 		return;
 	}
 	j->state = J_QUEUED;
-	list_push(&j->q->queue, j);
+	list_insert_due(&j->q->queue, j, j->durable);
 	pump(j->q);
 }
 

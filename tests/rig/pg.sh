@@ -2,6 +2,10 @@
 # A private PostgreSQL cluster for iopd tests and benchmarks.
 #
 # usage: pg.sh init DIR PORT [SETTING=VALUE...]   initdb in DIR/data, then start
+#        pg.sh standby DIR PRIMARY_DIR PORT       a streaming replica of PRIMARY_DIR
+#                                                 (pg_basebackup -R): a hot standby,
+#                                                 read-only until promoted
+#        pg.sh promote DIR                        the standby becomes a primary
 #        pg.sh start DIR                          start it again (after stop)
 #        pg.sh stop DIR [fast|immediate]          stop (immediate: the crash case)
 #        pg.sh psql DIR [psql args...]            psql as the superuser, database iopd
@@ -122,6 +126,39 @@ do_init() {
 	write_env
 }
 
+# A replica of a running primary: its data through pg_basebackup over the
+# primary's socket (initdb's pg_hba trusts local replication), then its
+# own port and socket.
+do_standby() {
+	prim=$1
+	case $PORT in ''|*[!0-9]*) usage ;; esac
+	# shellcheck disable=SC1091
+	PRIM_PORT=$(. "$prim/env" && echo "$PG_PORT")
+	mkdir -p "$D"
+	chmod 755 "$D"
+	[ "$(id -u)" -eq 0 ] && chown "$OWNER" "$D"
+	cp "$prim/password" "$D/password"
+	chmod 600 "$D/password"
+	if ! as_owner "$BIN/pg_basebackup" -D "$D/data" -h "$prim" -p "$PRIM_PORT" -U iopd -R -X stream \
+	    >"$D/basebackup.log" 2>&1; then
+		echo "pg.sh: pg_basebackup failed:" >&2
+		tail -n 20 "$D/basebackup.log" >&2
+		exit 1
+	fi
+	{
+		echo "port = $PORT"
+		echo "unix_socket_directories = '$D'"
+		echo "hot_standby = on"
+	} | as_owner sh -c "cat >>'$D/data/postgresql.conf'"
+	do_start
+	write_env
+}
+
+do_promote() {
+	as_owner "$BIN/pg_ctl" -D "$D/data" -w -t 30 promote >/dev/null ||
+		{ echo "pg.sh: promote failed" >&2; exit 1; }
+}
+
 do_stop() {
 	mode=${1:-fast}
 	case $mode in fast|immediate|smart) ;; *) usage ;; esac
@@ -143,6 +180,8 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 case $CMD in
 init) [ $# -ge 1 ] || usage; PORT=$1; shift; do_init "$@" ;;
+standby) [ $# -eq 2 ] || usage; PORT=$2; do_standby "$(cd "$1" && pwd)" ;;
+promote) load_env; do_promote ;;
 start) load_env; PORT=$PG_PORT; do_start; write_env ;;
 stop) load_env; do_stop "${1:-fast}" ;;
 psql) load_env; exec "$BIN/psql" -X -q -h "$D" -p "$PG_PORT" -U iopd -d iopd "$@" ;;
