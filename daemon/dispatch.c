@@ -781,6 +781,10 @@ static void outcome_committed(struct job *j)
 		d->totals.expired++;
 		log_ctx(LOG_LVL_WARNING, &c, "%s", j->reason);
 		break;
+	case REC_MISSED:                       /* claimed, then too late (claim_too_late) */
+		d->totals.missed++;
+		log_ctx(LOG_LVL_INFO, &c, "missed: %s", j->reason);
+		break;
 	default:
 		d->totals.failed++;
 		log_ctx(LOG_LVL_WARNING, &c, "failed: %s", j->reason);

@@ -40,6 +40,12 @@
 #define TICK_MAX 5.0                   /* and at most */
 #define RETRY_TRANSIENT 3              /* a deadlock or serialization failure: tries again */
 #define READER_TIMEOUT "3"             /* seconds: the blocking reader's connect timeout */
+/* After connecting, claims whose lease ran out are left alone this long
+ * (beyond the lease): an outage of the server stopped every instance's
+ * heartbeat, and the others need a moment to reconnect and renew theirs
+ * before their claims count as abandoned.  pg_conn.c's backoff is at most
+ * 5 s. */
+#define TAKEOVER_GRACE 5.0
 
 enum lp_state {
 	LP_DOWN,                       /* not connected */
@@ -91,6 +97,7 @@ struct ledger_pg {
 	bool beating, loading;
 	bool warned_conflict;
 	int last_orphans;
+	double up_since;               /* ev_now when the session became ready */
 	/* what the last heartbeat read */
 	struct inst *insts;
 	size_t ninsts;
@@ -670,6 +677,7 @@ static void beat_done(void *arg, int rc, const char *err, const char *sqlstate, 
 	struct ledger_pg *p = arg;
 	PGresult **r = p->beat_res;
 	const struct ledger_load *cb = p->cb;
+	int norphans;
 
 	p->beating = false;
 	if (rc != 0) {
@@ -690,13 +698,17 @@ static void beat_done(void *arg, int rc, const char *err, const char *sqlstate, 
 		cb->ovr_reset(cb->arg);
 		each_ovr(r[B_OVRS], cb->ovr, cb->arg);
 	}
-	if (cb->orphan && p->state == LP_READY && PQntuples(r[B_ORPHANS]) > 0) {
-		if (PQntuples(r[B_ORPHANS]) != p->last_orphans)
+	norphans = PQntuples(r[B_ORPHANS]);
+	if (cb->orphan && p->state == LP_READY && norphans > 0 &&
+	    ev_now(p->loop) - p->up_since >= p->lease + TAKEOVER_GRACE) {
+		if (norphans != p->last_orphans)
 			log_info("ledger: %d reminder(s) left open by instances that stopped or whose lease "
-			    "ran out: this one takes over those its configuration has", PQntuples(r[B_ORPHANS]));
+			    "ran out: this one takes over those its configuration has", norphans);
 		each_rec(r[B_ORPHANS], cb->orphan, cb->arg);
+		p->last_orphans = norphans;
+	} else if (norphans == 0) {
+		p->last_orphans = 0;
 	}
-	p->last_orphans = PQntuples(r[B_ORPHANS]);
 	p->size = col_i64(r[B_SIZE], 0, 0);
 	if (r[B_COUNTS]) {
 		read_counts(p, r[B_COUNTS]);
@@ -754,6 +766,7 @@ static bool load_result(void *arg, int stmt, PGresult *res)
 
 static void ready(struct ledger_pg *p)
 {
+	p->up_since = ev_now(p->loop);
 	p->state = LP_READY;
 	p->health[0] = '\0';
 	beat(p);
