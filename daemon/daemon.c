@@ -173,8 +173,10 @@ static int64_t start_mark(struct daemon *dm, int64_t m)
 	int64_t now = (int64_t)floor(ev_now(dm->loop));
 
 	if (m < 0) {
+		/* the ledger wrote the time its load began as the mark (with a
+		 * server out of reach at start, that may be a while ago) */
 		log_info("new ledger: scheduling from now on");
-		return now;
+		return dm->load_now ? dm->load_now : now;
 	}
 	if (m < now)
 		log_notice("catching up from %lld s ago (reminders overdue by more than catch_up are "
@@ -224,7 +226,8 @@ static int ledger_start(struct daemon *dm)
 
 	*cb = cb0;
 	cb->arg = dm;
-	if (dm->ledger->ops->load(dm->ledger, (int64_t)floor(ev_now(dm->loop)), cb)) {
+	dm->load_now = (int64_t)floor(ev_now(dm->loop));
+	if (dm->ledger->ops->load(dm->ledger, dm->load_now, cb)) {
 		log_err("ledger: %s", dm->ledger->ops->error(dm->ledger));
 		return -1;
 	}

@@ -76,7 +76,7 @@ struct daemon {
 	struct ledger_load load_cb;
 	struct ledger_rec *pending;    /* left open by the last run, resumed at ledger_go */
 	size_t npending, npending_cap;
-	int64_t load_mark;
+	int64_t load_mark, load_now;
 	bool loaded, ledger_ready;
 	unsigned sched_gen, reload_gen; /* the schedule was rebuilt from the ledger's mark */
 };

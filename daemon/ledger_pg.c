@@ -872,6 +872,37 @@ static void load_step(struct ledger_pg *p)
 		p->loading = true;
 }
 
+/* After a reconnect, this instance's open reminders are read again: the
+ * server may be another one now (a failover), which lost the last commits
+ * of the old primary when replication was asynchronous -- a claim or an
+ * outcome this instance saw committed.  What the daemon does not hold in
+ * memory is resumed (and sent again, with the same id: at least once,
+ * SPEC 6); the rest is ignored there. */
+static bool own_result(void *arg, int stmt, PGresult *res)
+{
+	struct ledger_pg *p = arg;
+
+	if (p->cb->orphan && PQntuples(res) > 0) {
+		log_notice("ledger: %d reminder(s) open under this instance's name: resuming those "
+		    "not under way here", PQntuples(res));
+		each_rec(res, p->cb->orphan, p->cb->arg);
+	}
+	return false;
+}
+
+static void own_done(void *arg, int rc, const char *err, const char *sqlstate, bool lost)
+{
+}
+
+static void recheck_own(struct ledger_pg *p)
+{
+	const char *v[1] = {p->instance};
+	struct pgc_req *r = pgc_req_new();
+
+	pgc_req_exec(r, "pending", 1, v);
+	pgc_send(p->conn, r, own_result, own_done, p);
+}
+
 /* ---- sessions ------------------------------------------------------------- */
 
 static void setup_done(void *arg, int rc, const char *err, const char *sqlstate, bool lost)
@@ -896,6 +927,7 @@ static void setup_done(void *arg, int rc, const char *err, const char *sqlstate,
 	}
 	log_notice("ledger: connected again (%s); sending resumes", pgc_server(p->conn));
 	ready(p);
+	recheck_own(p);
 	if (p->cb->ready)
 		p->cb->ready(p->cb->arg);
 }

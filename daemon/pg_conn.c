@@ -441,10 +441,13 @@ static void connected(struct pgc *c)
 	snprintf(c->server, sizeof c->server, "%s:%s/%s", PQhost(c->conn), PQport(c->conn), PQdb(c->conn));
 	c->state = PGC_UP;
 	c->fails = 0;
-	c->err[0] = '\0';
 	round_free(c);
 	watch(c, EV_READ);
-	log_info("postgresql: connected to %s", c->server);
+	if (c->err[0])                     /* hosts tried before, e.g. a failover */
+		log_info("postgresql: connected to %s (before: %s)", c->server, c->err);
+	else
+		log_info("postgresql: connected to %s", c->server);
+	c->err[0] = '\0';
 	c->state_fn(c, true, NULL, c->arg);
 }
 

@@ -119,10 +119,17 @@ do_init() {
 		echo "shared_buffers = 64MB"
 		echo "log_min_messages = warning"
 		echo "log_line_prefix = '%m [%p] %a '"
-		for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}"; done
 	} | as_owner sh -c "cat >>'$D/data/postgresql.conf'"
 	do_start
 	"$BIN/psql" -X -q -h "$D" -p "$PORT" -U iopd -d postgres -c "CREATE DATABASE iopd" >/dev/null
+	# the caller's settings once the database exists (one may be
+	# default_transaction_read_only), then a restart to apply them all
+	if [ $# -gt 0 ]; then
+		for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}"; done |
+			as_owner sh -c "cat >>'$D/data/postgresql.conf'"
+		as_owner "$BIN/pg_ctl" -D "$D/data" -l "$D/log" -w -t 60 restart >/dev/null ||
+			{ echo "pg.sh: restart with the settings failed:" >&2; tail -n 20 "$D/log" >&2; exit 1; }
+	fi
 	write_env
 }
 
@@ -139,7 +146,7 @@ do_standby() {
 	[ "$(id -u)" -eq 0 ] && chown "$OWNER" "$D"
 	cp "$prim/password" "$D/password"
 	chmod 600 "$D/password"
-	if ! as_owner "$BIN/pg_basebackup" -D "$D/data" -h "$prim" -p "$PRIM_PORT" -U iopd -R -X stream \
+	if ! as_owner "$BIN/pg_basebackup" -D "$D/data" -h "$prim" -p "$PRIM_PORT" -U iopd -R -X stream -c fast \
 	    >"$D/basebackup.log" 2>&1; then
 		echo "pg.sh: pg_basebackup failed:" >&2
 		tail -n 20 "$D/basebackup.log" >&2
