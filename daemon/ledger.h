@@ -197,6 +197,9 @@ struct snapshot;
 struct ledger *ledger_pg_open(struct ev_loop *loop, const struct snapshot *s, char *err,
     size_t errlen);
 
+/* `iopd ledger-copy` (ledger_copy.c): 0, or 1 with the reasons on stderr. */
+int ledger_copy_main(int argc, char **argv);
+
 /* submit and load for a backend with synchronous transactions (ledger.c). */
 void ledger_sync_submit(struct ledger *l, struct ledger_batch *b, ledger_done_fn done, void *arg);
 int ledger_sync_load(struct ledger *l, int64_t now, const struct ledger_load *cb);

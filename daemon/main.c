@@ -1,4 +1,4 @@
-/* main.c - iopd's command line: the daemon, `-t` and `agenda`. */
+/* main.c - iopd's command line: the daemon, `-t`, `agenda` and `ledger-copy`. */
 #include "config.h"
 
 #include <getopt.h>
@@ -9,6 +9,7 @@
 #include "agenda.h"
 #include "conf.h"
 #include "daemon.h"
+#include "ledger.h"
 #include "log.h"
 #include "plugin_host.h"
 #include "timefmt.h"
@@ -20,6 +21,8 @@ static void usage(FILE *f)
 	      "       iopd -t -c FILE                          check the configuration\n"
 	      "       iopd agenda -c FILE --from T --to T [--patient ID] [--format jsonl|table]\n"
 	      "                                                 print the reminders due in [T, T)\n"
+	      "       iopd ledger-copy -c FILE --from LEDGER.db  copy a SQLite ledger into the\n"
+	      "                                                 PostgreSQL ledger FILE configures\n"
 	      "T: 2026-12-01T18:00:00Z, 2026-12-01T18:00:00-05:00, or 2026-12-01 (midnight in\n"
 	      "daemon.timezone).  See iopd(8), iopd.conf(5).\n", f);
 }
@@ -130,6 +133,10 @@ int main(int argc, char **argv)
 	log_init(LOG_LVL_INFO);
 	if (argc > 1 && strcmp(argv[1], "agenda") == 0) {
 		rc = run_agenda(argc - 1, argv + 1);
+		goto out;
+	}
+	if (argc > 1 && strcmp(argv[1], "ledger-copy") == 0) {
+		rc = ledger_copy_main(argc - 1, argv + 1);
 		goto out;
 	}
 	while ((c = getopt(argc, argv, "c:ftvl:hV")) != -1) {
