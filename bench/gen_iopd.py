@@ -25,7 +25,8 @@
       with before = "<E-t0-k>s"; --warmup: W more due at t0 - 5 s.  With --tsv, the (shifted) calendar patients of
       gen_calendar.py are added (W5: 100k patients held, none due during the run).
 Common: --url URL (the sink), --concurrency C, --state DIR (state_dir and the
-control socket), --key FILE (webhook HMAC key file; omitted: unsigned).
+control socket), --key FILE (webhook HMAC key file; omitted: unsigned),
+--daemon-extra TEXT (settings added to the daemon group: a PostgreSQL ledger).
 Writes OUTDIR/iopd.conf and OUTDIR/patients.conf (mode 0600, as iopd requires),
 and for burst/spread OUTDIR/dues.tsv (patient, due epoch).
 """
@@ -51,6 +52,7 @@ ap.add_argument("--url", default="http://127.0.0.1:28204/")
 ap.add_argument("--concurrency", type=int, default=8)
 ap.add_argument("--state")
 ap.add_argument("--key")
+ap.add_argument("--daemon-extra", default="")
 ap.add_argument("--before", default="0s",
                 help='calendar: the session rule\'s lead ("0s": one agenda row per session; '
                      'daemons use "2h", as "0s" reminders are never sent)')
@@ -72,6 +74,7 @@ daemon = {{
   quiet_hours = {{ from = "00:00"; to = "00:00"; }};
   catch_up = "2h";
   clinic_phone = "+15550009999";
+  {a.daemon_extra}
 }};
 channels = (
   {{ name = "hook"; module = "webhook"; url = "{a.url}"; {key}concurrency = {a.concurrency}; timeout = "30s"; }}

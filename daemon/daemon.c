@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -629,6 +630,10 @@ static struct ledger *open_ledger(struct daemon *dm, char *err, size_t errlen)
 
 	if (s->ledger == LEDGER_SQLITE)
 		return ledger_sqlite_open(s->state_dir, err, errlen);
+	/* no ledger file in it, but it is still iopd's folder (SPEC 3.3), where
+	 * the control socket often lives */
+	if (mkdir(s->state_dir, 0700) != 0 && errno != EEXIST)
+		log_warn("state_dir %s: %s", s->state_dir, strerror(errno));
 	return ledger_pg_open(dm->loop, s, err, errlen);
 }
 
