@@ -717,6 +717,8 @@ static void req_complete(struct pgc *c)
 
 static void read_results(struct pgc *c)
 {
+	int nulls = 0;
+
 	while (c->state == PGC_UP && c->head && !PQisBusy(c->conn)) {
 		PGresult *res = PQgetResult(c->conn);
 		struct pgc_req *r = c->head;
@@ -725,8 +727,11 @@ static void read_results(struct pgc *c)
 			if (r->after_result)
 				r->cur++;
 			r->after_result = false;
+			if (++nulls > 1)
+				break;             /* nothing more has arrived */
 			continue;
 		}
+		nulls = 0;
 		timer_arm(c, c->query_timeout, false);
 		switch (PQresultStatus(res)) {
 		case PGRES_PIPELINE_SYNC:
