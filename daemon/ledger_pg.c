@@ -93,7 +93,7 @@ struct ledger_pg {
 	ev_timer tick_w;
 	struct pg_job *jobs;           /* submitted, not answered */
 	PGresult *load_res[5];         /* inst_put, mark_init, ovr_list, pending */
-	PGresult *beat_res[7];
+	PGresult *beat_res[8];
 	bool beating, loading;
 	bool warned_conflict;
 	int last_orphans;
@@ -650,7 +650,7 @@ static void read_counts(struct ledger_pg *p, const PGresult *res)
 	}
 }
 
-enum { B_BEAT, B_INSTS, B_OVRS, B_ORPHANS, B_SIZE, B_COUNTS, B_N };
+enum { B_SET, B_BEAT, B_INSTS, B_OVRS, B_ORPHANS, B_SIZE, B_COUNTS, B_N };
 
 static bool beat_result(void *arg, int stmt, PGresult *res)
 {
@@ -726,6 +726,9 @@ static void beat(struct ledger_pg *p)
 	if (p->beating || (p->state != LP_READY && p->state != LP_REFUSED) || !p->loaded)
 		return;
 	r = pgc_req_new();
+	/* a heartbeat needs no fsync (lost in a crash of the server, it is the
+	 * next one's job): it must not wait behind the disk */
+	pgc_req_sql(r, "SET LOCAL synchronous_commit TO off", 0, NULL);
 	pgc_req_exec(r, "beat", 3, v);
 	pgc_req_exec(r, "inst_list", 0, NULL);
 	pgc_req_exec(r, "ovr_list", 0, NULL);

@@ -1,6 +1,6 @@
 #!/bin/bash
 # pg_kill9.sh - SPEC 9 and 6 under kill -9: three instances share one
-# PostgreSQL ledger (lease 3 s); in the middle of a burst of 3,000
+# PostgreSQL ledger (lease 5 s); in the middle of a burst of 3,000
 # reminders, instance b is killed with SIGKILL.
 #   * every reminder reaches the sink;
 #   * a reminder sent twice is one b had in flight when it died (b logged
@@ -24,7 +24,7 @@ faketime_lib >/dev/null || skip_all "libfaketimeMT not found"
 
 N=${PATIENTS:-3000}
 CONC=8
-LEASE=3
+LEASE=5
 start_webhook --delay 0.05
 for i in a b c; do
 	LEASE=${LEASE}s inst_conf "$i" --url "$WEBHOOK_URL" --patients "$N" --med 10:00 --include \

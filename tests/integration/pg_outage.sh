@@ -1,7 +1,7 @@
 #!/bin/bash
 # pg_outage.sh - SPEC 9: the shared ledger's server stops for 30 s in the
 # middle of a run, then starts again.  Two instances, one configuration
-# (lease 3 s, catch_up 17 s); 20 patients each get a reminder every 10 s
+# (lease 10 s, catch_up 17 s); 20 patients each get a reminder every 10 s
 # from 10:00:00 to 10:01:20 but for 10:00:30 (fake clock, absolute, the
 # same for both).  PostgreSQL stops (fast shutdown) at about 10:00:12-16
 # and starts again 30 s later; the instances reconnect within their
