@@ -13,7 +13,8 @@
 # same batches in the same order (two instances offering the same
 # reminders: one wins each row, the other finds it held).  A batch is
 # BATCH ids (default 64, the daemon claims up to a channel's concurrency
-# per loop iteration); SECS (10) per case; synchronous_commit on, fsync on.
+# per loop iteration); SECS (10) per case; synchronous_commit on, fsync on,
+# custom plans (as iopd sets for its sessions).
 # Prints batches/s (all clients) and reminders claimed/s (distinct rows).
 #
 #   bench/pg_claim.sh            PGDIR=... reuses a cluster made by pg.sh
@@ -107,7 +108,7 @@ EOF
 run() { # DESIGN CLIENTS
 	local out tps rows
 	reset
-	out=$("$BIN/pgbench" -n -h "$PG_SOCKET" -p "$PG_PORT" -U iopd -M prepared -D k=0 -c "$2" -j "$2" \
+	out=$(PGOPTIONS="-c plan_cache_mode=force_custom_plan" "$BIN/pgbench" -n -h "$PG_SOCKET" -p "$PG_PORT" -U iopd -M prepared -D k=0 -c "$2" -j "$2" \
 		-T "$SECS" -f "$W/$1.sql" iopd 2>&1) || { echo "$out" | tail -12 >&2; return 1; }
 	tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
 	rows=$(psql_ -c "SELECT count(*) FROM reminder WHERE status = 'inflight'")

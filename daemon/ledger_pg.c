@@ -936,8 +936,8 @@ static void setup_done(void *arg, int rc, const char *err, const char *sqlstate,
 }
 
 /* A new session: synchronous_commit on (a claim must survive a crash of
- * the server), a statement timeout below the connection's own, the schema,
- * and the statements of this session. */
+ * the server), custom plans, a statement timeout below the connection's
+ * own, the schema, and the statements of this session. */
 static void setup(struct ledger_pg *p)
 {
 	struct pgc_req *r = pgc_req_new();
@@ -946,6 +946,11 @@ static void setup(struct ledger_pg *p)
 
 	p->state = LP_SETUP;
 	pgc_req_sql(r, "SET synchronous_commit = on", 0, NULL);
+	/* Each execution planned for the table as it is: a generic plan made
+	 * on the first few batches, while the table was small, would scan it
+	 * whole for every batch once it is large (a burst of 100,000 into a
+	 * new ledger ran 6 times slower). */
+	pgc_req_sql(r, "SET plan_cache_mode = force_custom_plan", 0, NULL);
 	snprintf(sql, sizeof sql, "SET statement_timeout = %ld", (long)(fmax(p->lease / 2, 5.0) * 1000));
 	pgc_req_sql(r, sql, 0, NULL);
 	pgc_req_sql(r, pg_schema_sql, 0, NULL);
