@@ -40,6 +40,7 @@
 #define TICK_MAX 5.0                   /* and at most */
 #define RETRY_TRANSIENT 3              /* a deadlock or serialization failure: tries again */
 #define READER_TIMEOUT "3"             /* seconds: the blocking reader's connect timeout */
+#define READER_RETRY 10.0              /* seconds before a failed reader connects again */
 /* After connecting, claims whose lease ran out are left alone this long
  * (beyond the lease): an outage of the server stopped every instance's
  * heartbeat, and the others need a moment to reconnect and renew theirs
@@ -98,6 +99,7 @@ struct ledger_pg {
 	bool warned_conflict;
 	int last_orphans;
 	double up_since;               /* ev_now when the session became ready */
+	double reader_failed;          /* ev_now when the reader last failed to connect */
 	/* what the last heartbeat read */
 	struct inst *insts;
 	size_t ninsts;
@@ -1126,12 +1128,18 @@ static PGconn *reader(struct ledger_pg *p)
 
 	if (p->reader && PQstatus(p->reader) == CONNECTION_OK)
 		return p->reader;
+	/* never wait on a server known to be out of reach: the loop would */
+	if (!pgc_up(p->conn) || ev_now(p->loop) - p->reader_failed < READER_RETRY) {
+		set_err(p, "%s", pg_health(&p->base) ? pg_health(&p->base) : "the ledger is out of reach");
+		return NULL;
+	}
 	PQfinish(p->reader);
 	snprintf(app, sizeof app, "%s-reader", p->instance);
 	if (!p->password)
 		kw[1] = NULL;
 	p->reader = PQconnectdbParams(kw, v, 1);
 	if (PQstatus(p->reader) != CONNECTION_OK) {
+		p->reader_failed = ev_now(p->loop);
 		set_err(p, "%s", PQerrorMessage(p->reader));
 		p->err[strcspn(p->err, "\n")] = '\0';
 		PQfinish(p->reader);
