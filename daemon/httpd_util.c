@@ -58,9 +58,11 @@ size_t httpd_pool_bytes(size_t max_header)
 	return 2 * max_header + 4096;
 }
 
+/* A second more than the whole life, so that our own timer, which counts
+ * what it cuts, always comes first. */
 unsigned httpd_idle_secs(double max_conn_time)
 {
-	return (unsigned)ceil(max_conn_time);
+	return (unsigned)ceil(max_conn_time) + 1;
 }
 
 bool httpd_body_fits(size_t have, size_t more, size_t max)

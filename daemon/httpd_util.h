@@ -25,8 +25,8 @@ void httpd_limits_resolve(struct httpd_limits *out, const struct httpd_limits *i
  * header and, later, the answer's own header lines. */
 size_t httpd_pool_bytes(size_t max_header);
 
-/* libmicrohttpd's inactivity timeout, whole seconds (our own bound on the
- * whole life of a connection is finer; this is the backstop). */
+/* libmicrohttpd's inactivity timeout, whole seconds: only a backstop,
+ * since our own bound on the whole life of a connection comes first. */
 unsigned httpd_idle_secs(double max_conn_time);
 
 /* Whether `more` bytes still fit after `have`, within `max`, without overflow. */
