@@ -354,6 +354,16 @@ static enum MHD_Result httpd_queue(struct MHD_Connection *c, unsigned status, st
 	return rc;
 }
 
+/* The owner's answer (a refused one closes the connection). */
+static enum MHD_Result httpd_queue_answer(struct httpd_req *r, struct MHD_Connection *c)
+{
+	struct MHD_Response *resp = r->resp;
+
+	r->resp = NULL;
+	r->state = REQ_DONE;
+	return httpd_queue(c, r->status, resp);
+}
+
 /* Answers from httpd itself; the owner never sees the request. */
 static enum MHD_Result httpd_refuse(struct httpd_req *r, struct MHD_Connection *c,
     unsigned status, const char *why)
@@ -461,12 +471,8 @@ static enum MHD_Result httpd_complete(struct httpd *h, struct httpd_req *r, stru
 	httpd_held_link(h, r);
 	h->st.requests++;
 	h->fn(r, h->arg);
-	if (r->state == REQ_ANSWERED) {
-		r->state = REQ_DONE;
-		httpd_queue(c, r->status, r->resp);
-		r->resp = NULL;
-		return MHD_YES;
-	}
+	if (r->state == REQ_ANSWERED)
+		return httpd_queue_answer(r, c);
 	MHD_suspend_connection(c);
 	r->suspended = true;
 	return MHD_YES;
@@ -477,7 +483,6 @@ static enum MHD_Result httpd_access_cb(void *cls, struct MHD_Connection *c, cons
 {
 	struct httpd *h = httpd_check(cls);
 	struct httpd_req *r = *req_cls;
-	enum MHD_Result rc;
 
 	if (!r)                        /* the URI callback always made one */
 		r = *req_cls = httpd_uri_cb(h, url, c);
@@ -490,10 +495,7 @@ static enum MHD_Result httpd_access_cb(void *cls, struct MHD_Connection *c, cons
 			return httpd_body(h, r, c, data, size);
 		return httpd_complete(h, r, c);
 	case REQ_ANSWERED:             /* resumed by httpd_answer */
-		r->state = REQ_DONE;
-		rc = httpd_queue(c, r->status, r->resp);
-		r->resp = NULL;
-		return rc;
+		return httpd_queue_answer(r, c);
 	case REQ_HELD:                 /* resumed by httpd_free: drop it */
 	case REQ_DONE:
 		break;
