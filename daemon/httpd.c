@@ -19,7 +19,8 @@
  * Bounds.  Connections: MHD_OPTION_CONNECTION_LIMIT; at the limit MHD
  * stops accepting and new clients wait in the listen backlog until a slot
  * frees (at most max_conn_time later), instead of being refused.  There is
- * no per-address limit: behind a TLS proxy every client has its address.
+ * no per-address limit: behind a TLS proxy every client has the proxy's
+ * address.
  * Header bytes: MHD's per-connection memory pool (httpd_pool_bytes), plus
  * our own count against max_header.  Body bytes: a declared Content-Length
  * over max_body is answered 413 before the body is read; a chunked body is
