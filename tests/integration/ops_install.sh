@@ -44,7 +44,7 @@ has() { grep -qx "$1" "$T/files"; }
 for f in "$sbindir/iopd" "$sbindir/iopctl" "$pkglibdir/plugins/console.so" "$pkglibdir/plugins/sms.so" \
 	"$pkglibdir/plugins/smtp.so" "$pkglibdir/plugins/webhook.so" "$includedir/iopd/plugin.h" \
 	"$mandir/man8/iopd.8" "$mandir/man8/iopctl.8" "$mandir/man5/iopd.conf.5" \
-	"$mandir/man7/iopd-plugin.7" "$unitdir/iopd.service" "$sysusersdir/iopd.conf" \
+	"$mandir/man7/iopd-plugin.7" "$unitdir/iopd.service" "$unitdir/iopd.socket" "$sysusersdir/iopd.conf" \
 	"$tmpfilesdir/iopd.conf" "$libdir/pkgconfig/iopd.pc" "$docdir/examples/iopd.conf" \
 	"$docdir/examples/patients/clinic.conf" "$docdir/examples/plugin/example.c" \
 	"$docdir/control-protocol.md"; do
