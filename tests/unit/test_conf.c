@@ -301,19 +301,19 @@ static void test_wrong_types(void **state)
 		{"programs = ( { id = \"x\";\n  name = [ \"X\" ]; } );\n", 2, "programs[0].name: expected a string"},
 		{"programs = ( { id = \"x\";\n  closures = \"2026-12-25\"; } );\n", 2, "programs[0].closures: expected a list of dates"},
 		{"programs = ( { id = \"x\"; } );\npatients = ( { id = \"p\"; program = \"x\"; start = \"2026-12-01\";\n"
-		    "  appointments = { }; } );\n", 3, "patients[0].appointments: expected a list"},
+		    "  appointments = { }; } );\n", 3, "patients[0] id \"p\": appointments: expected a list"},
 		{"programs = ( { id = \"x\"; } );\npatients = ( { id = \"p\"; program = \"x\"; start = \"2026-12-01\";\n"
-		    "  medications = \"x\"; } );\n", 3, "patients[0].medications: expected a list"},
+		    "  medications = \"x\"; } );\n", 3, "patients[0] id \"p\": medications: expected a list"},
 		{"programs = ( { id = \"x\"; } );\npatients = ( { id = \"p\"; program = \"x\"; start = \"2026-12-01\";\n"
-		    "  medications = ( \"x\" ); } );\n", 3, "patients[0].medications[0]: expected a group"},
+		    "  medications = ( \"x\" ); } );\n", 3, "patients[0] id \"p\": medications[0]: expected a group"},
 		{"programs = ( { id = \"x\"; } );\npatients = ( { id = \"p\"; program = \"x\"; start = \"2026-12-01\";\n"
-		    "  appointments = ( 5 ); } );\n", 3, "patients[0].appointments[0]: expected a group"},
+		    "  appointments = ( 5 ); } );\n", 3, "patients[0] id \"p\": appointments[0]: expected a group"},
 		{"programs = ( { id = \"x\"; } );\npatients = ( { id = \"p\"; program = \"x\";\n"
-		    "  start = 20261201; } );\n", 3, "patients[0].start: expected a string (a date like \"2026-12-01\")"},
+		    "  start = 20261201; } );\n", 3, "patients[0] id \"p\": start: expected a string (a date like \"2026-12-01\")"},
 		{"programs = ( { id = \"x\"; } );\npatients = ( { id = \"p\"; program = \"x\"; start = \"2026-12-01\";\n"
-		    "  absences = \"2026-12-02\"; } );\n", 3, "patients[0].absences: expected a list of dates"},
+		    "  absences = \"2026-12-02\"; } );\n", 3, "patients[0] id \"p\": absences: expected a list of dates"},
 		{"programs = ( { id = \"x\"; } );\npatients = ( { id = \"p\"; program = \"x\"; start = \"2026-12-01\";\n"
-		    "  paused = 0; } );\n", 3, "patients[0].paused: expected true or false, got an integer"},
+		    "  paused = 0; } );\n", 3, "patients[0] id \"p\": paused: expected true or false, got an integer"},
 		{"programs = ( { id = \"x\"; } );\npatients = ( { id = 7; program = \"x\"; start = \"2026-12-01\"; } );\n",
 		    2, "patients[0].id: expected a string"},
 		{"channels = ( { name = \"t\"; module = \"console\";\n  timeout = 15; } );\n", 2,
@@ -363,8 +363,8 @@ static void test_default_templates_missing(void **state)
 	const struct unit_err want[] = {
 		{path, 5, "programs[0].sessions[0]: no template \"session\" is defined for this reminder"},
 		{path, 12, "programs[0].aftercare: no template \"aftercare\" is defined"},
-		{path, 15, "patients[0].appointments[0]: no template \"session\" is defined"},
-		{path, 17, "patients[0].medications[0]: no template \"medication\" is defined"},
+		{path, 15, "patients[0] id \"p\": appointments[0]: no template \"session\" is defined"},
+		{path, 17, "patients[0] id \"p\": medications[0]: no template \"medication\" is defined"},
 	};
 
 	(void)state;
@@ -389,7 +389,7 @@ static void test_no_cascade(void **state)
 	    "  appointments = ( { at = \"2026-12-03 16:00\"; } );\n"
 	    "  medications = ( { label = \"m\"; times = [ \"08:00\" ]; channels = [ \"sms\" ]; } ); },\n"
 	    "  { id = \"q\"; program = \"x\"; start = \"2026-12-01\"; } );\n", CONF_CALENDAR, &e));
-	expect_one(&e, path, 4, "patient p: unknown program \"y\"");
+	expect_one(&e, path, 4, "patients[0] id \"p\": program: unknown program \"y\"");
 	errs_free(&e);
 	free(path);
 }
@@ -485,7 +485,7 @@ static void test_values_set(void **state)
 	    "daemon = { timezone = \"America/New_York\"; state_dir = \"/srv/iopd\";\n"
 	    "  control_socket = \"/run/x.sock\"; plugin_dir = \"/opt/iopd/plugins\";\n"
 	    "  quiet_hours = { from = \"22:30\"; to = \"06:45\"; }; catch_up = \"90m\";\n"
-	    "  medication_grace = \"1h30m\"; clinic_phone = \"+15550009999\"; log_level = \"debug\"; };\n"
+	    "  medication_grace = \"1h30m\"; clinic_phone = \"+13125559999\"; log_level = \"debug\"; };\n"
 	    "channels = ( { name = \"sms\"; module = \"sms\"; rate = 2; concurrency = 3; timeout = \"1m\";\n"
 	    "  insecure_tls = true; api = \"twilio\"; url = \"https://example.org\"; } );\n"
 	    "closures = [ \"2027-01-01\", \"2026-12-25\", \"2026-12-25\" ];\n"
@@ -512,7 +512,7 @@ static void test_values_set(void **state)
 	assert_int_equal(s->quiet.to, 6 * 3600 + 2700);
 	assert_int_equal(s->catch_up, 5400);
 	assert_int_equal(s->medication_grace, 5400);
-	assert_string_equal(s->clinic_phone, "+15550009999");
+	assert_string_equal(s->clinic_phone, "+13125559999");
 	assert_true(s->log_level >= 0);
 	assert_true(s->channels[0].rate == 2.0);
 	assert_int_equal(s->channels[0].concurrency, 3);
@@ -564,13 +564,13 @@ static void test_spec_example(void **state)
 	    "  quiet_hours    = { from = \"21:00\"; to = \"08:00\"; };\n"
 	    "  catch_up       = \"2h\";\n"
 	    "  medication_grace = \"1h\";\n"
-	    "  clinic_phone   = \"+15550009999\";\n"
+	    "  clinic_phone   = \"+13125559999\";\n"
 	    "};\n"
 	    "channels = (\n"
 	    "  { name = \"sms\"; module = \"sms\"; api = \"twilio\";\n"
 	    "    url = \"https://api.twilio.com/2010-04-01/Accounts/AC0123/Messages.json\";\n"
 	    "    account = \"AC0123\"; token_file = \"/etc/iopd/secrets/sms\";\n"
-	    "    from = \"+15550001111\"; rate = 1.0; concurrency = 4; timeout = \"10s\"; },\n"
+	    "    from = \"+13125551111\"; rate = 1.0; concurrency = 4; timeout = \"10s\"; },\n"
 	    "  { name = \"email\"; module = \"smtp\"; url = \"smtp://mail.example.org:587\";\n"
 	    "    from = \"Clinic <noreply@example.org>\"; user = \"iopd\"; token_file = \"/etc/iopd/secrets/smtp\"; },\n"
 	    "  { name = \"ehr\"; module = \"webhook\"; url = \"https://ehr.example.org/hooks/iopd\";\n"
@@ -605,7 +605,7 @@ static void test_spec_example(void **state)
 	    ");\n"
 	    "patients = (\n"
 	    "  { id = \"p-0001\"; first_name = \"Alex\";\n"
-	    "    phone = \"+15551234567\"; email = \"alex@example.org\";\n"
+	    "    phone = \"+12125554567\"; email = \"alex@example.org\";\n"
 	    "    timezone = \"America/Denver\";\n"
 	    "    language = \"en\";\n"
 	    "    program = \"iop-evening\"; start = \"2026-11-30\"; discharge = \"2027-02-20\";\n"
