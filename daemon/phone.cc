@@ -72,8 +72,8 @@ std::string missing_code_hint(const PhoneNumberUtil *u, const char *text, const 
 	    u->Parse(std::string(p + 1), region, &n) != PhoneNumberUtil::NO_PARSING_ERROR ||
 	    !u->IsValidNumber(n))
 		return "";
-	return "; read as a number of " + region_name(region) + " (daemon.default_country) it would be "
-	    "valid: is its country code +" + std::to_string(n.country_code()) + " missing?";
+	return std::string("; as a number of daemon.default_country ") + region + " (" + region_name(region) +
+	    ") it would be valid: is its country code +" + std::to_string(n.country_code()) + " missing?";
 }
 
 std::string parse_error(PhoneNumberUtil::ErrorType e, const char *text, const char *region)
@@ -111,9 +111,9 @@ std::string invalid(const PhoneNumberUtil *u, const PhoneNumber &n)
 	case PhoneNumberUtil::INVALID_LENGTH:
 		return "the wrong length for a number of " + cc;
 	case PhoneNumberUtil::IS_POSSIBLE_LOCAL_ONLY:
-		return "a local number of " + cc + " without its area code";
+		return "too short for a number of " + cc + " (it could only be dialled locally)";
 	default:
-		return "not a number in the numbering plan of " + cc + " (no such area or range in use)";
+		return "not a number in use in the numbering plan of " + cc;
 	}
 }
 

@@ -96,10 +96,10 @@ done
 waitfor "[ \$(grep -c 'Got message' '$KANNEL_FAKESMSC_OUT') -ge 3 ]" 10 || true
 check "en: the SMSC got the rendered text (GSM 7-bit accents intact)" \
 	got "<12345 +12125550001 text Hi Ana, see you Tue Dec 1 at 6:00 PM. Café ¿sì? Ñ €>"
-check "es: the SMSC got the Spanish variant" \
-	got "<12345 +12125550002 text Hola Benito, nos vemos Tue Dec 1 a las 6:00 PM. ¡Mañana!>"
-check "pl: sent as UCS-2, decodes to the rendered text" "$PY" - "$KANNEL_FAKESMSC_OUT" \
-	"Cześć Celina, do zobaczenia Tue Dec 1 o 6:00 PM 😀 Zażółć" <<'EOF2'
+check "es: the SMSC got the Spanish variant, with Spanish day and month names" \
+	got "<12345 +12125550002 text Hola Benito, nos vemos mar 1 dic a las 18:00. ¡Mañana!>"
+check "pl: sent as UCS-2, decodes to the rendered text (Polish names, 24-hour clock)" "$PY" - "$KANNEL_FAKESMSC_OUT" \
+	"Cześć Celina, do zobaczenia wto, 1 gru o 18:00 😀 Zażółć" <<'EOF2'
 import re, sys
 from urllib.parse import unquote_to_bytes
 out = open(sys.argv[1], encoding="utf-8", errors="replace").read()

@@ -7,7 +7,9 @@
 # midnight, Kathmandu +05:45), {location}, {label} (medication), {clinic_phone}
 # (aftercare), {first_name}; the language variant used for a patient whose
 # language matches, field by field: a variant without `sms` falls back to the
-# template's own sms, an unknown language to the template.  The e-mail
+# template's own sms, a language without a variant to the template; {day}
+# and {time} in the patient's language whatever text carries them (Spanish
+# "mié 2 dic" "03:00", French "mar. 1 déc." "23:45", from locales-all).  The e-mail
 # subject default "Reminder" is proven in daemon_smtp.sh (it needs an e-mail).
 # Logs: at info level (the default) no phone number, no e-mail address, no
 # message text, no first name; at debug level at most the last two digits of
@@ -93,12 +95,12 @@ expect() { # MSG PATIENT KIND TEXT
 }
 expect "New York: date, day, 12-hour time in the patient's zone, location" p-ny session \
 	"Hi Nora: 2026-12-01 (Tue Dec 1) at 1:00 PM, Room 2, 3rd floor."
-expect "Tokyo (language es): the next day, after midnight, in Spanish" p-tokyo session \
-	"Hola Taro: 2026-12-02 (Wed Dec 2) a las 3:00 AM, Room 2, 3rd floor."
-expect "Kathmandu (+05:45; language fr, no such variant): the template's own text" p-ktm session \
-	"Hi Kiran: 2026-12-01 (Tue Dec 1) at 11:45 PM, Room 2, 3rd floor."
+expect "Tokyo (language es): the next day, after midnight, in Spanish, Spanish names" p-tokyo session \
+	"Hola Taro: 2026-12-02 (mié 2 dic) a las 03:00, Room 2, 3rd floor."
+expect "Kathmandu (+05:45; language fr, no such variant): the template's own text, French names" p-ktm session \
+	"Hi Kiran: 2026-12-01 (mar. 1 déc.) at 23:45, Room 2, 3rd floor."
 expect "language es, variant without sms: falls back to the template's sms" p-visit session \
-	"Visit for Vera on Tue Dec 1 at 6:00 PM."
+	"Visit for Vera on mar 1 dic at 18:00."
 expect "medication: {label}, time in the patient's zone (Paris)" p-med medication \
 	"Time for your evening tablet, Mia (6:00 PM)."
 expect "aftercare: {clinic_phone}" p-after aftercare \
@@ -109,8 +111,8 @@ import json, sys
 bodies = sorted((r["form"]["To"], r["form"]["Body"]) for r in map(json.loads, open(sys.argv[1], encoding="utf-8")))
 assert bodies == [
   ("+17735553401", "Hi Nora: 2026-12-01 (Tue Dec 1) at 1:00 PM, Room 2, 3rd floor."),
-  ("+17735553402", "Hola Taro: 2026-12-02 (Wed Dec 2) a las 3:00 AM, Room 2, 3rd floor."),
-  ("+17735553403", "Hi Kiran: 2026-12-01 (Tue Dec 1) at 11:45 PM, Room 2, 3rd floor."),
+  ("+17735553402", "Hola Taro: 2026-12-02 (mié 2 dic) a las 03:00, Room 2, 3rd floor."),
+  ("+17735553403", "Hi Kiran: 2026-12-01 (mar. 1 déc.) at 23:45, Room 2, 3rd floor."),
 ], bodies
 EOF
 check "the debug daemon printed the same lines" cmp -s <(sort "$D_OUT") <(sort "$V_OUT")

@@ -66,8 +66,8 @@ EOF
 	echo "patients = (
   $(patient p-en Alexander +12025550001 America/Los_Angeles en main),
   $(patient p-es Beatriz +12025550002 Pacific/Auckland es main),
-  $(patient p-stop Carla +16175551610 UTC en optout),
-  $(patient p-bad Dmitri +16175551211 UTC en main),
+  $(patient p-stop Carla +16175521610 UTC en optout),
+  $(patient p-bad Dmitri +16175521211 UTC en main),
   $(patient p-429 Eve +12025550005 UTC en r429),
   $(patient p-h429 Farid +12025550006 UTC en h429) );"
 } >"$T/iopd.conf"
@@ -112,7 +112,7 @@ for l in open(log, encoding="utf-8"):
     recs.setdefault(r["idempotency_key"], []).append(r)
 want = {
   "$ID_en": ("+12025550001", "Hi Alexander, reminder: Tue Dec 1 at 10:00 AM in Sala 2. Call +13125559999."),
-  "$ID_es": ("+12025550002", "Hola Beatriz, recordatorio: Wed Dec 2 a las 7:00 AM, Sala 2. ¡Gracias!"),
+  "$ID_es": ("+12025550002", "Hola Beatriz, recordatorio: mié 2 dic a las 07:00, Sala 2. ¡Gracias!"),
 }
 for rid, (to, body) in want.items():
     assert len(recs.get(rid, [])) == 1, (rid, recs.get(rid))

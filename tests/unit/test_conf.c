@@ -732,6 +732,288 @@ static void test_patient_file_modes(void **state)
 	free(sub);
 }
 
+
+/* ---- patients in a folder: @include with a glob, lists merged ---------------- */
+
+static const char folder_main[] =
+	"programs = ( { id = \"op\"; kind = \"OP\"; } );\n"            /* 1 */
+	"@include \"patients/*.conf\"\n";                               /* 2 */
+
+/* One file per patient, read in the order of their names (not the order
+ * they were written), relative to the including file, as one list. */
+static void test_glob_include(void **state)
+{
+	struct errs e = {0};
+	char *sub = unit_path(unit_dir, "patients"), *main_file, cwd[PATH_MAX];
+	struct snapshot *s;
+
+	(void)state;
+	assert_int_equal(mkdir(sub, 0700), 0);
+	free(unit_write(sub, "b.conf", "patients = ( { id = \"p-b\"; program = \"op\"; start = \"2026-12-01\"; } );\n", 0600));
+	free(unit_write(sub, "a.conf", "# group a\npatients = (\n  { id = \"p-a1\"; program = \"op\"; start = \"2026-12-01\"; },\n"
+	    "  { id = \"p-a2\"; program = \"op\"; start = \"2026-12-01\"; } );\n", 0600));
+	free(unit_write(sub, "c.conf.bak", "nonsense = 1;\n", 0600));        /* not *.conf */
+	free(unit_write(sub, ".d.conf", "nonsense = 1;\n", 0600));           /* hidden */
+	main_file = unit_write(unit_dir, "main.conf", folder_main, 0600);
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir("/"), 0);                /* relative to main.conf, not the cwd */
+	s = conf_load(main_file, CONF_FULL, &e);
+	assert_int_equal(chdir(cwd), 0);
+	if (!s)
+		fail_msg("%s", e.text.s);
+	assert_int_equal(e.nwarn, 0);
+	assert_int_equal(s->npatients, 3);
+	assert_string_equal(s->patients[0].id, "p-a1");
+	assert_string_equal(s->patients[1].id, "p-a2");
+	assert_string_equal(s->patients[2].id, "p-b");
+	snapshot_unref(s);
+	errs_free(&e);
+	free(main_file);
+	free(sub);
+}
+
+/* Errors in the merged files name their own file, line and index; a
+ * patient id given twice names both places. */
+static void test_glob_errors(void **state)
+{
+	struct errs e = {0};
+	char *sub = unit_path(unit_dir, "patients"), *main_file, *a, *b;
+
+	(void)state;
+	assert_int_equal(mkdir(sub, 0700), 0);
+	a = unit_write(sub, "a.conf", "patients = (\n  { id = \"p-1\"; program = \"op\"; start = \"2026-12-01\"; },\n"
+	    "  { id = \"p-2\"; program = \"op\";\n    start = \"2026-13-01\"; } );\n", 0600);
+	b = unit_write(sub, "b.conf", "# the second file\n"
+	    "patients = ( { id = \"p-3\"; program = \"op\"; start = \"2026-12-01\";\n"
+	    "    colour = \"red\"; },\n"
+	    "  {\n    id = \"p-1\"; program = \"op\"; start = \"2026-12-01\"; } );\n", 0600);
+	main_file = unit_write(unit_dir, "main.conf", folder_main, 0600);
+	assert_null(conf_load(main_file, CONF_CALENDAR, &e));
+	{
+		const struct unit_err want[] = {
+			{a, 4, "patients[1] id \"p-2\": start: bad date \"2026-13-01\""},
+			{b, 3, "patients[0] id \"p-3\": unknown key \"colour\""},
+			{b, 5, "duplicate patient id \"p-1\" (also at "},
+		};
+		unit_expect_errs(&e, want, 3, unit_dir);
+		assert_non_null(strstr(e.text.s, "patients/a.conf:2)"));
+	}
+	errs_free(&e);
+	free(a);
+	free(b);
+	free(main_file);
+	free(sub);
+}
+
+/* No file in the folder: a warning (a clinic may have no patients yet);
+ * no folder at all: an error; a subfolder or a FIFO that matches: skipped,
+ * with a warning (a FIFO would block the read). */
+static void test_glob_edges(void **state)
+{
+	struct errs e = {0};
+	char *sub = unit_path(unit_dir, "patients"), *main_file, *dir, *fifo;
+	struct snapshot *s;
+
+	(void)state;
+	main_file = unit_write(unit_dir, "main.conf", folder_main, 0600);
+	assert_null(conf_load(main_file, CONF_CALENDAR, &e));
+	expect_one(&e, main_file, 2, "@include \"patients/*.conf\": no folder");
+	errs_free(&e);
+
+	assert_int_equal(mkdir(sub, 0700), 0);
+	s = conf_load(main_file, CONF_CALENDAR, &e);
+	assert_non_null(s);
+	assert_int_equal(s->npatients, 0);
+	assert_int_equal(e.nwarn, 1);
+	assert_non_null(strstr(e.warn.s, "main.conf:2: warning: @include \"patients/*.conf\" matches no file"));
+	snapshot_unref(s);
+	errs_free(&e);
+
+	dir = unit_path(sub, "old.conf");
+	fifo = unit_path(sub, "pipe.conf");
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	free(unit_write(sub, "p.conf", "patients = ( { id = \"p\"; program = \"op\"; start = \"2026-12-01\"; } );\n", 0600));
+	s = conf_load(main_file, CONF_CALENDAR, &e);
+	assert_non_null(s);
+	assert_int_equal(s->npatients, 1);
+	assert_int_equal(e.nwarn, 2);
+	assert_non_null(strstr(e.warn.s, "old.conf is not a regular file: skipped"));
+	assert_non_null(strstr(e.warn.s, "pipe.conf is not a regular file: skipped"));
+	snapshot_unref(s);
+	errs_free(&e);
+	free(dir);
+	free(fifo);
+	free(main_file);
+	free(sub);
+}
+
+/* patients = ( ... ) in the main file and in an included one: one list;
+ * other settings given twice stay libconfig's error. */
+static void test_merge_lists(void **state)
+{
+	struct errs e = {0};
+	char *path = unit_path(unit_dir, "main.conf");
+	struct snapshot *s;
+
+	(void)state;
+	free(unit_write(unit_dir, "more.conf", "patients = ( { id = \"q\"; program = \"op\"; start = \"2026-12-01\"; } );\n", 0600));
+	s = unit_load_text(unit_dir, "main.conf",
+	    "programs = ( { id = \"op\"; kind = \"OP\"; } );\n"
+	    "patients = ( { id = \"p\"; program = \"op\"; start = \"2026-12-01\"; } );\n"
+	    "/* patients = ( ) in a comment */\n"
+	    "templates = { t = { sms = \"patients = (\"; }; };\n"
+	    "@include \"more.conf\"\n", CONF_CALENDAR, &e);
+	if (!s)
+		fail_msg("%s", e.text.s);
+	assert_int_equal(s->npatients, 2);
+	assert_string_equal(s->patients[1].id, "q");
+	snapshot_unref(s);
+	errs_free(&e);
+	assert_null(unit_load_text(unit_dir, "main.conf",
+	    "programs = ( );\n@include \"more.conf\"\nprograms = ( );\n", CONF_CALENDAR, &e));
+	expect_one(&e, path, 3, "duplicate setting name");
+	errs_free(&e);
+	free(path);
+}
+
+/* ---- messages that help ---------------------------------------------------------- */
+
+/* A missing ',' between two elements of a list: the line that lacks it. */
+static void test_missing_comma(void **state)
+{
+	struct errs e = {0};
+	char *path = unit_path(unit_dir, "main.conf");
+
+	(void)state;
+	assert_null(unit_load_text(unit_dir, "main.conf",
+	    "programs = (\n"
+	    "  { id = \"a\"; kind = \"OP\"; }   # no comma\n"
+	    "\n"
+	    "  { id = \"b\"; kind = \"OP\"; }\n"
+	    ");\n", CONF_CALENDAR, &e));
+	expect_one(&e, path, 2, "syntax error: missing ',' after line 2");
+	assert_non_null(strstr(e.text.s, "libconfig stopped at line 4"));
+	errs_free(&e);
+	/* in a group, ';' is optional: a real error is reported where it is */
+	assert_null(unit_load_text(unit_dir, "main.conf",
+	    "daemon = {\n  timezone = \"UTC\"\n  catch_up = ;\n};\n", CONF_CALENDAR, &e));
+	expect_one(&e, path, 3, "syntax error (libconfig syntax");
+	errs_free(&e);
+	free(path);
+}
+
+/* "did you mean ...?" for programs, channels, templates and keys. */
+static void test_suggestions(void **state)
+{
+	struct errs e = {0};
+	char *path = unit_path(unit_dir, "t.conf");
+	const struct unit_err want[] = {
+		{path, 3, "unknown channel \"smss\" (did you mean \"sms\"?)"},
+		{path, 3, "unknown template \"sesion\" (did you mean \"session\"?)"},
+		{path, 4, "program: unknown program \"iop-evenng\" (did you mean \"iop-evening\"?)"},
+		{path, 4, "unknown key \"frist_name\" (did you mean \"first_name\"?)"},
+		{path, 5, "unknown key \"timezon\" in daemon (did you mean \"timezone\"?)"},
+	};
+
+	(void)state;
+	assert_null(unit_load_text(unit_dir, "t.conf",
+	    "channels = ( { name = \"sms\"; module = \"sms\"; } );\n"
+	    "templates = { session = { sms = \"Hi\"; }; };\n"
+	    "programs = ( { id = \"iop-evening\"; reminders = ( { before = \"1d\"; channels = [ \"smss\" ]; template = \"sesion\"; } ); } );\n"
+	    "patients = ( { id = \"p\"; program = \"iop-evenng\"; start = \"2026-12-01\"; frist_name = \"A\"; } );\n"
+	    "daemon = { timezon = \"UTC\"; };\n", CONF_CALENDAR, &e));
+	unit_expect_errs(&e, want, 5, unit_dir);
+	errs_free(&e);
+	/* nothing near enough: no guess */
+	assert_null(unit_load_text(unit_dir, "t.conf",
+	    "programs = ( { id = \"iop\"; } );\n"
+	    "patients = ( { id = \"p\"; program = \"php-day\"; start = \"2026-12-01\"; } );\n", CONF_CALENDAR, &e));
+	assert_null(strstr(e.text.s, "did you mean"));
+	errs_free(&e);
+	free(path);
+}
+
+/* Errors are printed in file and line order, whatever order the parser
+ * found them in (template texts are checked after the patients). */
+static void test_errors_in_order(void **state)
+{
+	struct errs e = {0};
+	char *path = unit_path(unit_dir, "t.conf");
+	const char *first, *second;
+
+	(void)state;
+	assert_null(unit_load_text(unit_dir, "t.conf",
+	    "programs = ( { id = \"op\"; } );\n"
+	    "templates = { session = { sms = \"Your rehab group\"; }; };\n"
+	    "patients = ( { id = \"p\"; program = \"op\"; start = \"2026-12-32\"; } );\n", CONF_CALENDAR, &e));
+	assert_int_equal(e.count, 2);
+	first = strstr(e.text.s, "t.conf:2:");
+	second = strstr(e.text.s, "t.conf:3:");
+	assert_non_null(first);
+	assert_non_null(second);
+	assert_true(first < second);
+	errs_free(&e);
+	free(path);
+}
+
+/* ---- phone numbers: the numbering plan (libphonenumber) --------------------------- */
+
+static void test_phone_numbers(void **state)
+{
+	struct errs e = {0};
+	char *path = unit_path(unit_dir, "t.conf");
+	struct snapshot *s = unit_load_ok(unit_dir,
+	    "daemon = { default_country = \"us\"; clinic_phone = \"(312) 555-0100\"; };\n"
+	    "programs = ( { id = \"op\"; } );\n"
+	    "patients = (\n"
+	    "  { id = \"a\"; program = \"op\"; start = \"2026-12-01\"; phone = \"(312) 555-0101\"; },\n"
+	    "  { id = \"b\"; program = \"op\"; start = \"2026-12-01\"; phone = \"+44 20 7946 0958\"; },\n"
+	    "  { id = \"c\"; program = \"op\"; start = \"2026-12-01\"; phone = \"+1 312-555-0102\"; } );\n");
+
+	(void)state;
+	/* national notation in the default country, stored as E.164; the
+	 * clinic's number stays as written (it is shown to patients) */
+	assert_string_equal(s->default_country, "US");
+	assert_string_equal(s->patients[0].phone, "+13125550101");
+	assert_string_equal(s->patients[1].phone, "+442079460958");
+	assert_string_equal(s->patients[2].phone, "+13125550102");
+	assert_string_equal(s->clinic_phone, "(312) 555-0100");
+	snapshot_unref(s);
+
+	/* a Chicago number without its country code reads as a Dutch one: no
+	 * such Dutch number; the message names the country, not the number */
+	assert_null(unit_load_text(unit_dir, "t.conf",
+	    "daemon = { default_country = \"US\"; };\n"
+	    "programs = ( { id = \"op\"; } );\n"
+	    "patients = ( { id = \"a\"; program = \"op\"; start = \"2026-12-01\";\n"
+	    "  phone = \"+3125550101\"; } );\n", CONF_CALENDAR, &e));
+	expect_one(&e, path, 4, "patients[0] id \"a\": phone: not a valid phone number: not a number in use "
+	    "in the numbering plan of +31 (Netherlands)");
+	assert_non_null(strstr(e.text.s, "is its country code +1 missing?"));
+	assert_null(strstr(e.text.s, "3125550101"));
+	errs_free(&e);
+
+	{
+		const struct unit_err want[] = {
+			{path, 1, "daemon.default_country: \"USA\" is not a country code"},
+			{path, 3, "patients[0] id \"a\": phone: not a valid phone number: it has no country code"},
+			{path, 4, "patients[1] id \"b\": phone: not a valid phone number: too short for a number of +44 (United Kingdom and 3 other countries)"},
+			{path, 5, "patients[2] id \"c\": phone: not a valid phone number: it is not a telephone number"},
+		};
+		assert_null(unit_load_text(unit_dir, "t.conf",
+		    "daemon = { default_country = \"USA\"; };\n"
+		    "programs = ( { id = \"op\"; } );\n"
+		    "patients = ( { id = \"a\"; program = \"op\"; start = \"2026-12-01\"; phone = \"312 555 0101\"; },\n"
+		    "  { id = \"b\"; program = \"op\"; start = \"2026-12-01\"; phone = \"+44 20 79\"; },\n"
+		    "  { id = \"c\"; program = \"op\"; start = \"2026-12-01\"; phone = \"call me\"; } );\n",
+		    CONF_CALENDAR, &e));
+		unit_expect_errs(&e, want, 4, unit_dir);
+	}
+	errs_free(&e);
+	free(path);
+}
+
 /* ---- CONF_FULL: plugins check their own keys -------------------------------- */
 
 static void test_full_mode_plugin_keys(void **state)
@@ -801,6 +1083,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shipped_config, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_patient_file_modes, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_full_mode_plugin_keys, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_glob_include, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_glob_errors, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_glob_edges, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_merge_lists, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_missing_comma, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_suggestions, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_errors_in_order, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_phone_numbers, unit_setup, unit_teardown),
 	};
 	int rc;
 
