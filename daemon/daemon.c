@@ -650,13 +650,13 @@ int daemon_main(const struct daemon_opts *o)
 	dm.loop = ev_default_loop(EVFLAG_AUTO);
 	dm.started = time(NULL);
 	if (daemon_start(&dm) == 0) {
-		log_notice("iopd %s started: %u programs, %u patients, %u channels; ledger %s/ledger.db",
-		    PACKAGE_VERSION, dm.snap->nprograms, dm.snap->npatients, dm.snap->nchannels,
-		    dm.snap->state_dir);
 		/* READY=1 only now: configuration parsed, plugins configured and
 		 * started, ledger open and reconciled, control socket listening */
 		notify_ready();
-		detached_ready(ready_fd, dm.snap);
+		detached_ready(ready_fd, dm.snap);     /* a detached iopd's log starts here */
+		log_notice("iopd %s started: %u programs, %u patients, %u channels; ledger %s/ledger.db",
+		    PACKAGE_VERSION, dm.snap->nprograms, dm.snap->npatients, dm.snap->nchannels,
+		    dm.snap->state_dir);
 		daemon_status_line(&dm);
 		ev_run(dm.loop, 0);
 		rc = dm.exit_code;

@@ -73,7 +73,7 @@ static int cmd_parse_args(const char *cmd, int argc, char **argv, struct cmd_arg
 	memset(a, 0, sizeof *a);
 	a->format = "jsonl";
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:F:T:p:o:xa:n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:F:T:p:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': a->config = optarg; break;
 		case 'F': a->from = optarg; break;
