@@ -56,6 +56,9 @@ static size_t file_rank(const struct errs *e, const char *file)
 }
 
 static void add(struct errs *e, int warn, const char *file, int line, const char *fmt, va_list ap)
+    IOPD_PRINTF(5, 0);
+
+static void add(struct errs *e, int warn, const char *file, int line, const char *fmt, va_list ap)
 {
 	struct sbuf *b = warn ? &e->warn : &e->text;
 	struct errs_line *w;

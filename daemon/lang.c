@@ -27,15 +27,16 @@
 #define FMT_MAX 96
 
 struct lang {
-	char code[24];                 /* normalized, as asked */
+	const char *code;              /* as asked (the cache's key) */
 	char locale[48];               /* "" for the built-in English */
 	locale_t lc;                   /* (locale_t)0: the built-in English */
 	bool fallback;                 /* asked for another language, got English */
 	char day_fmt[FMT_MAX], time_fmt[FMT_MAX];
 	struct lang *next;
+	char *owned_code;              /* code, when allocated */
 };
 
-static struct lang lang_en = {"en", "", (locale_t)0, false, "", "", NULL};
+static struct lang lang_en = {"en", "", (locale_t)0, false, "", "", NULL, NULL};
 static pthread_mutex_t lang_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lang *lang_list;
 
@@ -311,7 +312,7 @@ static struct lang *lang_load(const char *code)
 	size_t i;
 	bool ok = split_code(code, primary, region);
 
-	snprintf(l->code, sizeof l->code, "%s", code);
+	l->code = l->owned_code = xstrdup(code);
 	if (ok && region[0]) {
 		snprintf(name, sizeof name, "%s_%s.UTF-8", primary, region);
 		tries[0] = name;
@@ -447,6 +448,7 @@ void lang_cleanup(void)
 		lang_list = l->next;
 		if (l->lc)
 			freelocale(l->lc);
+		free(l->owned_code);
 		free(l);
 	}
 	pthread_mutex_unlock(&lang_lock);

@@ -37,7 +37,7 @@ const struct lang *lang_english(void);
 bool lang_fallback(const struct lang *l);
 /* The locale in use ("es_ES.UTF-8"), or NULL for the built-in English. */
 const char *lang_locale(const struct lang *l);
-/* The code as normalized: "es", "es-MX". */
+/* The code as the configuration wrote it: "es", "es-MX". */
 const char *lang_code(const struct lang *l);
 
 /* {day} ("Tue Dec 1", "mar 1 dic", "Di 1. Dez") and {time} ("6:00 PM",
