@@ -559,6 +559,20 @@ static int unescape(char *s)
 	return 0;
 }
 
+/* `unknown command "stauts" (did you mean status?)`, as iopctl says it. */
+static void unknown_command(struct conn *c, const char *name)
+{
+	const char *names[IOPD_NELEM(commands)], *near;
+	size_t i;
+
+	for (i = 0; i < IOPD_NELEM(commands); i++)
+		names[i] = commands[i].name;
+	near = suggest_nearest(name, names, IOPD_NELEM(commands));
+	fail(c, "unknown command \"%s\"%s%s%s (status, agenda, history, pause, resume, opt-out, "
+	    "opt-in, send-test, reload, metrics)", name, near ? " (did you mean " : "", near ? near : "",
+	    near ? "?)" : "");
+}
+
 static void handle(struct conn *c, char *line)
 {
 	char *argv[CTL_MAX_ARGS + 3], *save = NULL, *tok;
@@ -589,15 +603,7 @@ static void handle(struct conn *c, char *line)
 			commands[i].fn(c, argc - 2, argv + 2);
 			return;
 		}
-	{
-		const char *names[IOPD_NELEM(commands)], *near;
-		for (i = 0; i < IOPD_NELEM(commands); i++)
-			names[i] = commands[i].name;
-		near = suggest_nearest(argv[2], names, IOPD_NELEM(commands));
-		fail(c, "unknown command \"%s\"%s%s%s (status, agenda, history, pause, resume, opt-out, "
-		    "opt-in, send-test, reload, metrics)", argv[2], near ? " (did you mean " : "",
-		    near ? near : "", near ? "?)" : "");
-	}
+	unknown_command(c, argv[2]);
 }
 
 /* ---- connections ------------------------------------------------------ */
