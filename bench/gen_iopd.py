@@ -71,7 +71,7 @@ daemon = {{
   control_socket = "{state}/control.sock";
   quiet_hours = {{ from = "00:00"; to = "00:00"; }};
   catch_up = "2h";
-  clinic_phone = "+15550009999";
+  clinic_phone = "+13125559999";
 }};
 channels = (
   {{ name = "hook"; module = "webhook"; url = "{a.url}"; {key}concurrency = {a.concurrency}; timeout = "30s"; }}

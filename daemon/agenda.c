@@ -7,6 +7,7 @@
 
 #include "agenda.h"
 #include "ident.h"
+#include "render.h"
 #include "timefmt.h"
 
 /* The walk goes a slab of time at a time (bench W1: the k-way merge
@@ -246,14 +247,17 @@ struct printer {
 	char **cells;
 	size_t ncells, capcells;
 	enum agenda_format format;
+	bool text;                     /* AGENDA_TEXT */
+	size_t cols;
+	struct rendered r;
 	agenda_status_fn status;
 	void *status_arg;
 };
 
-#define TABLE_COLS 9
+#define TABLE_COLS 10
 static const char *const table_head[TABLE_COLS] = {
 	"DUE (patient's time)", "PATIENT", "KIND", "EVENT (patient's time)", "LEAD", "CHANNEL",
-	"TEMPLATE", "STATUS", "ID"
+	"TEMPLATE", "STATUS", "ID", "TEXT (patient's language)"
 };
 
 static void flush_buf(struct printer *p, size_t above)
@@ -281,14 +285,61 @@ static void local_cell(struct printer *p, int64_t t, const struct tz *z)
 	add_cell(p, cell);
 }
 
+/* ,"text":"...","subject":"..." before the row's closing brace: what the
+ * patient reads (null for a module that sends no text, the webhook). */
+static void json_texts(struct printer *p, enum render_form form)
+{
+	p->buf.len--;                          /* the '}' */
+	sbuf_adds(&p->buf, ",\"text\":");
+	if (form == RENDER_NONE)
+		sbuf_adds(&p->buf, "null");
+	else
+		sbuf_json_str(&p->buf, form == RENDER_EMAIL ? p->r.body.s : p->r.text.s);
+	if (form == RENDER_EMAIL) {
+		sbuf_adds(&p->buf, ",\"subject\":");
+		sbuf_json_str(&p->buf, p->r.subject.s);
+	}
+	sbuf_addc(&p->buf, '}');
+}
+
+/* The table's TEXT cell: one line ("[subject] body" for an e-mail), its
+ * line breaks and runs of blanks folded into single spaces. */
+static void text_cell(struct printer *p, enum render_form form)
+{
+	struct sbuf b = {0};
+	size_t i, k = 0;
+
+	if (form == RENDER_NONE)
+		sbuf_adds(&b, "-");
+	else if (form == RENDER_EMAIL)
+		sbuf_printf(&b, "[%s] %s", p->r.subject.s, p->r.body.s);
+	else
+		sbuf_adds(&b, p->r.text.s);
+	for (i = 0; i < b.len; i++) {
+		bool blank = b.s[i] == ' ' || b.s[i] == '\n' || b.s[i] == '\r' || b.s[i] == '\t';
+		if (!blank)
+			b.s[k++] = b.s[i];
+		else if (k && b.s[k - 1] != ' ')
+			b.s[k++] = ' ';
+	}
+	while (k && b.s[k - 1] == ' ')
+		k--;
+	b.s[k] = '\0';
+	add_cell(p, b.s);
+	sbuf_free(&b);
+}
+
 static int print_row(const struct snapshot *s, const struct agenda_row *r, void *arg)
 {
 	struct printer *p = arg;
 	char id[IDENT_HEX_LEN + 1], stbuf[64];
 	const char *st = p->status ? p->status(s, r, stbuf, sizeof stbuf, p->status_arg) : NULL;
+	enum render_form form = p->text ? render_occ(s, r->o, r->ch, &p->r) : RENDER_NONE;
 
 	if (p->format == AGENDA_JSONL) {
 		agenda_row_json(s, r, st, &p->buf);
+		if (p->text)
+			json_texts(p, form);
 		sbuf_addc(&p->buf, '\n');
 		flush_buf(p, 1 << 16);
 		return p->err;
@@ -303,6 +354,8 @@ static int print_row(const struct snapshot *s, const struct agenda_row *r, void 
 	add_cell(p, st ? st : status_names[r->status]);
 	ident_hex(r->id, id);
 	add_cell(p, id);
+	if (p->text)
+		text_cell(p, form);
 	return 0;
 }
 
@@ -316,17 +369,17 @@ static void table_cell(struct sbuf *b, const char *text, size_t width, bool last
 
 static void print_table(struct printer *p)
 {
-	size_t w[TABLE_COLS], i, c;
+	size_t w[TABLE_COLS], i, c, n = p->cols;
 
-	for (c = 0; c < TABLE_COLS; c++)
+	for (c = 0; c < n; c++)
 		w[c] = strlen(table_head[c]);
 	for (i = 0; i < p->ncells; i++)
-		if (strlen(p->cells[i]) > w[i % TABLE_COLS])
-			w[i % TABLE_COLS] = strlen(p->cells[i]);
-	for (c = 0; c < TABLE_COLS; c++)
-		table_cell(&p->buf, table_head[c], w[c], c + 1 == TABLE_COLS);
+		if (strlen(p->cells[i]) > w[i % n])
+			w[i % n] = strlen(p->cells[i]);
+	for (c = 0; c < n; c++)
+		table_cell(&p->buf, table_head[c], w[c], c + 1 == n);
 	for (i = 0; i < p->ncells; i++) {
-		table_cell(&p->buf, p->cells[i], w[i % TABLE_COLS], i % TABLE_COLS + 1 == TABLE_COLS);
+		table_cell(&p->buf, p->cells[i], w[i % n], i % n + 1 == n);
 		free(p->cells[i]);
 		flush_buf(p, 1 << 16);
 	}
@@ -336,20 +389,23 @@ static void print_table(struct printer *p)
 }
 
 int agenda_print(const struct snapshot *s, int64_t from, int64_t to, int64_t patient,
-    enum agenda_format format, FILE *f, agenda_status_fn status, void *arg)
+    int format, FILE *f, agenda_status_fn status, void *arg)
 {
 	struct printer p;
 
 	memset(&p, 0, sizeof p);
 	p.f = f;
-	p.format = format;
+	p.format = (enum agenda_format)(format & ~AGENDA_TEXT);
+	p.text = (format & AGENDA_TEXT) != 0;
+	p.cols = p.text ? TABLE_COLS : TABLE_COLS - 1;
 	p.status = status;
 	p.status_arg = arg;
 	agenda_walk(s, from, to, patient, print_row, &p);
-	if (format == AGENDA_TABLE)
+	if (p.format == AGENDA_TABLE)
 		print_table(&p);
 	flush_buf(&p, 0);
 	sbuf_free(&p.buf);
+	rendered_free(&p.r);
 	if (fflush(f) != 0)
 		p.err = 1;
 	return p.err ? -1 : 0;

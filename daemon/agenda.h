@@ -35,15 +35,21 @@ void agenda_walk(const struct snapshot *s, int64_t from, int64_t to, int64_t pat
 void agenda_row_json(const struct snapshot *s, const struct agenda_row *r, const char *status,
     struct sbuf *out);
 
-enum agenda_format { AGENDA_JSONL, AGENDA_TABLE };
+enum agenda_format {
+	AGENDA_JSONL = 0,
+	AGENDA_TABLE = 1,
+	AGENDA_TEXT = 0x10             /* or'ed with a format: the texts the patient reads
+	                                * (`text`, and `subject` on e-mail channels) */
+};
 
 /* A row's status text as the caller sees it (the daemon: from its ledger),
  * or NULL for the calendar's own. */
 typedef const char *(*agenda_status_fn)(const struct snapshot *s, const struct agenda_row *r,
     char *buf, size_t len, void *arg);
 
-/* iopd agenda: prints the window to f.  Returns 0, or -1 on a write error. */
+/* iopd agenda: prints the window to f, in `format` (enum agenda_format,
+ * AGENDA_TEXT or'ed in for texts).  Returns 0, or -1 on a write error. */
 int agenda_print(const struct snapshot *s, int64_t from, int64_t to, int64_t patient,
-    enum agenda_format format, FILE *f, agenda_status_fn status, void *arg);
+    int format, FILE *f, agenda_status_fn status, void *arg);
 
 #endif

@@ -11,7 +11,10 @@
 #include "conf.h"
 #include "conf_parts.h"
 #include "conf_source.h"
+#include "conf_text.h"
+#include "lang.h"
 #include "log.h"
+#include "phone.h"
 #include "tz.h"
 
 static const char *const root_keys[] = {
@@ -20,7 +23,8 @@ static const char *const root_keys[] = {
 
 static const char *const daemon_keys[] = {
 	"timezone", "state_dir", "control_socket", "plugin_dir", "quiet_hours", "catch_up",
-	"medication_grace", "clinic_phone", "log_level", "metrics_file", "metrics_interval", NULL
+	"medication_grace", "clinic_phone", "default_country", "log_level", "metrics_file",
+	"metrics_interval", NULL
 };
 
 /* Under systemd, StateDirectory= and RuntimeDirectory= say where the
@@ -114,10 +118,51 @@ static int parse_metrics(struct conf_ctx *c, const config_setting_t *g)
 	return bad;
 }
 
+/* default_country: the ISO 3166 code ("US") national phone numbers
+ * ("(312) 555-0101") are read in. */
+static int parse_country(struct conf_ctx *c, const config_setting_t *g)
+{
+	const config_setting_t *cs = config_setting_get_member(g, "default_country");
+	const char *v = NULL;
+	char up[4];
+	size_t i;
+
+	if (conf_string(c, g, "default_country", false, &v) != CONF_OK)
+		return cs != NULL;
+	for (i = 0; v[i] && i < 3; i++)
+		up[i] = v[i] >= 'a' && v[i] <= 'z' ? (char)(v[i] - 'a' + 'A') : v[i];
+	up[i] = '\0';
+	if (strlen(v) != 2 || !phone_region_ok(up)) {
+		errs_set(c->errs, cs, "daemon.default_country: \"%s\" is not a country code with a "
+		    "numbering plan: write the two letters of ISO 3166, like \"US\" or \"MX\"", v);
+		return 1;
+	}
+	c->snap->default_country = intern(&c->snap->strings, up);
+	return 0;
+}
+
+/* clinic_phone is checked like a patient's number, but kept as written:
+ * it is shown to patients through {clinic_phone}. */
+static int parse_clinic_phone(struct conf_ctx *c, const config_setting_t *g)
+{
+	const char *phone = NULL;
+	struct phone_result pc;
+
+	if (conf_string(c, g, "clinic_phone", false, &phone) != CONF_OK)
+		return config_setting_get_member(g, "clinic_phone") != NULL;
+	if (phone_check(phone, c->snap->default_country, &pc) != 0) {
+		errs_set(c->errs, config_setting_get_member(g, "clinic_phone"),
+		    "daemon.clinic_phone: \"%s\" is not a valid phone number: %s", phone, pc.why);
+		return 1;
+	}
+	c->snap->clinic_phone = phone;
+	return 0;
+}
+
 static int parse_daemon(struct conf_ctx *c, const config_setting_t *g)
 {
 	struct snapshot *s = c->snap;
-	const char *phone = NULL, *level = NULL;
+	const char *level = NULL;
 	int bad;
 
 	if (conf_expect(c, g, CONFIG_TYPE_GROUP, NULL))
@@ -137,14 +182,8 @@ static int parse_daemon(struct conf_ctx *c, const config_setting_t *g)
 		bad++;
 	}
 	bad += parse_metrics(c, g);
-	bad += conf_string(c, g, "clinic_phone", false, &phone) == CONF_BAD;
-	if (phone && !conf_phone_ok(phone)) {
-		errs_set(c->errs, config_setting_get_member(g, "clinic_phone"),
-		    "daemon.clinic_phone: \"%s\" is not an E.164 number (write it like +15550009999)", phone);
-		bad++;
-	} else if (phone) {
-		s->clinic_phone = phone;
-	}
+	bad += parse_country(c, g);
+	bad += parse_clinic_phone(c, g);
 	return bad;
 }
 
@@ -170,33 +209,54 @@ static char *dir_of(const char *path)
 	return d;
 }
 
+/* A syntax error: at the line libconfig stopped, or, for a missing ','
+ * between two elements of a list, at the line that lacks it. */
+static void syntax_error(config_t *cfg, const struct conf_source *src, const char *path,
+    struct errs *e)
+{
+	int at = config_error_line(cfg), lacks = conf_text_missing_comma(src->text.s, at), line, l2;
+	const char *f, *f2;
+
+	conf_source_where(src, at, &f, &line);
+	if (!lacks) {
+		errs_at(e, f ? f : path, line, "%s (libconfig syntax: key = value; groups { }, "
+		    "lists ( ), arrays [ ])", config_error_text(cfg));
+		return;
+	}
+	conf_source_where(src, lacks, &f2, &l2);
+	if (f2 == f || (f && f2 && strcmp(f, f2) == 0))
+		errs_at(e, f2 ? f2 : path, l2, "syntax error: missing ',' after line %d (the elements of "
+		    "a list ( ) or an array [ ] are separated by commas; libconfig stopped at line %d)", l2, line);
+	else
+		errs_at(e, f2 ? f2 : path, l2, "syntax error: missing ',' after line %d (the elements of "
+		    "a list ( ) or an array [ ] are separated by commas; libconfig stopped at %s:%d)", l2,
+		    f ? f : path, line);
+}
+
 static int read_tree(config_t *cfg, const char *path, struct conf_source *src, struct errs *e)
 {
 	config_init(cfg);
+	e->src = src;                  /* errors in the includes sort by file too */
 	if (conf_source_load(src, path, e) != 0)
 		return -1;
-	e->src = src;
+	/* patients = ( ... ) in several files: one list (conf_text.h) */
+	conf_text_merge(&src->text, "patients");
 	if (config_read_string(cfg, src->text.s))
 		return 0;
-	{
-		const char *f;
-		int line;
-		conf_source_where(src, config_error_line(cfg), &f, &line);
-		errs_at(e, f ? f : path, line, "%s (libconfig syntax: key = value; groups { }, "
-		    "lists ( ), arrays [ ])", config_error_text(cfg));
-	}
+	syntax_error(cfg, src, path, e);
 	return -1;
 }
 
 /* SPEC 7: files holding patients must not be readable by "other". */
-static int check_patient_files(struct conf_ctx *c, const config_setting_t *patients)
+static int check_patient_files(struct conf_ctx *c)
 {
 	const char *last = NULL;
-	int i, n = config_setting_length(patients), bad = 0;
+	uint32_t i;
+	int bad = 0;
 	struct stat st;
 
-	for (i = 0; i < n; i++) {
-		const config_setting_t *p = config_setting_get_elem(patients, (unsigned)i);
+	for (i = 0; i < c->snap->npatients; i++) {
+		const config_setting_t *p = c->patient_set[i];
 		const char *f = setting_file(c->errs, p);      /* opens from here */
 		if (last && strcmp(f, last) == 0)
 			continue;
@@ -245,7 +305,7 @@ static void build_patient_order(struct snapshot *s)
 		s->patients[s->patient_order[i]].rank = i;
 }
 
-static int check_unique_patients(struct conf_ctx *c, const config_setting_t *list)
+static int check_unique_patients(struct conf_ctx *c)
 {
 	struct snapshot *s = c->snap;
 	uint32_t i;
@@ -256,8 +316,7 @@ static int check_unique_patients(struct conf_ctx *c, const config_setting_t *lis
 		/* a missing or empty id is reported already */
 		if (*s->patients[a].id && strcmp(s->patients[a].id, s->patients[b].id) == 0) {
 			uint32_t later = a > b ? a : b, first = a > b ? b : a;
-			const config_setting_t *p = config_setting_get_elem(list, later);
-			const config_setting_t *q = config_setting_get_elem(list, first);
+			const config_setting_t *p = c->patient_set[later], *q = c->patient_set[first];
 			/* at the offending setting itself: the later `id` */
 			if (config_setting_get_member(p, "id"))
 				p = config_setting_get_member(p, "id");
@@ -271,11 +330,27 @@ static int check_unique_patients(struct conf_ctx *c, const config_setting_t *lis
 	return bad;
 }
 
+/* The top-level `patients` lists, the first and its repeats from other
+ * files (conf_text.h), in the order they were read. */
+static size_t patient_lists(const config_setting_t *root, const config_setting_t **out, size_t max)
+{
+	int i, n = config_setting_length(root);
+	size_t k = 0;
+
+	for (i = 0; i < n && k < max; i++) {
+		const config_setting_t *m = config_setting_get_elem(root, (unsigned)i);
+		if (config_setting_name(m) && conf_text_repeat(config_setting_name(m), "patients"))
+			out[k++] = m;
+	}
+	return k;
+}
+
 static int parse_root(struct conf_ctx *c, config_setting_t *root)
 {
-	const config_setting_t *g;
+	const config_setting_t *g, **lists;
 	int32_t *closures = NULL;
 	uint32_t nclosures = 0;
+	size_t nlists;
 	int bad = conf_check_keys(c, root, root_keys);
 
 	if ((g = config_setting_get_member(root, "daemon")))
@@ -288,15 +363,14 @@ static int parse_root(struct conf_ctx *c, config_setting_t *root)
 	bad += conf_dates(c, root, "closures", false, &closures, &nclosures) == CONF_BAD;
 	if ((g = config_setting_get_member(root, "programs")))
 		bad += conf_parse_programs(c, g, closures, nclosures);
-	if ((g = config_setting_get_member(root, "patients"))) {
-		bad += conf_parse_patients(c, g);
-		build_patient_order(c->snap);
-		bad += check_unique_patients(c, g);
-		if (c->check)
-			bad += check_patient_files(c, g);
-	} else {
-		build_patient_order(c->snap);
-	}
+	lists = xreallocarray(NULL, (size_t)config_setting_length(root) + 1, sizeof *lists);
+	nlists = patient_lists(root, lists, (size_t)config_setting_length(root));
+	bad += conf_parse_patients(c, lists, nlists);
+	free(lists);
+	build_patient_order(c->snap);
+	bad += check_unique_patients(c);
+	if (c->check)
+		bad += check_patient_files(c);
 	if ((g = config_setting_get_member(root, "templates")))
 		bad += conf_check_templates(c, g);
 	return bad;
@@ -306,7 +380,7 @@ struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *e
 {
 	struct snapshot *s = snapshot_new();
 	char *abs = absolute(path), *dir = dir_of(abs);
-	struct conf_ctx c = {s, errs, NULL, dir, mode == CONF_FULL};
+	struct conf_ctx c = {s, errs, NULL, dir, mode == CONF_FULL, NULL};
 	struct conf_source src;
 	config_t cfg;
 	int before = errs->count;
@@ -322,6 +396,8 @@ struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *e
 		parse_root(&c, config_root_setting(&cfg));
 	}
 	config_destroy(&cfg);
+	free(c.patient_set);
+	errs_sort(errs);
 	errs->main_file = NULL;
 	errs->src = NULL;
 	conf_source_free(&src);

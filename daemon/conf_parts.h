@@ -10,7 +10,9 @@ int conf_parse_channels(struct conf_ctx *c, const config_setting_t *list);
 int conf_parse_templates(struct conf_ctx *c, const config_setting_t *group);
 int conf_parse_programs(struct conf_ctx *c, const config_setting_t *list,
     const int32_t *closures, uint32_t nclosures);
-int conf_parse_patients(struct conf_ctx *c, const config_setting_t *list);
+/* Every patient of the lists (the top-level `patients` of each file),
+ * as one list; c->patient_set gets each one's group. */
+int conf_parse_patients(struct conf_ctx *c, const config_setting_t *const *lists, size_t nlists);
 
 /* A list of reminder rules ( { before = ...; at = ...; channels = [...]; template = ...; } ). */
 int conf_parse_rules(struct conf_ctx *c, const config_setting_t *list, struct rules *out);

@@ -2,14 +2,23 @@
  *
  * An @include is recognised as libconfig's scanner does: a line that
  * starts (after blanks) with @include and a quoted file name, outside
- * block comments; a comment may follow on the line. */
+ * block comments; a comment may follow on the line.
+ *
+ * A name with wildcards (glob(7): `@include "patients/STAR.conf"`, STAR
+ * being "*") includes every regular file it matches, in byte order of
+ * their names: a folder with one file per patient or group.  Matching nothing is a warning, not
+ * an error (a clinic may have discharged everyone), unless the folder
+ * itself is missing; anything but a regular file is skipped with a
+ * warning (a subfolder, a socket, a FIFO that would block the read). */
 #include "config.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "conf_source.h"
 #include "errs.h"
@@ -143,6 +152,62 @@ static char *resolve(const char *including, const char *name)
 static int expand_file(struct expand *x, const char *name, const char *written, const char *from,
     int from_line);
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The folder part of a pattern, if it has no wildcard of its own. */
+static int missing_folder(const char *pattern, char *dir, size_t len)
+{
+	const char *slash = strrchr(pattern, '/');
+	struct stat st;
+
+	if (!slash)
+		return 0;
+	snprintf(dir, len, "%.*s", (int)(slash - pattern), pattern);
+	if (!*dir || strpbrk(dir, "*?["))
+		return 0;
+	return stat(dir, &st) != 0 || !S_ISDIR(st.st_mode);
+}
+
+static int expand_glob(struct expand *x, size_t f, const char *written, int line)
+{
+	const char *from = x->src->files[f];
+	char *pattern = resolve(from, written), dir[PATH_MAX];
+	glob_t g;
+	size_t i;
+	int rc = glob(pattern, GLOB_NOSORT, NULL, &g), bad = 0;
+
+	if (rc == GLOB_NOMATCH) {
+		if (missing_folder(pattern, dir, sizeof dir)) {
+			errs_at(x->e, from, line, "@include \"%s\": no folder %s", written, dir);
+			bad = 1;
+		} else {
+			warn_at(x->e, from, line, "@include \"%s\" matches no file", written);
+		}
+	} else if (rc != 0) {
+		errs_at(x->e, from, line, "@include \"%s\": cannot list the files it names (%s)", written,
+		    rc == GLOB_ABORTED ? "a folder cannot be read" : "out of memory");
+		bad = 1;
+	} else {
+		qsort(g.gl_pathv, g.gl_pathc, sizeof *g.gl_pathv, cmp_str);
+		for (i = 0; i < g.gl_pathc; i++) {
+			const char *m = g.gl_pathv[i];
+			struct stat st;
+			if (stat(m, &st) == 0 && !S_ISREG(st.st_mode))
+				warn_at(x->e, from, line, "@include \"%s\": %s is not a regular file: skipped",
+				    written, m);
+			else
+				bad += expand_file(x, m, m, from, line) != 0;
+		}
+	}
+	if (rc != GLOB_NOMATCH)
+		globfree(&g);
+	free(pattern);
+	return bad ? -1 : 0;
+}
+
 static int expand_text(struct expand *x, size_t f, const char *text, size_t len)
 {
 	const char *p = text, *end = text + len;
@@ -155,7 +220,9 @@ static int expand_text(struct expand *x, size_t f, const char *text, size_t len)
 		int kind = in_comment ? 0 : include_line(p, n, inc, sizeof inc);
 
 		line++;
-		if (kind > 0) {
+		if (kind > 0 && strpbrk(inc, "*?[")) {
+			bad += expand_glob(x, f, inc, line) != 0;
+		} else if (kind > 0) {
 			char *path = resolve(x->src->files[f], inc);
 			bad += expand_file(x, path, inc, x->src->files[f], line) != 0;
 			free(path);

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "plugin_host.h"
+#include "suggest.h"
 #include "timefmt.h"
 
 #define CTL_MAX_REQUEST 8192
@@ -156,6 +157,24 @@ static void duration_text(char *buf, size_t len, double secs)
 		snprintf(buf, len, "%ldm %lds", s / 60, s % 60);
 }
 
+/* The last error the channel's module logged (e.g. a relay without
+ * STARTTLS), as {"at":...,"message":...}, or null. */
+static void problem_json(struct sbuf *o, const struct channel *ch)
+{
+	double at;
+	const char *p = ch->inst ? chan_inst_problem(ch->inst, &at) : NULL;
+	char t[FMT_UTC_LEN + 1];
+
+	if (!p) {
+		sbuf_adds(o, "null");
+		return;
+	}
+	fmt_utc((int64_t)at, t);
+	sbuf_printf(o, "{\"at\":\"%s\",\"message\":", t);
+	sbuf_json_str(o, p);
+	sbuf_addc(o, '}');
+}
+
 static void status_json(struct conn *c, const struct day_counts *dc, const struct dispatch_stats *st)
 {
 	struct daemon *dm = c->dm;
@@ -197,8 +216,10 @@ static void status_json(struct conn *c, const struct day_counts *dc, const struc
 		sbuf_printf(o, "%s{\"name\":", i ? "," : "");
 		sbuf_json_str(o, s->channels[i].name);
 		sbuf_printf(o, ",\"module\":\"%s\",\"today\":{\"sent\":%ld,\"failed\":%ld,\"expired\":%ld,"
-		    "\"missed\":%ld,\"skipped\":%ld,\"retry\":%ld}}", s->channels[i].module, n[REC_SENT],
-		    n[REC_FAILED], n[REC_EXPIRED], n[REC_MISSED], n[REC_SKIPPED], n[REC_RETRY]);
+		    "\"missed\":%ld,\"skipped\":%ld,\"retry\":%ld},\"problem\":", s->channels[i].module,
+		    n[REC_SENT], n[REC_FAILED], n[REC_EXPIRED], n[REC_MISSED], n[REC_SKIPPED], n[REC_RETRY]);
+		problem_json(o, &s->channels[i]);
+		sbuf_addc(o, '}');
 	}
 	sbuf_adds(o, "]}\n");
 }
@@ -233,6 +254,13 @@ static void status_text(struct conn *c, const struct day_counts *dc, const struc
 	    st->ledger_error ? st->ledger_error : "");
 	if (dm->last_error[0])
 		sbuf_printf(o, "last error: %s\n", dm->last_error);
+	for (i = 0; i < s->nchannels; i++) {
+		double at;
+		const char *p = s->channels[i].inst ? chan_inst_problem(s->channels[i].inst, &at) : NULL;
+		if (p)
+			sbuf_printf(o, "channel %s: error at %s: %s\n", s->channels[i].name,
+			    (fmt_utc((int64_t)at, t), t), p);
+	}
 	sbuf_printf(o, "\n%-16s %6s %6s %7s %6s %7s %5s\n", "today", "sent", "failed", "expired",
 	    "missed", "skipped", "retry");
 	for (i = 0; i < s->nchannels; i++) {
@@ -531,6 +559,20 @@ static int unescape(char *s)
 	return 0;
 }
 
+/* `unknown command "stauts" (did you mean status?)`, as iopctl says it. */
+static void unknown_command(struct conn *c, const char *name)
+{
+	const char *names[IOPD_NELEM(commands)], *near;
+	size_t i;
+
+	for (i = 0; i < IOPD_NELEM(commands); i++)
+		names[i] = commands[i].name;
+	near = suggest_nearest(name, names, IOPD_NELEM(commands));
+	fail(c, "unknown command \"%s\"%s%s%s (status, agenda, history, pause, resume, opt-out, "
+	    "opt-in, send-test, reload, metrics)", name, near ? " (did you mean " : "", near ? near : "",
+	    near ? "?)" : "");
+}
+
 static void handle(struct conn *c, char *line)
 {
 	char *argv[CTL_MAX_ARGS + 3], *save = NULL, *tok;
@@ -561,8 +603,7 @@ static void handle(struct conn *c, char *line)
 			commands[i].fn(c, argc - 2, argv + 2);
 			return;
 		}
-	fail(c, "unknown command \"%s\" (status, agenda, history, pause, resume, opt-out, opt-in, "
-	    "send-test, reload, metrics)", argv[2]);
+	unknown_command(c, argv[2]);
 }
 
 /* ---- connections ------------------------------------------------------ */

@@ -602,12 +602,21 @@ static int detach(const struct daemon_opts *o)
 	return p[1];
 }
 
-static void detached_ready(int fd)
+/* The terminal learns where the logs go (the journal, syslog, or a file
+ * in state_dir) before its streams are closed: a detached daemon is never
+ * silent without saying so. */
+static void detached_ready(int fd, const struct snapshot *s)
 {
+	char *file, where[512];
 	int null;
 
 	if (fd < 0)
 		return;
+	file = xasprintf("%s/iopd.log", s->state_dir);
+	log_detach(file, where, sizeof where);
+	fprintf(stderr, "iopd: running in the background (pid %ld); %s\n", (long)getpid(), where);
+	fflush(stderr);
+	free(file);
 	if ((null = open("/dev/null", O_RDWR)) >= 0) {
 		dup2(null, 0);
 		dup2(null, 1);
@@ -615,7 +624,6 @@ static void detached_ready(int fd)
 		if (null > 2)
 			close(null);
 	}
-	log_detach();
 	if (write(fd, "1", 1) != 1)
 		log_warn("could not tell the starting process that iopd is ready");
 	close(fd);
@@ -642,13 +650,13 @@ int daemon_main(const struct daemon_opts *o)
 	dm.loop = ev_default_loop(EVFLAG_AUTO);
 	dm.started = time(NULL);
 	if (daemon_start(&dm) == 0) {
-		log_notice("iopd %s started: %u programs, %u patients, %u channels; ledger %s/ledger.db",
-		    PACKAGE_VERSION, dm.snap->nprograms, dm.snap->npatients, dm.snap->nchannels,
-		    dm.snap->state_dir);
 		/* READY=1 only now: configuration parsed, plugins configured and
 		 * started, ledger open and reconciled, control socket listening */
 		notify_ready();
-		detached_ready(ready_fd);
+		detached_ready(ready_fd, dm.snap);     /* a detached iopd's log starts here */
+		log_notice("iopd %s started: %u programs, %u patients, %u channels; ledger %s/ledger.db",
+		    PACKAGE_VERSION, dm.snap->nprograms, dm.snap->npatients, dm.snap->nchannels,
+		    dm.snap->state_dir);
 		daemon_status_line(&dm);
 		ev_run(dm.loop, 0);
 		rc = dm.exit_code;

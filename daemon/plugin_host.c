@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -306,6 +307,8 @@ struct chan_inst {
 	int started, live, stopping;
 	struct iopd_timer *timers;
 	struct ph_xfer *xfers;
+	char problem[256];             /* the last line the plugin logged at error level */
+	double problem_at;
 };
 
 static struct chan_inst *ph_chan(const struct iopd_host *h)
@@ -337,11 +340,19 @@ static void ph_host_log(const struct iopd_host *h, int level, const char *fmt, .
 static void ph_host_log(const struct iopd_host *h, int level, const char *fmt, ...)
 {
 	struct chan_inst *c = ph_chan(h);
+	struct sbuf msg = {0};
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vctx(ph_clamp_level(level), &c->lctx, fmt, ap);
+	sbuf_vprintf(&msg, fmt, ap);
 	va_end(ap);
+	level = ph_clamp_level(level);
+	log_ctx(level, &c->lctx, "%s", msg.s ? msg.s : "");
+	if (level == LOG_LVL_ERR) {        /* for `iopctl status` (chan_inst_problem) */
+		snprintf(c->problem, sizeof c->problem, "%s", msg.s ? msg.s : "");
+		c->problem_at = c->loop ? ev_now(c->loop) : (double)time(NULL);
+	}
+	sbuf_free(&msg);
 }
 
 /* A configuration error: into the collector while configure runs (at
@@ -910,6 +921,13 @@ void chan_inst_free(struct chan_inst *c)
 	c->inst = NULL;
 	ph_chan_drop_timers(c);
 	ph_chan_destroy(c);
+}
+
+const char *chan_inst_problem(const struct chan_inst *c, double *at)
+{
+	assert(c && c->magic == PH_CHAN_MAGIC);
+	*at = c->problem_at;
+	return c->problem[0] ? c->problem : NULL;
 }
 
 const char *chan_inst_name(const struct chan_inst *c)

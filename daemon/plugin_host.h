@@ -48,6 +48,9 @@ void chan_inst_cancel(struct chan_inst *c, void *token);
  * outstanding. */
 void chan_inst_free(struct chan_inst *c);
 const char *chan_inst_name(const struct chan_inst *c);
+/* The last line the plugin logged at error level (a relay without
+ * STARTTLS, refused credentials) and when, or NULL: `iopctl status`. */
+const char *chan_inst_problem(const struct chan_inst *c, double *at);
 
 /* Reads a secret file the way secret_load does (exposed for tests). */
 char *secret_read_file(const char *path, char *err, size_t errlen);

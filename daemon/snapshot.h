@@ -32,6 +32,7 @@ struct quiet {
 };
 
 struct tmpl_text;                      /* a compiled template text (template.h) */
+struct lang;                           /* {day} and {time} of a language (lang.h) */
 
 struct tmpl_fields {
 	const struct tmpl_text *sms, *subject, *body;   /* NULL: not set here */
@@ -119,6 +120,7 @@ struct medication {
 struct patient {
 	const char *id, *first_name, *phone, *email, *language;
 	const struct tz *tz;
+	const struct lang *lang;       /* from language: names of days, months, the clock */
 	int32_t *absences;             /* sorted dates */
 	struct appointment *appts;     /* sorted by instant */
 	struct medication *meds;
@@ -157,6 +159,7 @@ struct snapshot {
 	/* daemon = { ... } */
 	const struct tz *tz;
 	const char *state_dir, *control_socket, *plugin_dir, *clinic_phone;
+	const char *default_country;   /* daemon.default_country ("US"); NULL: none */
 	struct quiet quiet;
 	int64_t catch_up;              /* seconds */
 	int64_t medication_grace;      /* seconds */
@@ -169,7 +172,7 @@ struct snapshot {
 	struct template *templates;
 	int32_t default_tmpl[KIND_COUNT];   /* "session", ...; -1 if not defined */
 	struct program *programs;
-	struct patient *patients;      /* in file order; rank gives id order */
+	struct patient *patients;      /* in reading order; rank gives id order */
 	uint32_t *patient_order;       /* patient indexes in id order */
 	uint16_t nchannels, ntemplates, nprograms;
 	uint32_t npatients;

@@ -51,7 +51,7 @@ san="$top/build-san"
 echo "=== ASan+UBSan build in $san"
 rm -rf "$san" && mkdir -p "$san"
 if make distdir distdir="$san/src" >/dev/null && mkdir -p "$san/build" &&
-    (cd "$san/build" && ../src/configure --enable-sanitizers CC=clang >/dev/null &&
+    (cd "$san/build" && ../src/configure --enable-sanitizers CC=clang CXX=clang++ >/dev/null &&
      make -j"$jobs" >/dev/null); then
 	run_check "make check under ASan+UBSan" "$san/build"
 else

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "suggest.h"
+
 #define DEFAULT_SOCKET "/run/iopd/control.sock"
 #define WAIT_SECONDS 300               /* a reload of a large calendar takes a while */
 
@@ -32,6 +34,7 @@ static void usage(FILE *f)
 	      "  send-test CHANNEL ADDRESS      a test message through a channel\n"
 	      "  reload                         reload the configuration and wait for the result\n"
 	      "  metrics                        Prometheus text format\n"
+	      "  -h, --help, -V, --version\n"
 	      "SOCKET defaults to $IOPD_CONTROL_SOCKET, else " DEFAULT_SOCKET ".  See iopctl(8).\n", f);
 }
 
@@ -153,21 +156,36 @@ static int agenda_args(int argc, char **argv, char *req, size_t len)
 	return optind == argc ? 0 : -1;
 }
 
+static const struct {
+	const char *cmd;
+	int n;                         /* its arguments; -1: options (agenda) */
+} commands[] = {
+	{"status", 0}, {"agenda", -1}, {"history", 1}, {"pause", 1}, {"resume", 1}, {"opt-out", 2},
+	{"opt-in", 2}, {"send-test", 2}, {"reload", 0}, {"metrics", 0},
+};
+
+/* 0, or 2 after saying what is wrong: an unknown command (with the
+ * nearest known one) or the wrong number of arguments. */
 static int check_args(const char *cmd, int nargs)
 {
-	static const struct {
-		const char *cmd;
-		int n;
-	} arity[] = {
-		{"status", 0}, {"history", 1}, {"pause", 1}, {"resume", 1}, {"opt-out", 2},
-		{"opt-in", 2}, {"send-test", 2}, {"reload", 0}, {"metrics", 0},
-	};
+	const char *names[sizeof commands / sizeof commands[0]], *near;
 	size_t i;
 
-	for (i = 0; i < sizeof arity / sizeof arity[0]; i++)
-		if (strcmp(arity[i].cmd, cmd) == 0)
-			return arity[i].n == nargs ? 0 : -1;
-	return -1;
+	for (i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		names[i] = commands[i].cmd;
+		if (strcmp(commands[i].cmd, cmd) == 0) {
+			if (commands[i].n < 0 || commands[i].n == nargs)
+				return 0;
+			fprintf(stderr, "iopctl: %s takes %d argument%s\n", cmd, commands[i].n,
+			    commands[i].n == 1 ? "" : "s");
+			usage(stderr);
+			return 2;
+		}
+	}
+	near = suggest_nearest(cmd, names, i);
+	fprintf(stderr, "iopctl: unknown command \"%s\"%s%s%s (try iopctl --help)\n", cmd,
+	    near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+	return 2;
 }
 
 int main(int argc, char **argv)
@@ -193,6 +211,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if ((rc = check_args(argv[optind], argc - optind - 1)) != 0)
+		return rc;
 	snprintf(req, sizeof req, "IOPD/1 %s", json ? "json" : "text");
 	add_arg(req, sizeof req, argv[optind]);
 	if (strcmp(argv[optind], "agenda") == 0) {
@@ -200,9 +220,6 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-	} else if (check_args(argv[optind], argc - optind - 1)) {
-		usage(stderr);
-		return 2;
 	} else {
 		for (i = optind + 1; i < argc; i++)
 			add_arg(req, sizeof req, argv[i]);

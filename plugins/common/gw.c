@@ -304,7 +304,7 @@ static size_t gw_header_cb(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static int gw_easy_opts(CURL *e, const struct gw_net *n, const char *url, char *errbuf)
+int gw_easy_opts(CURL *e, const struct gw_net *n, const char *url, char *errbuf)
 {
 	CURLcode rc = CURLE_OK;
 

@@ -176,6 +176,10 @@ struct gw_net {
 int gw_conf_net(struct gw_conf *c, const struct iopd_channel_info *info, struct gw_net *n,
     const char *protocols, const char *user_agent);
 void gw_net_free(struct gw_net *n);
+/* The options every transfer of a channel gets (URL, timeout, TLS, no
+ * signals, error buffer of CURL_ERROR_SIZE); gw_xfer_new uses it, a
+ * module's own transfers (a probe at start) too.  Returns 0 or -1. */
+int gw_easy_opts(CURL *e, const struct gw_net *n, const char *url, char *errbuf);
 
 /* ------------------------------------------------------------------------
  * Sends in flight

@@ -46,7 +46,7 @@ for f in "$sbindir/iopd" "$sbindir/iopctl" "$pkglibdir/plugins/console.so" "$pkg
 	"$mandir/man8/iopd.8" "$mandir/man8/iopctl.8" "$mandir/man5/iopd.conf.5" \
 	"$mandir/man7/iopd-plugin.7" "$unitdir/iopd.service" "$unitdir/iopd.socket" "$sysusersdir/iopd.conf" \
 	"$tmpfilesdir/iopd.conf" "$libdir/pkgconfig/iopd.pc" "$docdir/examples/iopd.conf" \
-	"$docdir/examples/patients/clinic.conf" "$docdir/examples/plugin/example.c" \
+	"$docdir/examples/patients/p-1001.conf" "$docdir/examples/patients/p-1005.conf" "$docdir/examples/plugin/example.c" \
 	"$docdir/control-protocol.md"; do
 	check "installed: $f" has "$f"
 done

@@ -20,7 +20,7 @@
 #                        socket in it), the CHANNELS list text, a discreet
 #                        template whose text holds OPS_TEXT_MARK, a program,
 #                        and NPATIENTS patients p-0001... (first name
-#                        OPS_NAME_MARK, phone +1555123456N, e-mail
+#                        OPS_NAME_MARK, phone +1212555456N, e-mail
 #                        alexN@example.org), each with one appointment due as
 #                        ops_due_in said, on RULE_CHANNELS (e.g. '"term"').
 #                        Mode 0600.  Sets NAME_SOCK, NAME_STATE.
@@ -56,7 +56,7 @@ ops_need_build() {
 
 OPS_TEXT_MARK=QzxTextMark
 OPS_NAME_MARK=Zebulonia
-OPS_PHONE_BASE=+1555123456
+OPS_PHONE_BASE=+1212555456
 
 _ol_set() { printf -v "$1" '%s' "$2"; }
 _ol_get() { local v=$1; printf '%s' "${!v}"; }
@@ -87,7 +87,7 @@ daemon = {
   state_dir = "$state";
   control_socket = "$state/control.sock";
   quiet_hours = { from = "00:00"; to = "00:00"; };
-  clinic_phone = "+15550009999";
+  clinic_phone = "+13125559999";
   $extra
 };
 channels = ( $chans );
@@ -143,5 +143,5 @@ ops_ctl() { # NAME ARGS...
 }
 
 leaks_contact() { # FILE...
-	grep -Eq "5551234|example\.org|$OPS_NAME_MARK|$OPS_TEXT_MARK" "$@"
+	grep -Eq "2125554|example\.org|$OPS_NAME_MARK|$OPS_TEXT_MARK" "$@"
 }

@@ -35,7 +35,7 @@ chmod 600 "$T/tw.token"
 # one request at a time (concurrency = 1), so no success comes between.
 curl -s -o /dev/null -X POST "$TWILIO_URL/__control?status=503&times=4&retry_after=1"
 SMS="{ name = \"sms\"; module = \"sms\"; api = \"twilio\"; url = \"$TWILIO_API\";
-  account = \"$TWILIO_SID\"; token_file = \"$T/tw.token\"; from = \"+15550001111\"; timeout = \"5s\";
+  account = \"$TWILIO_SID\"; token_file = \"$T/tw.token\"; from = \"+13125551111\"; timeout = \"5s\";
   concurrency = 1; }"
 ops_due_in 2
 ops_conf "$T/s.conf" S "$SMS" '"sms"' "" 3
@@ -57,10 +57,10 @@ check "recovery comes after the warning" \
 check "sends are logged with patient and reminder ids" \
 	grep -Eq '^<6>\[sms\] sent \(attempt [0-9]+, gateway id SM[0-9a-f]+\) \(patient p-000[1-3], reminder [0-9a-f]{16}\)' "$S_LOG"
 check "the phone reached the gateway (so it was there to leak)" \
-	grep -q '5551234561' "$TWILIO_LOG"
+	grep -q '2125554561' "$TWILIO_LOG"
 check "stderr: every line has a <N> prefix" prefixed "$S_LOG"
 check "default level info: no debug lines (levels $(levels "$S_LOG"))" sh -c "! grep -q '^<7>' '$S_LOG'"
-check "no phone beyond 2 digits, e-mail, first name or text at info" sh -c "! leaks() { :; }; ! grep -Eq '5551234|example\\.org|$OPS_NAME_MARK|$OPS_TEXT_MARK' '$S_LOG'"
+check "no phone beyond 2 digits, e-mail, first name or text at info" sh -c "! leaks() { :; }; ! grep -Eq '2125554|example\\.org|$OPS_NAME_MARK|$OPS_TEXT_MARK' '$S_LOG'"
 stop_pid "$S_PID" 15
 
 # --- the same at debug (-v), through a gateway that fails permanently ----
@@ -75,7 +75,7 @@ check "-v: the plugin names the number by its last two digits" grep -Eq '^<7>\[s
 check "a permanent failure is logged with the gateway's reason" \
 	grep -Eq '^<4>\[sms\] failed: .*21211' "$V_LOG"
 check "debug: still no phone, e-mail, name or text" \
-	sh -c "! grep -Eq '5551234|example\\.org|$OPS_NAME_MARK|$OPS_TEXT_MARK' '$V_LOG'"
+	sh -c "! grep -Eq '2125554|example\\.org|$OPS_NAME_MARK|$OPS_TEXT_MARK' '$V_LOG'"
 stop_pid "$V_PID" 15
 
 # --- levels: -l, daemon.log_level, reload ------------------------------------
@@ -156,5 +156,5 @@ check "journal: the reload, at notice" \
 	test "$(has '"PRIORITY=5" in r["fields"] and any(f.startswith("MESSAGE=reloaded ") for f in r["fields"])')" -ge 1
 check "journal: nothing about it left on stderr" sh -c "! grep -q 'started' '$T/J.log'"
 check "journal: no contact details" \
-	sh -c "! grep -Eq '5551234|example\\.org|$OPS_NAME_MARK|$OPS_TEXT_MARK' '$JL'"
+	sh -c "! grep -Eq '2125554|example\\.org|$OPS_NAME_MARK|$OPS_TEXT_MARK' '$JL'"
 finish

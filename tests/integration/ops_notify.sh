@@ -152,5 +152,5 @@ check "without NOTIFY_SOCKET nothing is sent" test "$(wc -l <"$L")" -eq "$total"
 check "and no watchdog is set up" sh -c "! grep -q 'watchdog' '$Q_LOG'"
 stop_pid "$Q_PID" 15
 check "exit 0" test "${STOP_RC:-x}" = 0
-check "no contact details or texts in the logs" sh -c "! grep -Eq '5551234|example\\.org|$OPS_NAME_MARK' '$N_LOG' '$Q_LOG' '$L'"
+check "no contact details or texts in the logs" sh -c "! grep -Eq '2125554|example\\.org|$OPS_NAME_MARK' '$N_LOG' '$Q_LOG' '$L'"
 finish

@@ -86,7 +86,7 @@ templates = { session = { sms = "Hi {first_name}, see you {day} at {time}."; }; 
 programs = ( { id = "op"; name = "Outpatient"; kind = "OP"; weeks = 1; sessions = ( );
                reminders = ( { before = "1h"; channels = [ "term" ]; } ); } );
 patients = (
-  { id = "p-0042"; first_name = "Alex"; phone = "+15551234567"; program = "op"; start = "@DAY@";
+  { id = "p-0042"; first_name = "Alex"; phone = "+12125554567"; program = "op"; start = "@DAY@";
     appointments = ( { id = "a1"; at = "@AT@"; type = "individual"; duration = "1h";
                        reminders = ( { before = "@BEFORE@"; channels = [ "term" ]; } ); } ); }
 );
