@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "conf_parts.h"
+#include "safetext.h"
 #include "timefmt.h"
 
 static const char *const patient_keys[] = {
@@ -236,6 +237,13 @@ static int parse_patient(struct conf_ctx *c, const config_setting_t *g, struct p
 	if (conf_string(c, g, "id", true, &pt->id) != CONF_OK || !*pt->id) {
 		if (pt->id)
 			errs_set(c->errs, config_setting_get_member(g, "id"), "patient id is empty");
+		return bad + 1;
+	}
+	if (!safe_id(pt->id)) {
+		/* ids go into the log, the ledger and iopctl arguments as they are */
+		errs_set(c->errs, config_setting_get_member(g, "id"), "patient id \"%s\": use "
+		    SAFE_ID_RULE " (e.g. \"p-00042\")", pt->id);
+		pt->id = NULL;
 		return bad + 1;
 	}
 	bad += conf_string(c, g, "first_name", false, &pt->first_name) == CONF_BAD;

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "plugin_host.h"
+#include "safetext.h"
 #include "timefmt.h"
 
 #define CTL_MAX_REQUEST 8192
@@ -102,7 +103,10 @@ static void fail(struct conn *c, const char *fmt, ...)
 		sbuf_json_str(&c->out, m.s ? m.s : "");
 		sbuf_adds(&c->out, "}\n");
 	} else {
-		sbuf_printf(&c->out, "iopd: %s\n", m.s ? m.s : "");
+		/* iopctl prints it to a terminal: arguments echoed in it are escaped */
+		sbuf_adds(&c->out, "iopd: ");
+		safe_escape_lines(&c->out, m.s ? m.s : "", m.len);
+		sbuf_addc(&c->out, '\n');
 	}
 	sbuf_free(&m);
 	answer(c, false);

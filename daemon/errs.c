@@ -7,6 +7,7 @@
 
 #include "conf_source.h"
 #include "errs.h"
+#include "safetext.h"
 
 /* libconfig reads one text that iopd expanded (conf_source.c): its own
  * line numbers are mapped back to the files. */
@@ -33,14 +34,25 @@ int setting_line(const struct errs *e, const config_setting_t *s)
 	return line;
 }
 
+/* "FILE:LINE: " then the message, every value in it escaped (safetext.h):
+ * a newline in a patient id must not start a log line of its own.  Every
+ * message has a line, for editors and CI annotations that read FILE:LINE:
+ * one about a file as a whole (it cannot be read) names its first. */
+static void add_message(struct sbuf *out, const char *file, int line, const char *kind,
+    const char *fmt, va_list ap)
+{
+	struct sbuf m = {0};
+
+	sbuf_printf(&m, "%s:%d: %s", file, line > 0 ? line : 1, kind);
+	sbuf_vprintf(&m, fmt, ap);
+	safe_escape(out, m.s, m.len);
+	sbuf_addc(out, '\n');
+	sbuf_free(&m);
+}
+
 void errs_vat(struct errs *e, const char *file, int line, const char *fmt, va_list ap)
 {
-	if (line > 0)
-		sbuf_printf(&e->text, "%s:%d: ", file, line);
-	else
-		sbuf_printf(&e->text, "%s: ", file);
-	sbuf_vprintf(&e->text, fmt, ap);
-	sbuf_addc(&e->text, '\n');
+	add_message(&e->text, file, line, "", fmt, ap);
 	e->count++;
 }
 
@@ -71,11 +83,9 @@ void warn_set(struct errs *e, const config_setting_t *s, const char *fmt, ...)
 {
 	va_list ap;
 
-	sbuf_printf(&e->warn, "%s:%d: warning: ", setting_file(e, s), setting_line(e, s));
 	va_start(ap, fmt);
-	sbuf_vprintf(&e->warn, fmt, ap);
+	add_message(&e->warn, setting_file(e, s), setting_line(e, s), "warning: ", fmt, ap);
 	va_end(ap);
-	sbuf_addc(&e->warn, '\n');
 	e->nwarn++;
 }
 
