@@ -36,6 +36,7 @@
 #define CTL_MAX_REQUEST 8192
 #define CTL_IDLE 30.0                  /* seconds a client may take */
 #define CTL_MAX_ARGS 8
+#define CTL_ACCEPT_PAUSE 1.0           /* seconds without accept() when out of descriptors */
 #define CONN_MAGIC 0x636f6e6eu
 
 struct conn {
@@ -60,6 +61,8 @@ struct control {
 	int fd;
 	char *path;
 	ev_io io;
+	ev_timer accept_again;         /* accepting paused: out of descriptors */
+	bool accept_failing;           /* said once in the log */
 	struct conn *conns;
 };
 
@@ -666,6 +669,31 @@ static void conn_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	conn_free(c);
 }
 
+/* accept() fails for want of a descriptor (EMFILE, ENFILE) or of memory
+ * (ENOBUFS, ENOMEM): the client stays in the backlog and the socket stays
+ * readable, so the watcher would fire again at once, for ever, at 100 %
+ * CPU.  It is stopped for CTL_ACCEPT_PAUSE instead; the connections that
+ * end meanwhile give their descriptors back. */
+static void accept_pause(struct daemon *dm, int err)
+{
+	struct control *ctl = dm->control;
+
+	if (!ctl->accept_failing)
+		log_err("control socket: cannot accept a connection (%s): pausing for %.0f s at a time "
+		    "until it can", strerror(err), CTL_ACCEPT_PAUSE);
+	ctl->accept_failing = true;
+	ev_io_stop(dm->loop, &ctl->io);
+	ev_timer_set(&ctl->accept_again, CTL_ACCEPT_PAUSE, 0.);
+	ev_timer_start(dm->loop, &ctl->accept_again);
+}
+
+static void accept_again_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *dm = w->data;
+
+	ev_io_start(loop, &dm->control->io);
+}
+
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct daemon *dm = w->data;
@@ -673,8 +701,14 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	int fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	struct conn *c;
 
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			accept_pause(dm, errno);
 		return;
+	}
+	if (ctl->accept_failing)
+		log_notice("control socket: accepting connections again");
+	ctl->accept_failing = false;
 	c = xcalloc(1, sizeof *c);
 	c->magic = CONN_MAGIC;
 	c->dm = dm;
@@ -694,14 +728,22 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 /* ---- the listening socket ------------------------------------------------ */
 
 /* A socket file left by a previous run is removed, unless a daemon still
- * answers on it. */
+ * answers on it.  Anything else at that path is left alone and refused:
+ * a control_socket naming the ledger must not delete it (iopd -t says the
+ * same; this catches a file put there since). */
 static int clear_stale(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
 	int fd, rc;
 
-	if (access(path, F_OK) != 0)
+	if (lstat(path, &st) != 0)
 		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket: iopd will not delete it; name "
+		    "another daemon.control_socket", path);
+		return -1;
+	}
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	rc = fd >= 0 ? connect(fd, (struct sockaddr *)&sa, sizeof sa) : -1;
@@ -743,6 +785,8 @@ int control_start(struct daemon *dm, char *err, size_t errlen)
 	ev_io_init(&ctl->io, accept_cb, fd, EV_READ);
 	ctl->io.data = dm;
 	ev_io_start(dm->loop, &ctl->io);
+	ev_timer_init(&ctl->accept_again, accept_again_cb, 0., 0.);
+	ctl->accept_again.data = dm;
 	dm->control = ctl;
 	return 0;
 }
@@ -754,6 +798,7 @@ void control_stop(struct daemon *dm)
 	if (!ctl)
 		return;
 	ev_io_stop(dm->loop, &ctl->io);
+	ev_timer_stop(dm->loop, &ctl->accept_again);
 	close(ctl->fd);
 	unlink(ctl->path);
 	while (ctl->conns) {
