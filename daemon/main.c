@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 
 #include "agenda.h"
 #include "conf.h"
@@ -122,11 +124,21 @@ out:
 	return rc;
 }
 
+/* Whatever iopd runs as: files it makes (the ledger, its journal) are its
+ * own alone, and no core dump or debugger of another user gets the secrets
+ * and patient data in its memory (the unit also sets LimitCORE=0). */
+static void protect_process(void)
+{
+	umask(077);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon_opts o = {0};
 	int c, test = 0, rc;
 
+	protect_process();
 	log_init(LOG_LVL_INFO);
 	if (argc > 1 && strcmp(argv[1], "agenda") == 0) {
 		rc = run_agenda(argc - 1, argv + 1);

@@ -44,6 +44,7 @@ for k in StateDirectory RuntimeDirectory ConfigurationDirectory; do
 	check "$k=iopd" grep -qx "$k=iopd" "$UNIT"
 done
 check "secrets through LoadCredential=" setting LoadCredential
+check "no core dumps (LimitCORE=0)" grep -qx 'LimitCORE=0' "$UNIT"
 SRC=$(cd "$TESTS_DIR/.." && pwd)
 check "the templates name no path of a developer's machine" \
 	sh -c "! grep -Eq '/work/|/home/|/tmp/|/shared' '$SRC/contrib/iopd.service.in' '$SRC/contrib/iopd.sysusers' '$SRC/contrib/iopd.tmpfiles.in' '$SRC/contrib/iopd.pc.in'"
