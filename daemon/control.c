@@ -187,8 +187,8 @@ static void status_json(struct conn *c, const struct day_counts *dc, const struc
 	    st->queued, st->inflight, st->waiting_retry);
 	sbuf_printf(o, "\"%s/ledger.db\",\"bytes\":%lld,\"error\":", s->state_dir,
 	    (long long)dm->ledger->ops->size(dm->ledger));
-	if (st->ledger_error)
-		sbuf_json_str(o, st->ledger_error);
+	if (daemon_ledger_error(dm, st))
+		sbuf_json_str(o, daemon_ledger_error(dm, st));
 	else
 		sbuf_adds(o, "null");
 	/* the last error that is not the ledger's, e.g. a failed reload, as
@@ -236,8 +236,9 @@ static void status_text(struct conn *c, const struct day_counts *dc, const struc
 	sbuf_printf(o, "delivery:  %ld queued, %ld in flight, %ld waiting to retry\n", st->queued,
 	    st->inflight, st->waiting_retry);
 	sbuf_printf(o, "ledger:    %s/ledger.db (%lld bytes)%s%s\n", s->state_dir,
-	    (long long)dm->ledger->ops->size(dm->ledger), st->ledger_error ? ": CANNOT WRITE: " : "",
-	    st->ledger_error ? st->ledger_error : "");
+	    (long long)dm->ledger->ops->size(dm->ledger),
+	    daemon_ledger_error(dm, st) ? ": CANNOT WRITE: " : "",
+	    daemon_ledger_error(dm, st) ? daemon_ledger_error(dm, st) : "");
 	if (dm->last_error[0])
 		sbuf_printf(o, "last error: %s\n", dm->last_error);
 	sbuf_printf(o, "\n%-16s %6s %6s %7s %6s %7s %5s\n", "today", "sent", "failed", "expired",

@@ -212,14 +212,39 @@ void daemon_status_line(struct daemon *dm)
 	    dm->sched->heap.n, next, dm->today_sent + (st.sent - dm->today_base_sent),
 	    dm->today_failed + (st.failed + st.expired - dm->today_base_failed), st.queued + st.waiting_retry,
 	    st.inflight, *failing ? "; failing: " : "", failing,
-	    st.ledger_error ? "; LEDGER: " : dm->last_error[0] ? "; last error: " : "",
-	    st.ledger_error ? st.ledger_error : dm->last_error);
+	    daemon_ledger_error(dm, &st) ? "; LEDGER: " : dm->last_error[0] ? "; last error: " : "",
+	    daemon_ledger_error(dm, &st) ? daemon_ledger_error(dm, &st) : dm->last_error);
+}
+
+const char *daemon_ledger_error(const struct daemon *dm, const struct dispatch_stats *st)
+{
+	return dm->ledger_lost ? dm->ledger_lost_why : st->ledger_error;
+}
+
+/* The ledger's file deleted or replaced under a running iopd: nothing can
+ * be recorded any more (begin() refuses), so nothing is sent; say so at
+ * once, not only at the next batch, which may be hours away. */
+static void watch_ledger(struct daemon *dm)
+{
+	struct ledger *l = dm->ledger;
+
+	if (l->ops->check(l) == 0) {
+		if (dm->ledger_lost)
+			log_notice("ledger: %s/ledger.db is back", dm->snap->state_dir);
+		dm->ledger_lost = false;
+		return;
+	}
+	if (!dm->ledger_lost)
+		log_err("ledger: %s", l->ops->error(l));
+	snprintf(dm->ledger_lost_why, sizeof dm->ledger_lost_why, "%s", l->ops->error(l));
+	dm->ledger_lost = true;
 }
 
 static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct daemon *dm = w->data;
 
+	watch_ledger(dm);
 	if (ev_now(loop) - dm->today_at >= TODAY_EVERY)
 		refresh_today(dm);
 	daemon_status_line(dm);
@@ -501,7 +526,7 @@ static int daemon_start(struct daemon *dm)
 {
 	char err[512];
 
-	dm->ledger = ledger_sqlite_open(dm->snap->state_dir, err, sizeof err);
+	dm->ledger = ledger_open_guarded(dm->snap->state_dir, dm->opts->new_ledger, err, sizeof err);
 	if (!dm->ledger) {
 		log_err("ledger: %s", err);
 		return -1;
@@ -636,8 +661,8 @@ int daemon_main(const struct daemon_opts *o)
 	 * (bench W4: RSS per patient held). */
 	malloc_trim(0);
 	log_set_level(log_level_for(o, dm.snap));
-	ready_fd = detach(o);
 	dm.opts = o;
+	ready_fd = detach(o);
 	dm.config = xstrdup(dm.snap->config_file);
 	dm.loop = ev_default_loop(EVFLAG_AUTO);
 	dm.started = time(NULL);

@@ -69,6 +69,11 @@ struct daemon {
 	long today_sent, today_failed, today_base_sent, today_base_failed;
 	double today_at;
 
+	/* the ledger's file was deleted or replaced under us (ledger check):
+	 * found by status_w within a second, or by the next batch */
+	bool ledger_lost;
+	char ledger_lost_why[512];
+
 	const struct daemon_opts *opts;   /* -v / -l win over daemon.log_level */
 };
 
@@ -76,6 +81,9 @@ struct daemon {
 void daemon_reload(struct daemon *dm, reload_fn fn, void *arg);
 /* Updates the systemd STATUS= line. */
 void daemon_status_line(struct daemon *dm);
+/* Why the ledger cannot be written now, or NULL: the dispatcher's last
+ * failed batch, or a ledger file that is gone. */
+const char *daemon_ledger_error(const struct daemon *dm, const struct dispatch_stats *st);
 
 int control_start(struct daemon *dm, char *err, size_t errlen);
 void control_stop(struct daemon *dm);

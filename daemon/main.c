@@ -18,7 +18,8 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: iopd [-f] [-v] [-l LEVEL] -c FILE        run the daemon\n"
+	fputs("usage: iopd [-f] [-v] [-l LEVEL] [--new-ledger] -c FILE\n"
+	      "                                                 run the daemon\n"
 	      "       iopd -t -c FILE                          check the configuration\n"
 	      "       iopd agenda -c FILE --from T --to T [--patient ID] [--format jsonl|table]\n"
 	      "                                                 print the reminders due in [T, T)\n"
@@ -135,6 +136,10 @@ static void protect_process(void)
 
 int main(int argc, char **argv)
 {
+	static const struct option main_opts[] = {
+		{"new-ledger", no_argument, NULL, 'N'}, {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}
+	};
 	struct daemon_opts o = {0};
 	int c, test = 0, rc;
 
@@ -144,8 +149,9 @@ int main(int argc, char **argv)
 		rc = run_agenda(argc - 1, argv + 1);
 		goto out;
 	}
-	while ((c = getopt(argc, argv, "c:ftvl:hV")) != -1) {
+	while ((c = getopt_long(argc, argv, "c:ftvl:hV", main_opts, NULL)) != -1) {
 		switch (c) {
+		case 'N': o.new_ledger = 1; break;
 		case 'c': o.config = optarg; break;
 		case 'f': o.foreground = 1; break;
 		case 't': test = 1; break;
