@@ -9,7 +9,9 @@
  * single spaces.  The daemon answers "OK\n" or "ERR\n", then the body
  * (human text, or JSON), then closes the connection.  Every connection is
  * non-blocking and bounded in size and time, so a stuck client cannot
- * stall the loop. */
+ * stall the loop.  Answers that need the ledger or a walk of the calendar
+ * (status, agenda, history) are made on a thread (control_job.c) and
+ * streamed through as the client reads them. */
 #include "config.h"
 
 #include <errno.h>
@@ -23,8 +25,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "agenda.h"
 #include "civil.h"
+#include "control_job.h"
 #include "daemon_int.h"
 #include "ident.h"
 #include "log.h"
@@ -37,6 +39,12 @@
 #define CTL_IDLE 30.0                  /* seconds a client may take */
 #define CTL_MAX_ARGS 8
 #define CTL_ACCEPT_PAUSE 1.0           /* seconds without accept() when out of descriptors */
+/* The longest `agenda` window one request may ask for: a quarter (a
+ * 12-week program and then some).  Its answer streams, so the bound is not
+ * about memory but about one request keeping a thread and the ledger busy
+ * for minutes; longer views: several requests, or `iopd agenda` offline. */
+#define CTL_AGENDA_MAX_DAYS 92
+#define CTL_CHUNK 65536                /* bytes passed from a job to its client at a time */
 #define CONN_MAGIC 0x636f6e6eu
 
 struct conn {
@@ -49,6 +57,10 @@ struct conn {
 	size_t sent;
 	bool json, answered, waiting, dead, linked;
 	struct conn *prev, *next;
+	/* an answer made by a job (control_job.h): read from job_io into out
+	 * while out is empty, written to the client while it is not */
+	struct cjob *job;
+	ev_io job_io;
 	/* send-test in flight */
 	struct snapshot *test_snap;
 	struct chan_inst *test_inst;
@@ -61,6 +73,7 @@ struct control {
 	int fd;
 	char *path;
 	ev_io io;
+	struct cjobs *jobs;
 	ev_timer accept_again;         /* accepting paused: out of descriptors */
 	bool accept_failing;           /* said once in the log */
 	struct conn *conns;
@@ -127,21 +140,58 @@ static void ok_message(struct conn *c, const char *text)
 	answer(c, true);
 }
 
-/* ---- status ---------------------------------------------------------- */
+/* ---- answers made by a job --------------------------------------------- */
 
-struct day_counts {
-	const struct snapshot *s;
-	long n[SNAP_MAX_CHANNELS][REC_COUNT];
-};
+static void job_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 
-static void count_cb(const char *channel, enum rec_status st, long n, void *arg)
+/* The answer comes from job j: the client gets its bytes as they come. */
+static void stream(struct conn *c, struct cjob *j)
 {
-	struct day_counts *dc = arg;
-	int ch = snapshot_channel(dc->s, channel);
-
-	if (ch >= 0 && st >= 0)
-		dc->n[ch][st] += n;
+	c->job = j;
+	c->answered = true;
+	sbuf_reset(&c->out);
+	c->sent = 0;
+	ev_io_stop(c->dm->loop, &c->io);
+	ev_io_set(&c->io, c->fd, EV_WRITE);
+	ev_io_init(&c->job_io, job_read_cb, cjob_fd(j), EV_READ);
+	c->job_io.data = c;
+	ev_io_start(c->dm->loop, &c->job_io);
 }
+
+static void start_job(struct conn *c, struct cjob_req *req)
+{
+	char err[256];
+	struct cjob *j;
+
+	req->json = c->json;
+	if (!(j = cjob_start(c->dm->control->jobs, c->dm->snap, c->dm->ledger, req, err, sizeof err)))
+		fail(c, "%s", err);
+	else
+		stream(c, j);
+}
+
+/* Bytes from the job: to the client, and nothing more is read from the job
+ * until the client took them (the pipe fills, the job waits). */
+static void job_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = w->data;
+	ssize_t n;
+
+	sbuf_reserve(&c->out, CTL_CHUNK);
+	n = read(cjob_fd(c->job), c->out.s, CTL_CHUNK);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {                      /* the whole answer went out */
+		conn_free(c);
+		return;
+	}
+	c->out.len = (size_t)n;
+	c->sent = 0;
+	ev_io_stop(loop, w);
+	ev_io_start(loop, &c->io);
+}
+
+/* ---- status ---------------------------------------------------------- */
 
 /* Local midnight of today in daemon.timezone. */
 static int64_t today_start(const struct daemon *dm)
@@ -163,14 +213,14 @@ static void duration_text(char *buf, size_t len, double secs)
 		snprintf(buf, len, "%ldm %lds", s / 60, s % 60);
 }
 
-static void status_json(struct conn *c, const struct day_counts *dc, const struct dispatch_stats *st)
+/* Everything but the day's counts per channel (the job adds them, from
+ * the ledger): up to the "channels" array. */
+static void status_json(struct conn *c, const struct dispatch_stats *st, struct sbuf *o)
 {
 	struct daemon *dm = c->dm;
 	const struct snapshot *s = dm->snap;
-	struct sbuf *o = &c->out;
 	char t[FMT_UTC_LEN + 1];
 	int64_t nd = sched_next_due(dm->sched);
-	uint16_t i;
 
 	sbuf_printf(o, "{\"ok\":true,\"version\":\"%s\",\"pid\":%ld,\"uptime\":%.0f,\"config\":",
 	    PACKAGE_VERSION, (long)getpid(), ev_now(dm->loop) - (double)dm->started);
@@ -183,8 +233,9 @@ static void status_json(struct conn *c, const struct day_counts *dc, const struc
 		sbuf_adds(o, "null");
 	else
 		sbuf_printf(o, "\"%s\"", (fmt_utc(nd, t), t));
-	sbuf_printf(o, ",\"queued\":%ld,\"in_flight\":%ld,\"waiting_retry\":%ld,\"ledger\":{\"path\":",
-	    st->queued, st->inflight, st->waiting_retry);
+	sbuf_printf(o, ",\"queued\":%ld,\"in_flight\":%ld,\"waiting_retry\":%ld,"
+	    "\"loop_stall_max_seconds\":%.6f,\"loop_busy_cpu_max_seconds\":%.6f,\"ledger\":{\"path\":",
+	    st->queued, st->inflight, st->waiting_retry, dm->loop_stall_max, dm->loop_busy_max);
 	sbuf_printf(o, "\"%s/ledger.db\",\"bytes\":%lld,\"error\":", s->state_dir,
 	    (long long)dm->ledger->ops->size(dm->ledger));
 	if (daemon_ledger_error(dm, st))
@@ -199,25 +250,14 @@ static void status_json(struct conn *c, const struct day_counts *dc, const struc
 	else
 		sbuf_adds(o, "null");
 	sbuf_adds(o, ",\"channels\":[");
-	for (i = 0; i < s->nchannels; i++) {
-		const long *n = dc->n[i];
-		sbuf_printf(o, "%s{\"name\":", i ? "," : "");
-		sbuf_json_str(o, s->channels[i].name);
-		sbuf_printf(o, ",\"module\":\"%s\",\"today\":{\"sent\":%ld,\"failed\":%ld,\"expired\":%ld,"
-		    "\"missed\":%ld,\"skipped\":%ld,\"retry\":%ld}}", s->channels[i].module, n[REC_SENT],
-		    n[REC_FAILED], n[REC_EXPIRED], n[REC_MISSED], n[REC_SKIPPED], n[REC_RETRY]);
-	}
-	sbuf_adds(o, "]}\n");
 }
 
-static void status_text(struct conn *c, const struct day_counts *dc, const struct dispatch_stats *st)
+static void status_text(struct conn *c, const struct dispatch_stats *st, struct sbuf *o)
 {
 	struct daemon *dm = c->dm;
 	const struct snapshot *s = dm->snap;
-	struct sbuf *o = &c->out;
 	char t[FMT_UTC_LEN + 1], up[32], in[32];
 	int64_t nd = sched_next_due(dm->sched);
-	uint16_t i;
 
 	duration_text(up, sizeof up, ev_now(dm->loop) - (double)dm->started);
 	fmt_utc(s->loaded_at, t);
@@ -239,155 +279,79 @@ static void status_text(struct conn *c, const struct day_counts *dc, const struc
 	    (long long)dm->ledger->ops->size(dm->ledger),
 	    daemon_ledger_error(dm, st) ? ": CANNOT WRITE: " : "",
 	    daemon_ledger_error(dm, st) ? daemon_ledger_error(dm, st) : "");
+	sbuf_printf(o, "loop:      held %.1f ms at most (%.1f ms of CPU in one iteration)\n",
+	    dm->loop_stall_max * 1000, dm->loop_busy_max * 1000);
 	if (dm->last_error[0])
 		sbuf_printf(o, "last error: %s\n", dm->last_error);
-	sbuf_printf(o, "\n%-16s %6s %6s %7s %6s %7s %5s\n", "today", "sent", "failed", "expired",
-	    "missed", "skipped", "retry");
-	for (i = 0; i < s->nchannels; i++) {
-		const long *n = dc->n[i];
-		sbuf_printf(o, "%-16s %6ld %6ld %7ld %6ld %7ld %5ld\n", s->channels[i].name, n[REC_SENT],
-		    n[REC_FAILED], n[REC_EXPIRED], n[REC_MISSED], n[REC_SKIPPED], n[REC_RETRY]);
-	}
 }
 
+/* What the loop knows goes into the answer now; the day's counts come
+ * from the ledger, on the job's thread (a busy day is many rows). */
 static void cmd_status(struct conn *c, int argc, char **argv)
 {
-	struct day_counts dc;
+	struct cjob_req req;
 	struct dispatch_stats st;
 
-	memset(&dc, 0, sizeof dc);
-	dc.s = c->dm->snap;
-	c->dm->ledger->ops->counts_since(c->dm->ledger, today_start(c->dm), count_cb, &dc);
+	memset(&req, 0, sizeof req);
+	req.kind = CJOB_STATUS;
+	req.since = today_start(c->dm);
 	dispatch_stats(c->dm->dispatch, &st);
 	if (c->json)
-		status_json(c, &dc, &st);
+		status_json(c, &st, &req.head);
 	else
-		status_text(c, &dc, &st);
-	answer(c, true);
+		status_text(c, &st, &req.head);
+	start_job(c, &req);
 }
 
 /* ---- agenda: the calendar with what the ledger knows ------------------ */
-
-static const char *live_status(const struct snapshot *s, const struct agenda_row *r, char *buf,
-    size_t len, void *arg)
-{
-	struct daemon *dm = arg;
-	struct ledger_rec rec;
-	char tmp[1024];
-
-	if (dm->ledger->ops->lookup(dm->ledger, r->id, &rec, tmp, sizeof tmp) == 1) {
-		if (rec.status == REC_SKIPPED && rec.reason && !strchr(rec.reason, ' '))
-			snprintf(buf, len, "skipped:%s", rec.reason);
-		else
-			snprintf(buf, len, "%s", rec_status_names[rec.status]);
-		return buf;
-	}
-	if (r->status == STATUS_SCHEDULED && dispatch_paused(dm->dispatch, r->o->patient->id))
-		return "skipped:paused";
-	if (r->status == STATUS_SCHEDULED &&
-	    dispatch_opted_out(dm->dispatch, r->o->patient->id, s->channels[r->ch].name))
-		return "skipped:opt-out";
-	return NULL;
-}
 
 /* "from=T" "to=T" "patient=ID": the window defaults to the next 24 hours. */
 static void cmd_agenda(struct conn *c, int argc, char **argv)
 {
 	struct daemon *dm = c->dm;
-	int64_t from = (int64_t)ev_now(dm->loop), to = from + 86400, patient = -1;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f;
+	struct cjob_req req;
 	int i;
 
+	memset(&req, 0, sizeof req);
+	req.kind = CJOB_AGENDA;
+	req.from = (int64_t)ev_now(dm->loop);
+	req.to = req.from + 86400;
+	req.patient = -1;
 	for (i = 1; i < argc; i++) {
-		int64_t *t = strncmp(argv[i], "from=", 5) == 0 ? &from : strncmp(argv[i], "to=", 3) == 0 ? &to : NULL;
+		int64_t *t = strncmp(argv[i], "from=", 5) == 0 ? &req.from :
+		    strncmp(argv[i], "to=", 3) == 0 ? &req.to : NULL;
 		if (t && parse_instant(strchr(argv[i], '=') + 1, dm->snap->tz, t) == 0)
 			continue;
-		if (strncmp(argv[i], "patient=", 8) == 0 && (patient = snapshot_patient(dm->snap, argv[i] + 8)) >= 0)
+		if (strncmp(argv[i], "patient=", 8) == 0 &&
+		    (req.patient = snapshot_patient(dm->snap, argv[i] + 8)) >= 0)
 			continue;
 		fail(c, "agenda: bad argument \"%s\" (from=T, to=T, patient=ID)", argv[i]);
 		return;
 	}
-	if (!(f = open_memstream(&text, &len))) {
-		fail(c, "agenda: %s", strerror(errno));
+	if (req.to - req.from > (int64_t)CTL_AGENDA_MAX_DAYS * 86400) {
+		fail(c, "agenda: the window is %.1f days long; one request may ask for at most %d days: "
+		    "ask for several windows, or run `iopd agenda -c FILE` for a longer one (the "
+		    "calendar without the ledger's statuses)", (double)(req.to - req.from) / 86400,
+		    CTL_AGENDA_MAX_DAYS);
 		return;
 	}
-	agenda_print(dm->snap, from, to, patient, c->json ? AGENDA_JSONL : AGENDA_TABLE, f, live_status, dm);
-	fclose(f);
-	sbuf_add(&c->out, text, len);
-	free(text);
-	answer(c, true);
+	start_job(c, &req);
 }
 
 /* ---- history ------------------------------------------------------------- */
 
-static void hist_rec(const struct ledger_rec *r, void *arg)
-{
-	struct conn *c = arg;
-	char id[IDENT_HEX_LEN + 1], at[FMT_UTC_LEN + 1], due[FMT_UTC_LEN + 1];
-	const char *detail = r->status == REC_SENT ? r->gateway_id : r->reason;
-
-	ident_hex(r->id, id);
-	fmt_utc(r->at, at);
-	fmt_utc(r->due, due);
-	if (c->json) {
-		sbuf_printf(&c->out, "{\"at\":\"%s\",\"id\":\"%s\",\"kind\":\"%s\",\"channel\":", at, id, r->kind);
-		sbuf_json_str(&c->out, r->channel);
-		sbuf_printf(&c->out, ",\"due\":\"%s\",\"status\":\"%s\",\"attempt\":%d,\"%s\":", due,
-		    rec_status_names[r->status], r->attempts, r->status == REC_SENT ? "gateway_id" : "reason");
-		if (detail)
-			sbuf_json_str(&c->out, detail);
-		else
-			sbuf_adds(&c->out, "null");
-		sbuf_adds(&c->out, "}\n");
-	} else {
-		sbuf_printf(&c->out, "%s  %s  %-11s %-10s %s  %-8s %7d  %s\n", at, id, r->kind, r->channel,
-		    due, rec_status_names[r->status], r->attempts, detail ? detail : "");
-	}
-}
-
-static void hist_ovr(const struct ledger_ovr *o, void *arg)
-{
-	struct conn *c = arg;
-	char at[FMT_UTC_LEN + 1];
-	const char *what = o->kind == OVR_PAUSE ? (o->on ? "paused" : "resumed") : (o->on ? "opted out" : "opted in");
-
-	fmt_utc(o->at, at);
-	if (c->json) {
-		sbuf_printf(&c->out, "{\"at\":\"%s\",\"override\":\"%s\",\"channel\":", at, what);
-		if (o->channel && *o->channel)
-			sbuf_json_str(&c->out, o->channel);
-		else
-			sbuf_adds(&c->out, "null");
-		sbuf_adds(&c->out, ",\"source\":");
-		sbuf_json_str(&c->out, o->source ? o->source : "");
-		sbuf_adds(&c->out, "}\n");
-	} else {
-		sbuf_printf(&c->out, "%s  %s%s%s (%s)\n", at, what, !o->channel || !*o->channel ? "" :
-		    o->kind == OVR_OPTOUT && !o->on ? " to " : " of ", o->channel ? o->channel : "",
-		    o->source ? o->source : "");
-	}
-}
-
 static void cmd_history(struct conn *c, int argc, char **argv)
 {
-	struct ledger *l = c->dm->ledger;
+	struct cjob_req req;
 
 	if (argc != 2) {
 		fail(c, "usage: history PATIENT");
 		return;
 	}
-	if (!c->json)
-		sbuf_printf(&c->out, "%-20s  %-16s  %-11s %-10s %-20s  %-8s %7s  %s\n", "AT", "ID", "KIND",
-		    "CHANNEL", "DUE", "STATUS", "ATTEMPT", "GATEWAY ID / REASON");
-	if (l->ops->history(l, argv[1], hist_rec, hist_ovr, c)) {
-		fail(c, "history: %s", l->ops->error(l));
-		return;
-	}
-	if (snapshot_patient(c->dm->snap, argv[1]) < 0 && !c->json)
-		sbuf_printf(&c->out, "(note: %s is not in the current configuration)\n", argv[1]);
-	answer(c, true);
+	memset(&req, 0, sizeof req);
+	req.kind = CJOB_HISTORY;
+	req.patient_id = xstrdup(argv[1]);
+	start_job(c, &req);
 }
 
 /* ---- overrides ------------------------------------------------------------ */
@@ -596,6 +560,11 @@ static void conn_unlink(struct conn *c)
 static void conn_free(struct conn *c)
 {
 	conn_unlink(c);
+	if (c->job) {
+		ev_io_stop(c->dm->loop, &c->job_io);
+		cjob_release(c->job);          /* a job still writing stops */
+		c->job = NULL;
+	}
 	if (c->fd >= 0) {
 		ev_io_stop(c->dm->loop, &c->io);
 		ev_timer_stop(c->dm->loop, &c->idle);
@@ -637,14 +606,27 @@ static void conn_read(struct conn *c)
 	}
 }
 
+/* The idle timer is restarted by every write that gets through: a client
+ * reading a long answer is not idle, however long it takes. */
 static void conn_write(struct conn *c)
 {
 	ssize_t n = write(c->fd, c->out.s + c->sent, c->out.len - c->sent);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n < 0 || (c->sent += (size_t)n) == c->out.len)
+	if (n < 0) {
 		conn_free(c);
+		return;
+	}
+	ev_timer_again(c->dm->loop, &c->idle);
+	if ((c->sent += (size_t)n) < c->out.len)
+		return;
+	if (!c->job) {
+		conn_free(c);
+		return;
+	}
+	ev_io_stop(c->dm->loop, &c->io);       /* all passed on: the job's next bytes */
+	ev_io_start(c->dm->loop, &c->job_io);
 }
 
 static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -663,7 +645,9 @@ static void conn_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *c = w->data;
 
-	if (c->waiting) {                  /* a reload or a test send takes its time */
+	/* a reload or a test send takes its time; so may a job before its
+	 * next bytes (while it has none, the client is not the one idle) */
+	if (c->waiting || (c->job && ev_is_active(&c->job_io))) {
 		ev_timer_again(loop, w);
 		return;
 	}
@@ -783,6 +767,7 @@ int control_start(struct daemon *dm, char *err, size_t errlen)
 	ctl = xcalloc(1, sizeof *ctl);
 	ctl->fd = fd;
 	ctl->path = xstrdup(path);
+	ctl->jobs = cjobs_new(dm->loop);
 	ev_io_init(&ctl->io, accept_cb, fd, EV_READ);
 	ctl->io.data = dm;
 	ev_io_start(dm->loop, &ctl->io);
@@ -810,6 +795,7 @@ void control_stop(struct daemon *dm)
 		}
 		conn_free(c);
 	}
+	cjobs_free(ctl->jobs);                 /* waits for their threads: they stop at once */
 	free(ctl->path);
 	free(ctl);
 	dm->control = NULL;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -35,6 +36,7 @@
 #define LOOKAHEAD 0.5
 #define STATUS_EVERY 1.0               /* seconds: STATUS= is rebuilt (sent if changed) */
 #define TODAY_EVERY 5.0                /* seconds: today's counts re-read from the ledger */
+#define STALL_EVERY 0.1                /* seconds between two measures of the loop's lateness */
 
 static int log_level_for(const struct daemon_opts *o, const struct snapshot *s);
 
@@ -248,6 +250,82 @@ static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (ev_now(loop) - dm->today_at >= TODAY_EVERY)
 		refresh_today(dm);
 	daemon_status_line(dm);
+}
+
+/* ---- the loop's longest stall ------------------------------------------ */
+
+/* Nothing may hold the loop (sends would leave late, the watchdog ping
+ * would stop).  Two measures, in `iopctl status` and the metrics:
+ *   - stall: how late a timer due every STALL_EVERY runs, i.e. how long
+ *     the loop was held, whatever held it (a long callback, an fsync, a
+ *     machine so busy the loop waited for a CPU);
+ *   - busy: the CPU time the loop's thread used in its longest iteration
+ *     (from poll returning to the next poll): iopd's own work alone, what
+ *     a control command or a reload costs the loop. */
+static void stall_arm(struct daemon *dm)
+{
+	ev_timer_set(&dm->stall_w, STALL_EVERY, 0.);
+	ev_timer_start(dm->loop, &dm->stall_w);
+	dm->stall_due = ev_now(dm->loop) + STALL_EVERY;
+}
+
+static void stall_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *dm = w->data;
+	double late = ev_time() - dm->stall_due;
+
+	if (late > dm->loop_stall_max) {
+		dm->loop_stall_max = late;
+		if (late > 1.0)
+			log_warn("the event loop was held for %.1f s", late);
+	}
+	stall_arm(dm);
+}
+
+/* The thread's CPU time (not a clock a faked time changes). */
+static double thread_cpu(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_THREAD, &ru) != 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* First of an iteration's callbacks (highest priority check watcher)... */
+static void busy_begin_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	struct daemon *dm = w->data;
+
+	dm->busy_from = thread_cpu();
+}
+
+/* ... and the last thing before the next poll (lowest priority prepare). */
+static void busy_end_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct daemon *dm = w->data;
+	double busy = dm->busy_from > 0 ? thread_cpu() - dm->busy_from : 0;
+
+	if (busy > dm->loop_busy_max)
+		dm->loop_busy_max = busy;
+}
+
+static void stall_start(struct daemon *dm)
+{
+	ev_now_update(dm->loop);
+	stall_arm(dm);
+	ev_set_priority(&dm->busy_begin_w, EV_MAXPRI);
+	ev_set_priority(&dm->busy_end_w, EV_MINPRI);
+	ev_check_start(dm->loop, &dm->busy_begin_w);
+	ev_prepare_start(dm->loop, &dm->busy_end_w);
+}
+
+static void stall_stop(struct daemon *dm)
+{
+	ev_timer_stop(dm->loop, &dm->stall_w);
+	ev_check_stop(dm->loop, &dm->busy_begin_w);
+	ev_prepare_stop(dm->loop, &dm->busy_end_w);
 }
 
 /* ---- daemon.metrics_file ------------------------------------------------ */
@@ -487,6 +565,10 @@ static void watchers_init(struct daemon *dm)
 	ev_timer_init(&dm->status_w, status_cb, STATUS_EVERY, STATUS_EVERY);
 	ev_timer_init(&dm->metrics_w, metrics_cb, 0., 0.);
 	ev_async_init(&dm->reload_done_w, reload_done_cb);
+	ev_timer_init(&dm->stall_w, stall_cb, 0., 0.);
+	ev_check_init(&dm->busy_begin_w, busy_begin_cb);
+	ev_prepare_init(&dm->busy_end_w, busy_end_cb);
+	dm->stall_w.data = dm->busy_begin_w.data = dm->busy_end_w.data = dm;
 	dm->tick_w.data = dm->term_w.data = dm->int_w.data = dm->hup_w.data = dm;
 	dm->drain_w.data = dm->status_w.data = dm->reload_done_w.data = dm->metrics_w.data = dm;
 	ev_signal_start(dm->loop, &dm->term_w);
@@ -547,6 +629,7 @@ static int daemon_start(struct daemon *dm)
 	}
 	notify_start(dm->loop);
 	metrics_arm(dm);
+	stall_start(dm);
 	/* the last run may have offered (and settled) anything due up to now */
 	dispatch_recheck(dm->dispatch, (int64_t)floor(ev_now(dm->loop)) + 1);
 	run_schedule(dm);
@@ -573,8 +656,10 @@ static void daemon_cleanup(struct daemon *dm)
 	reload_answer(dm, 0, "iopd stopped");
 	control_stop(dm);
 	notify_stop(dm->loop);
-	if (dm->loop)
+	if (dm->loop) {
 		ev_timer_stop(dm->loop, &dm->metrics_w);
+		stall_stop(dm);
+	}
 	dispatch_free(dm->dispatch);
 	sched_free(dm->sched);
 	snapshot_unref(dm->snap);          /* stops the channels' plugin instances */

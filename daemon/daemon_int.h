@@ -43,6 +43,12 @@ struct daemon {
 	ev_periodic tick_w;            /* the next due reminder */
 	ev_signal term_w, int_w, hup_w;
 	ev_timer drain_w, status_w, metrics_w;
+	/* the loop's longest stall (seconds): how late stall_w ran, and the
+	 * most CPU one iteration took (daemon.c, stall_cb and busy_*_cb) */
+	ev_timer stall_w;
+	ev_check busy_begin_w;
+	ev_prepare busy_end_w;
+	double stall_due, loop_stall_max, busy_from, loop_busy_max;
 	bool stopping;
 	int exit_code;
 
