@@ -35,7 +35,6 @@
  * itself (dispatch.c job_send_at_due; bench W3). */
 #define LOOKAHEAD 0.5
 #define STATUS_EVERY 1.0               /* seconds: STATUS= is rebuilt (sent if changed) */
-#define TODAY_EVERY 5.0                /* seconds: today's counts re-read from the ledger */
 #define STALL_EVERY 0.1                /* seconds between two measures of the loop's lateness */
 
 static int log_level_for(const struct daemon_opts *o, const struct snapshot *s);
@@ -175,21 +174,25 @@ static void today_cb(const char *channel, enum rec_status st, long n, void *arg)
 }
 
 /* "Sent today" is the ledger's count since local midnight (daemon.timezone),
- * as `iopctl status` shows it, not a counter since start: one indexed query,
- * made every TODAY_EVERY seconds rather than at every send.  In between,
- * the dispatcher's own counters add what happened since the query. */
+ * as `iopctl status` shows it, not a counter since start.  The query runs
+ * on the loop, so only when the day begins (at start, after midnight, or
+ * when a reload moved daemon.timezone): then it counts a day's rows once,
+ * or, just after midnight, hardly any.  In between, the dispatcher's own
+ * counters add what happened since the query. */
 static void refresh_today(struct daemon *dm)
 {
 	int64_t now = (int64_t)ev_now(dm->loop);
 	int64_t midnight = tz_from_wall(dm->snap->tz, wall_make(wall_date(tz_to_wall(dm->snap->tz, now)), 0));
 	struct dispatch_stats st;
 
+	if (midnight == dm->today_midnight)
+		return;
+	dm->today_midnight = midnight;
 	dm->today_sent = dm->today_failed = 0;
 	dm->ledger->ops->counts_since(dm->ledger, midnight, today_cb, dm);
 	dispatch_stats(dm->dispatch, &st);
 	dm->today_base_sent = st.sent;
 	dm->today_base_failed = st.failed + st.expired;
-	dm->today_at = ev_now(dm->loop);
 }
 
 /* One line, e.g. "2431 series scheduled, next due 2026-12-01T23:00:00Z;
@@ -247,8 +250,7 @@ static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct daemon *dm = w->data;
 
 	watch_ledger(dm);
-	if (ev_now(loop) - dm->today_at >= TODAY_EVERY)
-		refresh_today(dm);
+	refresh_today(dm);
 	daemon_status_line(dm);
 }
 

@@ -70,10 +70,10 @@ struct daemon {
 	bool metrics_failing;
 
 	/* today's outcomes from the ledger (sent, failed), for STATUS=;
-	 * re-read by status_w every few seconds; the dispatcher's totals at
-	 * that moment (base) let the line count what happened since */
+	 * read when the day begins (today_midnight changes); the dispatcher's
+	 * totals at that moment (base) let the line count what happened since */
 	long today_sent, today_failed, today_base_sent, today_base_failed;
-	double today_at;
+	int64_t today_midnight;
 
 	/* the ledger's file was deleted or replaced under us (ledger check):
 	 * found by status_w within a second, or by the next batch */
