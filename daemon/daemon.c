@@ -29,6 +29,7 @@
 #include "timefmt.h"
 
 #define DRAIN_BOUND 10.0               /* seconds in-flight sends get at SIGTERM */
+#define RELOAD_JOIN_BOUND 5            /* seconds a reload may still take at the stop */
 #define OFFERS_PER_TICK 2000           /* then yield to I/O and come back */
 /* Groups are offered this many seconds before their due, so their claims
  * are committed (an fsync) before it and they leave at the due instant
@@ -639,10 +640,30 @@ static int daemon_start(struct daemon *dm)
 	return 0;
 }
 
+/* A reload still reading its files when iopd stops is waited for, but not
+ * for ever: stopping must not depend on a file system that does not
+ * answer.  If the thread is still at it, the ledger is closed cleanly and
+ * the process ends here, the thread with it. */
+static void reload_join(struct daemon *dm)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += RELOAD_JOIN_BOUND;
+	if (pthread_timedjoin_np(dm->reload_thread, NULL, &until) == 0)
+		return;
+	log_err("a reload still reads the configuration after %d s: stopping without it",
+	    RELOAD_JOIN_BOUND);
+	control_stop(dm);
+	if (dm->ledger)
+		dm->ledger->ops->close(dm->ledger);
+	_exit(dm->exit_code);
+}
+
 static void daemon_cleanup(struct daemon *dm)
 {
-	if (dm->reload_running) {
-		pthread_join(dm->reload_thread, NULL);
+	if (dm->reload_running && !pthread_equal(dm->reload_thread, pthread_self())) {
+		reload_join(dm);
 		sched_free(dm->reload_sched);
 		snapshot_unref(dm->reload_snap);
 		errs_free(&dm->reload_errs);
