@@ -1,9 +1,10 @@
 /* daemon.c - the running service: wiring, the schedule tick, signals,
  * start-up reconciliation, reloads and shutdown.
  *
- * Everything happens on one libev loop.  The only other thread is a
+ * Everything happens on one libev loop.  The other threads are a
  * reload's, which parses the new configuration and builds its schedule
- * while the loop keeps sending; the loop then swaps them in. */
+ * while the loop keeps sending (the loop then swaps them in), and those of
+ * the control socket's long answers (control_job.c). */
 #include "config.h"
 
 #include <errno.h>

@@ -137,8 +137,7 @@ static void protect_process(void)
 int main(int argc, char **argv)
 {
 	static const struct option main_opts[] = {
-		{"new-ledger", no_argument, NULL, 'N'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}
+		{"new-ledger", no_argument, NULL, 'N'}, {NULL, 0, NULL, 0}
 	};
 	struct daemon_opts o = {0};
 	int c, test = 0, rc;

@@ -73,11 +73,14 @@ for ph in first_name date day time location label clinic_phone; do
 	check "iopd.conf(5) lists the placeholder {$ph}" grep -qF "{$ph}" <<<"$CONF5"
 done
 
-# every option of iopd (main.c's getopt string) is in iopd(8)
-opts=$(sed -n 's/.*getopt(argc, argv, "\([^"]*\)").*/\1/p' "$SRC/daemon/main.c" | tr -d ':' | fold -w1)
+# every option of iopd (main.c's getopt string, and its long options) is in iopd(8)
+opts=$(sed -n 's/.*getopt_long(argc, argv, "\([^"]*\)", main_opts.*/\1/p' "$SRC/daemon/main.c" | tr -d ':' | fold -w1)
 check "main.c's options found" test -n "$opts"
 for o in $opts; do
 	check "iopd(8) documents -$o" grep -q -- "-$o" <<<"$IOPD8"
+done
+for o in $(sed -n '/main_opts\[\] = {/,/};/p' "$SRC/daemon/main.c" | grep -o '{"[a-z-]*"' | tr -d '{"'); do
+	check "iopd(8) documents --$o" grep -q -- "--$o" <<<"$IOPD8"
 done
 for w in SIGTERM SIGHUP READY=1 STATUS= WATCHDOG=1 RELOADING=1 STOPPING=1 IOPD_PLUGIN_DIR \
 	CREDENTIALS_DIRECTORY NOTIFY_SOCKET JOURNAL_STREAM IOPD_REMINDER_ID IOPD_PATIENT_ID \
@@ -93,7 +96,7 @@ for c in $cmds agenda; do
 done
 for w in --json --socket IOPD_CONTROL_SOCKET "EXIT STATUS" iopd_reminders_total \
 	iopd_delivery_latency_seconds iopd_retries_total iopd_ledger_bytes iopd_reloads_total \
-	iopd_scheduled_series; do
+	iopd_scheduled_series iopd_loop_stall_seconds_max iopd_loop_busy_cpu_seconds_max "92 days"; do
 	check "iopctl(8) covers $w" grep -qF -- "$w" <<<"$CTL8"
 done
 
