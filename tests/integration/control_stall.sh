@@ -125,7 +125,7 @@ while True:
     time.sleep(0.3 * len(b) / 262144)
 h.update(data); n += len(data)
 want = hashlib.sha256(b"OK\n" + open(ref, "rb").read()).hexdigest()
-print("%d bytes in %.0f s: %s" % (n, time.time() - t0, "whole" if h.hexdigest() == want else "NOT whole"))
+print("%d bytes in %.0f s: %s" % (n, time.time() - t0, "whole" if h.hexdigest() == want else "cut-short"))
 PYEOF
 SLOW=$!
 track "$SLOW"

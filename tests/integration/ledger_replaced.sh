@@ -35,7 +35,7 @@ STATE=$T/state
 DB=$STATE/ledger.db
 CONF=$T/iopd.conf
 gen_conf "$CONF" --state "$STATE" --socket "$SOCK" --url "$WEBHOOK_URL" --patients 20 --med 18:00
-marker_id() { sed -n 's/^ledger //p' "$STATE/ledger.id"; }
+marker_id() { sed -n "s/^ledger //p" "$STATE/ledger.id" 2>/dev/null || true; }
 # start_plain NAME [iopd args]: iopd in the foreground, real clock, waiting
 # until it answers or exits; exit status in START_RC when it exited
 start_plain() {
@@ -145,7 +145,7 @@ check "... the marker names it now" \
 iopd_stop
 
 # --- an older iopd's folder: no marker yet --------------------------------------------------------
-rm "$STATE/ledger.id"
+rm -f "$STATE/ledger.id"
 start_plain upgrade
 check "no marker: iopd starts" test -z "$START_RC"
 check "... and records the ledger in a marker" \
