@@ -39,6 +39,9 @@ int setting_line(const struct errs *e, const config_setting_t *s)
  * message has a line, for editors and CI annotations that read FILE:LINE:
  * one about a file as a whole (it cannot be read) names its first. */
 static void add_message(struct sbuf *out, const char *file, int line, const char *kind,
+    const char *fmt, va_list ap) IOPD_PRINTF(5, 0);
+
+static void add_message(struct sbuf *out, const char *file, int line, const char *kind,
     const char *fmt, va_list ap)
 {
 	struct sbuf m = {0};
