@@ -267,7 +267,8 @@ static void job_status(struct cjob *j, struct ledger *r, struct out *o)
 	uint16_t i;
 
 	dc->s = s;
-	r->ops->counts_since(r, j->req.since, count_cb, dc);     /* none on error: as before */
+	if (r)                             /* none without a ledger: its error is in head */
+		r->ops->counts_since(r, j->req.since, count_cb, dc);
 	sbuf_add(&o->buf, j->req.head.s ? j->req.head.s : "", j->req.head.len);
 	if (!o->json)
 		sbuf_printf(&o->buf, "\n%-16s %6s %6s %7s %6s %7s %5s\n", "today", "sent", "failed",
@@ -305,17 +306,17 @@ static void *job_main(void *arg)
 	if (!(o.f = fdopen(fd, "w"))) {
 		close(fd);
 	} else {
-		if (!(r = j->ledger->ops->reader(j->ledger, err, sizeof err))) {
+		r = j->ledger->ops->reader(j->ledger, err, sizeof err);
+		if (j->req.kind == CJOB_STATUS)
+			job_status(j, r, &o);      /* says what is wrong with the ledger */
+		else if (!r)
 			out_error(&o, "cannot read the ledger", err);
-		} else {
-			if (j->req.kind == CJOB_AGENDA)
-				job_agenda(j, r, &o);
-			else if (j->req.kind == CJOB_HISTORY)
-				job_history(j, r, &o);
-			else
-				job_status(j, r, &o);
+		else if (j->req.kind == CJOB_AGENDA)
+			job_agenda(j, r, &o);
+		else
+			job_history(j, r, &o);
+		if (r)
 			r->ops->close(r);
-		}
 		fclose(o.f);                   /* end of file for the connection */
 	}
 	sbuf_free(&o.buf);

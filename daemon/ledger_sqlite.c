@@ -735,7 +735,10 @@ static struct ledger *sq_reader(struct ledger *l, char *err, size_t errlen)
 	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
 	    sqlite3_exec(s->db, "PRAGMA busy_timeout = 2000", NULL, NULL, NULL) != SQLITE_OK ||
 	    prepare_all(s) || sq_check(&s->base) || note_file(s)) {
-		snprintf(err, errlen, "%s", s->err[0] ? s->err : s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		if (s->err[0])
+			snprintf(err, errlen, "%s", s->err);
+		else
+			snprintf(err, errlen, "%s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		sq_close(&s->base);
 		return NULL;
 	}
