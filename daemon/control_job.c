@@ -1,8 +1,8 @@
 /* control_job.c - see control_job.h.
  *
  * Threads and ownership.  The loop owns the set and every job struct: it
- * creates them, starts the threads (at most JOB_THREADS at once, the rest
- * wait in order), joins them and frees them.  A thread owns the write end
+ * creates them, starts the threads (a few at once, the rest wait in
+ * order), joins them and frees them.  A thread owns the write end
  * of its pipe and the ledger reader it opens; it reads the snapshot, which
  * nothing changes, and touches nothing else but its `done` flag, then
  * wakes the loop (ev_async).  The connection owns the read end until it
@@ -27,7 +27,11 @@
 #include "strset.h"
 #include "timefmt.h"
 
-#define JOB_THREADS 4                  /* more jobs wait for one of these to end */
+/* Threads at once, per class: agendas and histories may run long (a slow
+ * client keeps its job waiting on the pipe), so more of them wait in turn;
+ * `status` is short and has slots of its own, never queued behind them. */
+#define JOB_THREADS_LONG 4
+#define JOB_THREADS_STATUS 8
 #define JOB_CHUNK (64 * 1024)          /* what a job gathers before writing it */
 
 struct cjob {
@@ -46,8 +50,18 @@ struct cjobs {
 	struct ev_loop *loop;
 	ev_async done_w;
 	struct cjob *jobs;             /* in the order they came */
-	int running;
+	int running[2];                /* threads of each class (job_class) */
 };
+
+static int job_class(const struct cjob *j)
+{
+	return j->req.kind == CJOB_STATUS;
+}
+
+static bool job_may_run(const struct cjob *j)
+{
+	return j->set->running[job_class(j)] < (job_class(j) ? JOB_THREADS_STATUS : JOB_THREADS_LONG);
+}
 
 /* ---- on the thread: the answer ---------------------------------------------- */
 
@@ -361,7 +375,7 @@ static void job_run(struct cjob *j)
 		atomic_store(&j->done, true);
 		return;
 	}
-	j->set->running++;
+	j->set->running[job_class(j)]++;
 }
 
 /* Joins what ended, frees what nobody reads any more, starts what waits. */
@@ -374,13 +388,13 @@ static void reap(struct cjobs *set)
 		if (j->started && !j->joined && atomic_load(&j->done)) {
 			pthread_join(j->thread, NULL);
 			j->joined = true;
-			set->running--;
+			set->running[job_class(j)]--;
 		}
 		if (j->released && (j->joined || !j->started))
 			job_free(j);
 	}
-	for (j = set->jobs; j && set->running < JOB_THREADS; j = j->next)
-		if (!j->started && !j->released)
+	for (j = set->jobs; j; j = j->next)
+		if (!j->started && !j->released && job_may_run(j))
 			job_run(j);
 }
 
@@ -448,7 +462,7 @@ struct cjob *cjob_start(struct cjobs *set, struct snapshot *s, struct ledger *l,
 	for (p = &set->jobs; *p; p = &(*p)->next)
 		;
 	*p = j;
-	if (set->running < JOB_THREADS)
+	if (job_may_run(j))
 		job_run(j);
 	return j;
 }

@@ -7,7 +7,10 @@
 #     loop: 90-100 % of a core): under 20 % of the 3 s measured;
 #   * it says so once in the log ("cannot accept a connection");
 #   * once the connections close, `iopctl status` answers again, and the
-#     log says that accepting works again.
+#     log says that accepting works again;
+#   * clients that ask for long agendas and read nothing hold their jobs
+#     (the threads wait on full pipes) but never `status`, which answers at
+#     once; a further agenda waits its turn and is answered once they go.
 #
 # Run by `make check` from the top build directory; by hand:
 #   cd BUILDDIR && SRCDIR/tests/integration/control_fds.sh
@@ -21,8 +24,8 @@ need prlimit
 
 start_webhook
 SOCK=$T/ctl.sock
-gen_conf "$T/iopd.conf" --state "$T/state" --socket "$SOCK" --url "$WEBHOOK_URL" --patients 2 \
-	--med 09:00
+gen_conf "$T/iopd.conf" --state "$T/state" --socket "$SOCK" --url "$WEBHOOK_URL" --patients 50 \
+	--med 06:00,12:00,18:00,22:00 --date 2026-12-01 --until 2026-12-28
 iopd_start run "$T/iopd.conf" || { fail "iopd did not start"; finish; }
 add_log "$IOPD_LOG"
 
@@ -32,7 +35,7 @@ cpu() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($
 
 nfd=$(find "/proc/$IOPD_PID/fd" -mindepth 1 | wc -l)
 limit=$((nfd + 6))
-prlimit --pid "$IOPD_PID" --nofile="$limit:$limit"
+prlimit --pid "$IOPD_PID" --nofile="$limit:"     # the soft limit: it can go back up
 echo "# iopd holds $nfd descriptors; limit now $limit"
 
 # 60 connections, held until $T/release exists (connects beyond the backlog
@@ -73,6 +76,40 @@ touch "$T/release"
 wait "$CLIENT" 2>/dev/null || true
 check "the connections are gone: iopctl status answers again" waitfor "ctl status" 40
 check "the log says accepting works again" grep -q 'accepting connections again' "$IOPD_LOG"
+prlimit --pid "$IOPD_PID" --nofile=1024:
+
+# --- slow clients hold their agendas, not the others ------------------------------------
+"$PY" - "$SOCK" "$T/stuck" "$T/unstick" >"$T/stuck.out" 2>&1 <<'PYEOF' &
+import os, socket, sys, time
+path, ready, release = sys.argv[1:4]
+conns = []
+for _ in range(6):                       # more than the threads for long answers
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.sendall(b"IOPD/1 json agenda from=2026-12-01 to=2027-01-01\n")
+    conns.append(s)
+open(ready, "w").write("ok\n")
+deadline = time.time() + 60
+while not os.path.exists(release) and time.time() < deadline:
+    time.sleep(0.05)
+for s in conns:
+    s.close()
+PYEOF
+STUCK=$!
+track "$STUCK"
+check "six clients ask for long agendas and read nothing" waitfor "[ -s '$T/stuck' ]" 10
+sleep 1
+t0=$(_rig_now_us)
+check "status still answers" ctl status
+check "... at once (under 2 s)" test $(( ($(_rig_now_us) - t0) / 1000 )) -lt 2000
+"$IOPCTL" -s "$SOCK" --json agenda --from 2026-12-01 --to 2026-12-02 >"$T/queued.jsonl" 2>&1 &
+QUEUED=$!
+track "$QUEUED"
+sleep 1
+check "a seventh agenda waits its turn" alive "$QUEUED"
+touch "$T/unstick"
+check "... and is answered once the slow clients go" waitfor "! alive $QUEUED" 20
+check "... in full" test "$(wc -l <"$T/queued.jsonl")" -eq 200
 iopd_stop
 check "iopd stops cleanly" test "$STOP_RC" = 0
 iopd_finish
