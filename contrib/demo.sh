@@ -18,8 +18,9 @@ state=$(setting state_dir)
 sock=$(setting control_socket)
 [ -n "$state" ] && [ -n "$sock" ] || { echo "demo.sh: $CONF sets no state_dir or control_socket" >&2; exit 1; }
 
-# a fresh ledger (only the ledger: state_dir may be any folder)
-rm -f "$state/ledger.db" "$state/ledger.db-wal" "$state/ledger.db-shm"
+# a fresh ledger (only the ledger and its marker: state_dir may be any
+# folder; without the marker iopd takes the missing ledger for a new one)
+rm -f "$state/ledger.db" "$state/ledger.db-wal" "$state/ledger.db-shm" "$state/ledger.id"
 mkdir -p "$state"
 chmod 700 "$state"
 chmod o-r "$CONF"             # iopd refuses patient files others can read

@@ -6,7 +6,10 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "conf_parts.h"
@@ -157,6 +160,93 @@ static int parse_clinic_phone(struct conf_ctx *c, const config_setting_t *g)
 	}
 	c->snap->clinic_phone = phone;
 	return 0;
+}
+
+/* ---- what the daemon will do with its paths (-t and the daemon) ------- */
+
+/* SQLite's Unix VFS handles paths of at most 512 bytes (MAX_PATHNAME); the
+ * longest name iopd makes in state_dir is the ledger's rollback journal. */
+#define LEDGER_PATH_MAX 512
+#define LEDGER_LONGEST_NAME "/ledger.db-journal"
+
+/* The setting `key` of daemon = { }, else the daemon group, else NULL
+ * (the main file): where a message about a default value points. */
+static const config_setting_t *daemon_key(const config_setting_t *g, const char *key)
+{
+	const config_setting_t *k = g ? config_setting_get_member(g, key) : NULL;
+
+	return k ? k : g;
+}
+
+static size_t absolute_len(const char *path)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/' || !getcwd(cwd, sizeof cwd))
+		return strlen(path);
+	return strlen(cwd) + 1 + strlen(path);
+}
+
+static int check_state_dir(struct conf_ctx *c, const config_setting_t *g)
+{
+	const char *dir = c->snap->state_dir;
+	const config_setting_t *at = daemon_key(g, "state_dir");
+	size_t room = LEDGER_PATH_MAX - 1 - strlen(LEDGER_LONGEST_NAME);
+	struct stat st;
+
+	if (absolute_len(dir) > room) {
+		errs_set(c->errs, at, "daemon.state_dir is %zu bytes long%s; the ledger inside it needs "
+		    "a path under %d bytes (SQLite's limit), so state_dir may have at most %zu: choose "
+		    "a shorter folder", absolute_len(dir), dir[0] == '/' ? "" : " as an absolute path",
+		    LEDGER_PATH_MAX, room);
+		return 1;
+	}
+	/* the ledger names patients and what was sent to them (SPEC 7) */
+	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & (S_IROTH | S_IXOTH)))
+		warn_set(c->errs, at, "daemon.state_dir %s can be read by other users (mode %04o): "
+		    "chmod 700 %s (the ledger names patients)", dir, (unsigned)(st.st_mode & 07777), dir);
+	return 0;
+}
+
+static int check_control_socket(struct conf_ctx *c, const config_setting_t *g)
+{
+	const char *path = c->snap->control_socket;
+	const config_setting_t *at = daemon_key(g, "control_socket");
+	struct sockaddr_un sa;
+	struct stat st;
+
+	if (strlen(path) >= sizeof sa.sun_path) {
+		errs_set(c->errs, at, "daemon.control_socket is %zu bytes long; a Unix socket's path "
+		    "has room for at most %zu: choose a shorter path", strlen(path), sizeof sa.sun_path - 1);
+		return 1;
+	}
+	/* iopd removes a socket left behind by an earlier run: never a file */
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		errs_set(c->errs, at, "daemon.control_socket %s exists and is not a socket (it is %s): "
+		    "iopd would have to delete it; name a path of its own, e.g. /run/iopd/control.sock",
+		    path, S_ISREG(st.st_mode) ? "a file" : S_ISDIR(st.st_mode) ? "a folder" :
+		    S_ISLNK(st.st_mode) ? "a symbolic link" : "not a socket");
+		return 1;
+	}
+	return 0;
+}
+
+static int check_path_len(struct conf_ctx *c, const config_setting_t *g, const char *key,
+    const char *path, size_t extra)
+{
+	if (!path || strlen(path) + extra < PATH_MAX)
+		return 0;
+	errs_set(c->errs, daemon_key(g, key), "daemon.%s is %zu bytes long: at most %zu",
+	    key, strlen(path), (size_t)PATH_MAX - 1 - extra);
+	return 1;
+}
+
+/* Paths the daemon will use, checked now rather than when it fails. */
+static int check_paths(struct conf_ctx *c, const config_setting_t *g)
+{
+	return check_state_dir(c, g) + check_control_socket(c, g) +
+	    check_path_len(c, g, "plugin_dir", c->snap->plugin_dir, 64) +
+	    check_path_len(c, g, "metrics_file", c->snap->metrics_file, strlen(".tmp.XXXXXX"));
 }
 
 static int parse_daemon(struct conf_ctx *c, const config_setting_t *g)
@@ -345,6 +435,32 @@ static size_t patient_lists(const config_setting_t *root, const config_setting_t
 	return k;
 }
 
+/* A configuration the daemon could run but never send with: say what is
+ * missing and what to add (an empty clinic is only a warning: patients
+ * come with a reload). */
+static int check_not_empty(struct conf_ctx *c, const config_setting_t *root)
+{
+	const struct snapshot *s = c->snap;
+	int bad = 0;
+
+	if (!s->nchannels) {
+		errs_set(c->errs, config_setting_get_member(root, "channels"), "no channels: iopd would "
+		    "have nowhere to send; add channels = ( { name = \"sms\"; module = \"sms\"; ... } ) "
+		    "(iopd.conf(5), CHANNELS)");
+		bad++;
+	}
+	if (!s->nprograms) {
+		errs_set(c->errs, config_setting_get_member(root, "programs"), "no programs: no patient "
+		    "can be enrolled; add programs = ( { id = \"iop\"; timezone = ...; sessions = ( ... ); } ) "
+		    "(iopd.conf(5), PROGRAMS)");
+		bad++;
+	}
+	if (!s->npatients && !bad)
+		warn_set(c->errs, config_setting_get_member(root, "patients"), "no patients: nothing "
+		    "will be sent until patients = ( ... ) are added and iopd reloaded");
+	return bad;
+}
+
 static int parse_root(struct conf_ctx *c, config_setting_t *root)
 {
 	const config_setting_t *g, **lists;
@@ -373,6 +489,8 @@ static int parse_root(struct conf_ctx *c, config_setting_t *root)
 		bad += check_patient_files(c);
 	if ((g = config_setting_get_member(root, "templates")))
 		bad += conf_check_templates(c, g);
+	if (c->check)
+		bad += check_paths(c, config_setting_get_member(root, "daemon")) + check_not_empty(c, root);
 	return bad;
 }
 

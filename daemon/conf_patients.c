@@ -11,6 +11,7 @@
 #include "conf_parts.h"
 #include "lang.h"
 #include "phone.h"
+#include "safetext.h"
 #include "timefmt.h"
 
 static const char *const patient_keys[] = {
@@ -287,6 +288,13 @@ static int parse_patient(struct conf_ctx *c, const config_setting_t *g, struct p
 		if (pt->id)
 			errs_set(c->errs, config_setting_get_member(g, "id"), "%s: the patient id is empty",
 			    conf_path(config_setting_get_member(g, "id"), where, sizeof where));
+		return bad + 1;
+	}
+	if (!safe_id(pt->id)) {
+		/* ids go into the log, the ledger and iopctl arguments as they are */
+		errs_set(c->errs, config_setting_get_member(g, "id"), "patient id \"%s\": use "
+		    SAFE_ID_RULE " (e.g. \"p-00042\")", pt->id);
+		pt->id = NULL;
 		return bad + 1;
 	}
 	bad += conf_string(c, g, "first_name", false, &pt->first_name) == CONF_BAD;

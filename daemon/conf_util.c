@@ -8,6 +8,7 @@
 
 #include "conf_text.h"
 #include "conf_util.h"
+#include "safetext.h"
 #include "suggest.h"
 #include "timefmt.h"
 
@@ -196,6 +197,20 @@ static int bad_value(struct conf_ctx *c, const config_setting_t *s, const char *
 	return CONF_BAD;
 }
 
+/* Every string iopd reads is UTF-8: names and texts go into messages,
+ * e-mail and JSON, where a stray Latin-1 byte would be garbled or refused. */
+static int utf8_ok(struct conf_ctx *c, const config_setting_t *s, const char *v)
+{
+	char where[256];
+	size_t bad;
+
+	if (safe_utf8(v, strlen(v), &bad))
+		return CONF_OK;
+	errs_set(c->errs, s, "%s: not valid UTF-8 (byte 0x%02x, byte %zu of the value): save the "
+	    "file as UTF-8", conf_path(s, where, sizeof where), (unsigned char)v[bad], bad + 1);
+	return CONF_BAD;
+}
+
 /* A string member: the setting and its value, or an error for a wrong type. */
 static int string_member(struct conf_ctx *c, const config_setting_t *g, const char *key,
     bool required, const config_setting_t **sp, const char **v, const char *what)
@@ -209,7 +224,7 @@ static int string_member(struct conf_ctx *c, const config_setting_t *g, const ch
 		return CONF_BAD;
 	*sp = s;
 	*v = config_setting_get_string(s);
-	return CONF_OK;
+	return utf8_ok(c, s, *v);
 }
 
 int conf_string(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
@@ -391,7 +406,8 @@ const char *conf_elem_string(struct conf_ctx *c, const config_setting_t *s, int 
 {
 	const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 
-	if (!e || conf_expect(c, e, CONFIG_TYPE_STRING, NULL))
+	if (!e || conf_expect(c, e, CONFIG_TYPE_STRING, NULL) ||
+	    utf8_ok(c, e, config_setting_get_string(e)) != CONF_OK)
 		return NULL;
 	return config_setting_get_string(e);
 }

@@ -9,7 +9,9 @@
  * single spaces.  The daemon answers "OK\n" or "ERR\n", then the body
  * (human text, or JSON), then closes the connection.  Every connection is
  * non-blocking and bounded in size and time, so a stuck client cannot
- * stall the loop. */
+ * stall the loop.  Answers that need the ledger or a walk of the calendar
+ * (status, agenda, history) are made on a thread (control_job.c) and
+ * streamed through as the client reads them. */
 #include "config.h"
 
 #include <errno.h>
@@ -23,19 +25,27 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "agenda.h"
 #include "civil.h"
+#include "control_job.h"
 #include "daemon_int.h"
 #include "ident.h"
 #include "log.h"
 #include "metrics.h"
 #include "plugin_host.h"
+#include "safetext.h"
 #include "suggest.h"
 #include "timefmt.h"
 
 #define CTL_MAX_REQUEST 8192
 #define CTL_IDLE 30.0                  /* seconds a client may take */
 #define CTL_MAX_ARGS 8
+#define CTL_ACCEPT_PAUSE 1.0           /* seconds without accept() when out of descriptors */
+/* The longest `agenda` window one request may ask for: a quarter (a
+ * 12-week program and then some).  Its answer streams, so the bound is not
+ * about memory but about one request keeping a thread and the ledger busy
+ * for minutes; longer views: several requests, or `iopd agenda` offline. */
+#define CTL_AGENDA_MAX_DAYS 92
+#define CTL_CHUNK 65536                /* bytes passed from a job to its client at a time */
 #define CONN_MAGIC 0x636f6e6eu
 
 struct conn {
@@ -48,6 +58,10 @@ struct conn {
 	size_t sent;
 	bool json, answered, waiting, dead, linked;
 	struct conn *prev, *next;
+	/* an answer made by a job (control_job.h): read from job_io into out
+	 * while out is empty, written to the client while it is not */
+	struct cjob *job;
+	ev_io job_io;
 	/* send-test in flight */
 	struct snapshot *test_snap;
 	struct chan_inst *test_inst;
@@ -60,6 +74,9 @@ struct control {
 	int fd;
 	char *path;
 	ev_io io;
+	struct cjobs *jobs;
+	ev_timer accept_again;         /* accepting paused: out of descriptors */
+	bool accept_failing;           /* said once in the log */
 	struct conn *conns;
 };
 
@@ -103,7 +120,10 @@ static void fail(struct conn *c, const char *fmt, ...)
 		sbuf_json_str(&c->out, m.s ? m.s : "");
 		sbuf_adds(&c->out, "}\n");
 	} else {
-		sbuf_printf(&c->out, "iopd: %s\n", m.s ? m.s : "");
+		/* iopctl prints it to a terminal: arguments echoed in it are escaped */
+		sbuf_adds(&c->out, "iopd: ");
+		safe_escape_lines(&c->out, m.s ? m.s : "", m.len);
+		sbuf_addc(&c->out, '\n');
 	}
 	sbuf_free(&m);
 	answer(c, false);
@@ -121,21 +141,58 @@ static void ok_message(struct conn *c, const char *text)
 	answer(c, true);
 }
 
-/* ---- status ---------------------------------------------------------- */
+/* ---- answers made by a job --------------------------------------------- */
 
-struct day_counts {
-	const struct snapshot *s;
-	long n[SNAP_MAX_CHANNELS][REC_COUNT];
-};
+static void job_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 
-static void count_cb(const char *channel, enum rec_status st, long n, void *arg)
+/* The answer comes from job j: the client gets its bytes as they come. */
+static void stream(struct conn *c, struct cjob *j)
 {
-	struct day_counts *dc = arg;
-	int ch = snapshot_channel(dc->s, channel);
-
-	if (ch >= 0 && st >= 0)
-		dc->n[ch][st] += n;
+	c->job = j;
+	c->answered = true;
+	sbuf_reset(&c->out);
+	c->sent = 0;
+	ev_io_stop(c->dm->loop, &c->io);
+	ev_io_set(&c->io, c->fd, EV_WRITE);
+	ev_io_init(&c->job_io, job_read_cb, cjob_fd(j), EV_READ);
+	c->job_io.data = c;
+	ev_io_start(c->dm->loop, &c->job_io);
 }
+
+static void start_job(struct conn *c, struct cjob_req *req)
+{
+	char err[256];
+	struct cjob *j;
+
+	req->json = c->json;
+	if (!(j = cjob_start(c->dm->control->jobs, c->dm->snap, c->dm->ledger, req, err, sizeof err)))
+		fail(c, "%s", err);
+	else
+		stream(c, j);
+}
+
+/* Bytes from the job: to the client, and nothing more is read from the job
+ * until the client took them (the pipe fills, the job waits). */
+static void job_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = w->data;
+	ssize_t n;
+
+	sbuf_reserve(&c->out, CTL_CHUNK);
+	n = read(cjob_fd(c->job), c->out.s, CTL_CHUNK);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {                      /* the whole answer went out */
+		conn_free(c);
+		return;
+	}
+	c->out.len = (size_t)n;
+	c->sent = 0;
+	ev_io_stop(loop, w);
+	ev_io_start(loop, &c->io);
+}
+
+/* ---- status ---------------------------------------------------------- */
 
 /* Local midnight of today in daemon.timezone. */
 static int64_t today_start(const struct daemon *dm)
@@ -159,27 +216,30 @@ static void duration_text(char *buf, size_t len, double secs)
 
 /* The last error the channel's module logged (e.g. a relay without
  * STARTTLS), as {"at":...,"message":...}, or null. */
-static void problem_json(struct sbuf *o, const struct channel *ch)
+static char *problem_json(const struct channel *ch)
 {
 	double at;
 	const char *p = ch->inst ? chan_inst_problem(ch->inst, &at) : NULL;
 	char t[FMT_UTC_LEN + 1];
+	struct sbuf o = {0};
 
-	if (!p) {
-		sbuf_adds(o, "null");
-		return;
-	}
+	if (!p)
+		return xstrdup("null");
 	fmt_utc((int64_t)at, t);
-	sbuf_printf(o, "{\"at\":\"%s\",\"message\":", t);
-	sbuf_json_str(o, p);
-	sbuf_addc(o, '}');
+	sbuf_printf(&o, "{\"at\":\"%s\",\"message\":", t);
+	sbuf_json_str(&o, p);
+	sbuf_addc(&o, '}');
+	return o.s;
 }
 
-static void status_json(struct conn *c, const struct day_counts *dc, const struct dispatch_stats *st)
+/* Everything but the day's counts per channel (the job adds them, from
+ * the ledger): up to the "channels" array; each channel's problem, which
+ * only the loop may read, goes with the request. */
+static void status_json(struct conn *c, const struct dispatch_stats *st, struct cjob_req *req)
 {
 	struct daemon *dm = c->dm;
 	const struct snapshot *s = dm->snap;
-	struct sbuf *o = &c->out;
+	struct sbuf *o = &req->head;
 	char t[FMT_UTC_LEN + 1];
 	int64_t nd = sched_next_due(dm->sched);
 	uint16_t i;
@@ -195,12 +255,13 @@ static void status_json(struct conn *c, const struct day_counts *dc, const struc
 		sbuf_adds(o, "null");
 	else
 		sbuf_printf(o, "\"%s\"", (fmt_utc(nd, t), t));
-	sbuf_printf(o, ",\"queued\":%ld,\"in_flight\":%ld,\"waiting_retry\":%ld,\"ledger\":{\"path\":",
-	    st->queued, st->inflight, st->waiting_retry);
+	sbuf_printf(o, ",\"queued\":%ld,\"in_flight\":%ld,\"waiting_retry\":%ld,"
+	    "\"loop_stall_max_seconds\":%.6f,\"loop_busy_cpu_max_seconds\":%.6f,\"ledger\":{\"path\":",
+	    st->queued, st->inflight, st->waiting_retry, dm->loop_stall_max, dm->loop_busy_max);
 	sbuf_printf(o, "\"%s/ledger.db\",\"bytes\":%lld,\"error\":", s->state_dir,
 	    (long long)dm->ledger->ops->size(dm->ledger));
-	if (st->ledger_error)
-		sbuf_json_str(o, st->ledger_error);
+	if (daemon_ledger_error(dm, st))
+		sbuf_json_str(o, daemon_ledger_error(dm, st));
 	else
 		sbuf_adds(o, "null");
 	/* the last error that is not the ledger's, e.g. a failed reload, as
@@ -211,24 +272,16 @@ static void status_json(struct conn *c, const struct day_counts *dc, const struc
 	else
 		sbuf_adds(o, "null");
 	sbuf_adds(o, ",\"channels\":[");
-	for (i = 0; i < s->nchannels; i++) {
-		const long *n = dc->n[i];
-		sbuf_printf(o, "%s{\"name\":", i ? "," : "");
-		sbuf_json_str(o, s->channels[i].name);
-		sbuf_printf(o, ",\"module\":\"%s\",\"today\":{\"sent\":%ld,\"failed\":%ld,\"expired\":%ld,"
-		    "\"missed\":%ld,\"skipped\":%ld,\"retry\":%ld},\"problem\":", s->channels[i].module,
-		    n[REC_SENT], n[REC_FAILED], n[REC_EXPIRED], n[REC_MISSED], n[REC_SKIPPED], n[REC_RETRY]);
-		problem_json(o, &s->channels[i]);
-		sbuf_addc(o, '}');
-	}
-	sbuf_adds(o, "]}\n");
+	req->problems = xcalloc(s->nchannels ? s->nchannels : 1, sizeof *req->problems);
+	req->nproblems = s->nchannels;
+	for (i = 0; i < s->nchannels; i++)
+		req->problems[i] = problem_json(&s->channels[i]);
 }
 
-static void status_text(struct conn *c, const struct day_counts *dc, const struct dispatch_stats *st)
+static void status_text(struct conn *c, const struct dispatch_stats *st, struct sbuf *o)
 {
 	struct daemon *dm = c->dm;
 	const struct snapshot *s = dm->snap;
-	struct sbuf *o = &c->out;
 	char t[FMT_UTC_LEN + 1], up[32], in[32];
 	int64_t nd = sched_next_due(dm->sched);
 	uint16_t i;
@@ -250,8 +303,11 @@ static void status_text(struct conn *c, const struct day_counts *dc, const struc
 	sbuf_printf(o, "delivery:  %ld queued, %ld in flight, %ld waiting to retry\n", st->queued,
 	    st->inflight, st->waiting_retry);
 	sbuf_printf(o, "ledger:    %s/ledger.db (%lld bytes)%s%s\n", s->state_dir,
-	    (long long)dm->ledger->ops->size(dm->ledger), st->ledger_error ? ": CANNOT WRITE: " : "",
-	    st->ledger_error ? st->ledger_error : "");
+	    (long long)dm->ledger->ops->size(dm->ledger),
+	    daemon_ledger_error(dm, st) ? ": CANNOT WRITE: " : "",
+	    daemon_ledger_error(dm, st) ? daemon_ledger_error(dm, st) : "");
+	sbuf_printf(o, "loop:      held %.1f ms at most (%.1f ms of CPU in one iteration)\n",
+	    dm->loop_stall_max * 1000, dm->loop_busy_max * 1000);
 	if (dm->last_error[0])
 		sbuf_printf(o, "last error: %s\n", dm->last_error);
 	for (i = 0; i < s->nchannels; i++) {
@@ -261,153 +317,75 @@ static void status_text(struct conn *c, const struct day_counts *dc, const struc
 			sbuf_printf(o, "channel %s: error at %s: %s\n", s->channels[i].name,
 			    (fmt_utc((int64_t)at, t), t), p);
 	}
-	sbuf_printf(o, "\n%-16s %6s %6s %7s %6s %7s %5s\n", "today", "sent", "failed", "expired",
-	    "missed", "skipped", "retry");
-	for (i = 0; i < s->nchannels; i++) {
-		const long *n = dc->n[i];
-		sbuf_printf(o, "%-16s %6ld %6ld %7ld %6ld %7ld %5ld\n", s->channels[i].name, n[REC_SENT],
-		    n[REC_FAILED], n[REC_EXPIRED], n[REC_MISSED], n[REC_SKIPPED], n[REC_RETRY]);
-	}
 }
 
+/* What the loop knows goes into the answer now; the day's counts come
+ * from the ledger, on the job's thread (a busy day is many rows). */
 static void cmd_status(struct conn *c, int argc, char **argv)
 {
-	struct day_counts dc;
+	struct cjob_req req;
 	struct dispatch_stats st;
 
-	memset(&dc, 0, sizeof dc);
-	dc.s = c->dm->snap;
-	c->dm->ledger->ops->counts_since(c->dm->ledger, today_start(c->dm), count_cb, &dc);
+	memset(&req, 0, sizeof req);
+	req.kind = CJOB_STATUS;
+	req.since = today_start(c->dm);
 	dispatch_stats(c->dm->dispatch, &st);
 	if (c->json)
-		status_json(c, &dc, &st);
+		status_json(c, &st, &req);
 	else
-		status_text(c, &dc, &st);
-	answer(c, true);
+		status_text(c, &st, &req.head);
+	start_job(c, &req);
 }
 
 /* ---- agenda: the calendar with what the ledger knows ------------------ */
-
-static const char *live_status(const struct snapshot *s, const struct agenda_row *r, char *buf,
-    size_t len, void *arg)
-{
-	struct daemon *dm = arg;
-	struct ledger_rec rec;
-	char tmp[1024];
-
-	if (dm->ledger->ops->lookup(dm->ledger, r->id, &rec, tmp, sizeof tmp) == 1) {
-		if (rec.status == REC_SKIPPED && rec.reason && !strchr(rec.reason, ' '))
-			snprintf(buf, len, "skipped:%s", rec.reason);
-		else
-			snprintf(buf, len, "%s", rec_status_names[rec.status]);
-		return buf;
-	}
-	if (r->status == STATUS_SCHEDULED && dispatch_paused(dm->dispatch, r->o->patient->id))
-		return "skipped:paused";
-	if (r->status == STATUS_SCHEDULED &&
-	    dispatch_opted_out(dm->dispatch, r->o->patient->id, s->channels[r->ch].name))
-		return "skipped:opt-out";
-	return NULL;
-}
 
 /* "from=T" "to=T" "patient=ID": the window defaults to the next 24 hours. */
 static void cmd_agenda(struct conn *c, int argc, char **argv)
 {
 	struct daemon *dm = c->dm;
-	int64_t from = (int64_t)ev_now(dm->loop), to = from + 86400, patient = -1;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f;
+	struct cjob_req req;
 	int i;
 
+	memset(&req, 0, sizeof req);
+	req.kind = CJOB_AGENDA;
+	req.from = (int64_t)ev_now(dm->loop);
+	req.to = req.from + 86400;
+	req.patient = -1;
 	for (i = 1; i < argc; i++) {
-		int64_t *t = strncmp(argv[i], "from=", 5) == 0 ? &from : strncmp(argv[i], "to=", 3) == 0 ? &to : NULL;
+		int64_t *t = strncmp(argv[i], "from=", 5) == 0 ? &req.from :
+		    strncmp(argv[i], "to=", 3) == 0 ? &req.to : NULL;
 		if (t && parse_instant(strchr(argv[i], '=') + 1, dm->snap->tz, t) == 0)
 			continue;
-		if (strncmp(argv[i], "patient=", 8) == 0 && (patient = snapshot_patient(dm->snap, argv[i] + 8)) >= 0)
+		if (strncmp(argv[i], "patient=", 8) == 0 &&
+		    (req.patient = snapshot_patient(dm->snap, argv[i] + 8)) >= 0)
 			continue;
 		fail(c, "agenda: bad argument \"%s\" (from=T, to=T, patient=ID)", argv[i]);
 		return;
 	}
-	if (!(f = open_memstream(&text, &len))) {
-		fail(c, "agenda: %s", strerror(errno));
+	if (req.to - req.from > (int64_t)CTL_AGENDA_MAX_DAYS * 86400) {
+		fail(c, "agenda: the window is %.1f days long; one request may ask for at most %d days: "
+		    "ask for several windows, or run `iopd agenda -c FILE` for a longer one (the "
+		    "calendar without the ledger's statuses)", (double)(req.to - req.from) / 86400,
+		    CTL_AGENDA_MAX_DAYS);
 		return;
 	}
-	agenda_print(dm->snap, from, to, patient, c->json ? AGENDA_JSONL : AGENDA_TABLE, f, live_status, dm);
-	fclose(f);
-	sbuf_add(&c->out, text, len);
-	free(text);
-	answer(c, true);
+	start_job(c, &req);
 }
 
 /* ---- history ------------------------------------------------------------- */
 
-static void hist_rec(const struct ledger_rec *r, void *arg)
-{
-	struct conn *c = arg;
-	char id[IDENT_HEX_LEN + 1], at[FMT_UTC_LEN + 1], due[FMT_UTC_LEN + 1];
-	const char *detail = r->status == REC_SENT ? r->gateway_id : r->reason;
-
-	ident_hex(r->id, id);
-	fmt_utc(r->at, at);
-	fmt_utc(r->due, due);
-	if (c->json) {
-		sbuf_printf(&c->out, "{\"at\":\"%s\",\"id\":\"%s\",\"kind\":\"%s\",\"channel\":", at, id, r->kind);
-		sbuf_json_str(&c->out, r->channel);
-		sbuf_printf(&c->out, ",\"due\":\"%s\",\"status\":\"%s\",\"attempt\":%d,\"%s\":", due,
-		    rec_status_names[r->status], r->attempts, r->status == REC_SENT ? "gateway_id" : "reason");
-		if (detail)
-			sbuf_json_str(&c->out, detail);
-		else
-			sbuf_adds(&c->out, "null");
-		sbuf_adds(&c->out, "}\n");
-	} else {
-		sbuf_printf(&c->out, "%s  %s  %-11s %-10s %s  %-8s %7d  %s\n", at, id, r->kind, r->channel,
-		    due, rec_status_names[r->status], r->attempts, detail ? detail : "");
-	}
-}
-
-static void hist_ovr(const struct ledger_ovr *o, void *arg)
-{
-	struct conn *c = arg;
-	char at[FMT_UTC_LEN + 1];
-	const char *what = o->kind == OVR_PAUSE ? (o->on ? "paused" : "resumed") : (o->on ? "opted out" : "opted in");
-
-	fmt_utc(o->at, at);
-	if (c->json) {
-		sbuf_printf(&c->out, "{\"at\":\"%s\",\"override\":\"%s\",\"channel\":", at, what);
-		if (o->channel && *o->channel)
-			sbuf_json_str(&c->out, o->channel);
-		else
-			sbuf_adds(&c->out, "null");
-		sbuf_adds(&c->out, ",\"source\":");
-		sbuf_json_str(&c->out, o->source ? o->source : "");
-		sbuf_adds(&c->out, "}\n");
-	} else {
-		sbuf_printf(&c->out, "%s  %s%s%s (%s)\n", at, what, !o->channel || !*o->channel ? "" :
-		    o->kind == OVR_OPTOUT && !o->on ? " to " : " of ", o->channel ? o->channel : "",
-		    o->source ? o->source : "");
-	}
-}
-
 static void cmd_history(struct conn *c, int argc, char **argv)
 {
-	struct ledger *l = c->dm->ledger;
+	struct cjob_req req;
 
 	if (argc != 2) {
 		fail(c, "usage: history PATIENT");
 		return;
 	}
-	if (!c->json)
-		sbuf_printf(&c->out, "%-20s  %-16s  %-11s %-10s %-20s  %-8s %7s  %s\n", "AT", "ID", "KIND",
-		    "CHANNEL", "DUE", "STATUS", "ATTEMPT", "GATEWAY ID / REASON");
-	if (l->ops->history(l, argv[1], hist_rec, hist_ovr, c)) {
-		fail(c, "history: %s", l->ops->error(l));
-		return;
-	}
-	if (snapshot_patient(c->dm->snap, argv[1]) < 0 && !c->json)
-		sbuf_printf(&c->out, "(note: %s is not in the current configuration)\n", argv[1]);
-	answer(c, true);
+	memset(&req, 0, sizeof req);
+	req.kind = CJOB_HISTORY;
+	req.patient_id = xstrdup(argv[1]);
+	start_job(c, &req);
 }
 
 /* ---- overrides ------------------------------------------------------------ */
@@ -629,6 +607,11 @@ static void conn_unlink(struct conn *c)
 static void conn_free(struct conn *c)
 {
 	conn_unlink(c);
+	if (c->job) {
+		ev_io_stop(c->dm->loop, &c->job_io);
+		cjob_release(c->job);          /* a job still writing stops */
+		c->job = NULL;
+	}
 	if (c->fd >= 0) {
 		ev_io_stop(c->dm->loop, &c->io);
 		ev_timer_stop(c->dm->loop, &c->idle);
@@ -670,14 +653,27 @@ static void conn_read(struct conn *c)
 	}
 }
 
+/* The idle timer is restarted by every write that gets through: a client
+ * reading a long answer is not idle, however long it takes. */
 static void conn_write(struct conn *c)
 {
 	ssize_t n = write(c->fd, c->out.s + c->sent, c->out.len - c->sent);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n < 0 || (c->sent += (size_t)n) == c->out.len)
+	if (n < 0) {
 		conn_free(c);
+		return;
+	}
+	ev_timer_again(c->dm->loop, &c->idle);
+	if ((c->sent += (size_t)n) < c->out.len)
+		return;
+	if (!c->job) {
+		conn_free(c);
+		return;
+	}
+	ev_io_stop(c->dm->loop, &c->io);       /* all passed on: the job's next bytes */
+	ev_io_start(c->dm->loop, &c->job_io);
 }
 
 static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -696,11 +692,38 @@ static void conn_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *c = w->data;
 
-	if (c->waiting) {                  /* a reload or a test send takes its time */
+	/* a reload or a test send takes its time; so may a job before its
+	 * next bytes (while it has none, the client is not the one idle) */
+	if (c->waiting || (c->job && ev_is_active(&c->job_io))) {
 		ev_timer_again(loop, w);
 		return;
 	}
 	conn_free(c);
+}
+
+/* accept() fails for want of a descriptor (EMFILE, ENFILE) or of memory
+ * (ENOBUFS, ENOMEM): the client stays in the backlog and the socket stays
+ * readable, so the watcher would fire again at once, for ever, at 100 %
+ * CPU.  It is stopped for CTL_ACCEPT_PAUSE instead; the connections that
+ * end meanwhile give their descriptors back. */
+static void accept_pause(struct daemon *dm, int err)
+{
+	struct control *ctl = dm->control;
+
+	if (!ctl->accept_failing)
+		log_err("control socket: cannot accept a connection (%s): pausing for %.0f s at a time "
+		    "until it can", strerror(err), CTL_ACCEPT_PAUSE);
+	ctl->accept_failing = true;
+	ev_io_stop(dm->loop, &ctl->io);
+	ev_timer_set(&ctl->accept_again, CTL_ACCEPT_PAUSE, 0.);
+	ev_timer_start(dm->loop, &ctl->accept_again);
+}
+
+static void accept_again_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *dm = w->data;
+
+	ev_io_start(loop, &dm->control->io);
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -710,8 +733,14 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	int fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	struct conn *c;
 
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			accept_pause(dm, errno);
 		return;
+	}
+	if (ctl->accept_failing)
+		log_notice("control socket: accepting connections again");
+	ctl->accept_failing = false;
 	c = xcalloc(1, sizeof *c);
 	c->magic = CONN_MAGIC;
 	c->dm = dm;
@@ -731,14 +760,22 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 /* ---- the listening socket ------------------------------------------------ */
 
 /* A socket file left by a previous run is removed, unless a daemon still
- * answers on it. */
+ * answers on it.  Anything else at that path is left alone and refused:
+ * a control_socket naming the ledger must not delete it (iopd -t says the
+ * same; this catches a file put there since). */
 static int clear_stale(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
 	int fd, rc;
 
-	if (access(path, F_OK) != 0)
+	if (lstat(path, &st) != 0)
 		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket: iopd will not delete it; name "
+		    "another daemon.control_socket", path);
+		return -1;
+	}
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	rc = fd >= 0 ? connect(fd, (struct sockaddr *)&sa, sizeof sa) : -1;
@@ -777,9 +814,12 @@ int control_start(struct daemon *dm, char *err, size_t errlen)
 	ctl = xcalloc(1, sizeof *ctl);
 	ctl->fd = fd;
 	ctl->path = xstrdup(path);
+	ctl->jobs = cjobs_new(dm->loop);
 	ev_io_init(&ctl->io, accept_cb, fd, EV_READ);
 	ctl->io.data = dm;
 	ev_io_start(dm->loop, &ctl->io);
+	ev_timer_init(&ctl->accept_again, accept_again_cb, 0., 0.);
+	ctl->accept_again.data = dm;
 	dm->control = ctl;
 	return 0;
 }
@@ -791,6 +831,7 @@ void control_stop(struct daemon *dm)
 	if (!ctl)
 		return;
 	ev_io_stop(dm->loop, &ctl->io);
+	ev_timer_stop(dm->loop, &ctl->accept_again);
 	close(ctl->fd);
 	unlink(ctl->path);
 	while (ctl->conns) {
@@ -801,6 +842,7 @@ void control_stop(struct daemon *dm)
 		}
 		conn_free(c);
 	}
+	cjobs_free(ctl->jobs);                 /* waits for their threads: they stop at once */
 	free(ctl->path);
 	free(ctl);
 	dm->control = NULL;

@@ -1,9 +1,10 @@
 /* daemon.c - the running service: wiring, the schedule tick, signals,
  * start-up reconciliation, reloads and shutdown.
  *
- * Everything happens on one libev loop.  The only other thread is a
+ * Everything happens on one libev loop.  The other threads are a
  * reload's, which parses the new configuration and builds its schedule
- * while the loop keeps sending; the loop then swaps them in. */
+ * while the loop keeps sending (the loop then swaps them in), and those of
+ * the control socket's long answers (control_job.c). */
 #include "config.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -28,13 +30,14 @@
 #include "timefmt.h"
 
 #define DRAIN_BOUND 10.0               /* seconds in-flight sends get at SIGTERM */
+#define RELOAD_JOIN_BOUND 5            /* seconds a reload may still take at the stop */
 #define OFFERS_PER_TICK 2000           /* then yield to I/O and come back */
 /* Groups are offered this many seconds before their due, so their claims
  * are committed (an fsync) before it and they leave at the due instant
  * itself (dispatch.c job_send_at_due; bench W3). */
 #define LOOKAHEAD 0.5
 #define STATUS_EVERY 1.0               /* seconds: STATUS= is rebuilt (sent if changed) */
-#define TODAY_EVERY 5.0                /* seconds: today's counts re-read from the ledger */
+#define STALL_EVERY 0.1                /* seconds between two measures of the loop's lateness */
 
 static int log_level_for(const struct daemon_opts *o, const struct snapshot *s);
 
@@ -173,21 +176,25 @@ static void today_cb(const char *channel, enum rec_status st, long n, void *arg)
 }
 
 /* "Sent today" is the ledger's count since local midnight (daemon.timezone),
- * as `iopctl status` shows it, not a counter since start: one indexed query,
- * made every TODAY_EVERY seconds rather than at every send.  In between,
- * the dispatcher's own counters add what happened since the query. */
+ * as `iopctl status` shows it, not a counter since start.  The query runs
+ * on the loop, so only when the day begins (at start, after midnight, or
+ * when a reload moved daemon.timezone): then it counts a day's rows once,
+ * or, just after midnight, hardly any.  In between, the dispatcher's own
+ * counters add what happened since the query. */
 static void refresh_today(struct daemon *dm)
 {
 	int64_t now = (int64_t)ev_now(dm->loop);
 	int64_t midnight = tz_from_wall(dm->snap->tz, wall_make(wall_date(tz_to_wall(dm->snap->tz, now)), 0));
 	struct dispatch_stats st;
 
+	if (midnight == dm->today_midnight)
+		return;
+	dm->today_midnight = midnight;
 	dm->today_sent = dm->today_failed = 0;
 	dm->ledger->ops->counts_since(dm->ledger, midnight, today_cb, dm);
 	dispatch_stats(dm->dispatch, &st);
 	dm->today_base_sent = st.sent;
 	dm->today_base_failed = st.failed + st.expired;
-	dm->today_at = ev_now(dm->loop);
 }
 
 /* One line, e.g. "2431 series scheduled, next due 2026-12-01T23:00:00Z;
@@ -212,17 +219,117 @@ void daemon_status_line(struct daemon *dm)
 	    dm->sched->heap.n, next, dm->today_sent + (st.sent - dm->today_base_sent),
 	    dm->today_failed + (st.failed + st.expired - dm->today_base_failed), st.queued + st.waiting_retry,
 	    st.inflight, *failing ? "; failing: " : "", failing,
-	    st.ledger_error ? "; LEDGER: " : dm->last_error[0] ? "; last error: " : "",
-	    st.ledger_error ? st.ledger_error : dm->last_error);
+	    daemon_ledger_error(dm, &st) ? "; LEDGER: " : dm->last_error[0] ? "; last error: " : "",
+	    daemon_ledger_error(dm, &st) ? daemon_ledger_error(dm, &st) : dm->last_error);
+}
+
+const char *daemon_ledger_error(const struct daemon *dm, const struct dispatch_stats *st)
+{
+	return dm->ledger_lost ? dm->ledger_lost_why : st->ledger_error;
+}
+
+/* The ledger's file deleted or replaced under a running iopd: nothing can
+ * be recorded any more (begin() refuses), so nothing is sent; say so at
+ * once, not only at the next batch, which may be hours away. */
+static void watch_ledger(struct daemon *dm)
+{
+	struct ledger *l = dm->ledger;
+
+	if (l->ops->check(l) == 0) {
+		if (dm->ledger_lost)
+			log_notice("ledger: %s/ledger.db is back", dm->snap->state_dir);
+		dm->ledger_lost = false;
+		return;
+	}
+	if (!dm->ledger_lost)
+		log_err("ledger: %s", l->ops->error(l));
+	snprintf(dm->ledger_lost_why, sizeof dm->ledger_lost_why, "%s", l->ops->error(l));
+	dm->ledger_lost = true;
 }
 
 static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct daemon *dm = w->data;
 
-	if (ev_now(loop) - dm->today_at >= TODAY_EVERY)
-		refresh_today(dm);
+	watch_ledger(dm);
+	refresh_today(dm);
 	daemon_status_line(dm);
+}
+
+/* ---- the loop's longest stall ------------------------------------------ */
+
+/* Nothing may hold the loop (sends would leave late, the watchdog ping
+ * would stop).  Two measures, in `iopctl status` and the metrics:
+ *   - stall: how late a timer due every STALL_EVERY runs, i.e. how long
+ *     the loop was held, whatever held it (a long callback, an fsync, a
+ *     machine so busy the loop waited for a CPU);
+ *   - busy: the CPU time the loop's thread used in its longest iteration
+ *     (from poll returning to the next poll): iopd's own work alone, what
+ *     a control command or a reload costs the loop. */
+static void stall_arm(struct daemon *dm)
+{
+	ev_timer_set(&dm->stall_w, STALL_EVERY, 0.);
+	ev_timer_start(dm->loop, &dm->stall_w);
+	dm->stall_due = ev_now(dm->loop) + STALL_EVERY;
+}
+
+static void stall_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *dm = w->data;
+	double late = ev_time() - dm->stall_due;
+
+	if (late > dm->loop_stall_max) {
+		dm->loop_stall_max = late;
+		if (late > 1.0)
+			log_warn("the event loop was held for %.1f s", late);
+	}
+	stall_arm(dm);
+}
+
+/* The thread's CPU time (not a clock a faked time changes). */
+static double thread_cpu(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_THREAD, &ru) != 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* First of an iteration's callbacks (highest priority check watcher)... */
+static void busy_begin_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	struct daemon *dm = w->data;
+
+	dm->busy_from = thread_cpu();
+}
+
+/* ... and the last thing before the next poll (lowest priority prepare). */
+static void busy_end_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct daemon *dm = w->data;
+	double busy = dm->busy_from > 0 ? thread_cpu() - dm->busy_from : 0;
+
+	if (busy > dm->loop_busy_max)
+		dm->loop_busy_max = busy;
+}
+
+static void stall_start(struct daemon *dm)
+{
+	ev_now_update(dm->loop);
+	stall_arm(dm);
+	ev_set_priority(&dm->busy_begin_w, EV_MAXPRI);
+	ev_set_priority(&dm->busy_end_w, EV_MINPRI);
+	ev_check_start(dm->loop, &dm->busy_begin_w);
+	ev_prepare_start(dm->loop, &dm->busy_end_w);
+}
+
+static void stall_stop(struct daemon *dm)
+{
+	ev_timer_stop(dm->loop, &dm->stall_w);
+	ev_check_stop(dm->loop, &dm->busy_begin_w);
+	ev_prepare_stop(dm->loop, &dm->busy_end_w);
 }
 
 /* ---- daemon.metrics_file ------------------------------------------------ */
@@ -462,6 +569,10 @@ static void watchers_init(struct daemon *dm)
 	ev_timer_init(&dm->status_w, status_cb, STATUS_EVERY, STATUS_EVERY);
 	ev_timer_init(&dm->metrics_w, metrics_cb, 0., 0.);
 	ev_async_init(&dm->reload_done_w, reload_done_cb);
+	ev_timer_init(&dm->stall_w, stall_cb, 0., 0.);
+	ev_check_init(&dm->busy_begin_w, busy_begin_cb);
+	ev_prepare_init(&dm->busy_end_w, busy_end_cb);
+	dm->stall_w.data = dm->busy_begin_w.data = dm->busy_end_w.data = dm;
 	dm->tick_w.data = dm->term_w.data = dm->int_w.data = dm->hup_w.data = dm;
 	dm->drain_w.data = dm->status_w.data = dm->reload_done_w.data = dm->metrics_w.data = dm;
 	ev_signal_start(dm->loop, &dm->term_w);
@@ -501,7 +612,7 @@ static int daemon_start(struct daemon *dm)
 {
 	char err[512];
 
-	dm->ledger = ledger_sqlite_open(dm->snap->state_dir, err, sizeof err);
+	dm->ledger = ledger_open_guarded(dm->snap->state_dir, dm->opts->new_ledger, err, sizeof err);
 	if (!dm->ledger) {
 		log_err("ledger: %s", err);
 		return -1;
@@ -522,6 +633,7 @@ static int daemon_start(struct daemon *dm)
 	}
 	notify_start(dm->loop);
 	metrics_arm(dm);
+	stall_start(dm);
 	/* the last run may have offered (and settled) anything due up to now */
 	dispatch_recheck(dm->dispatch, (int64_t)floor(ev_now(dm->loop)) + 1);
 	run_schedule(dm);
@@ -529,10 +641,30 @@ static int daemon_start(struct daemon *dm)
 	return 0;
 }
 
+/* A reload still reading its files when iopd stops is waited for, but not
+ * for ever: stopping must not depend on a file system that does not
+ * answer.  If the thread is still at it, the ledger is closed cleanly and
+ * the process ends here, the thread with it. */
+static void reload_join(struct daemon *dm)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += RELOAD_JOIN_BOUND;
+	if (pthread_timedjoin_np(dm->reload_thread, NULL, &until) == 0)
+		return;
+	log_err("a reload still reads the configuration after %d s: stopping without it",
+	    RELOAD_JOIN_BOUND);
+	control_stop(dm);
+	if (dm->ledger)
+		dm->ledger->ops->close(dm->ledger);
+	_exit(dm->exit_code);
+}
+
 static void daemon_cleanup(struct daemon *dm)
 {
-	if (dm->reload_running) {
-		pthread_join(dm->reload_thread, NULL);
+	if (dm->reload_running && !pthread_equal(dm->reload_thread, pthread_self())) {
+		reload_join(dm);
 		sched_free(dm->reload_sched);
 		snapshot_unref(dm->reload_snap);
 		errs_free(&dm->reload_errs);
@@ -548,8 +680,10 @@ static void daemon_cleanup(struct daemon *dm)
 	reload_answer(dm, 0, "iopd stopped");
 	control_stop(dm);
 	notify_stop(dm->loop);
-	if (dm->loop)
+	if (dm->loop) {
 		ev_timer_stop(dm->loop, &dm->metrics_w);
+		stall_stop(dm);
+	}
 	dispatch_free(dm->dispatch);
 	sched_free(dm->sched);
 	snapshot_unref(dm->snap);          /* stops the channels' plugin instances */
@@ -644,8 +778,8 @@ int daemon_main(const struct daemon_opts *o)
 	 * (bench W4: RSS per patient held). */
 	malloc_trim(0);
 	log_set_level(log_level_for(o, dm.snap));
-	ready_fd = detach(o);
 	dm.opts = o;
+	ready_fd = detach(o);
 	dm.config = xstrdup(dm.snap->config_file);
 	dm.loop = ev_default_loop(EVFLAG_AUTO);
 	dm.started = time(NULL);

@@ -43,6 +43,12 @@ struct daemon {
 	ev_periodic tick_w;            /* the next due reminder */
 	ev_signal term_w, int_w, hup_w;
 	ev_timer drain_w, status_w, metrics_w;
+	/* the loop's longest stall (seconds): how late stall_w ran, and the
+	 * most CPU one iteration took (daemon.c, stall_cb and busy_*_cb) */
+	ev_timer stall_w;
+	ev_check busy_begin_w;
+	ev_prepare busy_end_w;
+	double stall_due, loop_stall_max, busy_from, loop_busy_max;
 	bool stopping;
 	int exit_code;
 
@@ -64,10 +70,15 @@ struct daemon {
 	bool metrics_failing;
 
 	/* today's outcomes from the ledger (sent, failed), for STATUS=;
-	 * re-read by status_w every few seconds; the dispatcher's totals at
-	 * that moment (base) let the line count what happened since */
+	 * read when the day begins (today_midnight changes); the dispatcher's
+	 * totals at that moment (base) let the line count what happened since */
 	long today_sent, today_failed, today_base_sent, today_base_failed;
-	double today_at;
+	int64_t today_midnight;
+
+	/* the ledger's file was deleted or replaced under us (ledger check):
+	 * found by status_w within a second, or by the next batch */
+	bool ledger_lost;
+	char ledger_lost_why[512];
 
 	const struct daemon_opts *opts;   /* -v / -l win over daemon.log_level */
 };
@@ -76,6 +87,9 @@ struct daemon {
 void daemon_reload(struct daemon *dm, reload_fn fn, void *arg);
 /* Updates the systemd STATUS= line. */
 void daemon_status_line(struct daemon *dm);
+/* Why the ledger cannot be written now, or NULL: the dispatcher's last
+ * failed batch, or a ledger file that is gone. */
+const char *daemon_ledger_error(const struct daemon *dm, const struct dispatch_stats *st);
 
 int control_start(struct daemon *dm, char *err, size_t errlen);
 void control_stop(struct daemon *dm);

@@ -7,6 +7,7 @@
 
 #include "conf_source.h"
 #include "errs.h"
+#include "safetext.h"
 
 /* Where one line of text or warn came from. */
 struct errs_line {
@@ -55,6 +56,11 @@ static size_t file_rank(const struct errs *e, const char *file)
 	return e->main_file && strcmp(file, e->main_file) == 0 ? 0 : (size_t)-1;
 }
 
+/* "FILE:LINE: " then the message, every value in it escaped (safetext.h):
+ * a newline in a patient id must not start a log line of its own.  Every
+ * message has a line, for editors and CI annotations that read FILE:LINE:
+ * one about a file as a whole (it cannot be read) names its first.  Each
+ * line's place is kept for errs_sort. */
 static void add(struct errs *e, int warn, const char *file, int line, const char *fmt, va_list ap)
     IOPD_PRINTF(5, 0);
 
@@ -62,6 +68,7 @@ static void add(struct errs *e, int warn, const char *file, int line, const char
 {
 	struct sbuf *b = warn ? &e->warn : &e->text;
 	struct errs_line *w;
+	struct sbuf m = {0};
 
 	grow_array(&e->where, &e->capwhere, e->nwhere + 1, sizeof *e->where);
 	w = &e->where[e->nwhere];
@@ -70,12 +77,11 @@ static void add(struct errs *e, int warn, const char *file, int line, const char
 	w->line = line;
 	w->warn = warn;
 	w->seq = e->nwhere++;
-	if (line > 0)
-		sbuf_printf(b, "%s:%d: %s", file, line, warn ? "warning: " : "");
-	else
-		sbuf_printf(b, "%s: %s", file, warn ? "warning: " : "");
-	sbuf_vprintf(b, fmt, ap);
+	sbuf_printf(&m, "%s:%d: %s", file, line > 0 ? line : 1, warn ? "warning: " : "");
+	sbuf_vprintf(&m, fmt, ap);
+	safe_escape(b, m.s, m.len);
 	sbuf_addc(b, '\n');
+	sbuf_free(&m);
 	w->len = b->len - w->off;
 	if (warn)
 		e->nwarn++;

@@ -89,13 +89,38 @@ struct ledger_ops {
 	int (*counts_since)(struct ledger *l, int64_t t, ledger_count_fn fn, void *arg);
 	int64_t (*size)(struct ledger *l);          /* bytes on disk */
 	const char *(*error)(struct ledger *l);     /* the last error, for logs */
+	/* Its identity: 32 hex digits drawn when the ledger was created (a
+	 * ledger of an older iopd gets one at its first open). */
+	const char *(*identity)(struct ledger *l);
+	/* 0 while the ledger's place still holds the file that is open; -1
+	 * (error() says) once it was deleted, moved or replaced under iopd,
+	 * which would otherwise go on writing to a file nobody will read.
+	 * begin() makes the same check, so nothing is committed (or sent)
+	 * meanwhile; it passes again if the file is put back. */
+	int (*check)(struct ledger *l);
+	/* A second, read-only connection to the same ledger, for another
+	 * thread (WAL lets it read beside the writer): only lookup, overrides,
+	 * history, counts_since, error and close may be used on it.  May be
+	 * called from any thread.  NULL with the reason in err. */
+	struct ledger *(*reader)(struct ledger *l, char *err, size_t errlen);
 };
 
 struct ledger {
 	const struct ledger_ops *ops;
 };
 
-/* Opens (creating it, mode 0700, if missing) state_dir/ledger.db. */
+/* Opens state_dir/ledger.db, creating state_dir (mode 0700) and the
+ * ledger if they are missing. */
 struct ledger *ledger_sqlite_open(const char *state_dir, char *err, size_t errlen);
+/* Whether state_dir holds a SQLite ledger (-1: cannot tell, see errno). */
+int ledger_sqlite_exists(const char *state_dir);
+
+/* The daemon's way in (ledger_guard.c): ledger_sqlite_open, checked
+ * against the marker state_dir/ledger.id, which names the ledger that
+ * lives there.  A state_dir whose marker names a ledger that is missing
+ * or different is refused with what to do, unless `adopt` (iopd
+ * --new-ledger): then the ledger found, or a new empty one, becomes the
+ * folder's.  Nothing is ever deleted. */
+struct ledger *ledger_open_guarded(const char *state_dir, int adopt, char *err, size_t errlen);
 
 #endif

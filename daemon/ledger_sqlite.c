@@ -1,17 +1,22 @@
 /* ledger_sqlite.c - the ledger in SQLite (WAL, synchronous=FULL).
  *
- * One connection, used only from the loop thread.  Statements are prepared
- * once.  The schema version lives in PRAGMA user_version; migrations run
- * in order at open, and a ledger newer than this binary is refused. */
+ * One connection writes, used only from the loop thread; readers (the
+ * control socket's long answers) get connections of their own, read-only,
+ * on their threads.  Statements are prepared once.  The schema version
+ * lives in PRAGMA user_version; migrations run in order at open, and a
+ * ledger newer than this binary is refused. */
 #include "config.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -87,6 +92,7 @@ static const char *const migrations[SCHEMA_VERSION] = {
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_CLAIM, Q_RECORD, Q_NOTE, Q_OUTCOME, Q_LOOKUP, Q_SET_MARK, Q_GET_MARK,
 	Q_OVR_SET, Q_OVR_DEL, Q_OVR_LOG, Q_OVR_LIST, Q_PENDING, Q_HIST, Q_HIST_OVR, Q_COUNTS,
+	Q_GET_ID, Q_SET_ID,
 	Q_COUNT
 };
 
@@ -128,14 +134,21 @@ static const char *const queries[Q_COUNT] = {
 	    "WHERE patient = ?1 ORDER BY at",
 	[Q_COUNTS] = "SELECT channel, status, count(*) FROM reminder WHERE updated >= ?1 "
 	    "GROUP BY channel, status",
+	[Q_GET_ID] = "SELECT value FROM meta WHERE key = 'ledger_id'",
+	[Q_SET_ID] = "INSERT INTO meta(key, value) VALUES('ledger_id', ?1)",
 };
+
+#define ID_HEX 32
 
 struct ledger_sqlite {
 	struct ledger base;
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_COUNT];
 	char *path;
-	char err[256];
+	char err[PATH_MAX + 256];
+	char id[ID_HEX + 1];           /* identity(); "" on a reader */
+	dev_t dev;                     /* the file opened: check() compares */
+	ino_t ino;
 };
 
 static struct ledger_sqlite *lsq(struct ledger *l)
@@ -202,8 +215,25 @@ static const char *col_text(sqlite3_stmt *st, int i)
 	return (const char *)sqlite3_column_text(st, i);
 }
 
+static int sq_check(struct ledger *l)
+{
+	struct ledger_sqlite *s = lsq(l);
+	struct stat st;
+	int gone = stat(s->path, &st) != 0;
+
+	if (!gone && st.st_dev == s->dev && st.st_ino == s->ino)
+		return 0;
+	snprintf(s->err, sizeof s->err, "%s was %s while iopd ran: it is not the file iopd has open, "
+	    "so nothing more is recorded or sent; put it back, or restart iopd (which refuses a "
+	    "missing or different ledger unless started with --new-ledger)", s->path,
+	    gone ? "deleted or moved away" : "replaced");
+	return -1;
+}
+
 static int sq_begin(struct ledger *l)
 {
+	if (sq_check(l))
+		return -1;
 	return step_done(lsq(l), Q_BEGIN);
 }
 
@@ -485,6 +515,13 @@ static const char *sq_error(struct ledger *l)
 	return lsq(l)->err;
 }
 
+static const char *sq_identity(struct ledger *l)
+{
+	return lsq(l)->id;
+}
+
+static struct ledger *sq_reader(struct ledger *l, char *err, size_t errlen);
+
 static void sq_close(struct ledger *l)
 {
 	struct ledger_sqlite *s = lsq(l);
@@ -502,7 +539,7 @@ static void sq_close(struct ledger *l)
 static const struct ledger_ops sqlite_ops = {
 	"sqlite", sq_close, sq_begin, sq_commit, sq_rollback, sq_claim, sq_record, sq_note, sq_lookup,
 	sq_set_mark, sq_get_mark, sq_set_override, sq_overrides, sq_pending, sq_history,
-	sq_counts_since, sq_size, sq_error,
+	sq_counts_since, sq_size, sq_error, sq_identity, sq_check, sq_reader,
 };
 
 static int pragma_int(sqlite3 *db, const char *sql)
@@ -544,10 +581,67 @@ static int migrate(struct ledger_sqlite *s)
 	return 0;
 }
 
-static int setup(struct ledger_sqlite *s)
+static int prepare_all(struct ledger_sqlite *s)
 {
 	int i;
 
+	for (i = 0; i < Q_COUNT; i++)
+		if (sqlite3_prepare_v3(s->db, queries[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) != SQLITE_OK)
+			return fail(s, queries[i]);
+	return 0;
+}
+
+/* The ledger's identity, drawn once: the marker in state_dir names it
+ * (ledger_guard.c), so a ledger replaced by another is told apart. */
+static int load_identity(struct ledger_sqlite *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	sqlite3_stmt *get = s->q[Q_GET_ID], *set = s->q[Q_SET_ID];
+	unsigned char r[ID_HEX / 2];
+	const char *v;
+	size_t i;
+	int rc;
+
+	if ((rc = sqlite3_step(get)) == SQLITE_ROW && (v = col_text(get, 0)) && strlen(v) == ID_HEX)
+		snprintf(s->id, sizeof s->id, "%s", v);
+	sqlite3_reset(get);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, "reading the ledger's identity");
+	if (s->id[0])
+		return 0;
+	if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+		snprintf(s->err, sizeof s->err, "no random bytes for the ledger's identity: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < sizeof r; i++) {
+		s->id[2 * i] = hex[r[i] >> 4];
+		s->id[2 * i + 1] = hex[r[i] & 15];
+	}
+	s->id[ID_HEX] = '\0';
+	sqlite3_bind_text(set, 1, s->id, -1, SQLITE_STATIC);
+	if (step_done(s, Q_SET_ID)) {
+		s->id[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/* The file now open, for check(). */
+static int note_file(struct ledger_sqlite *s)
+{
+	struct stat st;
+
+	if (stat(s->path, &st) != 0) {
+		snprintf(s->err, sizeof s->err, "%s: %s", s->path, strerror(errno));
+		return -1;
+	}
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	return 0;
+}
+
+static int setup(struct ledger_sqlite *s)
+{
 	/* cache_size: up to 64 MiB of pages (the default, 2 MiB, is a tenth of
 	 * the pages 100,000 reminders touch: bench W2 re-read ~8 pages per
 	 * delivery with pread; now ~0.6).  Memory grows only as pages are used. */
@@ -555,12 +649,9 @@ static int setup(struct ledger_sqlite *s)
 	    "PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 2000; PRAGMA cache_size = -65536;",
 	    NULL, NULL, NULL) != SQLITE_OK)
 		return fail(s, "configuring the ledger");
-	if (migrate(s))
+	if (migrate(s) || prepare_all(s) || load_identity(s))
 		return -1;
-	for (i = 0; i < Q_COUNT; i++)
-		if (sqlite3_prepare_v3(s->db, queries[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) != SQLITE_OK)
-			return fail(s, queries[i]);
-	return 0;
+	return note_file(s);
 }
 
 static int make_state_dir(const char *dir, char *err, size_t errlen)
@@ -579,6 +670,33 @@ static int make_state_dir(const char *dir, char *err, size_t errlen)
 	return -1;
 }
 
+/* A -wal file without its database (the ledger was deleted, its -wal
+ * left) would be replayed into the new one: moved aside, never deleted. */
+static void set_aside_orphans(const char *db)
+{
+	static const char *const suffix[] = {"-wal", "-shm", "-journal"};
+	char p[PATH_MAX], q[PATH_MAX + 32];
+	size_t i;
+
+	for (i = 0; i < IOPD_NELEM(suffix); i++) {
+		snprintf(p, sizeof p, "%s%s", db, suffix[i]);
+		snprintf(q, sizeof q, "%s.orphaned-%lld", p, (long long)time(NULL));
+		if (access(p, F_OK) == 0)
+			rename(p, q);
+	}
+}
+
+int ledger_sqlite_exists(const char *state_dir)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	snprintf(p, sizeof p, "%s/ledger.db", state_dir);
+	if (stat(p, &st) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
+}
+
 struct ledger *ledger_sqlite_open(const char *state_dir, char *err, size_t errlen)
 {
 	struct ledger_sqlite *s;
@@ -588,6 +706,8 @@ struct ledger *ledger_sqlite_open(const char *state_dir, char *err, size_t errle
 	s = xcalloc(1, sizeof *s);
 	s->base.ops = &sqlite_ops;
 	s->path = xasprintf("%s/ledger.db", state_dir);
+	if (ledger_sqlite_exists(state_dir) == 0)
+		set_aside_orphans(s->path);
 	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open %s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
@@ -596,6 +716,29 @@ struct ledger *ledger_sqlite_open(const char *state_dir, char *err, size_t errle
 	}
 	if (setup(s)) {
 		snprintf(err, errlen, "%s", s->err);
+		sq_close(&s->base);
+		return NULL;
+	}
+	return &s->base;
+}
+
+/* Runs on the reader's own thread: only the writer's path and identity of
+ * its file are read, and they never change. */
+static struct ledger *sq_reader(struct ledger *l, char *err, size_t errlen)
+{
+	struct ledger_sqlite *w = lsq(l), *s = xcalloc(1, sizeof *s);
+
+	s->base.ops = &sqlite_ops;
+	s->path = xstrdup(w->path);
+	s->dev = w->dev;
+	s->ino = w->ino;
+	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_exec(s->db, "PRAGMA busy_timeout = 2000", NULL, NULL, NULL) != SQLITE_OK ||
+	    prepare_all(s) || sq_check(&s->base) || note_file(s)) {
+		if (s->err[0])
+			snprintf(err, errlen, "%s", s->err);
+		else
+			snprintf(err, errlen, "%s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		sq_close(&s->base);
 		return NULL;
 	}

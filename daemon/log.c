@@ -16,6 +16,7 @@
 #include <systemd/sd-journal.h>
 
 #include "log.h"
+#include "safetext.h"
 
 #define JOURNAL_SOCKET "/run/systemd/journal/socket"
 #define SYSLOG_SOCKET "/dev/log"
@@ -350,13 +351,18 @@ static void log_to_file(int prio, const struct log_ctx *c, const char *msg)
 
 void log_vctx(int prio, const struct log_ctx *c, const char *fmt, va_list ap)
 {
-	struct sbuf raw = {0}, b = {0};
+	struct sbuf raw = {0}, esc = {0}, b = {0};
 
 	if (!log_enabled(prio))
 		return;
 	sbuf_vprintf(&raw, fmt, ap);
-	scrub(&b, raw.s ? raw.s : "");
+	/* a control character from some value (a gateway's reply, a request)
+	 * must not reach the terminal or the journal raw; lines stay lines,
+	 * each with its own priority (log_to_stderr) */
+	safe_escape_lines(&esc, raw.s ? raw.s : "", raw.len);
+	scrub(&b, esc.s ? esc.s : "");
 	sbuf_free(&raw);
+	sbuf_free(&esc);
 	switch (log_to) {
 	case DEST_JOURNAL: log_to_journal(prio, c, b.s ? b.s : ""); break;
 	case DEST_SYSLOG: log_to_syslog(prio, c, b.s ? b.s : ""); break;

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "agenda.h"
@@ -20,7 +22,8 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: iopd [-f] [-v] [-l LEVEL] -c FILE        run the daemon\n"
+	fputs("usage: iopd [-f] [-v] [-l LEVEL] [--new-ledger] -c FILE\n"
+	      "                                                 run the daemon\n"
 	      "       iopd -t -c FILE                          check the configuration\n"
 	      "       iopd agenda -c FILE --from T --to T [--patient ID] [--format jsonl|table] [--text]\n"
 	      "                                                 print the reminders due in [T, T)\n"
@@ -213,12 +216,14 @@ static int daemon_args(int argc, char **argv, struct daemon_opts *o, int *test)
 		{"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
 		{"test", no_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
 		{"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}
+		{"version", no_argument, NULL, 'V'}, {"new-ledger", no_argument, NULL, 'N'},
+		{NULL, 0, NULL, 0}
 	};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "c:ftvl:hV", opts, NULL)) != -1) {
 		switch (c) {
+		case 'N': o->new_ledger = 1; break;
 		case 'c': o->config = optarg; break;
 		case 'f': o->foreground = 1; break;
 		case 't': *test = 1; break;
@@ -249,11 +254,21 @@ static int daemon_args(int argc, char **argv, struct daemon_opts *o, int *test)
 	return 0;
 }
 
+/* Whatever iopd runs as: files it makes (the ledger, its journal) are its
+ * own alone, and no core dump or debugger of another user gets the secrets
+ * and patient data in its memory (the unit also sets LimitCORE=0). */
+static void protect_process(void)
+{
+	umask(077);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon_opts o = {0};
 	int test = 0, rc;
 
+	protect_process();
 	log_init(LOG_LVL_INFO);
 	if (argc > 1 && strcmp(argv[1], "agenda") == 0)
 		rc = run_agenda(argc - 1, argv + 1);

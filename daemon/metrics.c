@@ -125,6 +125,12 @@ void metrics_text(struct daemon *dm, struct sbuf *o)
 	    dm->reloads, dm->reload_failures);
 	help(o, "iopd_reload_longest_stall_seconds", "gauge", "Longest loop pause a reload swap caused.");
 	sbuf_printf(o, "iopd_reload_longest_stall_seconds %.6f\n", dm->reload_longest_swap);
+	help(o, "iopd_loop_stall_seconds_max", "gauge",
+	    "Longest time the event loop was held (a timer ran that much late), since start.");
+	sbuf_printf(o, "iopd_loop_stall_seconds_max %.6f\n", dm->loop_stall_max);
+	help(o, "iopd_loop_busy_cpu_seconds_max", "gauge",
+	    "Most CPU time one iteration of the event loop used, since start.");
+	sbuf_printf(o, "iopd_loop_busy_cpu_seconds_max %.6f\n", dm->loop_busy_max);
 	help(o, "iopd_config_loaded_timestamp_seconds", "gauge",
 	    "Unix time the running configuration was loaded.");
 	sbuf_printf(o, "iopd_config_loaded_timestamp_seconds %lld\n", (long long)dm->snap->loaded_at);

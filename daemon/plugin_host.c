@@ -498,18 +498,31 @@ static char *ph_read_all(int fd, size_t *lenp, char *err, size_t errlen, const c
 }
 
 /* The checks are made on the open descriptor, so the file judged is the
- * file read.  O_NONBLOCK keeps a FIFO planted there from hanging us. */
+ * file read.  O_NONBLOCK keeps a FIFO planted there from hanging us;
+ * O_NOFOLLOW refuses a symbolic link (the check would judge its target,
+ * which whoever may change the link chooses).  The owner must be root or
+ * iopd's own user: a file another account owns can be rewritten by it. */
 static int ph_secret_open(const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
 	struct stat st;
 
+	if (fd < 0 && errno == ELOOP) {
+		snprintf(err, errlen, "%s is a symbolic link: name the file itself", path);
+		return -1;
+	}
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s is not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s belongs to uid %lu, neither root nor iopd's user (uid %lu): "
+		    "chown root %s", path, (unsigned long)st.st_uid, (unsigned long)geteuid(), path);
 		close(fd);
 		return -1;
 	}

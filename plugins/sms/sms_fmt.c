@@ -122,8 +122,13 @@ void sms_twilio_reply(struct gw_result *r, long status, const char *body, size_t
 
 	gw_http_status(r, status, retry_after, now);
 	if (r->result == IOPD_DELIVERED) {
-		if (gw_json_member(body, len, "sid", sid, sizeof sid) == GW_JSON_STRING)
-			gw_token_clean(r->gateway_id, sizeof r->gateway_id, sid);
+		/* Twilio answers a created message with its JSON resource; a
+		 * 2xx without one came from something else (a proxy's or portal's
+		 * page): nothing says the message exists, so it is not "sent" */
+		if (gw_json_member(body, len, "sid", sid, sizeof sid) != GW_JSON_STRING ||
+		    gw_token_clean(r->gateway_id, sizeof r->gateway_id, sid) != 0)
+			gw_result_misdirected(r, "HTTP %ld but the reply is not Twilio's JSON (no \"sid\"): "
+			    "check the channel's url", status);
 		return;
 	}
 	if (!(code = sms_twilio_code(body, len)))
@@ -297,7 +302,10 @@ void sms_kannel_reply(struct gw_result *r, long status, const char *body, size_t
 		return;
 	}
 	gw_result_set(r, IOPD_TRANSIENT, "kannel HTTP %ld%s%s", status, said[0] ? ": " : "", said);
-	if (status == 403 && strncmp(said, "Authorization failed", 20) == 0) {
+	if (status >= 300 && status <= 399) {
+		gw_result_misdirected(r, "kannel HTTP %ld: a redirect (never followed): check the "
+		    "channel's url", status);
+	} else if (status == 403 && strncmp(said, "Authorization failed", 20) == 0) {
 		gw_result_auth(r, "kannel HTTP %ld: %s", status, said);
 	} else if (status == 403 && strstr(said, "Not routable")) {
 		/* "Not routable. Do not try again." is what smsbox answers while

@@ -70,6 +70,7 @@ cat >"$T/c.conf" <<EOF
 daemon = { state_dir = "$T/state"; control_socket = "$T/c.sock"; };
 channels = ( { name = "term"; module = "console"; }, { name = "sms"; module = "sms"; api = "kannel";
   url = "http://127.0.0.1:13013/cgi-bin/sendsms"; user = "u"; token_file = "$T/tok"; } );
+programs = ( { id = "op"; kind = "OP"; } );
 EOF
 printf 'x\n' >"$T/tok"
 chmod 600 "$T/tok" "$T/c.conf"
@@ -96,6 +97,7 @@ check "it exports iopd_plugin and nothing else ($exports)" test "$exports" = "io
 cat >"$T/p.conf" <<EOF
 daemon = { state_dir = "$T/state"; control_socket = "$T/p.sock"; };
 channels = ( { name = "try"; module = "mine"; delay = 0.1; } );
+programs = ( { id = "op"; kind = "OP"; } );
 EOF
 rc=0
 IOPD_PLUGIN_DIR="$T/myplugins" "$D$sbindir/iopd" -t -c "$T/p.conf" >"$T/p.out" 2>&1 || rc=$?

@@ -99,7 +99,7 @@ for c in $cmds agenda; do
 done
 for w in --json --socket --help --version IOPD_CONTROL_SOCKET "EXIT STATUS" iopd_reminders_total \
 	iopd_delivery_latency_seconds iopd_retries_total iopd_ledger_bytes iopd_reloads_total \
-	iopd_scheduled_series; do
+	iopd_scheduled_series iopd_loop_stall_seconds_max iopd_loop_busy_cpu_seconds_max "92 days"; do
 	check "iopctl(8) covers $w" grep -qF -- "$w" <<<"$CTL8"
 done
 

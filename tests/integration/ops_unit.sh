@@ -46,6 +46,7 @@ for k in StateDirectory RuntimeDirectory ConfigurationDirectory; do
 	check "$k=iopd" grep -qx "$k=iopd" "$UNIT"
 done
 check "secrets through LoadCredential=" setting LoadCredential
+check "no core dumps (LimitCORE=0)" grep -qx 'LimitCORE=0' "$UNIT"
 SRC=$(cd "$TESTS_DIR/.." && pwd)
 SOCKET=$SRC/contrib/iopd.socket
 check "the templates name no path of a developer's machine" \

@@ -112,6 +112,25 @@ check "wrong token: one error log line for both" test "$(grep -c 'refused our cr
 	"$(grep -c '^<3>\[sms\] sms/twilio: the gateway refused our credentials (twilio 20003: HTTP 401)' "$T/wrong.stderr")" -eq 1
 check "wrong token: never logged" test "$(grep -c "not-the-token\|$TWILIO_TOKEN" "$T/wrong.stderr" || true)" -eq 0
 
+# --- not Twilio: a 2xx without Twilio's JSON, a redirect (a wrong url) ---------------
+control 'times=2&body=%3Chtml%3EWelcome%20to%20the%20network%3C/html%3E&ctype=text/html'
+run tw -n 2 --id 00000000000000ba --to +15551230009
+check "a 201 with an HTML page: permanent, not delivered" \
+	test "$(sort "$T/tw.stdout" | cut -d' ' -f1-2 | tr '\n' '/')" = \
+	"00000000000000ba permanent/00000000000000bb permanent/"
+check "... the reason says it is not Twilio's reply" \
+	grep -q "permanent HTTP 201 but the reply is not Twilio's JSON (no \"sid\"): check the channel's url" "$T/tw.stdout"
+check "... one error log line for both" \
+	test "$(grep -c '^<3>\[sms\] sms/twilio: the reply is not the gateway.s' "$T/tw.stderr")" -eq 1
+twilio_conf moved "$TWILIO_URL/status/302/Messages.json"
+run moved -n 2 --id 00000000000000bc --to +15551230009
+check "a redirect: permanent, the reason says so" \
+	test "$(grep -c "permanent HTTP 302: a redirect (never followed): check the channel's url" "$T/moved.stdout")" -eq 2
+check "a redirect: each sent once, not retried or followed" \
+	test "$(jsonl_count "$TWILIO_LOG" 'r["idempotency_key"] in ("00000000000000bc", "00000000000000bd")')" -eq 2
+check "a redirect: one error log line" \
+	test "$(grep -c '^<3>\[sms\] sms/twilio: the reply is not the gateway.s (HTTP 302' "$T/moved.stderr")" -eq 1
+
 # --- network and TLS ---------------------------------------------------------------
 port=$(free_port)
 twilio_conf refused "http://127.0.0.1:$port/2010-04-01/Accounts/$TWILIO_SID/Messages.json"

@@ -109,6 +109,14 @@ check "401: logged as an error, once" test "$(grep -c 'refused our credentials' 
 	"$(grep -c '^<3>\[ehr\] webhook: the gateway refused our credentials (HTTP 401)' "$T/one.stderr")" -eq 1
 check "401: sent once, not retried" \
 	test "$(jsonl_count "$WEBHOOK_LOG" 'r["idempotency_key"] == "00000000000000b6"')" -eq 1
+control 'status=302&times=2'
+run one -n 2 --id 00000000000000b8
+check "302: permanent, a wrong url (redirects are never followed)" \
+	test "$(grep -c "permanent HTTP 302: a redirect (never followed): check the channel's url" "$T/one.stdout")" -eq 2
+check "302: logged as an error, once for both" \
+	test "$(grep -c '^<3>\[ehr\] webhook: the reply is not the gateway.s (HTTP 302' "$T/one.stderr")" -eq 1
+check "302: each sent once, not retried" \
+	test "$(jsonl_count "$WEBHOOK_LOG" 'r["idempotency_key"] in ("00000000000000b8", "00000000000000b9")')" -eq 2
 
 # --- network failures ----------------------------------------------------------
 port=$(free_port)

@@ -806,6 +806,80 @@ static void test_agenda_order(void **state)
 	snapshot_unref(s);
 }
 
+/* ---- the table streams ------------------------------------------------------------ */
+
+/* A window of months is printed as it is walked, never held whole: the
+ * first bytes reach the file long before the last row is walked (the
+ * daemon streams an answer of tens of megabytes to iopctl this way).  The
+ * columns are as wide as the configuration's longest values. */
+struct stream_probe {
+	size_t rows, rows_at_first_write, bytes;
+	struct sbuf head;
+};
+
+static ssize_t probe_write(void *cookie, const char *buf, size_t n)
+{
+	struct stream_probe *sp = cookie;
+
+	if (!sp->bytes)
+		sp->rows_at_first_write = sp->rows;
+	if (sp->head.len < 4096)
+		sbuf_add(&sp->head, buf, n < 4096 ? n : 4096);
+	sp->bytes += n;
+	return (ssize_t)n;
+}
+
+static const char *probe_status(const struct snapshot *s, const struct agenda_row *r, char *buf,
+    size_t len, void *arg)
+{
+	(void)s;
+	(void)r;
+	(void)buf;
+	(void)len;
+	((struct stream_probe *)arg)->rows++;
+	return NULL;
+}
+
+static void test_table_streams(void **state)
+{
+	struct snapshot *s = load(
+	    "channels = ( { name = \"term\"; module = \"console\"; } );\n"
+	    "templates = { medication = { sms = \"x\"; }; a_long_template_name = { sms = \"y\"; }; };\n"
+	    "programs = ( { id = \"p\"; weeks = 20; } );\n"
+	    "patients = ( { id = \"short\"; program = \"p\"; start = \"2026-12-01\";\n"
+	    "    medications = ( { label = \"m\"; times = [ "
+	    "\"00:00\", \"01:00\", \"02:00\", \"03:00\", \"04:00\", \"05:00\","
+	    "\"06:00\", \"07:00\", \"08:00\", \"09:00\", \"10:00\", \"11:00\","
+	    "\"12:00\", \"13:00\", \"14:00\", \"15:00\", \"16:00\", \"17:00\","
+	    "\"18:00\", \"19:00\", \"20:00\", \"21:00\", \"22:00\", \"23:00\" ];\n"
+	    "    channels = [ \"term\" ]; } ); },\n"
+	    "  { id = \"a-patient-with-a-long-id\"; program = \"p\"; start = \"2026-12-01\"; } );\n");
+	cookie_io_functions_t io = {NULL, probe_write, NULL, NULL};
+	struct stream_probe sp;
+	FILE *f;
+	const char *nl;
+
+	(void)state;
+	memset(&sp, 0, sizeof sp);
+	f = fopencookie(&sp, "w", io);
+	assert_non_null(f);
+	setvbuf(f, NULL, _IONBF, 0);
+	assert_int_equal(agenda_print(s, unit_t("2026-12-01T00:00:00Z"), unit_t("2027-03-01T00:00:00Z"), -1,
+	    AGENDA_TABLE, f, probe_status, &sp), 0);
+	fclose(f);
+	assert_int_equal(sp.rows, 90 * 24);
+	assert_true(sp.rows_at_first_write < sp.rows / 2);
+	/* the header is as wide as the longest id and template name, though
+	 * neither appears in the rows */
+	nl = strchr(sp.head.s, '\n');
+	assert_non_null(nl);
+	assert_non_null(strstr(sp.head.s, "PATIENT                   KIND"));
+	assert_non_null(strstr(sp.head.s, "TEMPLATE              STATUS"));
+	assert_non_null(strstr(nl, "short                     medication"));
+	sbuf_free(&sp.head);
+	snapshot_unref(s);
+}
+
 /* ---- a rich calendar: cal_seek everywhere --------------------------------------- */
 
 static void test_seek_rich_calendar(void **state)
@@ -876,6 +950,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_appointments, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_agenda_order, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_seek_rich_calendar, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_table_streams, unit_setup, unit_teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

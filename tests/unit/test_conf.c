@@ -176,9 +176,9 @@ static void test_missing_files(void **state)
 	    CONF_CALENDAR, &e));
 	expect_one(&e, path, 2, "cannot read @include \"patients/none.conf\"");
 	errs_free(&e);
-	/* no file at all: "FILE: reason", without a line */
+	/* no file at all: at its first line, as every message has one */
 	assert_null(conf_load(nofile, CONF_CALENDAR, &e));
-	expect_one(&e, nofile, 0, "cannot read the configuration: No such file or directory");
+	expect_one(&e, nofile, 1, "cannot read the configuration: No such file or directory");
 	errs_free(&e);
 	free(path);
 	free(nofile);
@@ -675,18 +675,29 @@ static void test_shipped_config(void **state)
 static const char no_channels[] =
 	"programs = ( { id = \"op\"; kind = \"OP\"; } );\n";
 
+/* What -t wants besides (CONF_FULL): a channel, and the daemon's paths in
+ * the scratch folder rather than this machine's defaults.  To free. */
+static char *full_tail(void)
+{
+	char *t;
+
+	assert_true(asprintf(&t, "daemon = { state_dir = \"%s/state\"; control_socket = \"%s/ctl.sock\"; };\n"
+	    "channels = ( { name = \"term\"; module = \"console\"; } );\n", unit_dir, unit_dir) > 0);
+	return t;
+}
+
 static void test_patient_file_modes(void **state)
 {
 	struct errs e = {0};
-	char *main_file, *pat, *sub = unit_path(unit_dir, "patients"), cwd[PATH_MAX];
+	char *main_file, *pat, *sub = unit_path(unit_dir, "patients"), cwd[PATH_MAX], *tail = full_tail();
 	struct snapshot *s;
-	char text[512];
+	char text[2048];
 
 	(void)state;
 	assert_int_equal(mkdir(sub, 0755), 0);
 	/* patients in the main file, readable by other */
-	snprintf(text, sizeof text, "%s\npatients = (\n  { id = \"p\"; program = \"op\"; start = \"2026-12-01\"; } );\n",
-	    no_channels);
+	snprintf(text, sizeof text, "%s\npatients = (\n  { id = \"p\"; program = \"op\"; start = \"2026-12-01\"; } );\n%s",
+	    no_channels, tail);
 	main_file = unit_write(unit_dir, "main.conf", text, 0644);
 	s = conf_load(main_file, CONF_CALENDAR, &e);      /* agenda: no mode check */
 	assert_non_null(s);
@@ -706,7 +717,7 @@ static void test_patient_file_modes(void **state)
 	pat = unit_write(sub, "clinic.conf",
 	    "patients = (\n  { id = \"p\"; program = \"op\"; start = \"2026-12-01\"; },\n"
 	    "  { id = \"q\"; program = \"op\"; start = \"2026-12-01\"; } );\n", 0644);
-	snprintf(text, sizeof text, "%s@include \"patients/clinic.conf\"\n", no_channels);
+	snprintf(text, sizeof text, "%s@include \"patients/clinic.conf\"\n%s", no_channels, tail);
 	main_file = unit_write(unit_dir, "main.conf", text, 0644);
 	assert_non_null(getcwd(cwd, sizeof cwd));
 	assert_int_equal(chdir("/"), 0);
@@ -730,6 +741,7 @@ static void test_patient_file_modes(void **state)
 	free(main_file);
 	free(pat);
 	free(sub);
+	free(tail);
 }
 
 
@@ -737,7 +749,8 @@ static void test_patient_file_modes(void **state)
 
 static const char folder_main[] =
 	"programs = ( { id = \"op\"; kind = \"OP\"; } );\n"            /* 1 */
-	"@include \"patients/*.conf\"\n";                               /* 2 */
+	"@include \"patients/*.conf\"\n"                                /* 2 */
+	"channels = ( { name = \"term\"; module = \"console\"; } );\n";  /* 3 */
 
 /* One file per patient, read in the order of their names (not the order
  * they were written), relative to the including file, as one list. */
@@ -1020,20 +1033,33 @@ static void test_phone_numbers(void **state)
 
 /* ---- CONF_FULL: plugins check their own keys -------------------------------- */
 
+/* A program, a patient and the daemon's paths in the scratch folder, after
+ * `text` (so the lines of text stay as they are).  To free. */
+static char *with_clinic(const char *text)
+{
+	char *t;
+
+	assert_true(asprintf(&t, "%sdaemon = { state_dir = \"%s/state\"; control_socket = \"%s/ctl.sock\"; };\n"
+	    "programs = ( { id = \"op\"; kind = \"OP\"; } );\n"
+	    "patients = ( { id = \"p\"; program = \"op\"; start = \"2026-12-01\"; } );\n",
+	    text, unit_dir, unit_dir) > 0);
+	return t;
+}
+
 static void test_full_mode_plugin_keys(void **state)
 {
 	struct errs e = {0};
-	char *path = unit_path(unit_dir, "f.conf");
+	char *path = unit_path(unit_dir, "f.conf"), *text;
 	struct snapshot *s;
-	const char *text =
+
+	(void)state;
+	text = with_clinic(
 	    "channels = (\n"
 	    "  { name = \"term\"; module = \"console\";\n"
 	    "    colour = \"green\"; },\n"                 /* the module's keys are the plugin's */
 	    "  { name = \"err\"; module = \"console\"; stream = \"stderr\"; rate = 5.0; concurrency = 2; },\n"
 	    "  { name = \"bad\"; module = \"console\"; stream = \"printer\"; }\n"
-	    ");\n";
-
-	(void)state;
+	    ");\n");
 	/* agenda: no plugin is loaded, the module keys are not looked at */
 	s = unit_load_text(unit_dir, "f.conf", text, CONF_CALENDAR, &e);
 	if (!s)
@@ -1050,9 +1076,10 @@ static void test_full_mode_plugin_keys(void **state)
 		unit_expect_errs(&e, want, 2, unit_dir);
 	}
 	errs_free(&e);
+	free(text);
 	/* a valid one, with the insecure_tls warning */
-	s = unit_load_text(unit_dir, "f.conf",
-	    "channels = ( { name = \"term\"; module = \"console\";\n  insecure_tls = true; } );\n", CONF_FULL, &e);
+	text = with_clinic("channels = ( { name = \"term\"; module = \"console\";\n  insecure_tls = true; } );\n");
+	s = unit_load_text(unit_dir, "f.conf", text, CONF_FULL, &e);
 	if (!s)
 		fail_msg("%s", e.text.s);
 	assert_non_null(s->channels[0].inst);
@@ -1061,11 +1088,13 @@ static void test_full_mode_plugin_keys(void **state)
 	assert_non_null(strstr(e.warn.s, "f.conf:2: warning: channel term: TLS certificate verification is OFF"));
 	snapshot_unref(s);
 	errs_free(&e);
+	free(text);
 	/* a module that does not exist */
-	assert_null(unit_load_text(unit_dir, "f.conf",
-	    "channels = ( { name = \"fax\";\n  module = \"fax\"; } );\n", CONF_FULL, &e));
+	text = with_clinic("channels = ( { name = \"fax\";\n  module = \"fax\"; } );\n");
+	assert_null(unit_load_text(unit_dir, "f.conf", text, CONF_FULL, &e));
 	expect_one(&e, path, 2, "channel fax: module \"fax\":");
 	errs_free(&e);
+	free(text);
 	free(path);
 }
 

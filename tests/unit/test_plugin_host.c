@@ -328,6 +328,38 @@ static void test_secret_read_file(void **state)
 	assert_contains(err, "not a regular file");
 }
 
+/* A symbolic link is refused, whatever it points to: the mode and owner
+ * checks would judge the target, which the link's owner may change. */
+static void test_secret_symlink(void **state)
+{
+	char err[512];
+	char *s;
+
+	(void)state;
+	write_file(tmp_path("real"), "token\n", 0600);
+	assert_int_equal(symlink(tmp_path("real"), tmp_path("link")), 0);
+	assert_null(secret_read_file(tmp_path("link"), err, sizeof err));
+	assert_contains(err, "is a symbolic link: name the file itself");
+	s = secret_read_file(tmp_path("real"), err, sizeof err);
+	assert_string_equal(s, "token");
+	free(s);
+}
+
+/* Owned by root or by iopd's own user; another account could rewrite it. */
+static void test_secret_owner(void **state)
+{
+	char err[512];
+	uid_t other = 65534;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();                        /* only root can give a file away */
+	write_file(tmp_path("owned"), "token\n", 0600);
+	assert_int_equal(chown(tmp_path("owned"), other, (gid_t)-1), 0);
+	assert_null(secret_read_file(tmp_path("owned"), err, sizeof err));
+	assert_contains(err, "belongs to uid 65534, neither root nor iopd's user");
+}
+
 static void test_secret_load_file(void **state)
 {
 	struct errs e;
@@ -500,6 +532,8 @@ int main(void)
 		cmocka_unit_test(test_typed_key_errors),
 		cmocka_unit_test(test_configure_ok_then_free_unstarted),
 		cmocka_unit_test(test_secret_read_file),
+		cmocka_unit_test(test_secret_symlink),
+		cmocka_unit_test(test_secret_owner),
 		cmocka_unit_test(test_secret_load_file),
 		cmocka_unit_test(test_secret_load_credential),
 		cmocka_unit_test(test_send_outcomes_and_cancel),

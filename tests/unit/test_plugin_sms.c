@@ -99,9 +99,25 @@ static void test_twilio_replies(void **state)
 	    "\"sid\": \"SM0123456789abcdef0123456789abcdef\", \"status\": \"queued\"}", NULL);
 	assert_int_equal(r.result, IOPD_DELIVERED);
 	assert_string_equal(r.gateway_id, "SM0123456789abcdef0123456789abcdef");
-	twilio(&r, 200, "not json", NULL);
-	assert_int_equal(r.result, IOPD_DELIVERED);
-	assert_string_equal(r.gateway_id, "");
+	/* a 2xx that is not Twilio's JSON came from something else: not sent */
+	twilio(&r, 200, "<html><body>Welcome to the hotel network</body></html>", NULL);
+	assert_int_equal(r.result, IOPD_PERMANENT);
+	assert_true(r.misdirected);
+	assert_false(r.auth_failed);
+	assert_string_equal(r.reason, "HTTP 200 but the reply is not Twilio's JSON (no \"sid\"): "
+	    "check the channel's url");
+	twilio(&r, 201, "{\"status\": \"queued\"}", NULL);
+	assert_int_equal(r.result, IOPD_PERMANENT);
+	assert_true(r.misdirected);
+	twilio(&r, 201, "{\"sid\": 5}", NULL);
+	assert_int_equal(r.result, IOPD_PERMANENT);
+	twilio(&r, 201, "", NULL);
+	assert_int_equal(r.result, IOPD_PERMANENT);
+	/* a redirect: never followed, a wrong url */
+	twilio(&r, 302, "", NULL);
+	assert_int_equal(r.result, IOPD_PERMANENT);
+	assert_true(r.misdirected);
+	assert_string_equal(r.reason, "HTTP 302: a redirect (never followed): check the channel's url");
 
 	twilio(&r, 400, twilio_err(21610, 400), NULL);
 	assert_int_equal(r.result, IOPD_OPTED_OUT);
@@ -237,6 +253,10 @@ static void test_kannel_replies(void **state)
 	assert_string_equal(r.reason, "kannel HTTP 400: Receiver # rejected");
 	kannel(&r, 400, "");
 	assert_string_equal(r.reason, "kannel HTTP 400");
+	kannel(&r, 301, "Moved");
+	assert_int_equal(r.result, IOPD_PERMANENT);
+	assert_true(r.misdirected);
+	assert_string_equal(r.reason, "kannel HTTP 301: a redirect (never followed): check the channel's url");
 
 	kannel(&r, 503, "Temporal failure, try again later.");
 	assert_int_equal(r.result, IOPD_TRANSIENT);
