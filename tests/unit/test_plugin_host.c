@@ -260,7 +260,7 @@ static void test_unknown_keys(void **state)
 	assert_int_equal(e.count, 2);
 	snprintf(want, sizeof want, "%s:5: unknown key \"bogus\" in channel t1 (module example); "
 	    "known keys: name, module, rate, concurrency, timeout, insecure_tls, token_file, "
-	    "token_credential, delay\n", conf_path);
+	    "token_credential, fallback, replies, callback_key_file, delay\n", conf_path);
 	assert_contains(e.text.s, want);
 	snprintf(want, sizeof want, "%s:7: unknown key \"colour\" in channel t1", conf_path);
 	assert_contains(e.text.s, want);

@@ -62,12 +62,12 @@ static void test_twilio_form(void **state)
 	struct gw_buf b = {0};
 
 	(void)state;
-	sms_twilio_form(&b, "+15551234567", "+15550001111", "Hi Alex, see you Tue 6:00 PM & bye", 3600);
+	sms_twilio_form(&b, "+15551234567", "+15550001111", "Hi Alex, see you Tue 6:00 PM & bye", 3600, NULL);
 	assert_string_equal(gw_buf_str(&b),
 	    "To=%2B15551234567&From=%2B15550001111&Body=Hi+Alex%2C+see+you+Tue+6%3A00+PM+%26+bye"
 	    "&ValidityPeriod=3600");
 	gw_buf_free(&b);
-	sms_twilio_form(&b, "+15551234567", "MG0123456789abcdef0123456789abcdef", "Hola, mañana", 0);
+	sms_twilio_form(&b, "+15551234567", "MG0123456789abcdef0123456789abcdef", "Hola, mañana", 0, NULL);
 	assert_string_equal(gw_buf_str(&b),
 	    "To=%2B15551234567&MessagingServiceSid=MG0123456789abcdef0123456789abcdef"
 	    "&Body=Hola%2C+ma%C3%B1ana");
