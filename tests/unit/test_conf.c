@@ -625,7 +625,11 @@ static void test_spec_example(void **state)
 	assert_int_equal(s->nprograms, 1);
 	assert_int_equal(s->npatients, 1);
 	assert_int_equal(s->nchannels, 4);
-	assert_int_equal(s->ntemplates, 3);
+	/* the 3 of the file, and the answers' defaults: help, stopped, started */
+	assert_int_equal(s->ntemplates, 6);
+	assert_true(snapshot_template(s, "help") >= 3);
+	assert_true(snapshot_template(s, "stopped") >= 3);
+	assert_true(snapshot_template(s, "started") >= 3);
 	assert_int_equal(pr->nsessions, 2);
 	assert_int_equal(pr->nclosures, 3);
 	assert_int_equal(pr->rules.n, 2);
