@@ -25,6 +25,7 @@
 
 #include "agenda.h"
 #include "civil.h"
+#include "consent.h"
 #include "daemon_int.h"
 #include "ident.h"
 #include "log.h"
@@ -274,10 +275,10 @@ static const char *live_status(const struct snapshot *s, const struct agenda_row
 			snprintf(buf, len, "%s", rec_status_names[rec.status]);
 		return buf;
 	}
-	if (r->status == STATUS_SCHEDULED && dispatch_paused(dm->dispatch, r->o->patient->id))
+	if (r->status == STATUS_SCHEDULED && consent_paused(dm->consent, r->o->patient->id))
 		return "skipped:paused";
 	if (r->status == STATUS_SCHEDULED &&
-	    dispatch_opted_out(dm->dispatch, r->o->patient->id, s->channels[r->ch].name))
+	    consent_opted_out(dm->consent, r->o->patient->id, s->channels[r->ch].name))
 		return "skipped:opt-out";
 	return NULL;
 }
@@ -314,13 +315,21 @@ static void cmd_agenda(struct conn *c, int argc, char **argv)
 
 /* ---- history ------------------------------------------------------------- */
 
+/* A receipt as iopctl shows it (SPEC 8): "read" is delivered, and read. */
+static const char *receipt_shown(const char *receipt)
+{
+	return receipt && strcmp(receipt, "read") == 0 ? "delivered" : receipt;
+}
+
 static void hist_rec(const struct ledger_rec *r, void *arg)
 {
 	struct conn *c = arg;
-	char id[IDENT_HEX_LEN + 1], at[FMT_UTC_LEN + 1], due[FMT_UTC_LEN + 1];
+	char id[IDENT_HEX_LEN + 1], at[FMT_UTC_LEN + 1], due[FMT_UTC_LEN + 1], origin[IDENT_HEX_LEN + 1];
 	const char *detail = r->status == REC_SENT ? r->gateway_id : r->reason;
+	const char *receipt = receipt_shown(r->receipt);
 
 	ident_hex(r->id, id);
+	ident_hex(r->origin, origin);
 	fmt_utc(r->at, at);
 	fmt_utc(r->due, due);
 	if (c->json) {
@@ -332,10 +341,44 @@ static void hist_rec(const struct ledger_rec *r, void *arg)
 			sbuf_json_str(&c->out, detail);
 		else
 			sbuf_adds(&c->out, "null");
+		if (receipt)
+			sbuf_printf(&c->out, ",\"receipt\":\"%s\"", receipt);
+		if (r->response)
+			sbuf_printf(&c->out, ",\"reply\":\"%s\"", r->response);
+		if (r->origin)
+			sbuf_printf(&c->out, ",\"origin\":\"%s\"", origin);
 		sbuf_adds(&c->out, "}\n");
 	} else {
-		sbuf_printf(&c->out, "%s  %s  %-11s %-10s %s  %-8s %7d  %s\n", at, id, r->kind, r->channel,
-		    due, rec_status_names[r->status], r->attempts, detail ? detail : "");
+		sbuf_printf(&c->out, "%s  %s  %-11s %-10s %s  %-8s %7d  %s%s%s%s%s%s%s\n", at, id, r->kind,
+		    r->channel, due, rec_status_names[r->status], r->attempts, detail ? detail : "",
+		    receipt ? " [receipt: " : "", receipt ? receipt : "", receipt ? "]" : "",
+		    r->response ? " [patient: " : "", r->response ? r->response : "",
+		    r->response ? "]" : "");
+	}
+}
+
+/* A patient's reply: its intent (never its text) and what it applied to. */
+static void hist_reply(const struct ledger_reply *r, void *arg)
+{
+	struct conn *c = arg;
+	char at[FMT_UTC_LEN + 1], id[IDENT_HEX_LEN + 1], ev[FMT_UTC_LEN + 1];
+
+	fmt_utc(r->at, at);
+	ident_hex(r->reminder, id);
+	if (r->reminder)
+		fmt_utc(r->event, ev);
+	if (c->json) {
+		sbuf_printf(&c->out, "{\"at\":\"%s\",\"reply\":\"%s\",\"channel\":", at, r->intent);
+		sbuf_json_str(&c->out, r->channel);
+		if (r->reminder)
+			sbuf_printf(&c->out, ",\"reminder\":\"%s\",\"event\":\"%s\"}\n", id, ev);
+		else
+			sbuf_adds(&c->out, ",\"reminder\":null,\"event\":null}\n");
+	} else {
+		sbuf_printf(&c->out, "%s  reply %s on %s", at, r->intent, r->channel);
+		if (r->reminder)
+			sbuf_printf(&c->out, " (reminder %s, event %s)", id, ev);
+		sbuf_addc(&c->out, '\n');
 	}
 }
 
@@ -373,7 +416,7 @@ static void cmd_history(struct conn *c, int argc, char **argv)
 	if (!c->json)
 		sbuf_printf(&c->out, "%-20s  %-16s  %-11s %-10s %-20s  %-8s %7s  %s\n", "AT", "ID", "KIND",
 		    "CHANNEL", "DUE", "STATUS", "ATTEMPT", "GATEWAY ID / REASON");
-	if (l->ops->history(l, argv[1], hist_rec, hist_ovr, c)) {
+	if (l->ops->history(l, argv[1], hist_rec, hist_ovr, hist_reply, c)) {
 		fail(c, "history: %s", l->ops->error(l));
 		return;
 	}
@@ -388,6 +431,7 @@ static void cmd_override(struct conn *c, int argc, char **argv)
 {
 	bool pause = strcmp(argv[0], "pause") == 0 || strcmp(argv[0], "resume") == 0;
 	int on = strcmp(argv[0], "pause") == 0 || strcmp(argv[0], "opt-out") == 0;
+	struct consent_change ch;
 	char err[256], msg[512];
 
 	if (argc != (pause ? 2 : 3)) {
@@ -402,8 +446,14 @@ static void cmd_override(struct conn *c, int argc, char **argv)
 		fail(c, "no channel \"%s\" in the current configuration", argv[2]);
 		return;
 	}
-	if (dispatch_override(c->dm->dispatch, pause ? OVR_PAUSE : OVR_OPTOUT, argv[1],
-	    pause ? NULL : argv[2], on, "iopctl", err, sizeof err)) {
+	ch.kind = pause ? OVR_PAUSE : OVR_OPTOUT;
+	ch.patient = argv[1];
+	ch.channel = pause ? NULL : argv[2];
+	ch.on = on;
+	ch.origin = OVR_STAFF;
+	ch.source = "iopctl";
+	ch.at = (int64_t)ev_now(c->dm->loop);
+	if (consent_set(c->dm->consent, c->dm->ledger, &ch, err, sizeof err)) {
 		fail(c, "could not record it in the ledger: %s", err);
 		return;
 	}
