@@ -1249,8 +1249,11 @@ bool dispatch_send(struct dispatch *d, const struct snapshot *s, const struct se
 		/* in the ledger with the next batch (with what made it: a
 		 * failure, a callback), so a crash before its claim loses it not */
 		struct ledger_rec n = job_rec(j, REC_RETRY);
-		n.reason = sp->why ? sp->why : "queued";
+		char *why = xasprintf("queued: %s", sp->why ? sp->why : job_kind_name(j));
+
+		n.reason = why;
 		dispatch_note(d, &n);
+		free(why);
 		j->durable = true;
 	}
 	log_ctx(LOG_LVL_INFO, &(struct log_ctx){j->hex, job_patient(j)->id, j->q ? j->q->name : "-"},

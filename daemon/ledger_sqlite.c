@@ -172,7 +172,7 @@ static const char *const queries[Q_COUNT] = {
 	[Q_LATEST] = "SELECT id, " REC_COLS " FROM reminder WHERE patient = ?1 AND status = 'sent' "
 	    "AND updated >= ?2 ORDER BY updated DESC, due DESC, id",
 	[Q_HIST_REPLY] = "SELECT id, patient, channel, intent, at, reminder, event, answer FROM reply "
-	    "WHERE patient = ?1 ORDER BY at, id",
+	    "WHERE patient = ?1 ORDER BY at, rowid",
 };
 
 struct ledger_sqlite {

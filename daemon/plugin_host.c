@@ -1004,22 +1004,6 @@ const char *chan_inst_auth_secret(const struct chan_inst *c)
 	return c->auth_secret;
 }
 
-/* The key goes into a URL Kannel calls back: escaped like a form value. */
-static void ph_url_escape(struct sbuf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '.' || ch == '_' || ch == '~')
-			sbuf_addc(b, (char)ch);
-		else
-			sbuf_printf(b, "%%%c%c", hex[ch >> 4], hex[ch & 15]);
-	}
-}
-
 static char *ph_callback_url(const struct chan_inst *c, const char *public_url, const char *what)
 {
 	struct sbuf b = {0};
@@ -1031,7 +1015,7 @@ static char *ph_callback_url(const struct chan_inst *c, const char *public_url, 
 	sbuf_printf(&b, "/sms/%s/%s", c->name, what);
 	if (c->inb.auth == IOPD_AUTH_KEY) {
 		sbuf_adds(&b, "?key=");
-		ph_url_escape(&b, c->auth_secret);
+		sbuf_adds(&b, c->auth_secret);     /* URL-safe: ph_callback_key */
 	}
 	return b.s;
 }
@@ -1042,15 +1026,26 @@ static char *ph_callback_key(struct chan_inst *c, const config_setting_t *group)
 {
 	const config_setting_t *k = config_setting_get_member(group, "callback_key_file");
 	const char *v;
+	char *key;
 
 	if (!k) {
 		ph_report(c, group, "callback_key_file is required with inbound: the key Kannel "
 		    "presents in its callbacks (key=...), from a file of its own");
 		return NULL;
 	}
-	if (!(v = ph_string_of(c, k, "callback_key_file")))
+	if (!(v = ph_string_of(c, k, "callback_key_file")) || !(key = ph_secret_path(c, k, v)))
 		return NULL;
-	return ph_secret_path(c, k, v);
+	/* Kannel rewrites '%' sequences in its URLs (%p, %d ...): a key
+	 * that needed escaping would not come back as it left */
+	if (strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~") !=
+	    strlen(key)) {
+		ph_report(c, k, "callback_key_file: the key may hold only letters, digits, '-', '.', "
+		    "'_' and '~' (it travels in URLs Kannel rewrites); make one with "
+		    "`openssl rand -hex 24`");
+		ph_host_secret_free(key);
+		return NULL;
+	}
+	return key;
 }
 
 int chan_inst_inbound_bind(struct chan_inst *c, const config_setting_t *group, const char *public_url,
