@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 BUILD_PKGS="build-essential autoconf automake libtool pkg-config libev-dev
   libcurl4-openssl-dev libconfig-dev libsystemd-dev libsqlite3-dev libssl-dev
-  libcmocka-dev tzdata"
+  libcmocka-dev libmicrohttpd-dev tzdata"
 TEST_PKGS="python3 curl openssl socat faketime libfaketime kannel kannel-extras
   python3-aiosmtpd clang libclang-rt-14-dev systemd systemd-container sqlite3"
 

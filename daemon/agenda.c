@@ -206,7 +206,7 @@ void agenda_walk(const struct snapshot *s, int64_t from, int64_t to, int64_t pat
 }
 
 void agenda_row_json(const struct snapshot *s, const struct agenda_row *r, const char *status,
-    struct sbuf *b)
+    const struct agenda_live *live, struct sbuf *b)
 {
 	const struct occ *o = r->o;
 	char buf[FMT_LOCAL_LEN + 1], id[IDENT_HEX_LEN + 1];
@@ -233,7 +233,12 @@ void agenda_row_json(const struct snapshot *s, const struct agenda_row *r, const
 	sbuf_json_str(b, o->tmpl >= 0 ? s->templates[o->tmpl].name : "");
 	sbuf_add(b, ",\"status\":\"", 11);
 	sbuf_adds(b, status ? status : status_names[r->status]);
-	sbuf_add(b, "\"}", 2);
+	sbuf_addc(b, '"');
+	if (live && live->receipt)
+		sbuf_printf(b, ",\"receipt\":\"%s\"", live->receipt);
+	if (live && live->reply)
+		sbuf_printf(b, ",\"reply\":\"%s\"", live->reply);
+	sbuf_addc(b, '}');
 }
 
 /* ---- printing --------------------------------------------------------- */
@@ -284,11 +289,12 @@ static void local_cell(struct printer *p, int64_t t, const struct tz *z)
 static int print_row(const struct snapshot *s, const struct agenda_row *r, void *arg)
 {
 	struct printer *p = arg;
-	char id[IDENT_HEX_LEN + 1], stbuf[64];
-	const char *st = p->status ? p->status(s, r, stbuf, sizeof stbuf, p->status_arg) : NULL;
+	char id[IDENT_HEX_LEN + 1], stbuf[64], cell[128];
+	struct agenda_live live = {NULL, NULL};
+	const char *st = p->status ? p->status(s, r, stbuf, sizeof stbuf, &live, p->status_arg) : NULL;
 
 	if (p->format == AGENDA_JSONL) {
-		agenda_row_json(s, r, st, &p->buf);
+		agenda_row_json(s, r, st, &live, &p->buf);
 		sbuf_addc(&p->buf, '\n');
 		flush_buf(p, 1 << 16);
 		return p->err;
@@ -300,7 +306,11 @@ static int print_row(const struct snapshot *s, const struct agenda_row *r, void 
 	add_cell(p, *r->o->lead ? r->o->lead : "-");
 	add_cell(p, s->channels[r->ch].name);
 	add_cell(p, r->o->tmpl >= 0 ? s->templates[r->o->tmpl].name : "-");
-	add_cell(p, st ? st : status_names[r->status]);
+	snprintf(cell, sizeof cell, "%s%s%s%s%s%s", st ? st : status_names[r->status],
+	    live.receipt || live.reply ? " (" : "", live.receipt ? live.receipt : "",
+	    live.receipt && live.reply ? ", " : "", live.reply ? live.reply : "",
+	    live.receipt || live.reply ? ")" : "");
+	add_cell(p, cell);
 	ident_hex(r->id, id);
 	add_cell(p, id);
 	return 0;

@@ -261,14 +261,34 @@ static void cmd_status(struct conn *c, int argc, char **argv)
 
 /* ---- agenda: the calendar with what the ledger knows ------------------ */
 
-static const char *live_status(const struct snapshot *s, const struct agenda_row *r, char *buf,
-    size_t len, void *arg)
+/* A receipt as iopctl shows it (SPEC 8): "read" is delivered, and read. */
+static const char *receipt_shown(const char *receipt)
 {
+	return receipt && strcmp(receipt, "read") == 0 ? "delivered" : receipt;
+}
+
+/* The ledger's words as static strings (the agenda keeps them past the
+ * lookup's buffer). */
+static const char *static_word(const char *w, const char *const *words)
+{
+	for (; w && *words; words++)
+		if (strcmp(w, *words) == 0)
+			return *words;
+	return NULL;
+}
+
+static const char *live_status(const struct snapshot *s, const struct agenda_row *r, char *buf,
+    size_t len, struct agenda_live *live, void *arg)
+{
+	static const char *const receipts[] = {"delivered", "undelivered", "failed", NULL};
+	static const char *const replies[] = {"confirm", "reschedule", "taken", NULL};
 	struct daemon *dm = arg;
 	struct ledger_rec rec;
 	char tmp[1024];
 
 	if (dm->ledger->ops->lookup(dm->ledger, r->id, &rec, tmp, sizeof tmp) == 1) {
+		live->receipt = static_word(receipt_shown(rec.receipt), receipts);
+		live->reply = static_word(rec.response, replies);
 		if (rec.status == REC_SKIPPED && rec.reason && !strchr(rec.reason, ' '))
 			snprintf(buf, len, "skipped:%s", rec.reason);
 		else
@@ -314,12 +334,6 @@ static void cmd_agenda(struct conn *c, int argc, char **argv)
 }
 
 /* ---- history ------------------------------------------------------------- */
-
-/* A receipt as iopctl shows it (SPEC 8): "read" is delivered, and read. */
-static const char *receipt_shown(const char *receipt)
-{
-	return receipt && strcmp(receipt, "read") == 0 ? "delivered" : receipt;
-}
 
 static void hist_rec(const struct ledger_rec *r, void *arg)
 {

@@ -175,6 +175,12 @@ check "metrics: receipts by state" test "$(metric 'iopd_receipts_total{state="fa
 check "metrics: the report that came twice, counted once" test "$(metric iopd_callbacks_duplicate_total)" = 1
 check "metrics: refused, by cause" test "$(metric 'iopd_callbacks_refused_total{cause="key"}')" = 1
 
+ctl D --json agenda --from 2026-12-01T16:00:00Z --to 2026-12-01T18:00:00Z >"$T/agenda-live.jsonl"
+add_log "$T/agenda-live.jsonl"
+check "agenda: receipts and what the patient said" test "$(jsonl_field "$T/agenda-live.jsonl" \
+	'r["id"] + ":" + r["status"] + ":" + r.get("receipt", "-") + ":" + r.get("reply", "-")' | sort | tr '\n' ' ')" = \
+	"$(printf '%s\n' "$R1:skipped:opt-out:-:-" "$R2:sent:delivered:reschedule" "$R3:sent:failed:-" | sort | tr '\n' ' ')"
+
 # --- history, privacy ------------------------------------------------------------
 ctl D --json history p-ana >"$T/history.jsonl"
 add_log "$T/history.jsonl"

@@ -169,6 +169,12 @@ add_log "$T/history.jsonl"
 check "after the restart, history shows the receipt" test "$(jsonl_count "$T/history.jsonl" "r.get(\"id\") == \"$R1\" and r.get(\"receipt\") == \"delivered\"")" -ge 1
 check "... read shows as delivered" test "$(jsonl_count "$T/history.jsonl" "r.get(\"id\") == \"$R2\" and r.get(\"receipt\") == \"delivered\"")" -ge 1
 check "... and the replies" test "$(jsonl_field "$T/history.jsonl" 'r["reply"]' '"kind" not in r and "reply" in r' | tr '\n' ' ')" = "stop start "
+ctl E --json agenda --patient p-1 --from 2026-12-01T16:00:00Z --to 2026-12-01T18:00:00Z >"$T/agenda-live.jsonl"
+add_log "$T/agenda-live.jsonl"
+check "agenda: each reminder with its receipt" test "$(jsonl_field "$T/agenda-live.jsonl" 'r["id"] + ":" + r.get("receipt", "-")' | sort | tr '\n' ' ')" = \
+	"$(printf '%s\n' "$R1:delivered" "$R2:delivered" | sort | tr '\n' ' ')"
+ctl E agenda --patient p-1 --from 2026-12-01T16:00:00Z --to 2026-12-01T18:00:00Z >"$T/agenda-live.txt"
+check "agenda table: the receipt beside the status" test "$(grep -c 'sent (delivered)' "$T/agenda-live.txt")" = 2
 ctl E metrics >"$T/metrics.txt"
 check "metrics: refused by cause" grep -q '^iopd_callbacks_refused_total{cause="signature"} ' "$T/metrics.txt"
 stop_iopd E
