@@ -12,8 +12,9 @@
 
 static const char *const inbound_keys[] = {"listen", "public_url", "staff", NULL};
 
-/* "ADDRESS:PORT": a numeric IPv4 address, or an IPv6 one in brackets
- * (the listener resolves no names: no DNS on the way to listening). */
+/* "ADDRESS:PORT": a numeric IPv4 address, an IPv6 one in brackets, or
+ * "localhost" (127.0.0.1): the listener resolves no names, so that no DNS
+ * stands on the way to listening. */
 static bool listen_ok(const char *v)
 {
 	const char *colon = strrchr(v, ':');
@@ -29,6 +30,8 @@ static bool listen_ok(const char *v)
 		return false;
 	memcpy(host, v, n);
 	host[n] = '\0';
+	if (strcmp(host, "localhost") == 0)
+		return true;
 	if (host[0] == '[' && host[n - 1] == ']') {
 		host[n - 1] = '\0';
 		return inet_pton(AF_INET6, host + 1, buf) == 1;
@@ -163,7 +166,8 @@ int conf_parse_inbound(struct conf_ctx *c, const config_setting_t *g, const conf
 	bad += conf_string(c, g, "staff", false, &staff) == CONF_BAD;
 	if (listen && !listen_ok(listen)) {
 		errs_set(c->errs, config_setting_get_member(g, "listen"), "inbound.listen \"%s\": expected "
-		    "ADDRESS:PORT with a numeric address, e.g. \"127.0.0.1:8787\" or \"[::1]:8787\"", listen);
+		    "ADDRESS:PORT with a numeric address (or localhost), e.g. \"127.0.0.1:8787\" or "
+		    "\"[::1]:8787\"", listen);
 		bad++;
 	}
 	if (url)

@@ -12,7 +12,10 @@
 # state, a final state after another, delivered after read) change
 # nothing; a receipt posted to another channel's path is not taken for
 # it; undelivered with no fallback, and a permanent refusal, reach the
-# staff webhook as {"type":"failed",...}; STOP on a channel whose gateway
+# staff webhook as {"type":"failed",...}; a permanent refusal on a channel
+# with a fallback goes out once more by e-mail (an id of its own, recorded
+# as the fallback of the first), unless the patient has no e-mail (staff
+# told), and a fallback that fails too is told to staff; STOP on a channel whose gateway
 # answers itself (replies = false) is recorded, told to staff, and not
 # answered by iopd; YES while opted out by a reply starts again; HELP on a
 # channel with replies = true is answered through the Messages API as a
@@ -24,7 +27,7 @@ for d in "$(dirname "$0")" "${srcdir:-.}/tests/integration"; do
 	[ -f "$d/daemon_lib.sh" ] && { . "$d/daemon_lib.sh"; break; }
 done
 [ -n "${IOPD:-}" ] || { echo "twoway_twilio.sh: daemon_lib.sh not found" >&2; exit 99; }
-for m in sms webhook; do
+for m in sms webhook smtp; do
 	[ -f "$IOPD_PLUGIN_DIR/$m.so" ] || skip_all "no $m.so in $IOPD_PLUGIN_DIR"
 done
 
@@ -33,6 +36,9 @@ LISTEN=http://127.0.0.1:$PORT
 PUBLIC=https://iopd.example.org/twoway
 start_twilio
 start_webhook STAFF
+make_certs
+start_smtp --tls "$CERT" "$KEY" --auth iopd:s3cret-pw
+secret_file smtp.pw 's3cret-pw'
 secret_file tw.tok "$TWILIO_TOKEN"
 secret_file ehr.key 'staff-hmac-key'
 
@@ -42,7 +48,9 @@ START='2026-12-01 16:59:56'
 	cat <<EOF2
 channels = (
   { name = "sms"; module = "sms"; api = "twilio"; url = "$TWILIO_API"; account = "$TWILIO_SID";
-    token_file = "$T/tw.tok"; from = "+15550001111"; timeout = "5s"; },
+    token_file = "$T/tw.tok"; from = "+15550001111"; timeout = "5s"; fallback = "email"; },
+  { name = "email"; module = "smtp"; url = "$SMTP_URL"; from = "Clinic <noreply@clinic.example>";
+    user = "iopd"; token_file = "$T/smtp.pw"; ca_file = "$CERT"; timeout = "5s"; },
   { name = "sms2"; module = "sms"; api = "twilio"; url = "$TWILIO_API"; account = "$TWILIO_SID";
     token_file = "$T/tw.tok"; from = "+15550002222"; timeout = "5s"; replies = true; },
   { name = "ehr"; module = "webhook"; url = "$STAFF_URL/staff"; token_file = "$T/ehr.key"; }
@@ -56,11 +64,19 @@ programs = (
     reminders = ( { before = "3600s"; channels = ["sms"]; }, { before = "3590s"; channels = ["sms"]; } ); },
   { id = "two"; name = "Two"; kind = "IOP"; timezone = "UTC"; weeks = 1;
     sessions = ( { id = "g"; type = "group"; days = ["tue"]; start = "18:00"; duration = "1h"; } );
-    reminders = ( { before = "3600s"; channels = ["sms2"]; } ); } );
+    reminders = ( { before = "3600s"; channels = ["sms2"]; } ); },
+  { id = "three"; name = "Three"; kind = "IOP"; timezone = "UTC"; weeks = 1;
+    sessions = ( { id = "g"; type = "group"; days = ["tue"]; start = "18:00"; duration = "1h"; } );
+    reminders = ( { before = "3600s"; channels = ["sms"]; } ); } );
 patients = (
   { id = "p-1"; first_name = "Una"; phone = "+15557770001"; program = "one"; start = "2026-12-01"; },
   { id = "p-2"; first_name = "Dos"; phone = "+15557770002"; program = "two"; start = "2026-12-01"; },
-  { id = "p-3"; first_name = "Tres"; phone = "+15557721211"; program = "two"; start = "2026-12-01"; } );
+  { id = "p-3"; first_name = "Tres"; phone = "+15557721211"; program = "two"; start = "2026-12-01"; },
+  { id = "p-4"; first_name = "Cuatro"; phone = "+15558821211"; email = "cuatro@example.org";
+    program = "three"; start = "2026-12-01"; },
+  { id = "p-5"; first_name = "Cinco"; phone = "+15559921211"; email = "rcpt550-cinco@example.org";
+    program = "three"; start = "2026-12-01"; },
+  { id = "p-6"; first_name = "Seis"; phone = "+15556621211"; program = "three"; start = "2026-12-01"; } );
 EOF2
 } >"$T/iopd.conf"
 chmod 600 "$T/iopd.conf"
@@ -69,6 +85,9 @@ R1=$(jsonl_field "$T/agenda.jsonl" 'r["id"]' 'r["patient"] == "p-1" and r["lead"
 R2=$(jsonl_field "$T/agenda.jsonl" 'r["id"]' 'r["patient"] == "p-1" and r["lead"] == "3590s"')
 R3=$(jsonl_field "$T/agenda.jsonl" 'r["id"]' 'r["patient"] == "p-2"')
 R4=$(jsonl_field "$T/agenda.jsonl" 'r["id"]' 'r["patient"] == "p-3"')
+R5=$(jsonl_field "$T/agenda.jsonl" 'r["id"]' 'r["patient"] == "p-4"')
+R6=$(jsonl_field "$T/agenda.jsonl" 'r["id"]' 'r["patient"] == "p-5"')
+R7=$(jsonl_field "$T/agenda.jsonl" 'r["id"]' 'r["patient"] == "p-6"')
 
 post() { # PATH PARAM=VALUE... [--sign-with X | --no-signature]: "STATUS BODY"
 	local path=$1
@@ -122,7 +141,27 @@ wait_status D "$R4" failed 20 || true
 waitfor "[ \$(staff '\"$R4\" in r[\"body\"]') -ge 1 ]" 10 || true
 check "refused for good (21211): staff told" test "$(jsonl_field "$STAFF_LOG" 'r["body"]' "\"$R4\" in r[\"body\"]")" = \
 	"{\"type\":\"failed\",\"patient\":\"p-3\",\"channel\":\"sms2\",\"reminder\":\"$R4\",\"reason\":\"twilio 21211: HTTP 400\"}"
-check "notices are signed like SPEC 4.2" test "$(staff 'r["headers"].get("X-Iopd-Signature", "").startswith("sha256=") and r["headers"].get("X-Iopd-Timestamp")')" = 2
+
+# --- a permanent refusal on a channel with a fallback ------------------------------
+fb_of() { sql D "SELECT printf('%016x', id) FROM reminder WHERE origin = (SELECT id FROM reminder WHERE printf('%016x', id) = '$1')"; }
+wait_status D "$R5" failed 20 || true
+FB5=$(fb_of "$R5")
+check "refused for good: a fallback of its own id" test -n "$FB5" -a "$FB5" != "$R5"
+wait_status D "$FB5" sent 15 || true
+check "... sent by e-mail" test "$(rec D "$FB5" 'channel, kind, status')" = "email|session|sent"
+check "... the SMTP peer got it" test "$(jsonl_count "$SMTP_LOG" '"cuatro@example.org" in r["rcpt_tos"]')" = 1
+check "... and staff were not told" test "$(staff "\"$R5\" in r[\"body\"]")" = 0
+FB6=$(fb_of "$R6")
+wait_status D "$FB6" failed 20 || true
+check "a fallback that fails too (SMTP 550): failed" test "$(rec D "$FB6" 'channel, status')" = "email|failed"
+waitfor "[ \$(staff '\"$FB6\" in r[\"body\"]') -ge 1 ]" 10 || true
+check "... staff told, of the fallback" test "$(jsonl_field "$STAFF_LOG" 'r["body"]' "\"$FB6\" in r[\"body\"]")" = \
+	"{\"type\":\"failed\",\"patient\":\"p-5\",\"channel\":\"email\",\"reminder\":\"$FB6\",\"reason\":\"SMTP 550 5.1.1\"}"
+wait_status D "$R7" failed 20 || true
+waitfor "[ \$(staff '\"$R7\" in r[\"body\"]') -ge 1 ]" 10 || true
+check "no e-mail, no fallback: staff told" test "$(sql D "SELECT count(*) FROM reminder WHERE kind = 'session' AND origin = (SELECT id FROM reminder WHERE printf('%016x', id) = '$R7')")" = 0 -a \
+	"$(staff "\"$R7\" in r[\"body\"]")" = 1
+check "notices are signed like SPEC 4.2" test "$(staff 'r["headers"].get("X-Iopd-Signature", "").startswith("sha256=") and r["headers"].get("X-Iopd-Timestamp")')" = 4
 
 # --- replies ------------------------------------------------------------------------------
 N=$(jsonl_count "$TWILIO_LOG")

@@ -815,7 +815,7 @@ static void test_inbound_errors(void **state)
 	    "  { name = \"ehr\"; module = \"webhook\"; url = \"https://ehr.example\"; }\n"
 	    ");\n"
 	    "inbound = {\n"
-	    "  listen = \"localhost:80\";\n"                                                 /* 14 */
+	    "  listen = \"example.org:80\";\n"                                               /* 14 */
 	    "  public_url = \"ftp://x.example\";\n"                                          /* 15 */
 	    "  staff = \"term\";\n"                                                          /* 16 */
 	    "  colour = 1;\n"                                                                 /* 17 */
@@ -826,7 +826,7 @@ static void test_inbound_errors(void **state)
 			{path, 3, "channel k: fallback \"nowhere\" is not a channel"},
 			{path, 6, "fallback names the channel itself"},
 			{path, 10, "channel term: replies: module console takes no replies"},
-			{path, 14, "inbound.listen \"localhost:80\": expected ADDRESS:PORT with a numeric address"},
+			{path, 14, "inbound.listen \"example.org:80\": expected ADDRESS:PORT with a numeric address"},
 			{path, 15, "inbound.public_url \"ftp://x.example\": expected http:// or https://"},
 			{path, 16, "inbound.staff: channel term is a console channel"},
 			{path, 17, "unknown key \"colour\" in inbound"},
