@@ -139,6 +139,7 @@ void metrics_text(struct daemon *dm, struct sbuf *o)
 	help(o, "iopd_delivery_latency_seconds", "histogram",
 	    "From a reminder's due time to the gateway accepting it.");
 	dispatch_counts(dm->dispatch, latency_cb, o);
+	inbound_metrics(dm, o);
 	help(o, "iopd_scheduled_series", "gauge",
 	    "Reminder series (patient x series x rule x channel set) in the schedule.");
 	sbuf_printf(o, "iopd_scheduled_series %zu\n", dm->sched->heap.n);
@@ -159,7 +160,6 @@ void metrics_text(struct daemon *dm, struct sbuf *o)
 	help(o, "iopd_config_loaded_timestamp_seconds", "gauge",
 	    "Unix time the running configuration was loaded.");
 	sbuf_printf(o, "iopd_config_loaded_timestamp_seconds %lld\n", (long long)dm->snap->loaded_at);
-	inbound_metrics(dm, o);
 }
 
 /* Writes the whole text to a temporary file in the same folder, then
