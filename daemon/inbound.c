@@ -362,7 +362,7 @@ static void take(struct inbound *in, struct httpd_req *r, uint16_t ch, bool twim
 	const char *chname = dm->snap->channels[ch].name;
 	struct cb_item *it;
 	char *key = NULL;
-	int rc;
+	bool seen;
 
 	if (cb->type != IOPD_CALLBACK_REPLY && cb->type != IOPD_CALLBACK_RECEIPT) {
 		send_answer(r, 200, twiml);
@@ -373,9 +373,15 @@ static void take(struct inbound *in, struct httpd_req *r, uint16_t ch, bool twim
 		return;
 	}
 	if (cb->dedup) {
+		/* taken before: waiting in this batch (answered with it), or in
+		 * the ledger (answered now); either way counted once */
 		key = xasprintf("%s/%s", chname, cb->dedup);
-		if (attach_duplicate(in, key, r) ||
-		    ((rc = dm->ledger->ops->callback_seen(dm->ledger, key)) == 1 && (send_answer(r, 200, twiml), 1))) {
+		seen = attach_duplicate(in, key, r);
+		if (!seen && dm->ledger->ops->callback_seen(dm->ledger, key) == 1) {
+			send_answer(r, 200, twiml);
+			seen = true;
+		}
+		if (seen) {
 			in->st.duplicates++;
 			free(key);
 			return;
