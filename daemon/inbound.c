@@ -168,6 +168,12 @@ static void item_queue(struct inbound *in, struct cb_item *it)
 	dispatch_join(in->dm->dispatch, &in->part);
 }
 
+static void attach(struct cb_item *it, struct httpd_req *r)
+{
+	grow_array(&it->dups, &it->capdups, it->ndups + 1, sizeof *it->dups);
+	it->dups[it->ndups++] = r;
+}
+
 /* The same callback already waiting in this batch: it gets the answer
  * that one gets.  true if r was attached. */
 static bool attach_duplicate(struct inbound *in, const char *key, struct httpd_req *r)
@@ -176,8 +182,7 @@ static bool attach_duplicate(struct inbound *in, const char *key, struct httpd_r
 
 	for (it = in->items; it; it = it->next)
 		if (it->dedup && strcmp(it->dedup, key) == 0) {
-			grow_array(&it->dups, &it->capdups, it->ndups + 1, sizeof *it->dups);
-			it->dups[it->ndups++] = r;
+			attach(it, r);
 			return true;
 		}
 	return false;
@@ -194,15 +199,15 @@ static int receipt_rank(const char *state)
 	return strcmp(state, "read") == 0 ? 4 : 3;
 }
 
-/* The highest stage of the reminder's receipts waiting in this batch. */
-static int pending_rank(const struct inbound *in, uint64_t id)
+/* The reminder's receipt of the highest stage waiting in this batch, or NULL. */
+static struct cb_item *pending_receipt(const struct inbound *in, uint64_t id)
 {
-	const struct cb_item *it;
-	int best = -1, r;
+	struct cb_item *it, *best = NULL;
 
 	for (it = in->items; it; it = it->next)
-		if (it->w.receipt == id && (r = receipt_rank(it->w.receipt_state)) > best)
-			best = r;
+		if (it->w.receipt == id && (!best ||
+		    receipt_rank(it->w.receipt_state) > receipt_rank(best->w.receipt_state)))
+			best = it;
 	return best;
 }
 
@@ -229,17 +234,22 @@ static bool calendar_kind(const char *kind)
 
 /* Fills it->w with the receipt, or returns false: nothing to record (a
  * stage on the way, a reminder the channel never sent, a receipt of an
- * earlier stage than the one recorded). */
+ * earlier or the same stage as the one recorded), or it went with another
+ * item (*taken: the same receipt waiting in this batch).  A receipt is its
+ * own key: the same one again (same id, same state) counts once, without a
+ * key in the ledger (one write less per receipt, bench W6). */
 static bool receipt_take(struct inbound *in, struct cb_item *it, uint16_t ch,
-    const struct iopd_callback *cb)
+    const struct iopd_callback *cb, bool *taken)
 {
 	struct daemon *dm = in->dm;
-	const char *state = receipt_state(cb->receipt);
+	const char *state = receipt_state(cb->receipt), *have;
+	struct cb_item *p;
 	struct ledger_rec r;
 	char buf[2048], hex[IDENT_HEX_LEN + 1];
 	uint64_t id;
-	int have;
+	bool first;
 
+	*taken = false;
 	if (!state) {
 		in->st.receipts[RCPT_INTERIM]++;
 		return false;
@@ -250,11 +260,19 @@ static bool receipt_take(struct inbound *in, struct cb_item *it, uint16_t ch,
 		in->st.receipts_ignored++;
 		return false;
 	}
-	have = pending_rank(in, id);
-	if (receipt_rank(r.receipt) > have)
-		have = receipt_rank(r.receipt);
-	if (receipt_rank(state) <= have) {
-		in->st.receipts_ignored++;
+	p = pending_receipt(in, id);
+	have = p && receipt_rank(p->w.receipt_state) > receipt_rank(r.receipt) ? p->w.receipt_state : r.receipt;
+	first = !have;
+	if (receipt_rank(state) <= receipt_rank(have)) {
+		if (strcmp(state, have) != 0) {
+			in->st.receipts_ignored++;     /* superseded: a final one is kept */
+		} else if (p && have == p->w.receipt_state) {
+			attach(p, it->req);            /* answered with the one waiting */
+			in->st.duplicates++;
+			*taken = true;
+		} else {
+			in->st.duplicates++;
+		}
 		return false;
 	}
 	it->w.receipt = id;
@@ -268,7 +286,7 @@ static bool receipt_take(struct inbound *in, struct cb_item *it, uint16_t ch,
 	log_ctx(LOG_LVL_INFO, &(struct log_ctx){hex, r.patient, r.channel}, "receipt: %s%s%s", state,
 	    cb->reason ? " " : "", cb->reason ? cb->reason : "");
 	/* the first final word on it, and a failure: fallback, or staff */
-	if (have < 0 && (cb->receipt == IOPD_RECEIPT_UNDELIVERED || cb->receipt == IOPD_RECEIPT_FAILED) &&
+	if (first && (cb->receipt == IOPD_RECEIPT_UNDELIVERED || cb->receipt == IOPD_RECEIPT_FAILED) &&
 	    r.status == REC_SENT && calendar_kind(r.kind))
 		followup_receipt_failed(dm, &r, cb->reason ? cb->reason : state);
 	return true;
@@ -362,7 +380,7 @@ static void take(struct inbound *in, struct httpd_req *r, uint16_t ch, bool twim
 	const char *chname = dm->snap->channels[ch].name;
 	struct cb_item *it;
 	char *key = NULL;
-	bool seen;
+	bool seen, taken = false;
 
 	if (cb->type != IOPD_CALLBACK_REPLY && cb->type != IOPD_CALLBACK_RECEIPT) {
 		send_answer(r, 200, twiml);
@@ -372,7 +390,7 @@ static void take(struct inbound *in, struct httpd_req *r, uint16_t ch, bool twim
 		refuse(in, r, 503, REFUSED_LEDGER);
 		return;
 	}
-	if (cb->dedup) {
+	if (cb->dedup && cb->type == IOPD_CALLBACK_REPLY) {
 		/* taken before: waiting in this batch (answered with it), or in
 		 * the ledger (answered now); either way counted once */
 		key = xasprintf("%s/%s", chname, cb->dedup);
@@ -399,8 +417,9 @@ static void take(struct inbound *in, struct httpd_req *r, uint16_t ch, bool twim
 		}
 	}
 	if ((cb->type == IOPD_CALLBACK_REPLY && it->intent < 0) ||
-	    (cb->type == IOPD_CALLBACK_RECEIPT && !receipt_take(in, it, ch, cb))) {
-		send_answer(r, 200, twiml);
+	    (cb->type == IOPD_CALLBACK_RECEIPT && !receipt_take(in, it, ch, cb, &taken))) {
+		if (!taken)
+			send_answer(r, 200, twiml);
 		item_free(it);
 		return;
 	}

@@ -112,7 +112,9 @@ check "delivered: recorded on the reminder" test "$(rec D "$R1" receipt)" = deli
 AT1=$(rec D "$R1" receipt_at)
 sleep 1
 check "the same callback again: 200" test "$(status sms "$R1" delivered)" = "200 <Response/>"
-check "... counted once" test "$(rec D "$R1" receipt_at)" = "$AT1" -a "$(sql D "SELECT count(*) FROM callback")" = 1
+check "... counted once" test "$(rec D "$R1" receipt_at)" = "$AT1" -a \
+	"$(ctl D metrics | sed -n 's/^iopd_callbacks_duplicate_total //p')" = 2 -a \
+	"$(ctl D metrics | sed -n 's/^iopd_receipts_total{state="delivered"} //p')" = 1
 S0=$(state)
 check "signed with another token: 403" test "$(status sms "$R1" failed '' --sign-with not-the-token)" = "403 forbidden"
 check "unsigned: 403" test "$(status sms "$R1" failed '' --no-signature)" = "403 forbidden"
