@@ -31,6 +31,10 @@
 #define LEDGER_RETRY 5.0               /* seconds between tries of a refused batch */
 #define AFTERCARE_VALID (24 * 3600)    /* an aftercare check-in stays useful a day */
 #define COMPLAIN_MAX 3600.0           /* log a failing channel at least hourly */
+/* Seconds before a held claim's due in which a batch that holds no claim
+ * is not committed (its fsync would make that send late, bench W6); it
+ * waits until the held ones have left. */
+#define HOLD_GUARD 0.05
 
 /* J_HELD: claimed ahead of its due (the schedule offers a little early,
  * see daemon.c LOOKAHEAD), waiting for the due instant to be sent. */
@@ -113,6 +117,8 @@ struct dispatch {
 	int64_t recheck_before;        /* offers due before it may be settled already */
 	struct consent *consent;       /* the daemon's: asked, and told of gateway opt-outs */
 	struct dispatch_part *parts;   /* others' writes that join the next batch */
+	double hold_next;              /* the earliest due of a held claim (stale once past) */
+	ev_timer hold_w;               /* brings a batch held back by it back */
 	dispatch_failed_fn failed_fn;  /* a reminder failed for good: fallback or notice */
 	void *failed_arg;
 	ev_prepare flush_w;
@@ -929,7 +935,11 @@ static void ledger_failed(struct dispatch *d)
  * next start. */
 static void job_send_at_due(struct job *j)
 {
+	struct dispatch *d = j->d;
+
 	if ((double)j->due > ev_time()) {
+		if (d->hold_next <= ev_time() || (double)j->due < d->hold_next)
+			d->hold_next = (double)j->due;
 		j->state = J_HELD;
 		ev_periodic_set(&j->hold, (double)j->due, 0., NULL);
 		ev_periodic_start(j->d->loop, &j->hold);
@@ -990,6 +1000,15 @@ static bool batch_empty(const struct dispatch *d)
 	    mark_target(d) == d->mark;
 }
 
+/* Is a held claim about to leave?  Then a batch without claims waits for
+ * it (a timer at its due brings the batch back). */
+static bool hold_imminent(const struct dispatch *d)
+{
+	double t = ev_time();
+
+	return d->hold_next > t && d->hold_next - t < HOLD_GUARD;
+}
+
 /* Commits the batch.  Claims gate sends, so a batch with claims is
  * committed once per loop iteration, before the loop polls (flush_cb).
  * One without (outcomes, notes, the mark) waits for an iteration with
@@ -998,12 +1017,22 @@ static bool batch_empty(const struct dispatch *d)
  * (bench W3: the outcomes of a second's first replies were committed while
  * the rest of that second's requests waited, 3-5 ms).  It only delays when
  * a slot comes free: the outcome is still committed before its slot is
- * reused, and a batch with claims takes the outcomes along. */
+ * reused, and a batch with claims takes the outcomes along.  Others' parts
+ * (the gateways' callbacks, waiting for their answer) are committed like
+ * claims, but never in the HOLD_GUARD before a held claim's due (bench W6:
+ * a burst of callbacks committed there made that second's sends late). */
 static void flush(struct dispatch *d, bool all)
 {
 	while (!batch_empty(d) && !ev_is_active(&d->ledger_retry_w)) {
 		if (!all && !d->claims.n && !d->parts)
 			return;                    /* busy_w is active: busy_cb commits it */
+		if (!d->claims.n && hold_imminent(d)) {
+			ev_idle_stop(d->loop, &d->busy_w);
+			ev_timer_stop(d->loop, &d->hold_w);
+			ev_timer_set(&d->hold_w, d->hold_next - ev_time() + 0.001, 0.);
+			ev_timer_start(d->loop, &d->hold_w);
+			return;
+		}
 		if (batch_write(d)) {
 			ledger_failed(d);
 			return;
@@ -1026,6 +1055,11 @@ static void ledger_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct dispatch *d = w->data;
 
 	ensure_flush(d);                     /* the next prepare tries the batch again */
+}
+
+static void hold_guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ensure_flush(w->data);
 }
 
 /* An iteration with nothing pending (libev runs idle watchers only then). */
@@ -1370,6 +1404,8 @@ struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l, struct con
 	d->busy_w.data = d;
 	ev_timer_init(&d->ledger_retry_w, ledger_retry_cb, 0., 0.);
 	d->ledger_retry_w.data = d;
+	ev_timer_init(&d->hold_w, hold_guard_cb, 0., 0.);
+	d->hold_w.data = d;
 	return d;
 }
 
@@ -1432,6 +1468,7 @@ void dispatch_free(struct dispatch *d)
 	ev_prepare_stop(d->loop, &d->flush_w);
 	ev_idle_stop(d->loop, &d->busy_w);
 	ev_timer_stop(d->loop, &d->ledger_retry_w);
+	ev_timer_stop(d->loop, &d->hold_w);
 	while (d->all) {
 		struct job *j = d->all;
 		if (j->state == J_INFLIGHT && job_channel(j)->inst)
