@@ -207,7 +207,7 @@ void agenda_walk(const struct snapshot *s, int64_t from, int64_t to, int64_t pat
 }
 
 void agenda_row_json(const struct snapshot *s, const struct agenda_row *r, const char *status,
-    struct sbuf *b)
+    const struct agenda_live *live, struct sbuf *b)
 {
 	const struct occ *o = r->o;
 	char buf[FMT_LOCAL_LEN + 1], id[IDENT_HEX_LEN + 1];
@@ -234,7 +234,12 @@ void agenda_row_json(const struct snapshot *s, const struct agenda_row *r, const
 	sbuf_json_str(b, o->tmpl >= 0 ? s->templates[o->tmpl].name : "");
 	sbuf_add(b, ",\"status\":\"", 11);
 	sbuf_adds(b, status ? status : status_names[r->status]);
-	sbuf_add(b, "\"}", 2);
+	sbuf_addc(b, '"');
+	if (live && live->receipt)
+		sbuf_printf(b, ",\"receipt\":\"%s\"", live->receipt);
+	if (live && live->reply)
+		sbuf_printf(b, ",\"reply\":\"%s\"", live->reply);
+	sbuf_addc(b, '}');
 }
 
 /* ---- printing --------------------------------------------------------- */
@@ -347,9 +352,9 @@ static void local_cell(struct printer *p, int col, int64_t t, const struct tz *z
 }
 
 static void table_row(struct printer *p, const struct snapshot *s, const struct agenda_row *r,
-    const char *st)
+    const char *st, const struct agenda_live *live)
 {
-	char id[IDENT_HEX_LEN + 1];
+	char id[IDENT_HEX_LEN + 1], cell[128];
 
 	local_cell(p, COL_DUE, r->o->due, r->o->patient->tz);
 	table_cell(p, COL_PATIENT, r->o->patient->id);
@@ -358,7 +363,12 @@ static void table_row(struct printer *p, const struct snapshot *s, const struct 
 	table_cell(p, COL_LEAD, *r->o->lead ? r->o->lead : "-");
 	table_cell(p, COL_CHANNEL, s->channels[r->ch].name);
 	table_cell(p, COL_TEMPLATE, r->o->tmpl >= 0 ? s->templates[r->o->tmpl].name : "-");
-	table_cell(p, COL_STATUS, st ? st : status_names[r->status]);
+	/* "sent (delivered, confirm)": the receipt and what the patient said */
+	snprintf(cell, sizeof cell, "%s%s%s%s%s%s", st ? st : status_names[r->status],
+	    live->receipt || live->reply ? " (" : "", live->receipt ? live->receipt : "",
+	    live->receipt && live->reply ? ", " : "", live->reply ? live->reply : "",
+	    live->receipt || live->reply ? ")" : "");
+	table_cell(p, COL_STATUS, cell);
 	ident_hex(r->id, id);
 	table_cell(p, COL_STATUS + 1, id);
 }
@@ -411,16 +421,17 @@ static int print_row(const struct snapshot *s, const struct agenda_row *r, void 
 {
 	struct printer *p = arg;
 	char stbuf[64];
-	const char *st = p->status ? p->status(s, r, stbuf, sizeof stbuf, p->status_arg) : NULL;
+	struct agenda_live live = {NULL, NULL};
+	const char *st = p->status ? p->status(s, r, stbuf, sizeof stbuf, &live, p->status_arg) : NULL;
 	enum render_form form = p->text ? render_occ(s, r->o, r->ch, &p->r) : RENDER_NONE;
 
 	if (p->format == AGENDA_JSONL) {
-		agenda_row_json(s, r, st, &p->buf);
+		agenda_row_json(s, r, st, &live, &p->buf);
 		if (p->text)
 			json_texts(p, form);
 		sbuf_addc(&p->buf, '\n');
 	} else {
-		table_row(p, s, r, st);
+		table_row(p, s, r, st, &live);
 		if (p->text)
 			text_cell(p, form);
 	}

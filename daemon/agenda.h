@@ -30,10 +30,17 @@ typedef int (*agenda_fn)(const struct snapshot *s, const struct agenda_row *r, v
 void agenda_walk(const struct snapshot *s, int64_t from, int64_t to, int64_t patient,
     agenda_fn fn, void *arg);
 
+/* What the daemon's ledger adds to a row (SPEC 8), or nothing. */
+struct agenda_live {
+	const char *receipt;           /* "delivered", "undelivered", "failed", or NULL */
+	const char *reply;             /* the patient's "confirm", "reschedule", "taken", or NULL */
+};
+
 /* One row as a JSON object (no newline); `status` overrides the
- * calendar's status text when not NULL (the daemon's ledger view). */
+ * calendar's status text when not NULL (the daemon's ledger view), and
+ * `live` (or NULL) adds "receipt" and "reply" members where set. */
 void agenda_row_json(const struct snapshot *s, const struct agenda_row *r, const char *status,
-    struct sbuf *out);
+    const struct agenda_live *live, struct sbuf *out);
 
 enum agenda_format {
 	AGENDA_JSONL = 0,
@@ -43,9 +50,9 @@ enum agenda_format {
 };
 
 /* A row's status text as the caller sees it (the daemon: from its ledger),
- * or NULL for the calendar's own. */
+ * or NULL for the calendar's own; it may fill `live` (static strings). */
 typedef const char *(*agenda_status_fn)(const struct snapshot *s, const struct agenda_row *r,
-    char *buf, size_t len, void *arg);
+    char *buf, size_t len, struct agenda_live *live, void *arg);
 
 /* iopd agenda: prints the window to f, in `format` (enum agenda_format,
  * AGENDA_TEXT or'ed in for texts).  Returns 0, or -1 on a write error. */

@@ -21,7 +21,7 @@
 #include "tz.h"
 
 static const char *const root_keys[] = {
-	"daemon", "channels", "templates", "closures", "programs", "patients", NULL
+	"daemon", "channels", "templates", "closures", "programs", "patients", "inbound", NULL
 };
 
 static const char *const daemon_keys[] = {
@@ -489,6 +489,9 @@ static int parse_root(struct conf_ctx *c, config_setting_t *root)
 		bad += check_patient_files(c);
 	if ((g = config_setting_get_member(root, "templates")))
 		bad += conf_check_templates(c, g);
+	conf_reply_templates(c);
+	bad += conf_parse_inbound(c, config_setting_get_member(root, "inbound"),
+	    config_setting_get_member(root, "channels"));
 	if (c->check)
 		bad += check_paths(c, config_setting_get_member(root, "daemon")) + check_not_empty(c, root);
 	return bad;

@@ -334,3 +334,43 @@ int conf_check_templates(struct conf_ctx *c, const config_setting_t *group)
 	check_values(c, config_setting_parent(group));
 	return bad;
 }
+
+/* ---- the answers' templates (SPEC 8) ------------------------------------ */
+
+/* Discreet: they name no treatment and no program, only the number to
+ * call; and short (GSM 7-bit, one part with a 15-digit clinic_phone). */
+static const struct {
+	const char *name, *sms;
+} reply_defaults[] = {
+	{"help", "Appointment reminders. For help call {clinic_phone}. Reply STOP to opt out."},
+	{"stopped", "You will get no more reminders from this number. Reply START to get them "
+	    "again. Questions: {clinic_phone}"},
+	{"started", "Reminders from this number are on again. Reply STOP to opt out. Questions: "
+	    "{clinic_phone}"},
+};
+
+void conf_reply_templates(struct conf_ctx *c)
+{
+	struct snapshot *s = c->snap;
+	struct template *t;
+	size_t i, missing = 0;
+	char err[128];
+
+	for (i = 0; i < IOPD_NELEM(reply_defaults); i++)
+		missing += snapshot_template(s, reply_defaults[i].name) < 0;
+	if (!missing)
+		return;
+	t = arena_alloc(&s->arena, sizeof *t * (s->ntemplates + missing));
+	if (s->ntemplates)
+		memcpy(t, s->templates, sizeof *t * s->ntemplates);
+	s->templates = t;
+	for (i = 0; i < IOPD_NELEM(reply_defaults); i++) {
+		if (snapshot_template(s, reply_defaults[i].name) >= 0)
+			continue;
+		t = &s->templates[s->ntemplates++];
+		memset(t, 0, sizeof *t);
+		t->name = intern(&s->strings, reply_defaults[i].name);
+		t->discreet = true;
+		t->f.sms = tmpl_compile(&s->arena, reply_defaults[i].sms, err, sizeof err);
+	}
+}

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "civil.h"
+#include "consent.h"
 #include "control_job.h"
 #include "daemon_int.h"
 #include "ident.h"
@@ -394,6 +395,7 @@ static void cmd_override(struct conn *c, int argc, char **argv)
 {
 	bool pause = strcmp(argv[0], "pause") == 0 || strcmp(argv[0], "resume") == 0;
 	int on = strcmp(argv[0], "pause") == 0 || strcmp(argv[0], "opt-out") == 0;
+	struct consent_change ch;
 	char err[256], msg[512];
 
 	if (argc != (pause ? 2 : 3)) {
@@ -408,8 +410,14 @@ static void cmd_override(struct conn *c, int argc, char **argv)
 		fail(c, "no channel \"%s\" in the current configuration", argv[2]);
 		return;
 	}
-	if (dispatch_override(c->dm->dispatch, pause ? OVR_PAUSE : OVR_OPTOUT, argv[1],
-	    pause ? NULL : argv[2], on, "iopctl", err, sizeof err)) {
+	ch.kind = pause ? OVR_PAUSE : OVR_OPTOUT;
+	ch.patient = argv[1];
+	ch.channel = pause ? NULL : argv[2];
+	ch.on = on;
+	ch.origin = OVR_STAFF;
+	ch.source = "iopctl";
+	ch.at = (int64_t)ev_now(c->dm->loop);
+	if (consent_set(c->dm->consent, c->dm->ledger, &ch, err, sizeof err)) {
 		fail(c, "could not record it in the ledger: %s", err);
 		return;
 	}

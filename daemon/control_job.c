@@ -136,14 +136,34 @@ static void live_ovr(const struct ledger_ovr *o, void *arg)
 	strset_add(o->kind == OVR_PAUSE ? &lv->paused : &lv->optout, k);
 }
 
-static const char *live_status(const struct snapshot *s, const struct agenda_row *r, char *buf,
-    size_t len, void *arg)
+/* A receipt as iopctl shows it (SPEC 8): "read" is delivered, and read. */
+static const char *receipt_shown(const char *receipt)
 {
+	return receipt && strcmp(receipt, "read") == 0 ? "delivered" : receipt;
+}
+
+/* The ledger's words as static strings (the agenda keeps them past the
+ * lookup's buffer). */
+static const char *static_word(const char *w, const char *const *words)
+{
+	for (; w && *words; words++)
+		if (strcmp(w, *words) == 0)
+			return *words;
+	return NULL;
+}
+
+static const char *live_status(const struct snapshot *s, const struct agenda_row *r, char *buf,
+    size_t len, struct agenda_live *live, void *arg)
+{
+	static const char *const receipts[] = {"delivered", "undelivered", "failed", NULL};
+	static const char *const replies[] = {"confirm", "reschedule", "taken", NULL};
 	struct live *lv = arg;
 	struct ledger_rec rec;
 	char tmp[1024], k[512];
 
 	if (lv->r->ops->lookup(lv->r, r->id, &rec, tmp, sizeof tmp) == 1) {
+		live->receipt = static_word(receipt_shown(rec.receipt), receipts);
+		live->reply = static_word(rec.response, replies);
 		if (rec.status == REC_SKIPPED && rec.reason && !strchr(rec.reason, ' '))
 			snprintf(buf, len, "skipped:%s", rec.reason);
 		else
@@ -185,12 +205,14 @@ static void job_agenda(struct cjob *j, struct ledger *r, struct out *o)
 static void hist_rec(const struct ledger_rec *r, void *arg)
 {
 	struct out *o = arg;
-	char id[IDENT_HEX_LEN + 1], at[FMT_UTC_LEN + 1], due[FMT_UTC_LEN + 1];
+	char id[IDENT_HEX_LEN + 1], at[FMT_UTC_LEN + 1], due[FMT_UTC_LEN + 1], origin[IDENT_HEX_LEN + 1];
 	const char *detail = r->status == REC_SENT ? r->gateway_id : r->reason;
+	const char *receipt = receipt_shown(r->receipt);
 
 	if (o->failed)
 		return;                        /* nobody reads any more */
 	ident_hex(r->id, id);
+	ident_hex(r->origin, origin);
 	fmt_utc(r->at, at);
 	fmt_utc(r->due, due);
 	if (o->json) {
@@ -202,10 +224,19 @@ static void hist_rec(const struct ledger_rec *r, void *arg)
 			sbuf_json_str(&o->buf, detail);
 		else
 			sbuf_adds(&o->buf, "null");
+		if (receipt)
+			sbuf_printf(&o->buf, ",\"receipt\":\"%s\"", receipt);
+		if (r->response)
+			sbuf_printf(&o->buf, ",\"reply\":\"%s\"", r->response);
+		if (r->origin)
+			sbuf_printf(&o->buf, ",\"origin\":\"%s\"", origin);
 		sbuf_adds(&o->buf, "}\n");
 	} else {
-		sbuf_printf(&o->buf, "%s  %s  %-11s %-10s %s  %-8s %7d  %s\n", at, id, r->kind, r->channel,
-		    due, rec_status_names[r->status], r->attempts, detail ? detail : "");
+		sbuf_printf(&o->buf, "%s  %s  %-11s %-10s %s  %-8s %7d  %s%s%s%s%s%s%s\n", at, id, r->kind,
+		    r->channel, due, rec_status_names[r->status], r->attempts, detail ? detail : "",
+		    receipt ? " [receipt: " : "", receipt ? receipt : "", receipt ? "]" : "",
+		    r->response ? " [patient: " : "", r->response ? r->response : "",
+		    r->response ? "]" : "");
 	}
 	out_maybe_flush(o);
 }
@@ -237,6 +268,34 @@ static void hist_ovr(const struct ledger_ovr *ov, void *arg)
 	out_maybe_flush(o);
 }
 
+/* A patient's reply: its intent (never its text) and what it applied to. */
+static void hist_reply(const struct ledger_reply *rp, void *arg)
+{
+	struct out *o = arg;
+	char at[FMT_UTC_LEN + 1], id[IDENT_HEX_LEN + 1], ev[FMT_UTC_LEN + 1];
+
+	if (o->failed)
+		return;
+	fmt_utc(rp->at, at);
+	ident_hex(rp->reminder, id);
+	if (rp->reminder)
+		fmt_utc(rp->event, ev);
+	if (o->json) {
+		sbuf_printf(&o->buf, "{\"at\":\"%s\",\"reply\":\"%s\",\"channel\":", at, rp->intent);
+		sbuf_json_str(&o->buf, rp->channel);
+		if (rp->reminder)
+			sbuf_printf(&o->buf, ",\"reminder\":\"%s\",\"event\":\"%s\"}\n", id, ev);
+		else
+			sbuf_adds(&o->buf, ",\"reminder\":null,\"event\":null}\n");
+	} else {
+		sbuf_printf(&o->buf, "%s  reply %s on %s", at, rp->intent, rp->channel);
+		if (rp->reminder)
+			sbuf_printf(&o->buf, " (reminder %s, event %s)", id, ev);
+		sbuf_addc(&o->buf, '\n');
+	}
+	out_maybe_flush(o);
+}
+
 static void job_history(struct cjob *j, struct ledger *r, struct out *o)
 {
 	const char *p = j->req.patient_id;
@@ -244,7 +303,7 @@ static void job_history(struct cjob *j, struct ledger *r, struct out *o)
 	if (!o->json)
 		sbuf_printf(&o->buf, "%-20s  %-16s  %-11s %-10s %-20s  %-8s %7s  %s\n", "AT", "ID", "KIND",
 		    "CHANNEL", "DUE", "STATUS", "ATTEMPT", "GATEWAY ID / REASON");
-	if (r->ops->history(r, p, hist_rec, hist_ovr, o)) {
+	if (r->ops->history(r, p, hist_rec, hist_ovr, hist_reply, o)) {
 		out_error(o, "history", r->ops->error(r));
 		return;
 	}

@@ -22,7 +22,10 @@
 
 #include "civil.h"
 #include "conf.h"
+#include "consent.h"
 #include "daemon_int.h"
+#include "followup.h"
+#include "inbound.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -104,7 +107,54 @@ static void pending_cb(const struct ledger_rec *r, void *arg)
 	k->patient = xstrdup(r->patient);
 	k->channel = xstrdup(r->channel);
 	k->kind = xstrdup(r->kind);
-	k->reason = k->gateway_id = NULL;
+	k->tmpl = r->tmpl ? xstrdup(r->tmpl) : NULL;
+	k->body = r->body ? xstrdup(r->body) : NULL;
+	k->reason = k->gateway_id = k->receipt = k->response = NULL;
+}
+
+/* A send derived from a reminder or a reply (SPEC 8), open at the last
+ * stop: made again from its row (a fallback's texts from its reminder's
+ * group in the calendar).  false if the configuration no longer has what
+ * it needs. */
+static bool resume_derived(struct daemon *dm, const struct ledger_rec *r, int64_t p)
+{
+	const struct snapshot *s = dm->snap;
+	int ch = snapshot_channel(s, r->channel);
+	struct send_spec sp;
+	struct occ o;
+	uint16_t och;
+
+	if (p < 0 || ch < 0)
+		return false;
+	memset(&sp, 0, sizeof sp);
+	sp.id = r->id;
+	sp.origin = r->origin;
+	sp.patient = (uint32_t)p;
+	sp.ch = (uint16_t)ch;
+	sp.due = r->due;
+	sp.event = r->event;
+	sp.expires = r->expires;
+	sp.tmpl = -1;
+	sp.kind = KIND_COUNT;
+	if (strcmp(r->kind, "notice") == 0) {
+		sp.type = SEND_NOTICE;
+		sp.body = r->body ? r->body : "{}";
+		sp.label = r->body && strncmp(r->body, "{\"type\":\"failed\"", 16) == 0 ? "failed" : "reply";
+	} else if (strcmp(r->kind, "reply") == 0) {
+		sp.type = SEND_ANSWER;
+		if (!r->tmpl || (sp.tmpl = snapshot_template(s, r->tmpl)) < 0)
+			return false;
+	} else {
+		sp.type = SEND_FALLBACK;
+		if (cal_find(s, (uint32_t)p, r->due, r->origin, &o, &och) != 0)
+			return false;
+		sp.tmpl = o.tmpl;
+		sp.kind = o.kind;
+		sp.location = o.location;
+		sp.label = o.label;
+	}
+	dispatch_send(dm->dispatch, s, &sp, r);
+	return true;
 }
 
 /* A reminder in flight at the last stop goes out again with the same id;
@@ -112,10 +162,13 @@ static void pending_cb(const struct ledger_rec *r, void *arg)
 static void resume_one(struct daemon *dm, const struct ledger_rec *r)
 {
 	int64_t p = snapshot_patient(dm->snap, r->patient);
+	bool derived = r->origin || strcmp(r->kind, "reply") == 0 || strcmp(r->kind, "notice") == 0;
 	struct occ o;
 	uint16_t ch;
 
-	if (p >= 0 && cal_find(dm->snap, (uint32_t)p, r->due, r->id, &o, &ch) == 0) {
+	if (derived && resume_derived(dm, r, p)) {
+		return;
+	} else if (!derived && p >= 0 && cal_find(dm->snap, (uint32_t)p, r->due, r->id, &o, &ch) == 0) {
 		dispatch_resume(dm->dispatch, dm->snap, &o, ch, r);
 	} else {
 		struct ledger_rec n = *r;
@@ -138,6 +191,8 @@ static int resume_pending(struct daemon *dm)
 		free((char *)c.recs[i].patient);
 		free((char *)c.recs[i].channel);
 		free((char *)c.recs[i].kind);
+		free((char *)c.recs[i].tmpl);
+		free((char *)c.recs[i].body);
 	}
 	if (c.n && rc == 0)
 		log_notice("resumed %zu reminder(s) left open at the last stop", c.n);
@@ -422,6 +477,7 @@ static void reload_swap(struct daemon *dm)
 	sched_free(dm->sched);
 	dm->sched = dm->reload_sched;
 	dm->snap = dm->reload_snap;
+	inbound_reload(dm->inbound);       /* a new listen address, or none */
 	snapshot_unref(old);
 	dm->reload_snap = NULL;
 	dm->reload_sched = NULL;
@@ -535,6 +591,7 @@ static void term_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	log_notice("stopping (signal %d): taking no new work, letting sends in flight finish", w->signum);
 	ev_periodic_stop(loop, &dm->tick_w);
 	control_stop(dm);
+	inbound_stop(dm->inbound);
 	ev_timer_set(&dm->drain_w, DRAIN_BOUND, 0.);
 	ev_timer_start(loop, &dm->drain_w);
 	dispatch_drain(dm->dispatch, drained, dm);
@@ -619,7 +676,13 @@ static int daemon_start(struct daemon *dm)
 	}
 	dm->http = http_new(dm->loop);
 	start_channels(dm, dm->snap);
-	dm->dispatch = dispatch_new(dm->loop, dm->ledger);
+	dm->consent = consent_new();
+	if (consent_load(dm->consent, dm->ledger)) {
+		log_err("ledger: %s", dm->ledger->ops->error(dm->ledger));
+		return -1;
+	}
+	dm->dispatch = dispatch_new(dm->loop, dm->ledger, dm->consent);
+	dispatch_on_failed(dm->dispatch, followup_failed, dm);
 	dispatch_use(dm->dispatch, dm->snap);
 	if (resume_pending(dm)) {
 		log_err("ledger: %s", dm->ledger->ops->error(dm->ledger));
@@ -629,6 +692,11 @@ static int daemon_start(struct daemon *dm)
 	watchers_init(dm);
 	if (control_start(dm, err, sizeof err) != 0) {
 		log_err("control socket: %s", err);
+		return -1;
+	}
+	dm->inbound = inbound_new(dm);
+	if (inbound_start(dm->inbound, err, sizeof err) != 0) {
+		log_err("inbound: %s", err);
 		return -1;
 	}
 	notify_start(dm->loop);
@@ -684,7 +752,10 @@ static void daemon_cleanup(struct daemon *dm)
 		ev_timer_stop(dm->loop, &dm->metrics_w);
 		stall_stop(dm);
 	}
+	inbound_stop(dm->inbound);
 	dispatch_free(dm->dispatch);
+	inbound_free(dm->inbound);         /* after the batches that held its writes */
+	consent_free(dm->consent);
 	sched_free(dm->sched);
 	snapshot_unref(dm->snap);          /* stops the channels' plugin instances */
 	if (dm->http)

@@ -18,6 +18,8 @@
 #include "snapshot.h"
 
 struct control;
+struct consent;
+struct inbound;
 
 typedef void (*reload_fn)(int ok, const char *errors, void *arg);
 
@@ -34,8 +36,10 @@ struct daemon {
 	struct sched *sched;
 	struct ledger *ledger;
 	struct dispatch *dispatch;
+	struct consent *consent;       /* pauses and opt-outs over the configuration */
 	struct http *http;
 	struct control *control;
+	struct inbound *inbound;       /* the listener for gateways' callbacks, or NULL */
 	time_t started;
 	long reloads, reload_failures;
 	char last_error[256];

@@ -5,7 +5,10 @@
  *   offer -> queued --(slot and token)--> claiming --(batch commits)--> in flight
  *   in flight --(plugin's done)--> outcome --(batch commits)--> final, or
  *                                                waiting --(timer)--> queued
- */
+ *
+ * Besides the calendar's reminders, a job may be a send derived from one
+ * or from a patient's reply (SPEC 8; dispatch_send): a fallback, an answer
+ * or a staff notice.  They travel the same way, recorded alike. */
 #include "config.h"
 
 #include <math.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "consent.h"
 #include "dispatch.h"
 #include "ident.h"
 #include "log.h"
@@ -27,6 +31,10 @@
 #define LEDGER_RETRY 5.0               /* seconds between tries of a refused batch */
 #define AFTERCARE_VALID (24 * 3600)    /* an aftercare check-in stays useful a day */
 #define COMPLAIN_MAX 3600.0           /* log a failing channel at least hourly */
+/* Seconds before a held claim's due in which a batch that holds no claim
+ * is not committed (its fsync would make that send late, bench W6); it
+ * waits until the held ones have left. */
+#define HOLD_GUARD 0.05
 
 /* J_HELD: claimed ahead of its due (the schedule offers a little early,
  * see daemon.c LOOKAHEAD), waiting for the due instant to be sent. */
@@ -37,6 +45,9 @@ struct dq;
 struct job {
 	uint32_t magic;
 	enum job_state state;
+	enum send_type type;
+	uint64_t origin;               /* derived sends: see struct send_spec */
+	char *body, *stored;           /* a notice's JSON: to post, to keep */
 	struct job *next;              /* link in a queue or batch list */
 	struct job *all_prev, *all_next;   /* every job, for reloads and shutdown */
 	struct dispatch *d;
@@ -104,7 +115,12 @@ struct dispatch {
 	int64_t sched_mark;            /* the schedule's: offered up to here */
 	int64_t mark;                  /* what the ledger has */
 	int64_t recheck_before;        /* offers due before it may be settled already */
-	struct strset paused, optout;
+	struct consent *consent;       /* the daemon's: asked, and told of gateway opt-outs */
+	struct dispatch_part *parts;   /* others' writes that join the next batch */
+	double hold_next;              /* the earliest due of a held claim (stale once past) */
+	ev_timer hold_w;               /* brings a batch held back by it back */
+	dispatch_failed_fn failed_fn;  /* a reminder failed for good: fallback or notice */
+	void *failed_arg;
 	ev_prepare flush_w;
 	ev_idle busy_w;                /* keeps the loop from blocking while work waits */
 	ev_timer ledger_retry_w;
@@ -175,27 +191,6 @@ double dispatch_backoff(int attempt, double base, double cap, uint64_t *rng)
 static double now(const struct dispatch *d)
 {
 	return ev_now(d->loop);
-}
-
-static void ovr_key(char *buf, size_t len, const char *patient, const char *channel)
-{
-	snprintf(buf, len, "%s\x1f%s", patient, channel ? channel : "");
-}
-
-bool dispatch_paused(const struct dispatch *d, const char *patient)
-{
-	char k[512];
-
-	ovr_key(k, sizeof k, patient, NULL);
-	return strset_has(&d->paused, k);
-}
-
-bool dispatch_opted_out(const struct dispatch *d, const char *patient, const char *channel)
-{
-	char k[512];
-
-	ovr_key(k, sizeof k, patient, channel);
-	return strset_has(&d->optout, k);
 }
 
 static void ensure_flush(struct dispatch *d)
@@ -291,6 +286,8 @@ static void job_free(struct job *j)
 	free(j->label);
 	free(j->reason);
 	free(j->gateway_id);
+	free(j->body);
+	free(j->stored);
 	j->magic = 0;
 	free(j);
 	if (d->draining && d->drained) {
@@ -320,6 +317,24 @@ static struct log_ctx job_ctx(const struct job *j)
 	return c;
 }
 
+/* The ledger's `kind` of a job: the calendar's, or what it was derived as. */
+static const char *job_kind_name(const struct job *j)
+{
+	if (j->type == SEND_ANSWER)
+		return "reply";
+	if (j->type == SEND_NOTICE)
+		return "notice";
+	return kind_names[j->kind];
+}
+
+/* Does the patient's quiet-hours window hold this job back?  Reminders
+ * (and their fallbacks) but medication prompts; never an answer the
+ * patient just asked for, nor a notice to staff (SPEC 8). */
+static bool job_quiet_applies(const struct job *j)
+{
+	return (j->type == SEND_REMINDER || j->type == SEND_FALLBACK) && j->kind != KIND_MEDICATION;
+}
+
 static int64_t expiry(const struct snapshot *s, const struct occ *o)
 {
 	switch (o->kind) {
@@ -341,7 +356,10 @@ static struct ledger_rec job_rec(const struct job *j, enum rec_status st)
 	r.id = j->id;
 	r.patient = job_patient(j)->id;
 	r.channel = j->q->name;
-	r.kind = kind_names[j->kind];
+	r.kind = job_kind_name(j);
+	r.origin = j->origin;
+	r.tmpl = j->type == SEND_ANSWER && j->tmpl >= 0 ? j->snap->templates[j->tmpl].name : NULL;
+	r.body = j->stored;
 	r.due = j->due;
 	r.event = j->event;
 	r.expires = j->expires;
@@ -443,23 +461,36 @@ static void job_note(struct job *j, enum rec_status st, const char *reason)
 
 /* ---- starting sends ----------------------------------------------- */
 
+/* Why consent forbids sending a job now (paused, opted out since it was
+ * offered), or NULL.  An answer and a notice are never held back: the
+ * patient asked for the one, staff must hear the other (a STOP is
+ * confirmed once, FCC 2024). */
+static const char *job_refused(const struct job *j)
+{
+	const struct patient *p = job_patient(j);
+
+	if (j->type == SEND_ANSWER || j->type == SEND_NOTICE)
+		return NULL;
+	if (consent_paused(j->d->consent, p->id))
+		return "paused";
+	if (consent_opted_out(j->d->consent, p->id, j->q->name))
+		return "opt-out";
+	return NULL;
+}
+
 /* Checks a queued job just before it takes a slot: it may have expired
  * while it waited, or been paused or opted out since it was offered. */
 static bool job_still_wanted(struct job *j)
 {
-	const struct patient *p = job_patient(j);
+	const char *why;
 
 	if (now(j->d) >= (double)j->expires) {
 		job_note(j, j->attempts ? REC_EXPIRED : REC_MISSED,
 		    j->attempts ? "expired before it could be sent again" : "expired while queued");
 		return false;
 	}
-	if (dispatch_paused(j->d, p->id)) {
-		job_note(j, REC_SKIPPED, "paused");
-		return false;
-	}
-	if (dispatch_opted_out(j->d, p->id, j->q->name)) {
-		job_note(j, REC_SKIPPED, "opt-out");
+	if ((why = job_refused(j))) {
+		job_note(j, REC_SKIPPED, why);
 		return false;
 	}
 	return true;
@@ -495,7 +526,7 @@ static void pump(struct dq *q)
 		/* a first attempt too can reach the front of its queue inside
 		 * the patient's quiet hours: at a catch-up after downtime, or
 		 * behind a slow rate; it waits for the morning like a retry */
-		if (j->kind != KIND_MEDICATION && in_quiet(j, now(d))) {
+		if (job_quiet_applies(j) && in_quiet(j, now(d))) {
 			list_pop(&q->queue);
 			if (wait_quiet(j))
 				continue;
@@ -529,28 +560,61 @@ static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void job_done(void *token, const struct iopd_outcome *o);
 static void hold_cb(struct ev_loop *loop, ev_periodic *w, int revents);
 
+/* A claimed job that consent no longer allows (a STOP committed since it
+ * was claimed): recorded skipped instead of sent, its slot freed with the
+ * batch like any outcome's. */
+static void job_skip_claimed(struct job *j, const char *why)
+{
+	log_ctx(LOG_LVL_INFO, &(struct log_ctx){j->hex, job_patient(j)->id, j->q->name},
+	    "not sent: %s since it was claimed", why);
+	j->out = REC_SKIPPED;
+	j->reason = xstrdup(why);
+	j->state = J_OUTCOME;
+	list_push(&j->d->outcomes, j);
+	ensure_flush(j->d);
+}
+
+/* The message of a job: a reminder's (or an answer's) rendered texts, or
+ * a notice's JSON. */
+static void job_message(struct job *j, const struct channel *c, const struct patient *p)
+{
+	memset(&j->m, 0, sizeof j->m);
+	j->m.id = j->hex;
+	j->m.kind = job_kind_name(j);
+	j->m.patient = p->id;
+	j->m.channel = c->name;
+	if (j->type == SEND_NOTICE) {
+		j->m.text = j->m.subject = j->label;
+		j->m.body = j->body;
+	} else {
+		struct render_in in = {p, &j->snap->templates[j->tmpl], j->event, j->location, j->label};
+
+		render(j->snap, &in, &j->r);
+		j->m.to = c->contact == IOPD_CONTACT_PHONE ? p->phone :
+		    c->contact == IOPD_CONTACT_EMAIL ? p->email : NULL;
+		j->m.text = j->r.text.s;
+		j->m.subject = j->r.subject.s;
+		j->m.body = j->r.body.s;
+	}
+}
+
 static void job_send(struct job *j)
 {
 	const struct channel *c = job_channel(j);
 	const struct patient *p = job_patient(j);
-	struct render_in in = {p, &j->snap->templates[j->tmpl], j->event, j->location, j->label};
 	struct iopd_outcome down = {IOPD_TRANSIENT, NULL, "channel out of service", -1};
+	const char *why;
 
-	render(j->snap, &in, &j->r);
-	memset(&j->m, 0, sizeof j->m);
-	j->m.id = j->hex;
-	j->m.kind = kind_names[j->kind];
-	j->m.patient = p->id;
-	j->m.channel = c->name;
-	j->m.to = c->contact == IOPD_CONTACT_PHONE ? p->phone : c->contact == IOPD_CONTACT_EMAIL ? p->email : NULL;
-	j->m.text = j->r.text.s;
-	j->m.subject = j->r.subject.s;
-	j->m.body = j->r.body.s;
+	j->state = J_INFLIGHT;
+	if ((why = job_refused(j))) {  /* consent, asked again at the moment of sending */
+		job_skip_claimed(j, why);
+		return;
+	}
+	job_message(j, c, p);
 	j->m.event = j->event;
 	j->m.due = j->due;
 	j->m.expires = j->expires;
 	j->m.attempt = j->attempts;
-	j->state = J_INFLIGHT;
 	log_ctx(LOG_LVL_DEBUG, &(struct log_ctx){j->hex, p->id, c->name}, "sending (attempt %d)", j->attempts);
 	if (!c->inst)
 		job_done(j, &down);
@@ -588,9 +652,40 @@ static double retry_time(struct job *j, double retry_after)
 
 	if (retry_after > 0 && now(j->d) + retry_after > t)
 		t = now(j->d) + retry_after;
-	if (j->kind != KIND_MEDICATION)
+	if (job_quiet_applies(j))
 		t = (double)cal_after_quiet(job_patient(j), (int64_t)ceil(t));
 	return t;
+}
+
+/* What a job is, as a send_spec (its strings are the job's). */
+static void job_spec(const struct job *j, struct send_spec *sp)
+{
+	memset(sp, 0, sizeof *sp);
+	sp->type = j->type;
+	sp->id = j->id;
+	sp->origin = j->origin;
+	sp->patient = j->patient;
+	sp->ch = j->ch;
+	sp->tmpl = j->tmpl;
+	sp->kind = j->kind;
+	sp->due = j->due;
+	sp->event = j->event;
+	sp->expires = j->expires;
+	sp->location = j->location;
+	sp->label = j->label;
+}
+
+/* A reminder (or its fallback) refused for good: the follow-up decides
+ * between a fallback and a notice to staff.  Called before the failure
+ * is committed, so what it queues is committed in the same batch. */
+static void job_failed_for_good(struct job *j)
+{
+	struct send_spec sp;
+
+	if (!j->d->failed_fn || (j->type != SEND_REMINDER && j->type != SEND_FALLBACK))
+		return;
+	job_spec(j, &sp);
+	j->d->failed_fn(j->d->failed_arg, j->snap, &sp, j->reason);
 }
 
 static void job_done(void *token, const struct iopd_outcome *o)
@@ -610,11 +705,15 @@ static void job_done(void *token, const struct iopd_outcome *o)
 	case IOPD_OPTED_OUT:
 		j->out = REC_FAILED;
 		j->reason = xasprintf("opted out at the gateway: %s", reason);
-		j->optout_signal = true;
+		/* a gateway opt-out never takes over one staff set */
+		j->optout_signal = consent_optout_origin(j->d->consent, job_patient(j)->id,
+		    j->q->name) != OVR_STAFF;
+		job_failed_for_good(j);
 		break;
 	case IOPD_PERMANENT:
 		j->out = REC_FAILED;
 		j->reason = xstrdup(reason);
+		job_failed_for_good(j);
 		break;
 	default:
 		complain(j->q, j, reason);
@@ -646,8 +745,8 @@ static bool wait_quiet(struct job *j)
 	double t;
 	int64_t end;
 
-	if (j->kind == KIND_MEDICATION)
-		return false;                  /* no quiet hours (SPEC 4) */
+	if (!job_quiet_applies(j))
+		return false;                  /* no quiet hours (SPEC 4, 8) */
 	ev_now_update(d->loop);            /* the wall clock now, not the cached one */
 	t = now(d);
 	if (!in_quiet(j, t))
@@ -725,6 +824,9 @@ static void outcome_committed(struct job *j)
 		d->totals.expired++;
 		log_ctx(LOG_LVL_WARNING, &c, "%s", j->reason);
 		break;
+	case REC_SKIPPED:
+		d->totals.skipped++;
+		break;
 	default:
 		d->totals.failed++;
 		log_ctx(LOG_LVL_WARNING, &c, "failed: %s", j->reason);
@@ -745,7 +847,7 @@ static int64_t mark_target(const struct dispatch *d)
 
 	for (i = 0; i < d->nqs; i++) {
 		const struct job *j;
-		for (j = d->qs[i]->queue.head; j && j->durable; j = j->next)
+		for (j = d->qs[i]->queue.head; j && (j->durable || j->type != SEND_REMINDER); j = j->next)
 			;
 		if (j && j->due < m)
 			m = j->due;
@@ -756,6 +858,7 @@ static int64_t mark_target(const struct dispatch *d)
 static int batch_write(struct dispatch *d)
 {
 	struct ledger *l = d->ledger;
+	struct dispatch_part *p;
 	struct job *j;
 	size_t i;
 
@@ -771,8 +874,9 @@ static int batch_write(struct dispatch *d)
 		if (l->ops->record(l, &r))
 			return -1;
 		if (j->optout_signal) {
-			struct ledger_ovr o = {OVR_OPTOUT, r.patient, r.channel, j->reason, r.at, 1};
-			if (l->ops->set_override(l, &o))
+			struct consent_change o = {OVR_OPTOUT, r.patient, r.channel, 1, OVR_GATEWAY,
+				j->reason, r.at};
+			if (consent_write(l, &o))
 				return -1;
 		}
 	}
@@ -782,9 +886,28 @@ static int batch_write(struct dispatch *d)
 			return -1;
 		j->attempts = r.attempts;
 	}
+	for (p = d->parts; p; p = p->next)
+		if (p->write(l, p->arg))
+			return -1;
 	if (mark_target(d) != d->mark && l->ops->set_mark(l, mark_target(d)))
 		return -1;
 	return l->ops->commit(l);
+}
+
+/* Tells the parts of the batch whether it was committed; they leave it
+ * either way (the dispatcher keeps and retries its own work, a part
+ * decides for itself: the inbound side answers its callers 503). */
+static void parts_done(struct dispatch *d, bool ok)
+{
+	struct dispatch_part *p = d->parts, *next;
+
+	d->parts = NULL;
+	for (; p; p = next) {
+		next = p->next;
+		p->next = NULL;
+		p->joined = false;
+		p->done(ok, p->arg);
+	}
 }
 
 static void ledger_failed(struct dispatch *d)
@@ -796,6 +919,7 @@ static void ledger_failed(struct dispatch *d)
 		log_err("ledger: cannot record (%s): sending is suspended until it can", l->ops->error(l));
 	snprintf(d->ledger_err, sizeof d->ledger_err, "%s", l->ops->error(l));
 	d->ledger_down = true;
+	parts_done(d, false);
 	ev_idle_stop(d->loop, &d->busy_w);
 	if (!ev_is_active(&d->ledger_retry_w)) {
 		ev_timer_set(&d->ledger_retry_w, LEDGER_RETRY, 0.);
@@ -811,7 +935,11 @@ static void ledger_failed(struct dispatch *d)
  * next start. */
 static void job_send_at_due(struct job *j)
 {
+	struct dispatch *d = j->d;
+
 	if ((double)j->due > ev_time()) {
+		if (d->hold_next <= ev_time() || (double)j->due < d->hold_next)
+			d->hold_next = (double)j->due;
 		j->state = J_HELD;
 		ev_periodic_set(&j->hold, (double)j->due, 0., NULL);
 		ev_periodic_start(j->d->loop, &j->hold);
@@ -843,11 +971,14 @@ static void after_commit(struct dispatch *d)
 	 * (pumped claims, synchronous outcomes) waits for the next batch */
 	memset(&d->outcomes, 0, sizeof d->outcomes);
 	memset(&d->claims, 0, sizeof d->claims);
+	/* first what others committed (a STOP's opt-out is in force before
+	 * the claims below are handed to plugins) */
+	parts_done(d, true);
 	while ((j = list_pop(&outcomes))) {
 		if (j->optout_signal) {
-			char k[512];
-			ovr_key(k, sizeof k, job_patient(j)->id, j->q->name);
-			strset_add(&d->optout, k);
+			struct consent_change o = {OVR_OPTOUT, job_patient(j)->id, j->q->name, 1,
+				OVR_GATEWAY, j->reason, (int64_t)now(d)};
+			consent_apply(d->consent, &o);
 		}
 		outcome_committed(j);
 	}
@@ -865,7 +996,17 @@ static void after_commit(struct dispatch *d)
 
 static bool batch_empty(const struct dispatch *d)
 {
-	return !d->nnotes && !d->outcomes.n && !d->claims.n && mark_target(d) == d->mark;
+	return !d->nnotes && !d->outcomes.n && !d->claims.n && !d->parts &&
+	    mark_target(d) == d->mark;
+}
+
+/* Is a held claim about to leave?  Then a batch without claims waits for
+ * it (a timer at its due brings the batch back). */
+static bool hold_imminent(const struct dispatch *d)
+{
+	double t = ev_time();
+
+	return d->hold_next > t && d->hold_next - t < HOLD_GUARD;
 }
 
 /* Commits the batch.  Claims gate sends, so a batch with claims is
@@ -876,12 +1017,22 @@ static bool batch_empty(const struct dispatch *d)
  * (bench W3: the outcomes of a second's first replies were committed while
  * the rest of that second's requests waited, 3-5 ms).  It only delays when
  * a slot comes free: the outcome is still committed before its slot is
- * reused, and a batch with claims takes the outcomes along. */
+ * reused, and a batch with claims takes the outcomes along.  Others' parts
+ * (the gateways' callbacks, waiting for their answer) are committed like
+ * claims, but never in the HOLD_GUARD before a held claim's due (bench W6:
+ * a burst of callbacks committed there made that second's sends late). */
 static void flush(struct dispatch *d, bool all)
 {
 	while (!batch_empty(d) && !ev_is_active(&d->ledger_retry_w)) {
-		if (!all && !d->claims.n)
+		if (!all && !d->claims.n && !d->parts)
 			return;                    /* busy_w is active: busy_cb commits it */
+		if (!d->claims.n && hold_imminent(d)) {
+			ev_idle_stop(d->loop, &d->busy_w);
+			ev_timer_stop(d->loop, &d->hold_w);
+			ev_timer_set(&d->hold_w, d->hold_next - ev_time() + 0.001, 0.);
+			ev_timer_start(d->loop, &d->hold_w);
+			return;
+		}
 		if (batch_write(d)) {
 			ledger_failed(d);
 			return;
@@ -906,6 +1057,11 @@ static void ledger_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ensure_flush(d);                     /* the next prepare tries the batch again */
 }
 
+static void hold_guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ensure_flush(w->data);
+}
+
 /* An iteration with nothing pending (libev runs idle watchers only then). */
 static void busy_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
@@ -921,7 +1077,8 @@ void dispatch_mark(struct dispatch *d, int64_t mark)
 
 /* ---- offers ------------------------------------------------------------ */
 
-static struct job *job_new(struct dispatch *d, const struct snapshot *s, const struct occ *o,
+/* A job of any type, with what every job has; the caller fills the rest. */
+static struct job *job_alloc(struct dispatch *d, const struct snapshot *s, uint32_t patient,
     uint16_t ch, uint64_t id)
 {
 	struct job *j = xcalloc(1, sizeof *j);
@@ -932,15 +1089,8 @@ static struct job *job_new(struct dispatch *d, const struct snapshot *s, const s
 	j->id = id;
 	ident_hex(id, j->hex);
 	j->snap = snapshot_ref((struct snapshot *)s);
-	j->patient = (uint32_t)(o->patient - s->patients);
+	j->patient = patient;
 	j->ch = ch;
-	j->tmpl = o->tmpl;
-	j->kind = o->kind;
-	j->due = o->due;
-	j->event = o->event;
-	j->expires = expiry(s, o);
-	j->location = dup_or_null(o->location);
-	j->label = dup_or_null(o->label);
 	ev_timer_init(&j->wait, wait_cb, 0., 0.);
 	ev_periodic_init(&j->hold, hold_cb, 0., 0., NULL);
 	j->hold.data = j;
@@ -950,6 +1100,43 @@ static struct job *job_new(struct dispatch *d, const struct snapshot *s, const s
 	if (d->all)
 		d->all->all_prev = j;
 	d->all = j;
+	return j;
+}
+
+/* A calendar reminder: one channel of a group. */
+static struct job *job_new(struct dispatch *d, const struct snapshot *s, const struct occ *o,
+    uint16_t ch, uint64_t id)
+{
+	struct job *j = job_alloc(d, s, (uint32_t)(o->patient - s->patients), ch, id);
+
+	j->type = SEND_REMINDER;
+	j->tmpl = o->tmpl;
+	j->kind = o->kind;
+	j->due = o->due;
+	j->event = o->event;
+	j->expires = expiry(s, o);
+	j->location = dup_or_null(o->location);
+	j->label = dup_or_null(o->label);
+	return j;
+}
+
+/* A derived send (struct send_spec). */
+static struct job *job_derived(struct dispatch *d, const struct snapshot *s,
+    const struct send_spec *sp)
+{
+	struct job *j = job_alloc(d, s, sp->patient, sp->ch, sp->id);
+
+	j->type = sp->type;
+	j->origin = sp->origin;
+	j->tmpl = sp->tmpl;
+	j->kind = sp->type == SEND_FALLBACK ? sp->kind : KIND_COUNT;
+	j->due = sp->due;
+	j->event = sp->event;
+	j->expires = sp->expires;
+	j->location = dup_or_null(sp->location);
+	j->label = dup_or_null(sp->label);
+	j->body = dup_or_null(sp->body);
+	j->stored = dup_or_null(sp->stored ? sp->stored : sp->body);
 	return j;
 }
 
@@ -974,9 +1161,9 @@ static const char *why_not(struct dispatch *d, const struct snapshot *s, const s
 	*rs = REC_SKIPPED;
 	if (st != STATUS_SCHEDULED)
 		return status_names[st] + strlen("skipped:");
-	if (dispatch_paused(d, o->patient->id))
+	if (consent_paused(d->consent, o->patient->id))
 		return "paused";
-	if (dispatch_opted_out(d, o->patient->id, s->channels[ch].name))
+	if (consent_opted_out(d->consent, o->patient->id, s->channels[ch].name))
 		return "opt-out";
 	*rs = REC_MISSED;
 	if (t - (double)o->due > (double)s->catch_up)
@@ -1034,28 +1221,24 @@ void dispatch_offer(struct dispatch *d, const struct snapshot *s, const struct o
 	}
 }
 
-void dispatch_resume(struct dispatch *d, const struct snapshot *s, const struct occ *o,
-    uint16_t ch, const struct ledger_rec *r)
+/* A job the ledger had open at start goes on where it was. */
+static void resume_job(struct dispatch *d, struct job *j, const struct ledger_rec *r)
 {
-	struct job *j;
-
-	if (idset_has(&d->active, r->id))
-		return;
-	j = job_new(d, s, o, ch, r->id);
 	j->attempts = r->attempts;
 	j->durable = true;
-	log_ctx(LOG_LVL_NOTICE, &(struct log_ctx){j->hex, o->patient->id, s->channels[ch].name},
-	    "resuming a reminder left %s at the last stop (attempt %d so far)",
-	    rec_status_names[r->status], r->attempts);
+	log_ctx(LOG_LVL_NOTICE, &(struct log_ctx){j->hex, job_patient(j)->id, j->q ? j->q->name : "-"},
+	    "resuming a %s left %s at the last stop (attempt %d so far)",
+	    j->type == SEND_REMINDER ? "reminder" : job_kind_name(j), rec_status_names[r->status],
+	    r->attempts);
 	/* One that was waiting for a retry waits again, as job_done would have
 	 * it wait: a backoff counted from the recorded failure (r->at, fresh
 	 * jitter), then out of the patient's quiet hours.  A restart must not
 	 * turn a deferred retry into a send at once, at night.  (The gateway's
 	 * Retry-After is not in the ledger; the backoff stands in for it.) */
-	if (r->status == REC_RETRY && j->q) {
+	if (r->status == REC_RETRY && j->q && j->attempts > 0) {
 		double t = fmax(now(d), (double)r->at +
 		    dispatch_backoff(j->attempts, RETRY_BASE, RETRY_CAP, &d->rng));
-		if (j->kind != KIND_MEDICATION)
+		if (job_quiet_applies(j))
 			t = (double)cal_after_quiet(job_patient(j), (int64_t)ceil(t));
 		if (t >= (double)j->expires) {
 			job_note(j, REC_EXPIRED, "expired: its retry would come too late");
@@ -1073,22 +1256,84 @@ void dispatch_resume(struct dispatch *d, const struct snapshot *s, const struct 
 	queue_job(j);
 }
 
+void dispatch_resume(struct dispatch *d, const struct snapshot *s, const struct occ *o,
+    uint16_t ch, const struct ledger_rec *r)
+{
+	if (!idset_has(&d->active, r->id))
+		resume_job(d, job_new(d, s, o, ch, r->id), r);
+}
+
+bool dispatch_send(struct dispatch *d, const struct snapshot *s, const struct send_spec *sp,
+    const struct ledger_rec *prior)
+{
+	struct ledger_rec r;
+	char buf[1024];
+	struct job *j;
+
+	if (idset_has(&d->active, sp->id))
+		return false;                  /* on its way already */
+	if (prior) {
+		resume_job(d, job_derived(d, s, sp), prior);
+		return true;
+	}
+	if (d->ledger->ops->lookup(d->ledger, sp->id, &r, buf, sizeof buf) == 1 && rec_final(r.status))
+		return false;                  /* done with before */
+	j = job_derived(d, s, sp);
+	if (j->q) {
+		/* in the ledger with the next batch (with what made it: a
+		 * failure, a callback), so a crash before its claim loses it not */
+		struct ledger_rec n = job_rec(j, REC_RETRY);
+		char *why = xasprintf("queued: %s", sp->why ? sp->why : job_kind_name(j));
+
+		n.reason = why;
+		dispatch_note(d, &n);
+		free(why);
+		j->durable = true;
+	}
+	log_ctx(LOG_LVL_INFO, &(struct log_ctx){j->hex, job_patient(j)->id, j->q ? j->q->name : "-"},
+	    "%s queued%s%s", j->type == SEND_FALLBACK ? "fallback" : job_kind_name(j),
+	    sp->why ? ": " : "", sp->why ? sp->why : "");
+	queue_job(j);
+	return true;
+}
+
+bool dispatch_ledger_down(const struct dispatch *d)
+{
+	return d->ledger_down;
+}
+
+void dispatch_join(struct dispatch *d, struct dispatch_part *p)
+{
+	if (p->joined)
+		return;
+	p->joined = true;
+	p->next = d->parts;
+	d->parts = p;
+	ensure_flush(d);
+}
+
+void dispatch_on_failed(struct dispatch *d, dispatch_failed_fn fn, void *arg)
+{
+	d->failed_fn = fn;
+	d->failed_arg = arg;
+}
+
 /* ---- configuration changes ------------------------------------------ */
 
 /* Moves a queued or waiting job to snapshot s, or returns false if its
  * patient or channel is gone there. */
 static bool job_rebind(struct job *j, struct snapshot *s)
 {
-	const char *tname = j->snap->templates[j->tmpl].name;
+	const char *tname = j->tmpl >= 0 ? j->snap->templates[j->tmpl].name : NULL;
 	int64_t p = snapshot_patient(s, job_patient(j)->id);
 	int ch = snapshot_channel(s, j->q->name);
-	int t = snapshot_template(s, tname);
+	int t = tname ? snapshot_template(s, tname) : -1;
 
 	if (p < 0 || ch < 0)
 		return false;
-	if (t < 0)
+	if (t < 0 && tname && j->kind < KIND_COUNT)
 		t = s->default_tmpl[j->kind];
-	if (t < 0)
+	if (t < 0 && tname)
 		return false;
 	snapshot_unref(j->snap);
 	j->snap = snapshot_ref(s);
@@ -1139,52 +1384,15 @@ void dispatch_use(struct dispatch *d, struct snapshot *s)
 /* Jobs waiting for a retry are rebound when their timer fires (wait_cb);
  * jobs in flight finish with the snapshot they started with. */
 
-/* ---- overrides ---------------------------------------------------------- */
-
-static void ovr_apply(struct dispatch *d, enum ovr_kind kind, const char *patient,
-    const char *channel, int on)
-{
-	char k[512];
-	struct strset *set = kind == OVR_PAUSE ? &d->paused : &d->optout;
-
-	ovr_key(k, sizeof k, patient, kind == OVR_PAUSE ? NULL : channel);
-	if (on)
-		strset_add(set, k);
-	else
-		strset_del(set, k);
-}
-
-static void ovr_loaded(const struct ledger_ovr *o, void *arg)
-{
-	ovr_apply(arg, o->kind, o->patient, o->channel, 1);
-}
-
-int dispatch_override(struct dispatch *d, enum ovr_kind kind, const char *patient,
-    const char *channel, int on, const char *source, char *err, size_t errlen)
-{
-	struct ledger *l = d->ledger;
-	struct ledger_ovr o = {kind, patient, kind == OVR_OPTOUT ? channel : NULL, source,
-		(int64_t)now(d), on};
-
-	if (l->ops->begin(l) || l->ops->set_override(l, &o) || l->ops->commit(l)) {
-		snprintf(err, errlen, "%s", l->ops->error(l));
-		l->ops->rollback(l);
-		return -1;
-	}
-	ovr_apply(d, kind, patient, channel, on);
-	log_ctx(LOG_LVL_NOTICE, &(struct log_ctx){NULL, patient, o.channel}, "%s %s (%s)",
-	    kind == OVR_PAUSE ? "pause" : "opt-out", on ? "set" : "lifted", source);
-	return 0;
-}
-
 /* ---- life cycle ------------------------------------------------------- */
 
-struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l)
+struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l, struct consent *c)
 {
 	struct dispatch *d = xcalloc(1, sizeof *d);
 
 	d->loop = loop;
 	d->ledger = l;
+	d->consent = c;
 	d->mark = l->ops->get_mark(l);
 	d->sched_mark = d->mark;
 	if (getrandom(&d->rng, sizeof d->rng, 0) != sizeof d->rng)
@@ -1196,7 +1404,8 @@ struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l)
 	d->busy_w.data = d;
 	ev_timer_init(&d->ledger_retry_w, ledger_retry_cb, 0., 0.);
 	d->ledger_retry_w.data = d;
-	l->ops->overrides(l, ovr_loaded, d);
+	ev_timer_init(&d->hold_w, hold_guard_cb, 0., 0.);
+	d->hold_w.data = d;
 	return d;
 }
 
@@ -1259,6 +1468,7 @@ void dispatch_free(struct dispatch *d)
 	ev_prepare_stop(d->loop, &d->flush_w);
 	ev_idle_stop(d->loop, &d->busy_w);
 	ev_timer_stop(d->loop, &d->ledger_retry_w);
+	ev_timer_stop(d->loop, &d->hold_w);
 	while (d->all) {
 		struct job *j = d->all;
 		if (j->state == J_INFLIGHT && job_channel(j)->inst)
@@ -1273,8 +1483,6 @@ void dispatch_free(struct dispatch *d)
 	notes_free(d);
 	free(d->notes);
 	idset_free(&d->active);
-	strset_free(&d->paused);
-	strset_free(&d->optout);
 	snapshot_unref(d->snap);
 	free(d);
 }

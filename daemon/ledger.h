@@ -10,8 +10,9 @@
  * and reuses no concurrency slot before the batch holding its outcome did.
  *
  * The ledger holds ids, patient ids, channel names, times, statuses,
- * gateway message ids and reasons: never contact details or message
- * texts (SPEC 6, DESIGN invariant 5). */
+ * gateway message ids and reasons, receipts, replies' intents and
+ * consent with its origin: never contact details or message texts, a
+ * patient's reply included (SPEC 6, 8; DESIGN invariant 5). */
 #ifndef IOPD_LEDGER_H
 #define IOPD_LEDGER_H
 
@@ -33,6 +34,11 @@ extern const char *const rec_status_names[REC_COUNT];
 int rec_final(enum rec_status s);
 enum rec_status rec_status_parse(const char *s);
 
+/* A send's ledger row.  Besides the calendar's reminders, the ledger holds
+ * the sends derived from them or from patients' replies (SPEC 8): a
+ * fallback (the reminder's kind, `origin` the reminder it stands in for),
+ * an answer to a reply (kind "reply", `tmpl` its template, `origin` the
+ * reply) and a staff notice (kind "notice", `body` its JSON). */
 struct ledger_rec {
 	uint64_t id;
 	const char *patient, *channel, *kind;
@@ -42,18 +48,43 @@ struct ledger_rec {
 	const char *gateway_id;        /* sent: the gateway's message id, or NULL */
 	int attempts;                  /* sends so far, this one included */
 	int64_t at;                    /* when this state was reached */
+	/* derived sends: written when the row is made, never changed */
+	uint64_t origin;               /* see above; 0: none */
+	const char *tmpl;              /* an answer's template name, or NULL */
+	const char *body;              /* a notice's JSON (never a reply's text), or NULL */
+	/* read back only (lookup, pending, history, latest_sent) */
+	const char *receipt;           /* the final delivery report: "delivered", "undelivered",
+	                                * "failed", or NULL */
+	int64_t receipt_at;
+	const char *response;          /* the patient's "confirm", "reschedule", "taken", or NULL */
 };
 
-/* Runtime overrides set by iopctl or a gateway, over the configuration. */
+/* Runtime overrides set by staff, a patient's reply or a gateway, over
+ * the configuration. */
 enum ovr_kind { OVR_PAUSE, OVR_OPTOUT };
+/* Who set it: a START lifts what a reply or the gateway set, never staff's. */
+enum ovr_origin { OVR_STAFF = 0, OVR_REPLY, OVR_GATEWAY, OVR_ORIGIN_COUNT };
+extern const char *const ovr_origin_names[OVR_ORIGIN_COUNT];
 
 struct ledger_ovr {
 	enum ovr_kind kind;
 	const char *patient;
 	const char *channel;           /* OVR_OPTOUT only */
-	const char *source;            /* "iopctl", "gateway: twilio 21610" ... */
+	const char *source;            /* "iopctl", "reply STOP on sms", "gateway: twilio 21610" ... */
 	int64_t at;
 	int on;                        /* history rows: 1 set, 0 undone */
+	enum ovr_origin origin;
+};
+
+/* One reply of a patient (SPEC 8): its intent, never its text. */
+struct ledger_reply {
+	uint64_t id;                   /* the reply's own id (one per text) */
+	const char *patient, *channel; /* the channel it came in on */
+	const char *intent;            /* "stop", "start", "help", "confirm", ... */
+	int64_t at;                    /* when it arrived */
+	uint64_t reminder;             /* the reminder it applied to, or 0 */
+	int64_t event;                 /* that reminder's event, or 0 */
+	uint64_t answer;               /* the id of iopd's answer, or 0 */
 };
 
 enum claim_result { CLAIM_FINAL = 0, CLAIM_OK = 1 };
@@ -61,6 +92,7 @@ enum claim_result { CLAIM_FINAL = 0, CLAIM_OK = 1 };
 typedef void (*ledger_rec_fn)(const struct ledger_rec *r, void *arg);
 typedef void (*ledger_ovr_fn)(const struct ledger_ovr *o, void *arg);
 typedef void (*ledger_count_fn)(const char *channel, enum rec_status s, long n, void *arg);
+typedef void (*ledger_reply_fn)(const struct ledger_reply *r, void *arg);
 
 struct ledger;
 
@@ -85,7 +117,7 @@ struct ledger_ops {
 	int (*overrides)(struct ledger *l, ledger_ovr_fn fn, void *arg);     /* active ones */
 	int (*pending)(struct ledger *l, ledger_rec_fn fn, void *arg);       /* in flight, retry */
 	int (*history)(struct ledger *l, const char *patient, ledger_rec_fn fn,
-	    ledger_ovr_fn ofn, void *arg);
+	    ledger_ovr_fn ofn, ledger_reply_fn rfn, void *arg);
 	int (*counts_since)(struct ledger *l, int64_t t, ledger_count_fn fn, void *arg);
 	int64_t (*size)(struct ledger *l);          /* bytes on disk */
 	const char *(*error)(struct ledger *l);     /* the last error, for logs */
@@ -103,6 +135,29 @@ struct ledger_ops {
 	 * history, counts_since, error and close may be used on it.  May be
 	 * called from any thread.  NULL with the reason in err. */
 	struct ledger *(*reader)(struct ledger *l, char *err, size_t errlen);
+
+	/* ---- two-way SMS (SPEC 8); writes go in a batch like the rest ---- */
+
+	/* receipt: a final delivery report on reminder `id` (its state, time
+	 * and reason), replacing the one recorded; the caller has checked
+	 * that it ranks above it. */
+	int (*receipt)(struct ledger *l, uint64_t id, const char *state, int64_t at,
+	    const char *reason);
+	/* respond: what the patient said of reminder `id` ("confirm" ...). */
+	int (*respond)(struct ledger *l, uint64_t id, const char *response);
+	/* reply: one reply of one patient. */
+	int (*reply)(struct ledger *l, const struct ledger_reply *r);
+	/* callback_seen: 1 if a callback with this key was recorded, else 0
+	 * (-1: error).  callback_mark records the key; callback_prune forgets
+	 * keys recorded before `before` (gateways repeat within hours). */
+	int (*callback_seen)(struct ledger *l, const char *key);
+	int (*callback_mark)(struct ledger *l, const char *key, int64_t at);
+	int (*callback_prune)(struct ledger *l, int64_t before);
+	/* latest_sent: the latest send to `patient` recorded sent at or after
+	 * `since`, on one of `channels` and of one of `kinds` (both
+	 * NULL-terminated).  1 found (r filled, strings in buf), 0 none, -1. */
+	int (*latest_sent)(struct ledger *l, const char *patient, const char *const *channels,
+	    const char *const *kinds, int64_t since, struct ledger_rec *r, char *buf, size_t len);
 };
 
 struct ledger {

@@ -43,7 +43,9 @@ enum rec_status rec_status_parse(const char *s)
 	return REC_NONE;
 }
 
-#define SCHEMA_VERSION 2
+const char *const ovr_origin_names[OVR_ORIGIN_COUNT] = {"staff", "reply", "gateway"};
+
+#define SCHEMA_VERSION 3
 
 /* migrations[v] brings a ledger from version v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -86,15 +88,45 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	"ALTER TABLE reminder_v2 RENAME TO reminder;"
 	"CREATE INDEX reminder_patient ON reminder(patient, due);"
 	"CREATE INDEX reminder_open ON reminder(status) WHERE status IN ('inflight', 'retry');"
-	"CREATE INDEX reminder_updated ON reminder(updated);"
+	"CREATE INDEX reminder_updated ON reminder(updated);",
+	/* 2 -> 3 (SPEC 8, two-way SMS): what a send derives from (a fallback's
+	 * reminder, an answer's reply, a notice's subject), an answer's
+	 * template and a notice's JSON, so a restart resumes them; the final
+	 * receipt and the patient's response on a reminder; replies (intent,
+	 * never text); the keys of callbacks already taken; and where an
+	 * override came from: a START lifts what replies and gateways set,
+	 * never what staff set.  Earlier overrides were staff's (iopctl), or
+	 * the gateway's (recorded as "opted out at the gateway: ..."). */
+	"ALTER TABLE reminder ADD COLUMN origin INTEGER;"
+	"ALTER TABLE reminder ADD COLUMN template TEXT;"
+	"ALTER TABLE reminder ADD COLUMN body TEXT;"
+	"ALTER TABLE reminder ADD COLUMN receipt TEXT;"
+	"ALTER TABLE reminder ADD COLUMN receipt_at INTEGER;"
+	"ALTER TABLE reminder ADD COLUMN receipt_reason TEXT;"
+	"ALTER TABLE reminder ADD COLUMN response TEXT;"
+	"CREATE TABLE reply(id INTEGER NOT NULL, patient TEXT NOT NULL, channel TEXT NOT NULL,"
+	"  intent TEXT NOT NULL, at INTEGER NOT NULL, reminder INTEGER, event INTEGER,"
+	"  answer INTEGER, PRIMARY KEY(id, patient));"
+	"CREATE INDEX reply_patient ON reply(patient, at);"
+	"CREATE TABLE callback(key TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX callback_at ON callback(at);"
+	"ALTER TABLE override ADD COLUMN origin TEXT NOT NULL DEFAULT 'staff';"
+	"ALTER TABLE override_log ADD COLUMN origin TEXT NOT NULL DEFAULT 'staff';"
+	"UPDATE override SET origin = 'gateway' WHERE source LIKE 'opted out at the gateway%';"
+	"UPDATE override_log SET origin = 'gateway' WHERE source LIKE 'opted out at the gateway%';"
 };
 
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_CLAIM, Q_RECORD, Q_NOTE, Q_OUTCOME, Q_LOOKUP, Q_SET_MARK, Q_GET_MARK,
 	Q_OVR_SET, Q_OVR_DEL, Q_OVR_LOG, Q_OVR_LIST, Q_PENDING, Q_HIST, Q_HIST_OVR, Q_COUNTS,
 	Q_GET_ID, Q_SET_ID,
+	Q_RECEIPT, Q_RESPOND, Q_REPLY, Q_CB_SEEN, Q_CB_MARK, Q_CB_PRUNE, Q_LATEST, Q_HIST_REPLY,
 	Q_COUNT
 };
+
+/* The columns of a reminder row, in row_rec's order (after its id). */
+#define REC_COLS "patient, channel, kind, due, event, expires, status, attempts, reason, " \
+	"gateway_id, updated, origin, template, body, receipt, receipt_at, response"
 
 static const char *const queries[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -102,40 +134,53 @@ static const char *const queries[Q_COUNT] = {
 	[Q_ROLLBACK] = "ROLLBACK",
 	/* a final reminder is left alone: changes() == 0 tells the caller */
 	[Q_CLAIM] = "INSERT INTO reminder(id, patient, channel, kind, due, event, expires, status, "
-	    "attempts, updated) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 'inflight', 1, ?8) "
+	    "attempts, updated, origin, template, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 'inflight', "
+	    "1, ?8, ?13, ?14, ?15) "
 	    "ON CONFLICT(id) DO UPDATE SET status = 'inflight', attempts = attempts + 1, "
 	    "updated = ?8 WHERE status IN ('inflight', 'retry') RETURNING attempts",
 	[Q_RECORD] = "INSERT INTO reminder(id, patient, channel, kind, due, event, expires, status, "
-	    "attempts, reason, gateway_id, updated) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-	    "?11, ?12) ON CONFLICT(id) DO UPDATE SET status = ?8, attempts = max(attempts, ?9), "
+	    "attempts, reason, gateway_id, updated, origin, template, body) VALUES(?1, ?2, ?3, ?4, ?5, "
+	    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) ON CONFLICT(id) DO UPDATE SET status = ?8, attempts = max(attempts, ?9), "
 	    "reason = ?10, gateway_id = ?11, updated = ?12",
 	[Q_NOTE] = "INSERT INTO reminder(id, patient, channel, kind, due, event, expires, status, "
-	    "attempts, reason, gateway_id, updated) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-	    "?11, ?12) ON CONFLICT(id) DO UPDATE SET status = ?8, reason = ?10, updated = ?12 "
+	    "attempts, reason, gateway_id, updated, origin, template, body) VALUES(?1, ?2, ?3, ?4, ?5, "
+	    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) ON CONFLICT(id) DO UPDATE SET status = ?8, reason = ?10, updated = ?12 "
 	    "WHERE status IN ('inflight', 'retry')",
 	[Q_OUTCOME] = "INSERT INTO outcome(id, at, status, attempt, reason, gateway_id) "
 	    "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-	[Q_LOOKUP] = "SELECT patient, channel, kind, due, event, expires, status, attempts, reason, "
-	    "gateway_id, updated FROM reminder WHERE id = ?1",
+	[Q_LOOKUP] = "SELECT " REC_COLS " FROM reminder WHERE id = ?1",
 	[Q_SET_MARK] = "INSERT OR REPLACE INTO meta(key, value) VALUES('mark', ?1)",
 	[Q_GET_MARK] = "SELECT value FROM meta WHERE key = 'mark'",
-	[Q_OVR_SET] = "INSERT OR REPLACE INTO override(kind, patient, channel, source, at) "
-	    "VALUES(?1, ?2, ?3, ?4, ?5)",
+	[Q_OVR_SET] = "INSERT OR REPLACE INTO override(kind, patient, channel, source, at, origin) "
+	    "VALUES(?1, ?2, ?3, ?4, ?5, ?7)",
 	[Q_OVR_DEL] = "DELETE FROM override WHERE kind = ?1 AND patient = ?2 AND channel = ?3",
-	[Q_OVR_LOG] = "INSERT INTO override_log(at, kind, patient, channel, on_, source) "
-	    "VALUES(?5, ?1, ?2, ?3, ?6, ?4)",
-	[Q_OVR_LIST] = "SELECT kind, patient, channel, source, at FROM override",
-	[Q_PENDING] = "SELECT id, patient, channel, kind, due, event, expires, status, attempts, "
-	    "reason, gateway_id, updated FROM reminder WHERE status IN ('inflight', 'retry')",
+	[Q_OVR_LOG] = "INSERT INTO override_log(at, kind, patient, channel, on_, source, origin) "
+	    "VALUES(?5, ?1, ?2, ?3, ?6, ?4, ?7)",
+	[Q_OVR_LIST] = "SELECT kind, patient, channel, source, at, origin FROM override",
+	[Q_PENDING] = "SELECT id, " REC_COLS " FROM reminder WHERE status IN ('inflight', 'retry')",
 	[Q_HIST] = "SELECT r.id, r.patient, r.channel, r.kind, r.due, r.event, r.expires, o.status, "
-	    "o.attempt, o.reason, o.gateway_id, o.at FROM reminder r JOIN outcome o ON o.id = r.id "
+	    "o.attempt, o.reason, o.gateway_id, o.at, r.origin, r.template, NULL, r.receipt, "
+	    "r.receipt_at, r.response FROM reminder r JOIN outcome o ON o.id = r.id "
 	    "WHERE r.patient = ?1 ORDER BY o.at, r.due, r.id",
-	[Q_HIST_OVR] = "SELECT kind, patient, channel, source, at, on_ FROM override_log "
+	[Q_HIST_OVR] = "SELECT kind, patient, channel, source, at, origin, on_ FROM override_log "
 	    "WHERE patient = ?1 ORDER BY at",
 	[Q_COUNTS] = "SELECT channel, status, count(*) FROM reminder WHERE updated >= ?1 "
 	    "GROUP BY channel, status",
 	[Q_GET_ID] = "SELECT value FROM meta WHERE key = 'ledger_id'",
 	[Q_SET_ID] = "INSERT INTO meta(key, value) VALUES('ledger_id', ?1)",
+	[Q_RECEIPT] = "UPDATE reminder SET receipt = ?2, receipt_at = ?3, receipt_reason = ?4 "
+	    "WHERE id = ?1",
+	[Q_RESPOND] = "UPDATE reminder SET response = ?2 WHERE id = ?1",
+	[Q_REPLY] = "INSERT OR IGNORE INTO reply(id, patient, channel, intent, at, reminder, event, "
+	    "answer) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[Q_CB_SEEN] = "SELECT 1 FROM callback WHERE key = ?1",
+	[Q_CB_MARK] = "INSERT OR IGNORE INTO callback(key, at) VALUES(?1, ?2)",
+	[Q_CB_PRUNE] = "DELETE FROM callback WHERE at < ?1",
+	/* newest first; the channel and kind are checked by the caller */
+	[Q_LATEST] = "SELECT id, " REC_COLS " FROM reminder WHERE patient = ?1 AND status = 'sent' "
+	    "AND updated >= ?2 ORDER BY updated DESC, due DESC, id",
+	[Q_HIST_REPLY] = "SELECT id, patient, channel, intent, at, reminder, event, answer FROM reply "
+	    "WHERE patient = ?1 ORDER BY at, rowid",
 };
 
 #define ID_HEX 32
@@ -267,6 +312,17 @@ static void bind_ident(sqlite3_stmt *st, const struct ledger_rec *r)
 	sqlite3_bind_int64(st, 7, r->expires);
 }
 
+/* What a derived send carries from its making on (?13 ?14 ?15). */
+static void bind_derived(sqlite3_stmt *st, const struct ledger_rec *r)
+{
+	if (r->origin)
+		sqlite3_bind_int64(st, 13, (sqlite3_int64)r->origin);
+	else
+		sqlite3_bind_null(st, 13);
+	bind_text(st, 14, r->tmpl);
+	bind_text(st, 15, r->body);
+}
+
 static int sq_claim(struct ledger *l, struct ledger_rec *r)
 {
 	struct ledger_sqlite *s = lsq(l);
@@ -275,6 +331,7 @@ static int sq_claim(struct ledger *l, struct ledger_rec *r)
 
 	bind_ident(st, r);
 	sqlite3_bind_int64(st, 8, r->at);
+	bind_derived(st, r);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		r->attempts = sqlite3_column_int(st, 0);
@@ -296,6 +353,7 @@ static int put(struct ledger_sqlite *s, int q, const struct ledger_rec *r)
 	bind_text(st, 10, r->reason);
 	bind_text(st, 11, r->gateway_id);
 	sqlite3_bind_int64(st, 12, r->at);
+	bind_derived(st, r);
 	if (step_done(s, q))
 		return -1;
 	if (!sqlite3_changes(s->db))
@@ -336,7 +394,7 @@ static const char *keep(char **buf, size_t *len, const char *v)
 	return p;
 }
 
-/* Columns id? patient channel kind due event expires status attempts reason gateway_id at. */
+/* Columns (id,) then REC_COLS. */
 static void row_rec(sqlite3_stmt *st, int c, struct ledger_rec *r, char *buf, size_t len)
 {
 	r->patient = keep(&buf, &len, col_text(st, c));
@@ -350,6 +408,12 @@ static void row_rec(sqlite3_stmt *st, int c, struct ledger_rec *r, char *buf, si
 	r->reason = keep(&buf, &len, col_text(st, c + 8));
 	r->gateway_id = keep(&buf, &len, col_text(st, c + 9));
 	r->at = sqlite3_column_int64(st, c + 10);
+	r->origin = (uint64_t)sqlite3_column_int64(st, c + 11);
+	r->tmpl = keep(&buf, &len, col_text(st, c + 12));
+	r->body = keep(&buf, &len, col_text(st, c + 13));
+	r->receipt = keep(&buf, &len, col_text(st, c + 14));
+	r->receipt_at = sqlite3_column_int64(st, c + 15);
+	r->response = keep(&buf, &len, col_text(st, c + 16));
 }
 
 static int sq_lookup(struct ledger *l, uint64_t id, struct ledger_rec *r, char *buf, size_t len)
@@ -392,6 +456,16 @@ static int64_t sq_get_mark(struct ledger *l)
 
 static const char *const ovr_names[] = {"pause", "opt-out"};
 
+static enum ovr_origin origin_parse(const char *s)
+{
+	int i;
+
+	for (i = 0; s && i < OVR_ORIGIN_COUNT; i++)
+		if (strcmp(ovr_origin_names[i], s) == 0)
+			return (enum ovr_origin)i;
+	return OVR_STAFF;
+}
+
 static int sq_set_override(struct ledger *l, const struct ledger_ovr *o)
 {
 	struct ledger_sqlite *s = lsq(l);
@@ -405,6 +479,7 @@ static int sq_set_override(struct ledger *l, const struct ledger_ovr *o)
 		if (q != Q_OVR_DEL) {
 			bind_text(st, 4, o->source);
 			sqlite3_bind_int64(st, 5, o->at);
+			sqlite3_bind_text(st, 7, ovr_origin_names[o->origin], -1, SQLITE_STATIC);
 		}
 		if (q == Q_OVR_LOG)
 			sqlite3_bind_int(st, 6, o->on);
@@ -421,6 +496,7 @@ static void row_ovr(sqlite3_stmt *st, struct ledger_ovr *o)
 	o->channel = col_text(st, 2);
 	o->source = col_text(st, 3);
 	o->at = sqlite3_column_int64(st, 4);
+	o->origin = origin_parse(col_text(st, 5));
 	o->on = 1;
 }
 
@@ -443,7 +519,7 @@ static int each_rec(struct ledger_sqlite *s, int q, ledger_rec_fn fn, void *arg)
 {
 	sqlite3_stmt *st = s->q[q];
 	struct ledger_rec r;
-	char buf[1024];
+	char buf[4096];
 	int rc;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -460,12 +536,25 @@ static int sq_pending(struct ledger *l, ledger_rec_fn fn, void *arg)
 	return each_rec(lsq(l), Q_PENDING, fn, arg);
 }
 
+static void row_reply(sqlite3_stmt *st, struct ledger_reply *r)
+{
+	r->id = (uint64_t)sqlite3_column_int64(st, 0);
+	r->patient = col_text(st, 1);
+	r->channel = col_text(st, 2);
+	r->intent = col_text(st, 3);
+	r->at = sqlite3_column_int64(st, 4);
+	r->reminder = (uint64_t)sqlite3_column_int64(st, 5);
+	r->event = sqlite3_column_int64(st, 6);
+	r->answer = (uint64_t)sqlite3_column_int64(st, 7);
+}
+
 static int sq_history(struct ledger *l, const char *patient, ledger_rec_fn fn, ledger_ovr_fn ofn,
-    void *arg)
+    ledger_reply_fn rfn, void *arg)
 {
 	struct ledger_sqlite *s = lsq(l);
-	sqlite3_stmt *st = s->q[Q_HIST_OVR];
+	sqlite3_stmt *st = s->q[Q_HIST_OVR], *rq = s->q[Q_HIST_REPLY];
 	struct ledger_ovr o;
+	struct ledger_reply r;
 	int rc;
 
 	bind_text(s->q[Q_HIST], 1, patient);
@@ -474,11 +563,134 @@ static int sq_history(struct ledger *l, const char *patient, ledger_rec_fn fn, l
 	bind_text(st, 1, patient);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		row_ovr(st, &o);
-		o.on = sqlite3_column_int(st, 5);
+		o.on = sqlite3_column_int(st, 6);
 		ofn(&o, arg);
 	}
 	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, "history");
+	bind_text(rq, 1, patient);
+	while ((rc = sqlite3_step(rq)) == SQLITE_ROW) {
+		row_reply(rq, &r);
+		if (rfn)
+			rfn(&r, arg);
+	}
+	sqlite3_reset(rq);
 	return rc == SQLITE_DONE ? 0 : fail(s, "history");
+}
+
+/* ---- two-way SMS ----------------------------------------------------- */
+
+static int sq_receipt(struct ledger *l, uint64_t id, const char *state, int64_t at, const char *reason)
+{
+	struct ledger_sqlite *s = lsq(l);
+	sqlite3_stmt *st = s->q[Q_RECEIPT];
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	bind_text(st, 2, state);
+	sqlite3_bind_int64(st, 3, at);
+	bind_text(st, 4, reason);
+	return step_done(s, Q_RECEIPT);
+}
+
+static int sq_respond(struct ledger *l, uint64_t id, const char *response)
+{
+	struct ledger_sqlite *s = lsq(l);
+	sqlite3_stmt *st = s->q[Q_RESPOND];
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	bind_text(st, 2, response);
+	return step_done(s, Q_RESPOND);
+}
+
+static void bind_id_or_null(sqlite3_stmt *st, int i, uint64_t id)
+{
+	if (id)
+		sqlite3_bind_int64(st, i, (sqlite3_int64)id);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int sq_reply(struct ledger *l, const struct ledger_reply *r)
+{
+	struct ledger_sqlite *s = lsq(l);
+	sqlite3_stmt *st = s->q[Q_REPLY];
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)r->id);
+	bind_text(st, 2, r->patient);
+	bind_text(st, 3, r->channel);
+	bind_text(st, 4, r->intent);
+	sqlite3_bind_int64(st, 5, r->at);
+	bind_id_or_null(st, 6, r->reminder);
+	if (r->reminder)
+		sqlite3_bind_int64(st, 7, r->event);
+	else
+		sqlite3_bind_null(st, 7);
+	bind_id_or_null(st, 8, r->answer);
+	return step_done(s, Q_REPLY);
+}
+
+static int sq_callback_seen(struct ledger *l, const char *key)
+{
+	struct ledger_sqlite *s = lsq(l);
+	sqlite3_stmt *st = s->q[Q_CB_SEEN];
+	int rc;
+
+	bind_text(st, 1, key);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, "callback lookup");
+	return rc == SQLITE_ROW;
+}
+
+static int sq_callback_mark(struct ledger *l, const char *key, int64_t at)
+{
+	struct ledger_sqlite *s = lsq(l);
+
+	bind_text(s->q[Q_CB_MARK], 1, key);
+	sqlite3_bind_int64(s->q[Q_CB_MARK], 2, at);
+	return step_done(s, Q_CB_MARK);
+}
+
+static int sq_callback_prune(struct ledger *l, int64_t before)
+{
+	struct ledger_sqlite *s = lsq(l);
+
+	sqlite3_bind_int64(s->q[Q_CB_PRUNE], 1, before);
+	return step_done(s, Q_CB_PRUNE);
+}
+
+static int in_list(const char *v, const char *const *list)
+{
+	for (; v && list && *list; list++)
+		if (strcmp(v, *list) == 0)
+			return 1;
+	return 0;
+}
+
+static int sq_latest_sent(struct ledger *l, const char *patient, const char *const *channels,
+    const char *const *kinds, int64_t since, struct ledger_rec *r, char *buf, size_t len)
+{
+	struct ledger_sqlite *s = lsq(l);
+	sqlite3_stmt *st = s->q[Q_LATEST];
+	int rc, found = 0;
+
+	bind_text(st, 1, patient);
+	sqlite3_bind_int64(st, 2, since);
+	while (!found && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!in_list(col_text(st, 2), channels) || !in_list(col_text(st, 3), kinds))
+			continue;
+		r->id = (uint64_t)sqlite3_column_int64(st, 0);
+		row_rec(st, 1, r, buf, len);
+		found = 1;
+	}
+	if (!found && rc != SQLITE_DONE) {
+		sqlite3_reset(st);
+		return fail(s, "latest sent");
+	}
+	sqlite3_reset(st);
+	return found;
 }
 
 static int sq_counts_since(struct ledger *l, int64_t t, ledger_count_fn fn, void *arg)
@@ -537,9 +749,15 @@ static void sq_close(struct ledger *l)
 }
 
 static const struct ledger_ops sqlite_ops = {
-	"sqlite", sq_close, sq_begin, sq_commit, sq_rollback, sq_claim, sq_record, sq_note, sq_lookup,
-	sq_set_mark, sq_get_mark, sq_set_override, sq_overrides, sq_pending, sq_history,
-	sq_counts_since, sq_size, sq_error, sq_identity, sq_check, sq_reader,
+	.name = "sqlite", .close = sq_close, .begin = sq_begin, .commit = sq_commit,
+	.rollback = sq_rollback, .claim = sq_claim, .record = sq_record, .note = sq_note,
+	.lookup = sq_lookup, .set_mark = sq_set_mark, .get_mark = sq_get_mark,
+	.set_override = sq_set_override, .overrides = sq_overrides, .pending = sq_pending,
+	.history = sq_history, .counts_since = sq_counts_since, .size = sq_size, .error = sq_error,
+	.receipt = sq_receipt, .respond = sq_respond, .reply = sq_reply,
+	.callback_seen = sq_callback_seen, .callback_mark = sq_callback_mark,
+	.callback_prune = sq_callback_prune, .latest_sent = sq_latest_sent,
+	.identity = sq_identity, .check = sq_check, .reader = sq_reader,
 };
 
 static int pragma_int(sqlite3 *db, const char *sql)

@@ -146,6 +146,17 @@ struct channel {
 	int line;
 	enum iopd_contact contact;
 	bool insecure_tls;
+	/* two-way (SPEC 8) */
+	int16_t fallback;              /* channel index of `fallback`; -1: none */
+	bool replies;                  /* iopd answers keywords on this channel */
+	bool callbacks;                /* its plugin takes callbacks (full mode only) */
+};
+
+/* inbound = { ... } (SPEC 8); listen == NULL: no listener. */
+struct inbound_conf {
+	const char *listen;            /* "host:port" */
+	const char *public_url;        /* without a trailing '/' */
+	int32_t staff;                 /* channel index of `staff`; -1: none */
 };
 
 struct snapshot {
@@ -166,6 +177,7 @@ struct snapshot {
 	int log_level;                 /* daemon.log_level; -1: not set */
 	const char *metrics_file;      /* daemon.metrics_file (absolute); NULL: none */
 	double metrics_interval;       /* daemon.metrics_interval, seconds (default 15) */
+	struct inbound_conf inbound;
 
 	struct channel *channels;      /* in file order */
 	uint16_t *channel_order;       /* channel indexes in name order */

@@ -45,6 +45,10 @@
 #          (lines "DEBUG: Got message N: <FROM TO text TEXT>", one per part);
 #        fakesmsc exits on admin stop-smsc: after start-smsc run
 #          sh "$RIG_DIR/kannel.sh" fakesmsc "$KANNEL_DIR"
+#        two-way (kannel.sh): export KANNEL_GET_URL=URL (sms-service get-url)
+#          and KANNEL_MO=1 before start_kannel, then
+#   kannel_mo [NAME=KANNEL] FROM TO TEXT...  a phone's text, through fakesmsc
+#        (waits, bounded, until fakesmsc says it sent it)
 #   make_certs    -> CERT KEY (trusted self-signed), OTHER_CERT OTHER_KEY (untrusted)
 # Time:      faketime_env 'YYYY-MM-DD hh:mm:ss' [SPEED e.g. x10]
 #            prints one VAR=value per line for an exact fake start:
@@ -397,6 +401,16 @@ start_kannel() { # [NAME]
   done <"$d/env"
   local pids=${n}_PIDS p
   for p in ${!pids}; do RIG_PIDS+=("$p"); done
+}
+
+kannel_mo() { # [NAME] FROM TO TEXT...
+  _rig_name KANNEL "$@"; shift "$RIG_NSHIFT"
+  local n=$RIG_NAME d out before from=$1 to=$2
+  shift 2
+  d=${n}_DIR; d=${!d}; out=$d/fakesmsc.out
+  before=$(grep -c 'fakesmsc: sent message' "$out" || true)
+  printf '%s %s text %s\n' "$from" "$to" "$*" >"$d/mo.fifo"
+  waitfor "[ \$(grep -c 'fakesmsc: sent message' '$out') -gt $before ]" 10
 }
 
 make_certs() { # -> CERT KEY OTHER_CERT OTHER_KEY

@@ -69,7 +69,7 @@ rc=0
 add_log "$T/err3"
 check "bad config: exit 1" test "$rc" -eq 1
 check "bad config: unknown key at its line" grep -qF \
-	"$T/bad.conf:3: unknown key \"colour\" in channel con3 (module console); known keys: name, module, rate, concurrency, timeout, insecure_tls, token_file, token_credential, stream" \
+	"$T/bad.conf:3: unknown key \"colour\" in channel con3 (module console); known keys: name, module, rate, concurrency, timeout, insecure_tls, token_file, token_credential, fallback, replies, callback_key_file, stream" \
 	"$T/err3"
 check "bad config: bad stream at its line" grep -qF \
 	"$T/bad.conf:4: channel con3: stream must be \"stdout\" or \"stderr\"" "$T/err3"

@@ -368,7 +368,7 @@ static int json_row(const struct snapshot *s, const struct agenda_row *r, void *
 
 	if (b->len)
 		return 0;
-	agenda_row_json(s, r, NULL, b);
+	agenda_row_json(s, r, NULL, NULL, b);
 	return 1;                                  /* stop after the first row */
 }
 

@@ -625,7 +625,11 @@ static void test_spec_example(void **state)
 	assert_int_equal(s->nprograms, 1);
 	assert_int_equal(s->npatients, 1);
 	assert_int_equal(s->nchannels, 4);
-	assert_int_equal(s->ntemplates, 3);
+	/* the 3 of the file, and the answers' defaults: help, stopped, started */
+	assert_int_equal(s->ntemplates, 6);
+	assert_true(snapshot_template(s, "help") >= 3);
+	assert_true(snapshot_template(s, "stopped") >= 3);
+	assert_true(snapshot_template(s, "started") >= 3);
 	assert_int_equal(pr->nsessions, 2);
 	assert_int_equal(pr->nclosures, 3);
 	assert_int_equal(pr->rules.n, 2);
@@ -1098,6 +1102,136 @@ static void test_full_mode_plugin_keys(void **state)
 	free(path);
 }
 
+
+/* Two-way SMS (SPEC 8): inbound, and the channels' fallback, replies and
+ * callback_key_file, each error at its line, all in one run. */
+static void test_inbound_errors(void **state)
+{
+	struct errs e = {0};
+	char *path = unit_path(unit_dir, "in.conf"), *inc = unit_path(unit_dir, "inc.conf");
+	char *pw = unit_write(unit_dir, "pw", "secret\n", 0600);
+	char *badkey = unit_write(unit_dir, "badkey", "has space\n", 0600);
+	struct sbuf text = {0};
+
+	(void)state;
+	free(unit_write(unit_dir, "inc.conf", "inbound = { listen = \"127.0.0.1:8787\"; "
+	    "public_url = \"https://x.example\"; };\n", 0600));
+	sbuf_printf(&text,
+	    "channels = (\n"
+	    "  { name = \"k\"; module = \"sms\"; api = \"kannel\"; url = \"http://127.0.0.1:1/s\";\n"
+	    "    user = \"u\"; token_file = \"%s\"; fallback = \"nowhere\"; },\n"           /* 3: no callback key; 3: fallback */
+	    "  { name = \"k2\"; module = \"sms\"; api = \"kannel\"; url = \"http://127.0.0.1:1/s\";\n"
+	    "    user = \"u\"; token_file = \"%s\";\n"
+	    "    callback_key_file = \"%s\"; fallback = \"k2\"; },\n"                          /* 6, 6 */
+	    "  { name = \"t\"; module = \"sms\"; api = \"twilio\"; account = \"AC1\"; from = \"+15550001111\";\n"
+	    "    token_file = \"%s\"; callback_key_file = \"%s\"; },\n"                        /* 8 */
+	    "  { name = \"term\"; module = \"console\";\n"
+	    "    replies = true; },\n"                                                      /* 10 */
+	    "  { name = \"ehr\"; module = \"webhook\"; url = \"https://ehr.example\"; }\n"
+	    ");\n"
+	    "inbound = {\n"
+	    "  listen = \"example.org:80\";\n"                                               /* 14 */
+	    "  public_url = \"ftp://x.example\";\n"                                          /* 15 */
+	    "  staff = \"term\";\n"                                                          /* 16 */
+	    "  colour = 1;\n"                                                                 /* 17 */
+	    "};\n", pw, pw, badkey, pw, pw);
+	assert_null(unit_load_text(unit_dir, "in.conf", text.s, CONF_FULL, &e));
+	{
+		const struct unit_err want[] = {
+			{path, 3, "channel k: fallback \"nowhere\" is not a channel"},
+			{path, 6, "fallback names the channel itself"},
+			{path, 10, "channel term: replies: module console takes no replies"},
+			{path, 14, "inbound.listen \"example.org:80\": expected ADDRESS:PORT with a numeric address"},
+			{path, 15, "inbound.public_url \"ftp://x.example\": expected http:// or https://"},
+			{path, 16, "inbound.staff: channel term is a console channel"},
+			{path, 17, "unknown key \"colour\" in inbound"},
+		};
+		unit_expect_errs(&e, want, IOPD_NELEM(want), unit_dir);
+	}
+	errs_free(&e);
+	/* the same channels with a good block: the callback keys are checked */
+	sbuf_reset(&text);
+	sbuf_printf(&text,
+	    "channels = (\n"
+	    "  { name = \"k\"; module = \"sms\"; api = \"kannel\"; url = \"http://127.0.0.1:1/s\";\n"
+	    "    user = \"u\"; token_file = \"%s\"; },\n"                                    /* 2 */
+	    "  { name = \"k2\"; module = \"sms\"; api = \"kannel\"; url = \"http://127.0.0.1:1/s\";\n"
+	    "    user = \"u\"; token_file = \"%s\";\n"
+	    "    callback_key_file = \"%s\"; },\n"                                           /* 6 */
+	    "  { name = \"t\"; module = \"sms\"; api = \"twilio\"; account = \"AC1\"; from = \"+15550001111\";\n"
+	    "    token_file = \"%s\"; callback_key_file = \"%s\"; },\n"                      /* 8 */
+	    "  { name = \"ehr\"; module = \"webhook\"; url = \"https://ehr.example\"; }\n"
+	    ");\n"
+	    "inbound = { listen = \"127.0.0.1:8787\"; public_url = \"https://iopd.example/\"; "
+	    "staff = \"ehr\"; };\n", pw, pw, badkey, pw, pw);
+	assert_null(unit_load_text(unit_dir, "in.conf", text.s, CONF_FULL, &e));
+	{
+		const struct unit_err want[] = {
+			{path, 2, "channel k: callback_key_file is required with inbound"},
+			{path, 6, "callback_key_file: the key may hold only letters, digits"},
+			{path, 8, "callback_key_file is not used: this channel's callbacks are signed with its token"},
+		};
+		unit_expect_errs(&e, want, IOPD_NELEM(want), unit_dir);
+	}
+	errs_free(&e);
+	/* inbound only in the main file */
+	assert_null(unit_load_text(unit_dir, "in.conf", "@include \"inc.conf\"\n", CONF_CALENDAR, &e));
+	expect_one(&e, inc, 1, "inbound belongs in the main configuration file");
+	errs_free(&e);
+	sbuf_free(&text);
+	free(path);
+	free(inc);
+	free(pw);
+	free(badkey);
+}
+
+/* A valid two-way configuration: what the snapshot holds. */
+static void test_inbound_ok(void **state)
+{
+	struct errs e = {0};
+	char *pw = unit_write(unit_dir, "pw", "secret\n", 0600);
+	char *key = unit_write(unit_dir, "key", "k3y_0123-abc\n", 0600);
+	struct sbuf text = {0};
+	struct snapshot *s;
+	int k, t, ehr;
+
+	(void)state;
+	sbuf_printf(&text,
+	    "channels = (\n"
+	    "  { name = \"k\"; module = \"sms\"; api = \"kannel\"; url = \"http://127.0.0.1:1/s\";\n"
+	    "    user = \"u\"; token_file = \"%s\"; callback_key_file = \"%s\"; fallback = \"ehr\"; },\n"
+	    "  { name = \"t\"; module = \"sms\"; api = \"twilio\"; account = \"AC1\"; from = \"+15550001111\";\n"
+	    "    token_file = \"%s\"; },\n"
+	    "  { name = \"ehr\"; module = \"webhook\"; url = \"https://ehr.example\"; }\n"
+	    ");\n"
+	    "inbound = { listen = \"[::1]:8787\"; public_url = \"https://iopd.example/in//\"; "
+	    "staff = \"ehr\"; };\n", pw, key, pw);
+	s = unit_load_text(unit_dir, "ok.conf", text.s, CONF_FULL, &e);
+	if (!s)
+		fail_msg("%s", e.text.s);
+	k = snapshot_channel(s, "k");
+	t = snapshot_channel(s, "t");
+	ehr = snapshot_channel(s, "ehr");
+	assert_string_equal(s->inbound.listen, "[::1]:8787");
+	assert_string_equal(s->inbound.public_url, "https://iopd.example/in");
+	assert_int_equal(s->inbound.staff, ehr);
+	assert_int_equal(s->channels[k].fallback, ehr);
+	assert_int_equal(s->channels[t].fallback, -1);
+	assert_true(s->channels[k].replies);       /* Kannel answers nothing itself */
+	assert_false(s->channels[t].replies);      /* Twilio's Advanced Opt-Out does */
+	assert_true(s->channels[k].callbacks && s->channels[t].callbacks && !s->channels[ehr].callbacks);
+	assert_string_equal(chan_inst_auth_secret(s->channels[k].inst), "k3y_0123-abc");
+	assert_string_equal(chan_inst_auth_secret(s->channels[t].inst), "secret");
+	assert_null(chan_inst_auth_secret(s->channels[ehr].inst));
+	assert_int_equal(e.nwarn, 1);              /* clinic_phone, which the answers give */
+	assert_non_null(strstr(e.warn.s, "daemon.clinic_phone, which is not set"));
+	snapshot_unref(s);
+	errs_free(&e);
+	sbuf_free(&text);
+	free(pw);
+	free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1124,6 +1258,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_suggestions, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_errors_in_order, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_phone_numbers, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_inbound_errors, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_inbound_ok, unit_setup, unit_teardown),
 	};
 	int rc;
 
