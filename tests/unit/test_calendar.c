@@ -830,12 +830,13 @@ static ssize_t probe_write(void *cookie, const char *buf, size_t n)
 }
 
 static const char *probe_status(const struct snapshot *s, const struct agenda_row *r, char *buf,
-    size_t len, void *arg)
+    size_t len, struct agenda_live *live, void *arg)
 {
 	(void)s;
 	(void)r;
 	(void)buf;
 	(void)len;
+	(void)live;
 	((struct stream_probe *)arg)->rows++;
 	return NULL;
 }

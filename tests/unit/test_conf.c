@@ -1134,7 +1134,8 @@ static void test_inbound_errors(void **state)
 	    "  public_url = \"ftp://x.example\";\n"                                          /* 15 */
 	    "  staff = \"term\";\n"                                                          /* 16 */
 	    "  colour = 1;\n"                                                                 /* 17 */
-	    "};\n", pw, pw, badkey, pw, pw);
+	    "};\n"
+	    "programs = ( { id = \"op\"; } );\n", pw, pw, badkey, pw, pw);
 	assert_null(unit_load_text(unit_dir, "in.conf", text.s, CONF_FULL, &e));
 	{
 		const struct unit_err want[] = {
@@ -1163,7 +1164,8 @@ static void test_inbound_errors(void **state)
 	    "  { name = \"ehr\"; module = \"webhook\"; url = \"https://ehr.example\"; }\n"
 	    ");\n"
 	    "inbound = { listen = \"127.0.0.1:8787\"; public_url = \"https://iopd.example/\"; "
-	    "staff = \"ehr\"; };\n", pw, pw, badkey, pw, pw);
+	    "staff = \"ehr\"; };\n"
+	    "programs = ( { id = \"op\"; } );\n", pw, pw, badkey, pw, pw);
 	assert_null(unit_load_text(unit_dir, "in.conf", text.s, CONF_FULL, &e));
 	{
 		const struct unit_err want[] = {
@@ -1205,7 +1207,9 @@ static void test_inbound_ok(void **state)
 	    "  { name = \"ehr\"; module = \"webhook\"; url = \"https://ehr.example\"; }\n"
 	    ");\n"
 	    "inbound = { listen = \"[::1]:8787\"; public_url = \"https://iopd.example/in//\"; "
-	    "staff = \"ehr\"; };\n", pw, key, pw);
+	    "staff = \"ehr\"; };\n"
+	    "programs = ( { id = \"op\"; } );\n"
+	    "patients = ( { id = \"p\"; program = \"op\"; start = \"2026-12-01\"; } );\n", pw, key, pw);
 	s = unit_load_text(unit_dir, "ok.conf", text.s, CONF_FULL, &e);
 	if (!s)
 		fail_msg("%s", e.text.s);
