@@ -4,8 +4,11 @@
 #
 #   1. make check            unit tests, property tests, integration tests
 #                            against real peers on loopback
-#   2. the same under ASan+UBSan, in an out-of-tree build (build-san/)
-#   3. make distcheck        (skipped when IOPD_SKIP_DISTCHECK=1)
+#   2. tests/date_independence.sh: every test that fakes or reads the clock
+#                            again, with the runner's own clock faked to two
+#                            other dates (skipped when IOPD_SKIP_DATECHECK=1)
+#   3. the same as 1. under ASan+UBSan, in an out-of-tree build (build-san/)
+#   4. make distcheck        (skipped when IOPD_SKIP_DISTCHECK=1)
 #
 # The last line is the plain summary "N passed, N failed" over every test
 # of every pass (automake's own summaries are not it).
@@ -44,6 +47,24 @@ run_check() {   # run_check LABEL DIR [make args]
 }
 
 run_check "make check" "$top"
+
+# The same tests on other dates: its last line is "N passed, N failed" too.
+if [ "${IOPD_SKIP_DATECHECK:-0}" != 1 ]; then
+	echo "=== date independence"
+	{ tests/date_independence.sh; echo $? >"$stamp.rc"; } 2>&1 | tee date-check.log
+	rc=$(cat "$stamp.rc")
+	rm -f "$stamp.rc"
+	if [ "$rc" -ne 77 ]; then
+		set -- $(tail -n 1 date-check.log | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p')
+		if [ $# -eq 2 ]; then
+			passed=$((passed + $1))
+			failed=$((failed + $2))
+		else
+			failed=$((failed + 1))
+		fi
+		[ "$rc" -eq 0 ] || status=1
+	fi
+fi
 
 # A second, out-of-tree build needs a source tree that was never configured
 # in place: `make distdir` gives exactly the distributed sources.

@@ -123,8 +123,11 @@ ops_due_in 3
 ops_conf "$T/j.conf" J '{ name = "term"; module = "console"; }' '"term"'
 cat >"$T/journal.sh" <<'EOF'
 # in a private mount namespace: a tmpfs /run with a datagram socket where
-# libsystemd's sd_journal_sendv() looks for journald
+# libsystemd's sd_journal_sendv() looks for journald; iopd on the test's
+# clock (as clock_env in tests/lib.sh), carried on from CLOCK0, the test's now
+# when it started this script
 set -eu
+timeline_begin "$(fmt_date "$CLOCK0")"
 mount -t tmpfs tmpfs /run
 mkdir -p /run/systemd/journal
 "$PY" "$RIG_DIR/notify_listen.py" /run/systemd/journal/socket --timeout 60 \
@@ -132,7 +135,9 @@ mkdir -p /run/systemd/journal
 lp=$!
 for _ in $(seq 100); do [ -s "$T/journal.ready" ] && break; sleep 0.05; done
 : >"$T/J.log"
-JOURNAL_STREAM=$(stat -c '%d:%i' "$T/J.log") TZ=UTC "$IOPD" -f -c "$T/j.conf" \
+mapfile -t clk < <(faketime_env "$(timeline_now)")
+env "${clk[@]}" FAKETIME_DONT_FAKE_MONOTONIC=1 JOURNAL_STREAM="$(stat -c '%d:%i' "$T/J.log")" TZ=UTC \
+	"$IOPD" -f -c "$T/j.conf" \
 	>"$T/J.stdout" 2>>"$T/J.log" </dev/null &
 ip=$!
 for _ in $(seq 200); do grep -q '"IOPD_CHANNEL=term"' "$T/journal.jsonl" 2>/dev/null && break; sleep 0.05; done
@@ -142,7 +147,11 @@ kill -TERM "$ip"; wait "$ip" || true
 kill -TERM "$lp"; wait "$lp" || true
 EOF
 export PY RIG_DIR T IOPD IOPCTL J_SOCK
+export -f timeline_begin timeline_now timeline_epoch fmt_date faketime_env faketime_lib \
+	_rig_now_us _rig_us_epoch _rig_date_us _rig_preload_without_faketime
 rc=0
+CLOCK0=$(now_epoch)
+export CLOCK0
 timeout -k 5 40 unshare -m bash "$T/journal.sh" >"$T/journal.out" 2>&1 || rc=$?
 add_log "$T/journal.out" "$T/journal.jsonl" "$T/J.log"
 check "fake journald run ended cleanly" test "$rc" -eq 0

@@ -95,7 +95,8 @@ reload_seen() { # LABEL: RELOADING=1 + MONOTONIC_USEC, then READY=1, after datag
 	local r k
 	r=$(first_index RELOADING=1 "$before")
 	check "$1: RELOADING=1" test "$r" -ge 0
-	k=$("$PY" - "$L" "$r" <<'EOF'
+	# (the machine's CLOCK_MONOTONIC, not a test runner's libfaketime's)
+	k=$(without_faketime "$PY" - "$L" "$r" <<'EOF'
 import json, sys, time
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 f = rows[int(sys.argv[2])]["fields"]

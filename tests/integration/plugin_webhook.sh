@@ -33,10 +33,10 @@ channel = {
   timeout = "5s";
 };
 EOF
-before=$(date +%s)
+before=$(now_epoch); before=${before%.*}
 run ok -n 2 --id 00000000000000a0 --patient p-0001 --kind session \
 	--to "+15551234567" --text "addiction group at 6"
-after=$(date +%s)
+after=$(now_epoch); after=${after%.*}
 check "delivered: exit 0" test "$RC" -eq 0
 check "delivered: first outcome" grep -qx "00000000000000a0 delivered http-200" "$T/ok.stdout"
 check "delivered: second outcome" grep -qx "00000000000000a1 delivered http-200" "$T/ok.stdout"
@@ -130,9 +130,9 @@ check "connection refused: transient" \
 cat >"$T/slow.conf" <<EOF
 channel = { name = "ehr"; module = "webhook"; url = "$WEBHOOK_URL/delay/4/hook"; timeout = "1s"; };
 EOF
-t0=$(date +%s)
+t0=$(now_epoch); t0=${t0%.*}
 run slow --id 00000000000000c1
-t1=$(date +%s)
+t1=$(now_epoch); t1=${t1%.*}
 check "timeout: transient" grep -Eqx "00000000000000c1 transient curl 28: .*retry_after=-1" "$T/slow.stdout"
 check "timeout: honoured (took $((t1 - t0)) s)" test $((t1 - t0)) -le 3
 
