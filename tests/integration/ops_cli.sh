@@ -146,8 +146,9 @@ EOF
 	waitfor "[ -S '$T/f.state/control.sock' ]" 10 || true
 	pid=$(sed -n 's/.*(pid \([0-9]*\)).*/\1/p' "$T/detach.out")
 	[ -z "$pid" ] || track "$pid"
+	# the start line follows READY (the socket answers first): wait for it
 	check "detached: the log file holds the start line, with a timestamp and a level" \
-		grep -Eq '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z notice: iopd .* started: ' "$T/f.state/iopd.log"
+		waitfor "grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z notice: iopd .* started: ' '$T/f.state/iopd.log'" 10
 	check "detached: the log file is private (0600)" test "$(stat -c %a "$T/f.state/iopd.log")" = 600
 	"$IOPCTL" -s "$T/f.state/control.sock" reload >/dev/null 2>&1 || true
 	check "detached: later lines go there too (a reload)" \
