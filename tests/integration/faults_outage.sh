@@ -9,8 +9,8 @@
 # 17:02, 17:15 and 17:35 (medication_grace 10 minutes).  Afterwards:
 #   * every reminder is final, sent or expired: none failed, none left open;
 #   * nothing was attempted at or after its expiry: no session reminder at or
-#     after its session, no medication prompt past its grace (the ledger's
-#     outcome times, on iopd's own clock);
+#     after its session, no medication prompt past its grace (each request's
+#     X-Iopd-Timestamp: when it left, on iopd's own clock);
 #   * Retry-After was honoured: no attempt less than 120 s after a 503;
 #   * what expired during the outage (the 17:02 prompts, expiring 17:12)
 #     never reached the gateway once it was up; what fell due after it (the
@@ -68,7 +68,7 @@ sql O "SELECT printf('%016x', id), kind, status, attempts, due, expires FROM rem
 	sed 's/^/# /'
 
 # The ledger against the gateway's own record of what it got and answered.
-"$PY" - "$O_DB" "$WEBHOOK_LOG" "$(epoch '2026-12-01 17:20:00')" >"$T/verdicts" <<'EOF'
+"$PY" - "$O_DB" "$WEBHOOK_LOG" "$(epoch '2026-12-01 17:20:00')" "$O_SPEED" >"$T/verdicts" <<'EOF'
 import json, sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 up = int(sys.argv[3])
@@ -78,30 +78,34 @@ rem = {("%016x" % (i & (1 << 64) - 1)): dict(kind=k, due=d, event=e, expires=x, 
 outs = {}
 for i, at, st, att, why in db.execute("SELECT id, at, status, attempt, reason FROM outcome ORDER BY at, rowid"):
     outs.setdefault("%016x" % (i & (1 << 64) - 1), []).append((at, st, att, why or ""))
-reqs = {}
+reqs, times, sent_at = {}, {}, {}
+speed = float(sys.argv[4])
 for line in open(sys.argv[2]):
     r = json.loads(line)
     if r["path"] != "/__control":
         reqs.setdefault(r["idempotency_key"], []).append(r["reply"])
+        times.setdefault(r["idempotency_key"], []).append((r["t"], r["reply"]))
+        sent_at.setdefault(r["idempotency_key"], []).append(int(r["headers"]["X-Iopd-Timestamp"]))
 
 def verdict(name, ok):
     print("%s %s" % ("ok" if ok else "FAIL", name))
 
 verdict("none failed, none open", all(r["status"] in ("sent", "expired") for r in rem.values()))
-late = [(k, at) for k, o in outs.items() for at, st, _, _ in o
-        if st in ("sent", "retry") and at >= rem[k]["expires"]]
+# when each attempt left, on iopd's clock: the X-Iopd-Timestamp it signs
+late = [(k, ts) for k, v in sent_at.items() for ts in v if ts >= rem[k]["expires"]]
 verdict("no attempt at or after its expiry %s" % late, not late)
-sessions = [k for k, r in rem.items() if r["kind"] == "session" and r["status"] == "sent"
-            and outs[k][-1][0] >= r["event"]]
+sessions = [k for k, v in sent_at.items() if rem[k]["kind"] == "session" and max(v) >= rem[k]["event"]]
 verdict("no session reminder at or after its session %s" % sessions, not sessions)
-meds = [k for k, r in rem.items() if r["kind"] == "medication" and r["status"] == "sent"
-        and outs[k][-1][0] > r["event"] + 600]
+meds = [k for k, v in sent_at.items() if rem[k]["kind"] == "medication" and max(v) > rem[k]["event"] + 600]
 verdict("no medication prompt past its grace %s" % meds, not meds)
+# the gateway's clock: each request's arrival, real seconds; the fake clock
+# runs `speed` times as fast, exactly (the ledger's times are those of the
+# records, which may follow a reply by a loop iteration or more)
 early = []
-for k, o in outs.items():
-    for (a, st, _, why), (b, _, _, _) in zip(o, o[1:]):
-        if st == "retry" and "503" in why and b - a < 119:
-            early.append((k, a, b))
+for k, v in times.items():
+    for (a, ra), (b, _) in zip(v, v[1:]):
+        if ra == 503 and (b - a) * speed < 119.5:
+            early.append((k, round((b - a) * speed, 1)))
 verdict("Retry-After: 120 honoured %s" % early[:3], not early)
 gone = [k for k, r in rem.items() if r["expires"] <= up and 200 in reqs.get(k, [])]
 verdict("what expired during the outage never reached the gateway %s" % gone, not gone)
