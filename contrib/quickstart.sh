@@ -5,7 +5,8 @@
 #                                 iopd in the foreground on conf/demo.conf
 #   contrib/quickstart.sh test    install what is missing, build, and run the
 #                                 whole test suite (unit, integration against
-#                                 real peers, the same again under ASan+UBSan)
+#                                 real peers, under valgrind, the same again
+#                                 under ASan+UBSan, the fuzz targets)
 #
 # Packages are installed with apt-get (through sudo when not root).  The
 # build happens in this source tree; the sanitizer build in build-san/.
@@ -16,7 +17,8 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config libev-dev
   libcurl4-openssl-dev libconfig-dev libsystemd-dev libsqlite3-dev libssl-dev
   libcmocka-dev tzdata"
 TEST_PKGS="python3 curl openssl socat faketime libfaketime kannel kannel-extras
-  python3-aiosmtpd clang libclang-rt-14-dev systemd systemd-container sqlite3"
+  python3-aiosmtpd clang libclang-rt-14-dev systemd systemd-container sqlite3
+  valgrind"
 
 install_missing() {
 	missing=""
