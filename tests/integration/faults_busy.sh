@@ -62,7 +62,7 @@ hold_lock() {
 }
 
 # --- A. the lock taken while iopd runs --------------------------------------------
-start_iopd B "$T/b.conf" '2026-12-01 17:59:50'
+start_iopd B "$T/b.conf" "$(before '2026-12-01 18:00:00' 10)"
 add_log "$B_LOG"
 check "A: iopd wrote its start mark" waitfor "[ -n \"\$(sql B \"SELECT value FROM meta WHERE key = 'mark'\")\" ]" 5
 waitfor "\"$PY\" -c 'import sys; sys.exit(float(sys.argv[1]) < float(sys.argv[2]))' \"\$(fake_now B)\" $(epoch '2026-12-01 17:59:55')" 10 || true
@@ -120,7 +120,7 @@ stop_iopd B
 check "A: SIGTERM: exit 0" test "$IOPD_RC" -eq 0
 
 # --- B. iopd started while the lock is held -----------------------------------------
-hold_lock lockB 8
+hold_lock lockB $((6 + 2 * ${RIG_WAIT_SCALE:-1}))   # longer than iopd takes to start
 start_iopd B "$T/b.conf" '2026-12-01 18:04:58'
 add_log "$B_LOG"
 check "B: started under the lock, and answers" ctl B status

@@ -76,7 +76,7 @@ run_once() {
 }
 
 # --- 1. 18:00 sent; then the ledger is damaged under the running iopd ---------
-start_iopd C "$T/c.conf" '2026-12-01 17:59:55' x5
+start_iopd C "$T/c.conf" "$(before '2026-12-01 18:00:00' 3 x5)" x5
 add_log "$C_LOG"
 check "1: the ten 18:00 prompts are sent" waitfor '[ "$(nreq)" -eq 10 ]' 20
 check "1: ... and recorded" waitfor "[ \"\$(sql C \"SELECT count(*) FROM reminder WHERE status = 'sent'\")\" -eq 10 ]" 5

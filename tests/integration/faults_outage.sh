@@ -51,7 +51,7 @@ add_log "$T/agenda.jsonl"
 check "agenda: 20 reminders between 17:00 and 18:00" \
 	test "$(jsonl_count "$T/agenda.jsonl")" -eq 20
 
-start_iopd O "$T/o.conf" '2026-12-01 16:59:30' x40
+start_iopd O "$T/o.conf" "$(before '2026-12-01 17:02:00' 4 x40)" x40
 add_log "$O_LOG"
 at_fake() { # 'hh:mm:ss' -> true once iopd's clock is past it that day
 	"$PY" -c 'import sys; sys.exit(float(sys.argv[1]) < float(sys.argv[2]))' \
