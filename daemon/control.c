@@ -28,6 +28,7 @@
 #include "civil.h"
 #include "consent.h"
 #include "control_job.h"
+#include "ctl_proto.h"
 #include "daemon_int.h"
 #include "ident.h"
 #include "log.h"
@@ -39,7 +40,6 @@
 
 #define CTL_MAX_REQUEST 8192
 #define CTL_IDLE 30.0                  /* seconds a client may take */
-#define CTL_MAX_ARGS 8
 #define CTL_ACCEPT_PAUSE 1.0           /* seconds without accept() when out of descriptors */
 /* The longest `agenda` window one request may ask for: a quarter (a
  * 12-week program and then some).  Its answer streams, so the bound is not
@@ -519,32 +519,6 @@ static const struct {
 	{"metrics", cmd_metrics},
 };
 
-static int hexval(char ch)
-{
-	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
-	    ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-}
-
-/* Percent-decodes in place; -1 on a bad escape or a NUL. */
-static int unescape(char *s)
-{
-	char *w = s;
-
-	for (; *s; s++) {
-		if (*s == '%') {
-			int h = hexval(s[1]), l = h < 0 ? -1 : hexval(s[2]);
-			if (l < 0 || (h == 0 && l == 0))
-				return -1;
-			*w++ = (char)(h * 16 + l);
-			s += 2;
-		} else {
-			*w++ = *s;
-		}
-	}
-	*w = '\0';
-	return 0;
-}
-
 /* `unknown command "stauts" (did you mean status?)`, as iopctl says it. */
 static void unknown_command(struct conn *c, const char *name)
 {
@@ -561,35 +535,35 @@ static void unknown_command(struct conn *c, const char *name)
 
 static void handle(struct conn *c, char *line)
 {
-	char *argv[CTL_MAX_ARGS + 3], *save = NULL, *tok;
-	int argc = 0;
+	struct ctl_req r;
+	enum ctl_req_rc rc = ctl_parse_request(line, &r);
 	size_t i;
 
-	for (tok = strtok_r(line, " ", &save); tok && argc < CTL_MAX_ARGS + 2; tok = strtok_r(NULL, " ", &save))
-		argv[argc++] = tok;
-	if (argc < 3 || strcmp(argv[0], "IOPD/1") != 0 ||
-	    (strcmp(argv[1], "json") != 0 && strcmp(argv[1], "text") != 0)) {
+	c->json = r.json;
+	if (rc == CTL_REQ_NOT_IOPD) {
 		sbuf_adds(&c->out, "iopd: this is iopd's control socket, protocol IOPD/1 "
 		    "(see docs/control-protocol.md)\n");
 		answer(c, false);
 		return;
 	}
-	c->json = strcmp(argv[1], "json") == 0;
-	for (i = 2; i < (size_t)argc; i++)
-		if (unescape(argv[i])) {
-			fail(c, "bad percent-encoding in \"%s\"", argv[i]);
-			return;
-		}
+	if (rc == CTL_REQ_TOO_MANY) {
+		fail(c, "too many arguments (at most %d)", CTL_MAX_ARGS);
+		return;
+	}
+	if (rc == CTL_REQ_BAD_ESCAPE) {
+		fail(c, "bad percent-encoding in \"%s\"", r.bad);
+		return;
+	}
 	if (c->dm->stopping) {
 		fail(c, "iopd is stopping");
 		return;
 	}
 	for (i = 0; i < IOPD_NELEM(commands); i++)
-		if (strcmp(commands[i].name, argv[2]) == 0) {
-			commands[i].fn(c, argc - 2, argv + 2);
+		if (strcmp(commands[i].name, r.argv[0]) == 0) {
+			commands[i].fn(c, r.argc, r.argv);
 			return;
 		}
-	unknown_command(c, argv[2]);
+	unknown_command(c, r.argv[0]);
 }
 
 /* ---- connections ------------------------------------------------------ */

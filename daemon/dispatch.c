@@ -645,13 +645,18 @@ static void recovered(struct dq *q)
 }
 
 /* When to try again: backoff with jitter, no sooner than the gateway asked,
- * and outside the patient's quiet hours for kinds that have them. */
+ * and outside the patient's quiet hours for kinds that have them.  Counted
+ * from the clock, not the loop's cached time: a reply read in the loop
+ * iteration that sent its request is later than that time by the
+ * iteration's work (a retry left 7 s before Retry-After: 120 ran out under
+ * valgrind in tests/integration/faults_outage.sh). */
 static double retry_time(struct job *j, double retry_after)
 {
-	double t = now(j->d) + dispatch_backoff(j->attempts, RETRY_BASE, RETRY_CAP, &j->d->rng);
+	double from = ev_time();
+	double t = from + dispatch_backoff(j->attempts, RETRY_BASE, RETRY_CAP, &j->d->rng);
 
-	if (retry_after > 0 && now(j->d) + retry_after > t)
-		t = now(j->d) + retry_after;
+	if (retry_after > 0 && from + retry_after > t)
+		t = from + retry_after;
 	if (job_quiet_applies(j))
 		t = (double)cal_after_quiet(job_patient(j), (int64_t)ceil(t));
 	return t;

@@ -232,6 +232,12 @@ static int fail(struct ledger_sqlite *s, const char *what)
 	if (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN ||
 	    code == SQLITE_READONLY)
 		diagnose(s, why, sizeof why);
+	else if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		snprintf(why, sizeof why, "; another process holds a lock on the ledger (an sqlite3 "
+		    "shell, a script in a transaction?): end its transaction");
+	else if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
+		snprintf(why, sizeof why, "; the ledger file is damaged: stop iopd and restore it "
+		    "from a backup");
 	snprintf(s->err, sizeof s->err, "%s: %s%s", what, sqlite3_errmsg(s->db), why);
 	return -1;
 }
@@ -799,6 +805,45 @@ static int migrate(struct ledger_sqlite *s)
 	return 0;
 }
 
+/* A ledger iopd will not start on: what it says, and what to do. */
+static int damaged(struct ledger_sqlite *s, const char *why)
+{
+	char *nl;
+
+	snprintf(s->err, sizeof s->err, "%s is damaged (%s): iopd will not start on it; restore it "
+	    "from a backup, or move it aside and start iopd once with --new-ledger (what it "
+	    "recorded as sent may then be sent again)", s->path, why);
+	while ((nl = strchr(s->err, '\n')))   /* quick_check's report has lines: one log line */
+		*nl = ' ';
+	return -1;
+}
+
+static int is_damage(int code)
+{
+	return code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
+}
+
+/* SQLite meets a damaged page only when it reads it, at any time later,
+ * and a write there loses records: so every page is read once at start
+ * (quick_check: the b-trees and records, without integrity_check's slow
+ * cross-check of every index entry). */
+static int check_intact(struct ledger_sqlite *s)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL) != SQLITE_OK)
+		return is_damage(sqlite3_errcode(s->db)) ? damaged(s, sqlite3_errmsg(s->db)) :
+		    fail(s, "checking the ledger");
+	if (sqlite3_step(st) != SQLITE_ROW)
+		rc = is_damage(sqlite3_errcode(s->db)) ? damaged(s, sqlite3_errmsg(s->db)) :
+		    fail(s, "checking the ledger");
+	else if (strcmp(col_text(st, 0) ? col_text(st, 0) : "", "ok") != 0)
+		rc = damaged(s, col_text(st, 0) ? col_text(st, 0) : "quick_check");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int prepare_all(struct ledger_sqlite *s)
 {
 	int i;
@@ -862,12 +907,17 @@ static int setup(struct ledger_sqlite *s)
 {
 	/* cache_size: up to 64 MiB of pages (the default, 2 MiB, is a tenth of
 	 * the pages 100,000 reminders touch: bench W2 re-read ~8 pages per
-	 * delivery with pread; now ~0.6).  Memory grows only as pages are used. */
+	 * delivery with pread; now ~0.6).  Memory grows only as pages are used.
+	 * busy_timeout: SQLite waits for another process's lock by sleeping,
+	 * on the loop thread; a batch it refuses is tried again a few seconds
+	 * later (dispatch.c), so the wait stays short (2 s stalled the loop for
+	 * 2 s at every try: tests/integration/faults_busy.sh). */
 	if (sqlite3_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-	    "PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 2000; PRAGMA cache_size = -65536;",
+	    "PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 20; PRAGMA cache_size = -65536;",
 	    NULL, NULL, NULL) != SQLITE_OK)
-		return fail(s, "configuring the ledger");
-	if (migrate(s) || prepare_all(s) || load_identity(s))
+		return is_damage(sqlite3_errcode(s->db)) ? damaged(s, sqlite3_errmsg(s->db)) :
+		    fail(s, "configuring the ledger");
+	if (check_intact(s) || migrate(s) || prepare_all(s) || load_identity(s))
 		return -1;
 	return note_file(s);
 }
