@@ -99,7 +99,7 @@ static int check_row(const struct snapshot *s, const struct agenda_row *r, void 
 	FUZZ_CHECK(r->ch < s->nchannels);
 	w->last_due = r->o->due;
 	sbuf_reset(&w->line);
-	agenda_row_json(s, r, NULL, &w->line);
+	agenda_row_json(s, r, NULL, NULL, &w->line);
 	if (w->rows < FUZZ_RENDERED && r->o->tmpl >= 0) {
 		struct render_in in = {r->o->patient, &s->templates[r->o->tmpl], r->o->event,
 		    r->o->location, r->o->label};
