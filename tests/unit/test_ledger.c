@@ -127,7 +127,7 @@ static void test_migrate_v2(void **state)
 	struct seen s;
 
 	(void)state;
-	assert_int_equal(user_version(dir), 3);
+	assert_int_equal(user_version(dir), 4);
 	assert_int_equal(l->ops->get_mark(l), 1764608000);
 	/* every row, as it was, with nothing of schema 3 set */
 	assert_int_equal(l->ops->lookup(l, 1, &r, buf, sizeof buf), 1);
@@ -160,7 +160,7 @@ static void test_migrate_v2(void **state)
 	/* opening it again migrates nothing */
 	l = ledger_sqlite_open(dir, buf, sizeof buf);
 	assert_non_null(l);
-	assert_int_equal(user_version(dir), 3);
+	assert_int_equal(user_version(dir), 4);
 	l->ops->close(l);
 	unit_rmtree(dir);
 }
@@ -174,10 +174,10 @@ static void test_newer_refused(void **state)
 	assert_int_equal(mkdir(dir, 0700), 0);
 	path = unit_path(dir, "ledger.db");
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 5", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_null(ledger_sqlite_open(dir, err, sizeof err));
-	assert_non_null(strstr(err, "schema version 4, newer than this iopd knows (3)"));
+	assert_non_null(strstr(err, "schema version 5, newer than this iopd knows (4)"));
 	free(path);
 	unit_rmtree(dir);
 }
