@@ -205,7 +205,11 @@ void cjob_backup(const struct cjob_req *req, struct ledger *l, struct cjob_out *
 	struct stat st;
 	int fd;
 
-	if (lstat(path, &st) == 0) {
+	if (!l->ops->backup) {
+		snprintf(err, sizeof err, "the %s ledger has no online backup here: back it up with the "
+		    "database's own tools", l->ops->name);
+		cjob_out_error(o, "backup", err);
+	} else if (lstat(path, &st) == 0) {
 		snprintf(err, sizeof err, "%s exists: iopctl backup never replaces a file; give a new "
 		    "name (e.g. with the date in it)", path);
 		cjob_out_error(o, "backup", err);

@@ -263,7 +263,8 @@ void cjob_history(const struct cjob_req *req, const struct snapshot *s, struct l
 		hist_free(&h);
 		return;
 	}
-	qsort(h.rows, h.n, sizeof *h.rows, cmp_row);
+	if (h.n > 1)
+		qsort(h.rows, h.n, sizeof *h.rows, cmp_row);
 	if (!o->json)
 		sbuf_printf(&o->buf, "%-*s  %-16s  %-11s %-10s %-*s  %-8s %7s  %s\n", LOCAL_CELL,
 		    "AT (patient's time)", "ID", "KIND", "CHANNEL", LOCAL_CELL, "DUE (patient's time)",

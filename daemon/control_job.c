@@ -30,7 +30,8 @@
 
 /* Threads at once, per class: agendas and histories may run long (a slow
  * client keeps its job waiting on the pipe), so more of them wait in turn;
- * `status` is short and has slots of its own, never queued behind them. */
+ * `status` and the prep of an override are short and have slots of their
+ * own, never queued behind them. */
 #define JOB_THREADS_LONG 4
 #define JOB_THREADS_STATUS 8
 #define JOB_CHUNK (64 * 1024)          /* what a job gathers before writing it */
@@ -54,9 +55,12 @@ struct cjobs {
 	int running[2];                /* threads of each class (job_class) */
 };
 
+/* The short ones (status; the name of a user for an override) have slots
+ * of their own; agendas, histories, searches of the calendar and backups
+ * may take a while. */
 static int job_class(const struct cjob *j)
 {
-	return j->req.kind == CJOB_STATUS;   /* the short one; the others may take a while */
+	return j->req.kind == CJOB_STATUS || (j->req.kind == CJOB_PREP && !j->req.find_id);
 }
 
 static bool job_may_run(const struct cjob *j)

@@ -51,7 +51,7 @@ static void step_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	char t[FMT_UTC_LEN + 1];
 	long n;
 
-	if (!dm->snap->ledger_retention) {     /* "forever" (a reload may change it) */
+	if (!dm->snap->ledger_retention || !l->ops->prune) {   /* "forever" (a reload may change it) */
 		again(dm, RETENTION_IDLE);
 		return;
 	}
