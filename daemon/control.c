@@ -385,8 +385,8 @@ static void cmd_agenda(struct conn *c, int argc, char **argv)
 	}
 	if (req.to - req.from > (int64_t)CTL_AGENDA_MAX_DAYS * 86400) {
 		ctl_fail(c, "agenda: the window is %.1f days long; one request may ask for at most %d days: "
-		    "ask for several windows, or run `iopd agenda -c FILE` for a longer one (the "
-		    "calendar without the ledger's statuses)", (double)(req.to - req.from) / 86400,
+		    "ask for several windows, or run `iopd agenda -c FILE` for a longer one (it reads "
+		    "the ledger beside the daemon)", (double)(req.to - req.from) / 86400,
 		    CTL_AGENDA_MAX_DAYS);
 		return;
 	}
