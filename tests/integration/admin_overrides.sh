@@ -67,7 +67,7 @@ FROM=2026-12-01T16:00:00Z
 TO=2026-12-01T19:00:00Z
 ME=$(id -un)
 MYUID=$(id -u)
-listing() { (cd "$STATE" && find . -printf '%p %i %s\n' | sort); }
+listing() { (cd "$STATE" && find . -printf '%p %i\n' | sort); }   # names and inodes: made or replaced
 json_lines() { "$PY" -c 'import json, sys; [json.loads(l) for l in open(sys.argv[1])]' "$1"; }
 
 # --- iopd agenda without a ledger: exactly the configuration's -------------------
@@ -210,12 +210,14 @@ stop_iopd D
 check "SIGTERM: exit 0" test "$IOPD_RC" = 0
 check "stopped: no -wal, no -shm" test ! -e "$STATE/ledger.db-wal" -a ! -e "$STATE/ledger.db-shm"
 before=$(listing)
+sum=$(cksum <"$STATE/ledger.db")
 env TZ=UTC "$IOPD" agenda -c "$CONF" --from $FROM --to $TO >"$T/a2.jsonl" 2>"$T/a2.err"
 check "stopped: the ledger's statuses (skipped:paused, sent)" \
 	test "$(st "$T/a2.jsonl" "$CHI1") $(st "$T/a2.jsonl" "$CHI2")" = "skipped:paused sent"
-check "... the gateway's opt-out: p-1 and p-gw" \
+check "... p-gw's prompt: failed (refused by the gateway)" \
 	test "$(st "$T/a2.jsonl" "$GW")" = failed
 check "... no file made in state_dir (no -wal, no -shm)" test "$(listing)" = "$before"
+check "... the ledger's file unchanged" test "$(cksum <"$STATE/ledger.db")" = "$sum"
 check "no phone number or text in the log" test -z "$(grep -E '5557770001|5557721610|Time for your' "$D_LOG")"
 check "no sanitizer report" sanitizer_clean "$D_LOG"
 finish
