@@ -282,6 +282,8 @@ static int parse_patient(struct conf_ctx *c, const config_setting_t *g, struct p
 
 	if (conf_expect(c, g, CONFIG_TYPE_GROUP, "a group { id = ...; program = ...; start = ...; }"))
 		return 1;
+	pt->file = intern(&c->snap->strings, setting_file(c->errs, g));
+	pt->line = setting_line(c->errs, g);
 	bad = conf_check_keys(c, g, patient_keys);
 	if (conf_string(c, g, "id", true, &pt->id) != CONF_OK || !*pt->id) {
 		char where[256];
