@@ -401,6 +401,35 @@ static void test_state_dir_readable(void **state)
 	free(dir);
 }
 
+/* A medication's dates default to the enrollment's: when that ends before
+ * it starts, the error is said once, at the discharge (reading it used to
+ * crash on a medication with neither from nor until). */
+static void test_med_dates_of_a_bad_enrollment(void **state)
+{
+	static const char text[] =
+	    "templates = { medication = { sms = \"m\"; }; };\n"
+	    "patients = ( { id = \"p\"; program = \"op\"; start = \"2026-03-08\";\n"
+	    "  discharge = \"2025-03-08\";\n"
+	    "  medications = ( { label = \"night\"; times = [\"02:30\"]; channels = [\"term\"]; } ); },\n"
+	    "  { id = \"q\"; program = \"op\"; start = \"2026-03-08\"; discharge = \"2026-03-10\";\n"
+	    "  medications = ( { label = \"dose\"; times = [\"09:00\"]; channels = [\"term\"];\n"
+	    "    from = \"2026-03-11\"; } ); } );\n"
+	    "channels = ( { name = \"term\"; module = \"console\"; } );\n"
+	    "programs = ( { id = \"op\"; kind = \"OP\"; } );\n";
+	char *path = unit_path(unit_dir, "main.conf");
+	struct errs e = {0};
+	const struct unit_err want[] = {
+		{path, 3, "patients[0] id \"p\": discharge: is before start"},
+		{path, 7, "from: is after the end of the enrollment (until's default)"},
+	};
+
+	(void)state;
+	assert_null(unit_load_text(unit_dir, "main.conf", text, CONF_CALENDAR, &e));
+	unit_expect_errs(&e, want, 2, unit_dir);
+	errs_free(&e);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +445,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_overlong_paths, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_empty_configuration, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_state_dir_readable, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_med_dates_of_a_bad_enrollment, unit_setup, unit_teardown),
 	};
 
 	int rc;
