@@ -160,14 +160,16 @@ static int parse_med(struct conf_ctx *c, const config_setting_t *g, const struct
 	bad += conf_date(c, g, "from", false, &m->from) == CONF_BAD;
 	bad += conf_date(c, g, "until", false, &m->until) == CONF_BAD;
 	if (!bad && m->until < m->from) {
-		/* at `until`, or at `from` when until is the enrollment's end */
+		/* at `until`, or at `from` when until is the enrollment's end;
+		 * with neither, the enrollment itself ends before it starts,
+		 * which is said at its discharge */
 		const config_setting_t *at = config_setting_get_member(g, "until");
+		const config_setting_t *from = config_setting_get_member(g, "from");
 		if (at)
 			errs_set(c->errs, at, "%s: is before from", conf_path(at, where, sizeof where));
-		else
-			errs_set(c->errs, config_setting_get_member(g, "from"), "%s: is after the end of "
-			    "the enrollment (until's default)", conf_path(config_setting_get_member(g, "from"),
-			    where, sizeof where));
+		else if (from)
+			errs_set(c->errs, from, "%s: is after the end of the enrollment (until's default)",
+			    conf_path(from, where, sizeof where));
 		bad++;
 	}
 	return bad;

@@ -1047,9 +1047,13 @@ static void after_commit(struct dispatch *d)
 	}
 }
 
+/* Nothing to write.  While the ledger is down a batch is due all the
+ * same, empty or not: the one refused may have held others' parts only
+ * (callbacks, answered 503 and gone), and until a batch commits the ledger
+ * counts as down (callbacks refused at once, status says so). */
 static bool batch_empty(const struct dispatch *d)
 {
-	return !d->nnotes && !d->outcomes.n && !d->claims.n && !d->parts &&
+	return !d->ledger_down && !d->nnotes && !d->outcomes.n && !d->claims.n && !d->parts &&
 	    mark_target(d) == d->mark;
 }
 
@@ -1093,7 +1097,9 @@ static void flush(struct dispatch *d, bool all)
 		after_commit(d);
 		/* synchronous plugin outcomes land in the lists again: loop */
 	}
-	if (batch_empty(d))
+	/* nothing to write, or nothing to try before the retry timer (which
+	 * starts busy_w again): an idle watcher left on would spin the loop */
+	if (batch_empty(d) || ev_is_active(&d->ledger_retry_w))
 		ev_idle_stop(d->loop, &d->busy_w);
 }
 

@@ -8,7 +8,9 @@
  * The input is written to iopd.conf in a scratch folder that holds a copy
  * of tests/fuzz/conf.d (include files and secrets, all mode 0600), so a
  * corpus file may @include "patients/clinic.conf" or name
- * token_file = "secrets/twilio" as the shipped configuration does.
+ * token_file = "secrets/twilio" as the shipped configuration does, and a
+ * FIFO, fifo.inc, that nothing writes to (an @include of it must be
+ * refused, not wait for a writer).
  * Invariants checked: a valid configuration's agenda is in order and
  * inside its window; an invalid one has at least one FILE:LINE error; a
  * file the daemon accepts, `iopd agenda` accepts too.  With
@@ -72,6 +74,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		    from ? from : FUZZ_SRCDIR "/tests/fuzz/conf.d");
 		exit(1);
 	}
+	creds = malloc(strlen(fuzz_scratch()) + 10);
+	sprintf(creds, "%s/fifo.inc", fuzz_scratch());
+	if (mkfifo(creds, 0600) < 0) {
+		perror("fuzz_conf: fifo.inc");
+		exit(1);
+	}
+	free(creds);
 	/* token_credential = "NAME" reads $CREDENTIALS_DIRECTORY/NAME */
 	creds = malloc(strlen(fuzz_scratch()) + 10);
 	sprintf(creds, "%s/secrets", fuzz_scratch());
