@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/run.sh [W1|W2|W3|W4|W5|W2PG|W3PG|all]... - iopd against its alternatives, in one run.
+# bench/run.sh [W1|W2|W3|W4|W5|W6|W2PG|W3PG|all]... - iopd against its alternatives, in one run.
 #
 # Prints, per workload, median (min-max) of N runs of iopd and of each alternative
 # measured in this same invocation, the ratios, and the targets of BENCH.md with
@@ -12,7 +12,12 @@
 #   W2_LEAD=10 (s from config generation to the due instant), W2_SIGN=1 (HMAC key),
 #   APPRISE_MODES="seq seq-sync fanout gather", APPRISE_N=5000, WRK_SECS=10,
 #   W3_N=10000, W3_SECS=60, W3_CONC=256, W3_WARMUP=256 (reminders 5 s before the
-#   window, not counted: they open the connections), W5_HUP_AT=20 (s after the first due).
+#   window, not counted: they open the connections), W5_HUP_AT=20 (s after the first due),
+#   W6_N=100000 (status callbacks), W6_PORT=28205 (iopd's inbound listener),
+#   W6_SMS_LEAD=15 (s from config generation to the sms burst), W6_GAP=40 (s from the
+#   burst to the spread's first due: the burst must be over by then), W6_AT=10 (s after the
+#   spread's first due that the callbacks start), W6_CONN=128 (wrk's connections to iopd:
+#   each waits for its callback's commit, so batches hold at most this many).
 # W2PG, W3PG: W2 and W3 with the ledger in PostgreSQL (a private cluster, tests/rig/pg.sh,
 #   pinned with the sink on cpu 0), one instance and two instances sharing it, each round
 #   against the SQLite figure of the same round; PG_BENCH_PORT=28432.
@@ -34,6 +39,12 @@ W3_CONC=${W3_CONC:-256}
 W3_LEAD=${W3_LEAD:-10}
 W3_WARMUP=${W3_WARMUP:-256}
 W5_HUP_AT=${W5_HUP_AT:-20}
+W6_N=${W6_N:-100000}
+W6_PORT=${W6_PORT:-28205}
+W6_SMS_LEAD=${W6_SMS_LEAD:-15}
+W6_AT=${W6_AT:-10}
+W6_CONN=${W6_CONN:-128}
+W6_GAP=${W6_GAP:-40}
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -387,6 +398,112 @@ w3pg() {
   done
 }
 
+# ---------------------------------------------------------------- W6
+# Rows of the ledger (read-only), e.g. ledger_count DB "status = 'sent' AND channel = 'sms'".
+ledger_count() {
+  "$SYSPY" -c 'import sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=5)
+print(db.execute("select count(*) from reminder where " + sys.argv[2]).fetchone()[0])' "$1" "$2" 2>/dev/null || echo 0
+}
+
+# One W6 run: W6_N sms reminders sent in a burst first, then W3's spread of
+# webhook reminders; W6_AT s into it, wrk posts one signed status callback for
+# each sms reminder (as fast as it can, 16 connections).  Prints KEY=VALUE words:
+# wrk's rate (each 200 is a receipt committed), the receipts the ledger holds,
+# wrk's errors, the lateness of the whole spread and of the reminders due while
+# the callbacks ran (win_*).
+w6_once() { # RUNDIR
+  local dir=$1 now sms_due t0 i sent got ws we wline lat win rec
+  rm -rf "$dir"; mkdir -p "$dir"
+  printf 'bench-twilio-token\n' >"$dir/tw.tok"; chmod 600 "$dir/tw.tok"
+  now=$(date +%s); sms_due=$((now + W6_SMS_LEAD)); t0=$((sms_due + W6_GAP))
+  "$SYSPY" "$BENCH_DIR/gen_iopd.py" spread "$dir" --n "$W3_N" --t0 "$t0" --secs "$W3_SECS" \
+    --warmup "$W3_WARMUP" --url "$SINK_URL" --concurrency "$W3_CONC" --sms-n "$W6_N" \
+    --sms-due "$sms_due" --sms-token "$dir/tw.tok" --listen "127.0.0.1:$W6_PORT" >/dev/null ||
+    die "gen_iopd.py spread (W6)"
+  "$IOPD" agenda -c "$dir/iopd.conf" --from "$(date -u -d "@$sms_due" +%Y-%m-%dT%H:%M:%SZ)" \
+    --to "$(date -u -d "@$((sms_due + 1))" +%Y-%m-%dT%H:%M:%SZ)" >"$dir/sms.jsonl" 2>/dev/null
+  "$IOPD" agenda -c "$dir/iopd.conf" --from "$(date -u -d "@$t0" +%Y-%m-%dT%H:%M:%SZ)" \
+    --to "$(date -u -d "@$((t0 + W3_SECS))" +%Y-%m-%dT%H:%M:%SZ)" >"$dir/agenda.jsonl" 2>/dev/null
+  [ "$(wc -l <"$dir/agenda.jsonl")" -eq "$W3_N" ] || die "W6: the spread has $(wc -l <"$dir/agenda.jsonl") rows"
+  got=$("$SYSPY" "$BENCH_DIR/w6_callbacks.py" "$dir/sms.jsonl" "http://127.0.0.1:$W6_PORT" \
+    "$dir/tw.tok" "$dir/callbacks.txt") || die "w6_callbacks.py"
+  [ "$got" -eq "$W6_N" ] || die "W6: $got callbacks for $W6_N sms reminders"
+  sink logtruncate
+  daemon_start "$dir/iopd.conf" "$dir/iopd.log"
+  [ "$(date +%s)" -lt "$sms_due" ] || log "W6: the daemon was ready only after the sms burst fell due (raise W6_SMS_LEAD)"
+  for i in $(seq 1 1200); do
+    sent=$(ledger_count "$dir/state/ledger.db" "status = 'sent' AND channel = 'sms'")
+    [ "$sent" -ge "$W6_N" ] && break
+    sleep 0.1
+  done
+  [ "$sent" -ge "$W6_N" ] || log "W6: only $sent of $W6_N sms reminders were sent"
+  [ "$(date +%s)" -lt "$t0" ] || log "W6: the sms burst ended after the spread began"
+  while [ "$(date +%s)" -lt $((t0 + W6_AT)) ]; do sleep 0.05; done
+  ws=$EPOCHREALTIME
+  local wpid cpu=()
+  [ "$PIN" = 1 ] && cpu=(taskset -c 0)       # iopd is on cpu 1, the sink's trickle on 0
+  (cd "$BENCH_DIR" && CALLBACKS_FILE="$dir/callbacks.txt" exec "${cpu[@]}" wrk -t1 -c"$W6_CONN" -d300s \
+    -s wrk-callbacks.lua "http://127.0.0.1:$W6_PORT") >"$dir/wrk.out" 2>&1 &
+  wpid=$!
+  # done when iopd counts every receipt recorded (after its commit); then wrk
+  # stops, and its summary covers the time it ran
+  while kill -0 "$wpid" 2>/dev/null; do
+    got=$("$IOPCTL" -s "$dir/state/control.sock" metrics 2>/dev/null |
+      sed -n 's/^iopd_receipts_total{state="delivered"} //p')
+    [ "${got:-0}" -ge "$W6_N" ] && break
+    sleep 0.05
+  done
+  kill -INT "$wpid" 2>/dev/null
+  wait "$wpid" 2>/dev/null
+  we=$EPOCHREALTIME
+  wline=$(sed -n 's/^ANCHOR wrk-callbacks //p' "$dir/wrk.out")
+  # the rate of receipts: W6_N over the time wrk ran (its extra requests past
+  # the end repeat the last callback, counted once)
+  wline="$wline receipts_per_s=$(calc "$W6_N / $(lat_field "$wline" secs)")"
+  rec=$(ledger_count "$dir/state/ledger.db" "channel = 'sms' AND receipt = 'delivered'")
+  [ "$rec" -eq "$W6_N" ] || log "W6: the ledger holds $rec of $W6_N receipts"
+  while [ "$(date +%s)" -le $((t0 + W3_SECS + 2)) ]; do sleep 0.2; done
+  "$IOPCTL" -s "$dir/state/control.sock" metrics >"$dir/metrics.txt" 2>&1 || true
+  daemon_stop
+  sleep 1.3
+  lat=$("$SYSPY" "$BENCH_DIR/sinklog.py" lateness "$(sink_log)" "$dir/agenda.jsonl")
+  win=$("$SYSPY" "$BENCH_DIR/sinklog.py" lateness "$(sink_log)" "$dir/agenda.jsonl" --window \
+    "${ws%.*}" "${we%.*}" | sed 's/\([a-z0-9]*\)=/win_\1=/g')
+  echo "$wline recorded=$rec $lat $win"
+}
+
+w6() {
+  need_tools nginx wrk taskset
+  local w=W6 td=$OUT_DIR/w6 r line
+  mkdir -p "$td"; : >"$td/wrk"; : >"$td/iopd"; : >"$td/p99"; : >"$td/winp99"
+  sink_up
+  log "W6: $W6_N signed status callbacks posted by wrk -c$W6_CONN while W3's $W3_N reminders fall due; durable ledger"
+  for r in $(seq 1 "$RUNS_SLOW"); do
+    log "W6 round $r/$RUNS_SLOW (about $((W6_SMS_LEAD + W6_GAP + W3_SECS + 10)) s)"
+    (cd "$BENCH_DIR" && pin wrk -t1 -c16 -d"${WRK_SECS}s" -s wrk-post.lua "$SINK_URL") >"$td/wrk-$r.out" 2>&1
+    sed -n 's/^ANCHOR wrk .* rps=\([0-9.]*\).*/\1/p' "$td/wrk-$r.out" >>"$td/wrk"
+    line=$(w6_once "$BENCH_DATA/w6/run")
+    log "W6 run $r: $line"
+    echo "$line" >>"$td/runs.txt"
+    [ "$(lat_field "$line" err_status)" = 0 ] || log "W6: $(lat_field "$line" err_status) callbacks not answered 200"
+    lat_field "$line" receipts_per_s >>"$td/iopd"
+    lat_field "$line" p99 >>"$td/p99"
+    lat_field "$line" win_p99 >>"$td/winp99"
+  done
+  local s_wrk s_iopd s_p99 s_win io wr r1
+  s_wrk=$(record $w "wrk -t1 -c16 on the sink (HTTP limit)" "$td/wrk" req/s "${WRK_SECS}s, same run")
+  s_iopd=$(record $w "iopd receipts recorded (signed callbacks)" "$td/iopd" receipts/s \
+    "$W6_N Twilio status callbacks, wrk -c$W6_CONN; each 200 after its commit")
+  s_p99=$(record $w "W3 lateness p99, whole spread" "$td/p99" ms "$W3_N reminders over $W3_SECS s")
+  s_win=$(record $w "W3 lateness p99 while the callbacks ran" "$td/winp99" ms "reminders due during wrk")
+  io=$(echo "$s_iopd" | cut -d' ' -f1); wr=$(echo "$s_wrk" | cut -d' ' -f1)
+  s_p99=$(echo "$s_p99" | cut -d' ' -f1); s_win=$(echo "$s_win" | cut -d' ' -f1)
+  r1=$(calc "100 * $io / $wr")
+  verdict $w "receipts >= 15% of wrk -c16 on the sink" "$(fmtnum "$io") / $(fmtnum "$wr") = $(fmtnum "$r1")%" "$(pass_if "$r1 >= 15")"
+  verdict $w "W3 p99 lateness <= 5 ms while callbacks arrive" "$(fmtnum "$s_win") ms (whole spread: $(fmtnum "$s_p99") ms)" "$(pass_if "$s_win <= 5")"
+}
+
 # ---------------------------------------------------------------- W4
 rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
 
@@ -447,10 +564,11 @@ for x in "${want[@]}"; do
   W3|w3) w3 ;;
   W4|w4) w4 ;;
   W5|w5) w5 ;;
+  W6|w6) w6 ;;
   W2PG|w2pg) w2pg ;;
   W3PG|w3pg) w3pg ;;
-  all) w1; w2; w3; w4; w5 ;;
-  *) die "unknown workload $x (W1 W2 W3 W4 W5 W2PG W3PG all)" ;;
+  all) w1; w2; w3; w4; w5; w6 ;;
+  *) die "unknown workload $x (W1 W2 W3 W4 W5 W6 W2PG W3PG all)" ;;
   esac
 done
 report | tee "$OUT_DIR/report.md"

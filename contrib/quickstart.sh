@@ -2,22 +2,28 @@
 # quickstart.sh - from a fresh Debian 12 machine to a running iopd.
 #
 #   contrib/quickstart.sh demo    install what is missing, build, and run
-#                                 iopd in the foreground on conf/demo.conf
+#                                 iopd in the foreground on conf/demo.conf,
+#                                 from a fresh state (contrib/demo.sh)
 #   contrib/quickstart.sh test    install what is missing, build, and run the
 #                                 whole test suite (unit, integration against
-#                                 real peers, the same again under ASan+UBSan)
+#                                 real peers, under valgrind, the same again
+#                                 under ASan+UBSan, the fuzz targets)
 #
 # Packages are installed with apt-get (through sudo when not root).  The
 # build happens in this source tree; the sanitizer build in build-san/.
 set -eu
 cd "$(dirname "$0")/.."
 
+# locales-all is needed at run time too: it gives {day} and {time} their
+# weekday and month names in the patients' languages.  libphonenumber-dev
+# (C++: build-essential's g++) checks phone numbers; libicu-dev names their
+# countries.
 BUILD_PKGS="build-essential autoconf automake libtool pkg-config libev-dev
   libcurl4-openssl-dev libconfig-dev libsystemd-dev libsqlite3-dev libssl-dev
-  libpq-dev libcmocka-dev tzdata"
+  libmicrohttpd-dev libcmocka-dev tzdata locales-all libphonenumber-dev libicu-dev libpq-dev"
 TEST_PKGS="python3 curl openssl socat faketime libfaketime kannel kannel-extras
   python3-aiosmtpd clang libclang-rt-14-dev systemd systemd-container sqlite3
-  postgresql"
+  valgrind postgresql"
 
 install_missing() {
 	missing=""
@@ -45,9 +51,7 @@ case "${1:-}" in
 demo)
 	install_missing $BUILD_PKGS
 	build
-	chmod o-r conf/demo.conf     # iopd refuses patient files others can read
-	echo "quickstart: starting iopd on conf/demo.conf (Ctrl-C stops it)"
-	exec ./iopd -f -c conf/demo.conf
+	exec contrib/demo.sh
 	;;
 test)
 	install_missing $BUILD_PKGS $TEST_PKGS

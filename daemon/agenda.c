@@ -7,6 +7,7 @@
 
 #include "agenda.h"
 #include "ident.h"
+#include "render.h"
 #include "timefmt.h"
 
 /* The walk goes a slab of time at a time (bench W1: the k-way merge
@@ -206,7 +207,7 @@ void agenda_walk(const struct snapshot *s, int64_t from, int64_t to, int64_t pat
 }
 
 void agenda_row_json(const struct snapshot *s, const struct agenda_row *r, const char *status,
-    struct sbuf *b)
+    const struct agenda_live *live, struct sbuf *b)
 {
 	const struct occ *o = r->o;
 	char buf[FMT_LOCAL_LEN + 1], id[IDENT_HEX_LEN + 1];
@@ -233,28 +234,95 @@ void agenda_row_json(const struct snapshot *s, const struct agenda_row *r, const
 	sbuf_json_str(b, o->tmpl >= 0 ? s->templates[o->tmpl].name : "");
 	sbuf_add(b, ",\"status\":\"", 11);
 	sbuf_adds(b, status ? status : status_names[r->status]);
-	sbuf_add(b, "\"}", 2);
+	sbuf_addc(b, '"');
+	if (live && live->receipt)
+		sbuf_printf(b, ",\"receipt\":\"%s\"", live->receipt);
+	if (live && live->reply)
+		sbuf_printf(b, ",\"reply\":\"%s\"", live->reply);
+	sbuf_addc(b, '}');
 }
 
 /* ---- printing --------------------------------------------------------- */
 
+/* The table streams like the JSON lines: its columns are as wide as the
+ * longest value the configuration could put in them (patient ids, leads,
+ * channel and template names), known before the first row, so no row is
+ * held back (a window of months would otherwise sit in memory whole). */
 struct printer {
 	FILE *f;
 	struct sbuf buf;
 	int err;
-	/* table mode: every cell, then widths */
-	char **cells;
-	size_t ncells, capcells;
+	size_t rows;
 	enum agenda_format format;
+	bool text;                     /* AGENDA_TEXT: the TEXT column, "text" and "subject" */
+	int cols;                      /* TABLE_COLS, less TEXT without --text */
+	struct rendered r;
 	agenda_status_fn status;
 	void *status_arg;
+	size_t width[10];
 };
 
-#define TABLE_COLS 9
+#define TABLE_COLS 10
+enum { COL_DUE, COL_PATIENT, COL_KIND, COL_EVENT, COL_LEAD, COL_CHANNEL, COL_TEMPLATE, COL_STATUS };
 static const char *const table_head[TABLE_COLS] = {
 	"DUE (patient's time)", "PATIENT", "KIND", "EVENT (patient's time)", "LEAD", "CHANNEL",
-	"TEMPLATE", "STATUS", "ID"
+	"TEMPLATE", "STATUS", "ID", "TEXT (patient's language)"
 };
+/* "2026-11-29 19:00 -07:00": the patient's wall clock and its offset */
+#define LOCAL_CELL_LEN 23
+/* the longest status the daemon shows ("skipped:quiet-hours"); a longer
+ * one only pushes that row's id to the right */
+#define STATUS_LEN 19
+
+static void widen(size_t *w, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (n > *w)
+		*w = n;
+}
+
+static void widen_rules(size_t *w, const struct rules *r)
+{
+	uint16_t i;
+
+	for (i = 0; i < r->n; i++)
+		widen(w, *r->v[i].before_text ? r->v[i].before_text : "-");
+}
+
+static void table_widths(const struct snapshot *s, int64_t patient, size_t *w)
+{
+	uint32_t p;
+	uint16_t i, k;
+
+	for (i = 0; i < TABLE_COLS; i++)
+		w[i] = strlen(table_head[i]);
+	widen(&w[COL_DUE], "2026-11-29 19:00 -07:00");
+	widen(&w[COL_EVENT], "2026-11-29 19:00 -07:00");
+	for (k = 0; k < KIND_COUNT; k++)
+		widen(&w[COL_KIND], kind_names[k]);
+	widen(&w[COL_LEAD], "-");
+	for (i = 0; i < s->nprograms; i++) {
+		widen_rules(&w[COL_LEAD], &s->programs[i].rules);
+		for (k = 0; k < s->programs[i].nsessions; k++)
+			widen_rules(&w[COL_LEAD], &s->programs[i].sessions[k].rules);
+	}
+	for (p = 0; p < s->npatients; p++) {
+		if (patient >= 0 && (int64_t)p != patient)
+			continue;
+		widen(&w[COL_PATIENT], s->patients[p].id);
+		for (k = 0; k < s->patients[p].nappts; k++)
+			widen_rules(&w[COL_LEAD], &s->patients[p].appts[k].rules);
+	}
+	for (i = 0; i < s->nchannels; i++)
+		widen(&w[COL_CHANNEL], s->channels[i].name);
+	widen(&w[COL_TEMPLATE], "-");
+	for (i = 0; i < s->ntemplates; i++)
+		widen(&w[COL_TEMPLATE], s->templates[i].name);
+	if (w[COL_STATUS] < STATUS_LEN)
+		w[COL_STATUS] = STATUS_LEN;
+	w[COL_STATUS + 1] = IDENT_HEX_LEN;     /* ID; TEXT, when shown, is last */
+}
 
 static void flush_buf(struct printer *p, size_t above)
 {
@@ -265,91 +333,137 @@ static void flush_buf(struct printer *p, size_t above)
 	}
 }
 
-static void add_cell(struct printer *p, const char *text)
+static void table_cell(struct printer *p, int col, const char *text)
 {
-	grow_array(&p->cells, &p->capcells, p->ncells + 1, sizeof *p->cells);
-	p->cells[p->ncells++] = xstrdup(text);
+	if (col + 1 == p->cols)
+		sbuf_printf(&p->buf, "%s\n", text);
+	else
+		sbuf_printf(&p->buf, "%-*s  ", (int)p->width[col], text);
 }
 
 /* "2026-11-29 19:00 -07:00": the patient's wall clock and its offset. */
-static void local_cell(struct printer *p, int64_t t, const struct tz *z)
+static void local_cell(struct printer *p, int col, int64_t t, const struct tz *z)
 {
 	char b[FMT_LOCAL_LEN + 1], cell[32];
 
 	fmt_local(t, z, b);
 	snprintf(cell, sizeof cell, "%.10s %.5s %.6s", b, b + 11, b + 19);
-	add_cell(p, cell);
+	table_cell(p, col, cell);
+}
+
+static void table_row(struct printer *p, const struct snapshot *s, const struct agenda_row *r,
+    const char *st, const struct agenda_live *live)
+{
+	char id[IDENT_HEX_LEN + 1], cell[128];
+
+	local_cell(p, COL_DUE, r->o->due, r->o->patient->tz);
+	table_cell(p, COL_PATIENT, r->o->patient->id);
+	table_cell(p, COL_KIND, kind_names[r->o->kind]);
+	local_cell(p, COL_EVENT, r->o->event, r->o->patient->tz);
+	table_cell(p, COL_LEAD, *r->o->lead ? r->o->lead : "-");
+	table_cell(p, COL_CHANNEL, s->channels[r->ch].name);
+	table_cell(p, COL_TEMPLATE, r->o->tmpl >= 0 ? s->templates[r->o->tmpl].name : "-");
+	/* "sent (delivered, confirm)": the receipt and what the patient said */
+	snprintf(cell, sizeof cell, "%s%s%s%s%s%s", st ? st : status_names[r->status],
+	    live->receipt || live->reply ? " (" : "", live->receipt ? live->receipt : "",
+	    live->receipt && live->reply ? ", " : "", live->reply ? live->reply : "",
+	    live->receipt || live->reply ? ")" : "");
+	table_cell(p, COL_STATUS, cell);
+	ident_hex(r->id, id);
+	table_cell(p, COL_STATUS + 1, id);
+}
+
+/* ,"text":"...","subject":"..." before the row's closing brace: what the
+ * patient reads (null for a module that sends no text, the webhook). */
+static void json_texts(struct printer *p, enum render_form form)
+{
+	p->buf.len--;                          /* the '}' */
+	sbuf_adds(&p->buf, ",\"text\":");
+	if (form == RENDER_NONE)
+		sbuf_adds(&p->buf, "null");
+	else
+		sbuf_json_str(&p->buf, form == RENDER_EMAIL ? p->r.body.s : p->r.text.s);
+	if (form == RENDER_EMAIL) {
+		sbuf_adds(&p->buf, ",\"subject\":");
+		sbuf_json_str(&p->buf, p->r.subject.s);
+	}
+	sbuf_addc(&p->buf, '}');
+}
+
+/* The table's TEXT cell: one line ("[subject] body" for an e-mail), its
+ * line breaks and runs of blanks folded into single spaces. */
+static void text_cell(struct printer *p, enum render_form form)
+{
+	struct sbuf b = {0};
+	size_t i, k = 0;
+
+	if (form == RENDER_NONE)
+		sbuf_adds(&b, "-");
+	else if (form == RENDER_EMAIL)
+		sbuf_printf(&b, "[%s] %s", p->r.subject.s, p->r.body.s);
+	else
+		sbuf_adds(&b, p->r.text.s);
+	for (i = 0; i < b.len; i++) {
+		bool blank = b.s[i] == ' ' || b.s[i] == '\n' || b.s[i] == '\r' || b.s[i] == '\t';
+		if (!blank)
+			b.s[k++] = b.s[i];
+		else if (k && b.s[k - 1] != ' ')
+			b.s[k++] = ' ';
+	}
+	while (k && b.s[k - 1] == ' ')
+		k--;
+	b.s[k] = '\0';
+	table_cell(p, COL_STATUS + 2, b.s);
+	sbuf_free(&b);
 }
 
 static int print_row(const struct snapshot *s, const struct agenda_row *r, void *arg)
 {
 	struct printer *p = arg;
-	char id[IDENT_HEX_LEN + 1], stbuf[64];
-	const char *st = p->status ? p->status(s, r, stbuf, sizeof stbuf, p->status_arg) : NULL;
+	char stbuf[64];
+	struct agenda_live live = {NULL, NULL};
+	const char *st = p->status ? p->status(s, r, stbuf, sizeof stbuf, &live, p->status_arg) : NULL;
+	enum render_form form = p->text ? render_occ(s, r->o, r->ch, &p->r) : RENDER_NONE;
 
 	if (p->format == AGENDA_JSONL) {
-		agenda_row_json(s, r, st, &p->buf);
+		agenda_row_json(s, r, st, &live, &p->buf);
+		if (p->text)
+			json_texts(p, form);
 		sbuf_addc(&p->buf, '\n');
-		flush_buf(p, 1 << 16);
-		return p->err;
+	} else {
+		table_row(p, s, r, st, &live);
+		if (p->text)
+			text_cell(p, form);
 	}
-	local_cell(p, r->o->due, r->o->patient->tz);
-	add_cell(p, r->o->patient->id);
-	add_cell(p, kind_names[r->o->kind]);
-	local_cell(p, r->o->event, r->o->patient->tz);
-	add_cell(p, *r->o->lead ? r->o->lead : "-");
-	add_cell(p, s->channels[r->ch].name);
-	add_cell(p, r->o->tmpl >= 0 ? s->templates[r->o->tmpl].name : "-");
-	add_cell(p, st ? st : status_names[r->status]);
-	ident_hex(r->id, id);
-	add_cell(p, id);
-	return 0;
-}
-
-static void table_cell(struct sbuf *b, const char *text, size_t width, bool last)
-{
-	if (last)
-		sbuf_printf(b, "%s\n", text);
-	else
-		sbuf_printf(b, "%-*s  ", (int)width, text);
-}
-
-static void print_table(struct printer *p)
-{
-	size_t w[TABLE_COLS], i, c;
-
-	for (c = 0; c < TABLE_COLS; c++)
-		w[c] = strlen(table_head[c]);
-	for (i = 0; i < p->ncells; i++)
-		if (strlen(p->cells[i]) > w[i % TABLE_COLS])
-			w[i % TABLE_COLS] = strlen(p->cells[i]);
-	for (c = 0; c < TABLE_COLS; c++)
-		table_cell(&p->buf, table_head[c], w[c], c + 1 == TABLE_COLS);
-	for (i = 0; i < p->ncells; i++) {
-		table_cell(&p->buf, p->cells[i], w[i % TABLE_COLS], i % TABLE_COLS + 1 == TABLE_COLS);
-		free(p->cells[i]);
-		flush_buf(p, 1 << 16);
-	}
-	if (!p->ncells)
-		sbuf_adds(&p->buf, "(no reminders in this window)\n");
-	free(p->cells);
+	p->rows++;
+	flush_buf(p, 1 << 16);
+	return p->err;
 }
 
 int agenda_print(const struct snapshot *s, int64_t from, int64_t to, int64_t patient,
-    enum agenda_format format, FILE *f, agenda_status_fn status, void *arg)
+    int format, FILE *f, agenda_status_fn status, void *arg)
 {
 	struct printer p;
+	int c;
 
 	memset(&p, 0, sizeof p);
 	p.f = f;
-	p.format = format;
+	p.format = (enum agenda_format)(format & ~AGENDA_TEXT);
+	p.text = (format & AGENDA_TEXT) != 0;
+	p.cols = p.text ? TABLE_COLS : TABLE_COLS - 1;
 	p.status = status;
 	p.status_arg = arg;
+	if (p.format == AGENDA_TABLE) {
+		table_widths(s, patient, p.width);
+		for (c = 0; c < p.cols; c++)
+			table_cell(&p, c, table_head[c]);
+	}
 	agenda_walk(s, from, to, patient, print_row, &p);
-	if (format == AGENDA_TABLE)
-		print_table(&p);
+	if (p.format == AGENDA_TABLE && !p.rows && !p.err)
+		sbuf_adds(&p.buf, "(no reminders in this window)\n");
 	flush_buf(&p, 0);
 	sbuf_free(&p.buf);
+	rendered_free(&p.r);
 	if (fflush(f) != 0)
 		p.err = 1;
 	return p.err ? -1 : 0;

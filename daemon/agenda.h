@@ -30,20 +30,33 @@ typedef int (*agenda_fn)(const struct snapshot *s, const struct agenda_row *r, v
 void agenda_walk(const struct snapshot *s, int64_t from, int64_t to, int64_t patient,
     agenda_fn fn, void *arg);
 
-/* One row as a JSON object (no newline); `status` overrides the
- * calendar's status text when not NULL (the daemon's ledger view). */
-void agenda_row_json(const struct snapshot *s, const struct agenda_row *r, const char *status,
-    struct sbuf *out);
+/* What the daemon's ledger adds to a row (SPEC 8), or nothing. */
+struct agenda_live {
+	const char *receipt;           /* "delivered", "undelivered", "failed", or NULL */
+	const char *reply;             /* the patient's "confirm", "reschedule", "taken", or NULL */
+};
 
-enum agenda_format { AGENDA_JSONL, AGENDA_TABLE };
+/* One row as a JSON object (no newline); `status` overrides the
+ * calendar's status text when not NULL (the daemon's ledger view), and
+ * `live` (or NULL) adds "receipt" and "reply" members where set. */
+void agenda_row_json(const struct snapshot *s, const struct agenda_row *r, const char *status,
+    const struct agenda_live *live, struct sbuf *out);
+
+enum agenda_format {
+	AGENDA_JSONL = 0,
+	AGENDA_TABLE = 1,
+	AGENDA_TEXT = 0x10             /* or'ed with a format: the texts the patient reads
+	                                * (`text`, and `subject` on e-mail channels) */
+};
 
 /* A row's status text as the caller sees it (the daemon: from its ledger),
- * or NULL for the calendar's own. */
+ * or NULL for the calendar's own; it may fill `live` (static strings). */
 typedef const char *(*agenda_status_fn)(const struct snapshot *s, const struct agenda_row *r,
-    char *buf, size_t len, void *arg);
+    char *buf, size_t len, struct agenda_live *live, void *arg);
 
-/* iopd agenda: prints the window to f.  Returns 0, or -1 on a write error. */
+/* iopd agenda: prints the window to f, in `format` (enum agenda_format,
+ * AGENDA_TEXT or'ed in for texts).  Returns 0, or -1 on a write error. */
 int agenda_print(const struct snapshot *s, int64_t from, int64_t to, int64_t patient,
-    enum agenda_format format, FILE *f, agenda_status_fn status, void *arg);
+    int format, FILE *f, agenda_status_fn status, void *arg);
 
 #endif

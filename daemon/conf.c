@@ -6,22 +6,28 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "conf_parts.h"
 #include "conf_source.h"
+#include "conf_text.h"
+#include "lang.h"
 #include "log.h"
+#include "phone.h"
 #include "tz.h"
 
 static const char *const root_keys[] = {
-	"daemon", "channels", "templates", "closures", "programs", "patients", NULL
+	"daemon", "channels", "templates", "closures", "programs", "patients", "inbound", NULL
 };
 
 static const char *const daemon_keys[] = {
 	"timezone", "state_dir", "control_socket", "plugin_dir", "quiet_hours", "catch_up",
-	"medication_grace", "clinic_phone", "log_level", "metrics_file", "metrics_interval",
-	"ledger", "postgresql", "instance", NULL
+	"medication_grace", "clinic_phone", "default_country", "log_level", "metrics_file",
+	"metrics_interval", "ledger_retention", "ledger", "postgresql", "instance", NULL
 };
 
 /* Under systemd, StateDirectory= and RuntimeDirectory= say where the
@@ -65,6 +71,7 @@ static void daemon_defaults(struct snapshot *s)
 	s->log_level = -1;
 	s->metrics_file = NULL;
 	s->metrics_interval = 15.0;
+	s->ledger_retention = LEDGER_RETENTION_DEFAULT;
 }
 
 /* A duration in seconds: catch-up and grace are spans of elapsed time, so
@@ -115,10 +122,166 @@ static int parse_metrics(struct conf_ctx *c, const config_setting_t *g)
 	return bad;
 }
 
+/* ledger_retention: how long settled reminders, replies and callback
+ * keys stay in the ledger ("400d"), or "forever". */
+static int parse_retention(struct conf_ctx *c, const config_setting_t *g)
+{
+	const config_setting_t *rs = config_setting_get_member(g, "ledger_retention");
+	const char *v = NULL;
+	int64_t secs = 0;
+
+	if (!rs)
+		return 0;
+	if (conf_string(c, g, "ledger_retention", false, &v) != CONF_OK)
+		return 1;
+	if (strcmp(v, "forever") == 0) {
+		c->snap->ledger_retention = 0;
+		return 0;
+	}
+	if (exact_secs(c, g, "ledger_retention", &secs))
+		return 1;
+	if (secs < LEDGER_RETENTION_MIN) {
+		errs_set(c->errs, rs, "daemon.ledger_retention \"%s\" is shorter than 30 days: receipts, "
+		    "replies and iopctl history still need those rows; write \"30d\" or more, or "
+		    "\"forever\"", v);
+		return 1;
+	}
+	c->snap->ledger_retention = secs;
+	return 0;
+}
+
+/* default_country: the ISO 3166 code ("US") national phone numbers
+ * ("(312) 555-0101") are read in. */
+static int parse_country(struct conf_ctx *c, const config_setting_t *g)
+{
+	const config_setting_t *cs = config_setting_get_member(g, "default_country");
+	const char *v = NULL;
+	char up[4];
+	size_t i;
+
+	if (conf_string(c, g, "default_country", false, &v) != CONF_OK)
+		return cs != NULL;
+	for (i = 0; v[i] && i < 3; i++)
+		up[i] = v[i] >= 'a' && v[i] <= 'z' ? (char)(v[i] - 'a' + 'A') : v[i];
+	up[i] = '\0';
+	if (strlen(v) != 2 || !phone_region_ok(up)) {
+		errs_set(c->errs, cs, "daemon.default_country: \"%s\" is not a country code with a "
+		    "numbering plan: write the two letters of ISO 3166, like \"US\" or \"MX\"", v);
+		return 1;
+	}
+	c->snap->default_country = intern(&c->snap->strings, up);
+	return 0;
+}
+
+/* clinic_phone is checked like a patient's number, but kept as written:
+ * it is shown to patients through {clinic_phone}. */
+static int parse_clinic_phone(struct conf_ctx *c, const config_setting_t *g)
+{
+	const char *phone = NULL;
+	struct phone_result pc;
+
+	if (conf_string(c, g, "clinic_phone", false, &phone) != CONF_OK)
+		return config_setting_get_member(g, "clinic_phone") != NULL;
+	if (phone_check(phone, c->snap->default_country, &pc) != 0) {
+		errs_set(c->errs, config_setting_get_member(g, "clinic_phone"),
+		    "daemon.clinic_phone: \"%s\" is not a valid phone number: %s", phone, pc.why);
+		return 1;
+	}
+	c->snap->clinic_phone = phone;
+	return 0;
+}
+
+/* ---- what the daemon will do with its paths (-t and the daemon) ------- */
+
+/* SQLite's Unix VFS handles paths of at most 512 bytes (MAX_PATHNAME); the
+ * longest name iopd makes in state_dir is the ledger's rollback journal. */
+#define LEDGER_PATH_MAX 512
+#define LEDGER_LONGEST_NAME "/ledger.db-journal"
+
+/* The setting `key` of daemon = { }, else the daemon group, else NULL
+ * (the main file): where a message about a default value points. */
+static const config_setting_t *daemon_key(const config_setting_t *g, const char *key)
+{
+	const config_setting_t *k = g ? config_setting_get_member(g, key) : NULL;
+
+	return k ? k : g;
+}
+
+static size_t absolute_len(const char *path)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/' || !getcwd(cwd, sizeof cwd))
+		return strlen(path);
+	return strlen(cwd) + 1 + strlen(path);
+}
+
+static int check_state_dir(struct conf_ctx *c, const config_setting_t *g)
+{
+	const char *dir = c->snap->state_dir;
+	const config_setting_t *at = daemon_key(g, "state_dir");
+	size_t room = LEDGER_PATH_MAX - 1 - strlen(LEDGER_LONGEST_NAME);
+	struct stat st;
+
+	if (absolute_len(dir) > room) {
+		errs_set(c->errs, at, "daemon.state_dir is %zu bytes long%s; the ledger inside it needs "
+		    "a path under %d bytes (SQLite's limit), so state_dir may have at most %zu: choose "
+		    "a shorter folder", absolute_len(dir), dir[0] == '/' ? "" : " as an absolute path",
+		    LEDGER_PATH_MAX, room);
+		return 1;
+	}
+	/* the ledger names patients and what was sent to them (SPEC 7) */
+	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & (S_IROTH | S_IXOTH)))
+		warn_set(c->errs, at, "daemon.state_dir %s can be read by other users (mode %04o): "
+		    "chmod 700 %s (the ledger names patients)", dir, (unsigned)(st.st_mode & 07777), dir);
+	return 0;
+}
+
+static int check_control_socket(struct conf_ctx *c, const config_setting_t *g)
+{
+	const char *path = c->snap->control_socket;
+	const config_setting_t *at = daemon_key(g, "control_socket");
+	struct sockaddr_un sa;
+	struct stat st;
+
+	if (strlen(path) >= sizeof sa.sun_path) {
+		errs_set(c->errs, at, "daemon.control_socket is %zu bytes long; a Unix socket's path "
+		    "has room for at most %zu: choose a shorter path", strlen(path), sizeof sa.sun_path - 1);
+		return 1;
+	}
+	/* iopd removes a socket left behind by an earlier run: never a file */
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		errs_set(c->errs, at, "daemon.control_socket %s exists and is not a socket (it is %s): "
+		    "iopd would have to delete it; name a path of its own, e.g. /run/iopd/control.sock",
+		    path, S_ISREG(st.st_mode) ? "a file" : S_ISDIR(st.st_mode) ? "a folder" :
+		    S_ISLNK(st.st_mode) ? "a symbolic link" : "not a socket");
+		return 1;
+	}
+	return 0;
+}
+
+static int check_path_len(struct conf_ctx *c, const config_setting_t *g, const char *key,
+    const char *path, size_t extra)
+{
+	if (!path || strlen(path) + extra < PATH_MAX)
+		return 0;
+	errs_set(c->errs, daemon_key(g, key), "daemon.%s is %zu bytes long: at most %zu",
+	    key, strlen(path), (size_t)PATH_MAX - 1 - extra);
+	return 1;
+}
+
+/* Paths the daemon will use, checked now rather than when it fails. */
+static int check_paths(struct conf_ctx *c, const config_setting_t *g)
+{
+	return check_state_dir(c, g) + check_control_socket(c, g) +
+	    check_path_len(c, g, "plugin_dir", c->snap->plugin_dir, 64) +
+	    check_path_len(c, g, "metrics_file", c->snap->metrics_file, strlen(".tmp.XXXXXX"));
+}
+
 static int parse_daemon(struct conf_ctx *c, const config_setting_t *g)
 {
 	struct snapshot *s = c->snap;
-	const char *phone = NULL, *level = NULL;
+	const char *level = NULL;
 	int bad;
 
 	if (conf_expect(c, g, CONFIG_TYPE_GROUP, NULL))
@@ -139,14 +302,9 @@ static int parse_daemon(struct conf_ctx *c, const config_setting_t *g)
 	}
 	bad += parse_metrics(c, g);
 	bad += conf_parse_ledger(c, g);
-	bad += conf_string(c, g, "clinic_phone", false, &phone) == CONF_BAD;
-	if (phone && !conf_phone_ok(phone)) {
-		errs_set(c->errs, config_setting_get_member(g, "clinic_phone"),
-		    "daemon.clinic_phone: \"%s\" is not an E.164 number (write it like +15550009999)", phone);
-		bad++;
-	} else if (phone) {
-		s->clinic_phone = phone;
-	}
+	bad += parse_retention(c, g);
+	bad += parse_country(c, g);
+	bad += parse_clinic_phone(c, g);
 	return bad;
 }
 
@@ -172,33 +330,54 @@ static char *dir_of(const char *path)
 	return d;
 }
 
+/* A syntax error: at the line libconfig stopped, or, for a missing ','
+ * between two elements of a list, at the line that lacks it. */
+static void syntax_error(config_t *cfg, const struct conf_source *src, const char *path,
+    struct errs *e)
+{
+	int at = config_error_line(cfg), lacks = conf_text_missing_comma(src->text.s, at), line, l2;
+	const char *f, *f2;
+
+	conf_source_where(src, at, &f, &line);
+	if (!lacks) {
+		errs_at(e, f ? f : path, line, "%s (libconfig syntax: key = value; groups { }, "
+		    "lists ( ), arrays [ ])", config_error_text(cfg));
+		return;
+	}
+	conf_source_where(src, lacks, &f2, &l2);
+	if (f2 == f || (f && f2 && strcmp(f, f2) == 0))
+		errs_at(e, f2 ? f2 : path, l2, "syntax error: missing ',' after line %d (the elements of "
+		    "a list ( ) or an array [ ] are separated by commas; libconfig stopped at line %d)", l2, line);
+	else
+		errs_at(e, f2 ? f2 : path, l2, "syntax error: missing ',' after line %d (the elements of "
+		    "a list ( ) or an array [ ] are separated by commas; libconfig stopped at %s:%d)", l2,
+		    f ? f : path, line);
+}
+
 static int read_tree(config_t *cfg, const char *path, struct conf_source *src, struct errs *e)
 {
 	config_init(cfg);
+	e->src = src;                  /* errors in the includes sort by file too */
 	if (conf_source_load(src, path, e) != 0)
 		return -1;
-	e->src = src;
+	/* patients = ( ... ) in several files: one list (conf_text.h) */
+	conf_text_merge(&src->text, "patients");
 	if (config_read_string(cfg, src->text.s))
 		return 0;
-	{
-		const char *f;
-		int line;
-		conf_source_where(src, config_error_line(cfg), &f, &line);
-		errs_at(e, f ? f : path, line, "%s (libconfig syntax: key = value; groups { }, "
-		    "lists ( ), arrays [ ])", config_error_text(cfg));
-	}
+	syntax_error(cfg, src, path, e);
 	return -1;
 }
 
 /* SPEC 7: files holding patients must not be readable by "other". */
-static int check_patient_files(struct conf_ctx *c, const config_setting_t *patients)
+static int check_patient_files(struct conf_ctx *c)
 {
 	const char *last = NULL;
-	int i, n = config_setting_length(patients), bad = 0;
+	uint32_t i;
+	int bad = 0;
 	struct stat st;
 
-	for (i = 0; i < n; i++) {
-		const config_setting_t *p = config_setting_get_elem(patients, (unsigned)i);
+	for (i = 0; i < c->snap->npatients; i++) {
+		const config_setting_t *p = c->patient_set[i];
 		const char *f = setting_file(c->errs, p);      /* opens from here */
 		if (last && strcmp(f, last) == 0)
 			continue;
@@ -247,7 +426,7 @@ static void build_patient_order(struct snapshot *s)
 		s->patients[s->patient_order[i]].rank = i;
 }
 
-static int check_unique_patients(struct conf_ctx *c, const config_setting_t *list)
+static int check_unique_patients(struct conf_ctx *c)
 {
 	struct snapshot *s = c->snap;
 	uint32_t i;
@@ -258,8 +437,7 @@ static int check_unique_patients(struct conf_ctx *c, const config_setting_t *lis
 		/* a missing or empty id is reported already */
 		if (*s->patients[a].id && strcmp(s->patients[a].id, s->patients[b].id) == 0) {
 			uint32_t later = a > b ? a : b, first = a > b ? b : a;
-			const config_setting_t *p = config_setting_get_elem(list, later);
-			const config_setting_t *q = config_setting_get_elem(list, first);
+			const config_setting_t *p = c->patient_set[later], *q = c->patient_set[first];
 			/* at the offending setting itself: the later `id` */
 			if (config_setting_get_member(p, "id"))
 				p = config_setting_get_member(p, "id");
@@ -273,11 +451,53 @@ static int check_unique_patients(struct conf_ctx *c, const config_setting_t *lis
 	return bad;
 }
 
+/* The top-level `patients` lists, the first and its repeats from other
+ * files (conf_text.h), in the order they were read. */
+static size_t patient_lists(const config_setting_t *root, const config_setting_t **out, size_t max)
+{
+	int i, n = config_setting_length(root);
+	size_t k = 0;
+
+	for (i = 0; i < n && k < max; i++) {
+		const config_setting_t *m = config_setting_get_elem(root, (unsigned)i);
+		if (config_setting_name(m) && conf_text_repeat(config_setting_name(m), "patients"))
+			out[k++] = m;
+	}
+	return k;
+}
+
+/* A configuration the daemon could run but never send with: say what is
+ * missing and what to add (an empty clinic is only a warning: patients
+ * come with a reload). */
+static int check_not_empty(struct conf_ctx *c, const config_setting_t *root)
+{
+	const struct snapshot *s = c->snap;
+	int bad = 0;
+
+	if (!s->nchannels) {
+		errs_set(c->errs, config_setting_get_member(root, "channels"), "no channels: iopd would "
+		    "have nowhere to send; add channels = ( { name = \"sms\"; module = \"sms\"; ... } ) "
+		    "(iopd.conf(5), CHANNELS)");
+		bad++;
+	}
+	if (!s->nprograms) {
+		errs_set(c->errs, config_setting_get_member(root, "programs"), "no programs: no patient "
+		    "can be enrolled; add programs = ( { id = \"iop\"; timezone = ...; sessions = ( ... ); } ) "
+		    "(iopd.conf(5), PROGRAMS)");
+		bad++;
+	}
+	if (!s->npatients && !bad)
+		warn_set(c->errs, config_setting_get_member(root, "patients"), "no patients: nothing "
+		    "will be sent until patients = ( ... ) are added and iopd reloaded");
+	return bad;
+}
+
 static int parse_root(struct conf_ctx *c, config_setting_t *root)
 {
-	const config_setting_t *g;
+	const config_setting_t *g, **lists;
 	int32_t *closures = NULL;
 	uint32_t nclosures = 0;
+	size_t nlists;
 	int bad = conf_check_keys(c, root, root_keys);
 
 	if ((g = config_setting_get_member(root, "daemon")))
@@ -292,17 +512,21 @@ static int parse_root(struct conf_ctx *c, config_setting_t *root)
 	bad += conf_dates(c, root, "closures", false, &closures, &nclosures) == CONF_BAD;
 	if ((g = config_setting_get_member(root, "programs")))
 		bad += conf_parse_programs(c, g, closures, nclosures);
-	if ((g = config_setting_get_member(root, "patients"))) {
-		bad += conf_parse_patients(c, g);
-		build_patient_order(c->snap);
-		bad += check_unique_patients(c, g);
-		if (c->check)
-			bad += check_patient_files(c, g);
-	} else {
-		build_patient_order(c->snap);
-	}
+	lists = xreallocarray(NULL, (size_t)config_setting_length(root) + 1, sizeof *lists);
+	nlists = patient_lists(root, lists, (size_t)config_setting_length(root));
+	bad += conf_parse_patients(c, lists, nlists);
+	free(lists);
+	build_patient_order(c->snap);
+	bad += check_unique_patients(c);
+	if (c->check)
+		bad += check_patient_files(c);
 	if ((g = config_setting_get_member(root, "templates")))
 		bad += conf_check_templates(c, g);
+	conf_reply_templates(c);
+	bad += conf_parse_inbound(c, config_setting_get_member(root, "inbound"),
+	    config_setting_get_member(root, "channels"));
+	if (c->check)
+		bad += check_paths(c, config_setting_get_member(root, "daemon")) + check_not_empty(c, root);
 	/* a shared ledger: what every instance must agree on, for the others
 	 * to compare (only then: it walks the whole tree) */
 	if (!bad && c->check && c->snap->ledger == LEDGER_POSTGRESQL)
@@ -314,7 +538,7 @@ struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *e
 {
 	struct snapshot *s = snapshot_new();
 	char *abs = absolute(path), *dir = dir_of(abs);
-	struct conf_ctx c = {s, errs, NULL, dir, mode == CONF_FULL};
+	struct conf_ctx c = {s, errs, NULL, dir, mode == CONF_FULL, NULL};
 	struct conf_source src;
 	config_t cfg;
 	int before = errs->count;
@@ -330,6 +554,8 @@ struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *e
 		parse_root(&c, config_root_setting(&cfg));
 	}
 	config_destroy(&cfg);
+	free(c.patient_set);
+	errs_sort(errs);
 	errs->main_file = NULL;
 	errs->src = NULL;
 	conf_source_free(&src);

@@ -47,6 +47,7 @@ static int common_keys(struct conf_ctx *c, const config_setting_t *g, struct cha
 {
 	struct dur timeout = {0, 15};
 	long concurrency = 8;
+	const char *name;
 	int bad = 0;
 
 	bad += conf_float(c, g, "rate", false, 0.001, 1e6, &ch->rate) == CONF_BAD;
@@ -60,7 +61,29 @@ static int common_keys(struct conf_ctx *c, const config_setting_t *g, struct cha
 		bad++;
 	}
 	bad += conf_bool(c, g, "insecure_tls", false, &ch->insecure_tls) == CONF_BAD;
+	bad += conf_bool(c, g, "replies", false, &ch->replies) == CONF_BAD;
+	bad += conf_string(c, g, "fallback", false, &name) == CONF_BAD;
+	bad += conf_string(c, g, "callback_key_file", false, &name) == CONF_BAD;
 	return bad;
+}
+
+/* What the plugin takes from its gateway: `replies` defaults to what it
+ * says (Kannel answers nothing itself, Twilio's Advanced Opt-Out does),
+ * and is an error on a channel that takes no replies at all. */
+static int channel_callbacks(struct conf_ctx *c, const config_setting_t *g, struct channel *ch)
+{
+	const struct iopd_inbound *in = chan_inst_inbound(ch->inst);
+	const config_setting_t *r = config_setting_get_member(g, "replies");
+
+	ch->callbacks = in != NULL;
+	if (!r)
+		ch->replies = in && in->replies;
+	if (r && !in) {
+		errs_set(c->errs, r, "channel %s: replies: module %s takes no replies (only sms "
+		    "channels do)", ch->name, ch->module);
+		return 1;
+	}
+	return 0;
 }
 
 /* Loads the module's plugin (full mode) and lets it check its own keys. */
@@ -87,7 +110,9 @@ static int configure_plugin(struct conf_ctx *c, const config_setting_t *g, struc
 		warn_set(c->errs, config_setting_get_member(g, "insecure_tls"),
 		    "channel %s: TLS certificate verification is OFF (insecure_tls): for tests only", ch->name);
 	ch->inst = chan_inst_configure(m, g, &info, c->config_dir, c->errs);
-	return ch->inst ? 0 : 1;
+	if (!ch->inst)
+		return 1;
+	return channel_callbacks(c, g, ch);
 }
 
 static int parse_channel(struct conf_ctx *c, const config_setting_t *g, struct channel *ch)
@@ -117,6 +142,40 @@ static int parse_channel(struct conf_ctx *c, const config_setting_t *g, struct c
 	return configure_plugin(c, g, ch);
 }
 
+/* `fallback = "NAME"`: another channel of this file, resolved once all
+ * are known. */
+static int resolve_fallbacks(struct conf_ctx *c, const config_setting_t *list)
+{
+	struct snapshot *s = c->snap;
+	int i, n = config_setting_length(list), bad = 0;
+
+	for (i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		const config_setting_t *f = g ? config_setting_get_member(g, "fallback") : NULL;
+		const char *name = f ? config_setting_get_string(f) : NULL;
+		const config_setting_t *nm = g ? config_setting_get_member(g, "name") : NULL;
+		int self = nm && config_setting_get_string(nm) ?
+		    snapshot_channel(s, config_setting_get_string(nm)) : -1;
+		int to;
+
+		if (!name || self < 0)
+			continue;
+		to = snapshot_channel(s, name);
+		if (to < 0) {
+			errs_set(c->errs, f, "channel %s: fallback \"%s\" is not a channel of this "
+			    "configuration", s->channels[self].name, name);
+			bad++;
+		} else if (to == self) {
+			errs_set(c->errs, f, "channel %s: fallback names the channel itself; name another "
+			    "channel (e.g. an e-mail channel)", name);
+			bad++;
+		} else {
+			s->channels[self].fallback = (int16_t)to;
+		}
+	}
+	return bad;
+}
+
 int conf_parse_channels(struct conf_ctx *c, const config_setting_t *list)
 {
 	struct snapshot *s = c->snap;
@@ -136,6 +195,7 @@ int conf_parse_channels(struct conf_ctx *c, const config_setting_t *list)
 		struct channel *ch = &s->channels[s->nchannels];
 		int dup;
 
+		ch->fallback = -1;
 		if (parse_channel(c, g, ch)) {
 			bad++;
 			if (!ch->name)
@@ -154,5 +214,5 @@ int conf_parse_channels(struct conf_ctx *c, const config_setting_t *list)
 		}
 		s->nchannels++;
 	}
-	return bad;
+	return bad + resolve_fallbacks(c, list);
 }

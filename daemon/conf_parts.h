@@ -10,7 +10,15 @@ int conf_parse_channels(struct conf_ctx *c, const config_setting_t *list);
 int conf_parse_templates(struct conf_ctx *c, const config_setting_t *group);
 int conf_parse_programs(struct conf_ctx *c, const config_setting_t *list,
     const int32_t *closures, uint32_t nclosures);
-int conf_parse_patients(struct conf_ctx *c, const config_setting_t *list);
+/* Every patient of the lists (the top-level `patients` of each file),
+ * as one list; c->patient_set gets each one's group. */
+int conf_parse_patients(struct conf_ctx *c, const config_setting_t *const *lists, size_t nlists);
+/* inbound = { ... } (g may be NULL), once channels are parsed. */
+int conf_parse_inbound(struct conf_ctx *c, const config_setting_t *g,
+    const config_setting_t *channels);
+/* The answers' templates (SPEC 8): help, stopped and started get discreet
+ * defaults when the file does not define them. */
+void conf_reply_templates(struct conf_ctx *c);
 
 /* A list of reminder rules ( { before = ...; at = ...; channels = [...]; template = ...; } ). */
 int conf_parse_rules(struct conf_ctx *c, const config_setting_t *list, struct rules *out);

@@ -1,10 +1,17 @@
-/* conf_patients.c - patients = ( { id = ...; program = ...; start = ...; ... }, ... ) */
+/* conf_patients.c - patients = ( { id = ...; program = ...; start = ...; ... }, ... )
+ *
+ * Errors inside a patient are written with the patient's place, id and
+ * key path (conf_path): `patients[3] id "p-0004": medications[0].times[1]:
+ * bad time "8am": ...`, so an admin finds the patient in a long file. */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf_parts.h"
+#include "lang.h"
+#include "phone.h"
+#include "safetext.h"
 #include "timefmt.h"
 
 static const char *const patient_keys[] = {
@@ -42,8 +49,10 @@ static int parse_appt(struct conf_ctx *c, const config_setting_t *g, const struc
 	if (conf_string(c, g, "at", true, &at) != CONF_OK) {
 		bad++;
 	} else if (parse_date_hhmm(at, &wall)) {
-		errs_set(c->errs, config_setting_get_member(g, "at"),
-		    "appointment at \"%s\": write \"YYYY-MM-DD HH:MM\" (the program's local time)", at);
+		const config_setting_t *as = config_setting_get_member(g, "at");
+		char where[256];
+		errs_set(c->errs, as, "%s: bad time \"%s\": write \"YYYY-MM-DD HH:MM\" (the program's "
+		    "local time)", conf_path(as, where, sizeof where), at);
 		bad++;
 	} else {
 		a->at = tz_from_wall(p->tz, wall);
@@ -95,6 +104,7 @@ static int parse_times(struct conf_ctx *c, const config_setting_t *g, struct med
 	const char **v;
 	uint32_t n, i, k = 0;
 	int bad = 0;
+	char where[256];
 
 	if (conf_strings(c, g, "times", true, &v, &n) != CONF_OK)
 		return 1;
@@ -104,12 +114,14 @@ static int parse_times(struct conf_ctx *c, const config_setting_t *g, struct med
 		if (parse_hhmm(v[i], &m->times[k]) == 0) {
 			k++;
 		} else {
-			errs_set(c->errs, config_setting_get_elem(ts, i),
-			    "bad time \"%s\": write HH:MM on a 24-hour clock, 00:00 to 23:59", v[i]);
+			const config_setting_t *e = config_setting_get_elem(ts, i);
+			errs_set(c->errs, e, "%s: bad time \"%s\": write HH:MM on a 24-hour clock, 00:00 to 23:59",
+			    conf_path(e, where, sizeof where), v[i]);
 			bad++;
 		}
 	if (!n) {
-		errs_set(c->errs, ts, "medication times: empty list: give at least one time");
+		errs_set(c->errs, ts, "%s: empty list: give at least one time",
+		    conf_path(ts, where, sizeof where));
 		bad++;
 	}
 	qsort(m->times, k, sizeof *m->times, cmp_i32);
@@ -123,6 +135,7 @@ static int parse_times(struct conf_ctx *c, const config_setting_t *g, struct med
 static int parse_med(struct conf_ctx *c, const config_setting_t *g, const struct patient *pt,
     struct medication *m)
 {
+	char where[256];
 	int bad;
 
 	if (conf_expect(c, g, CONFIG_TYPE_GROUP, "a group { label = ...; times = [...]; channels = [...]; }"))
@@ -134,9 +147,9 @@ static int parse_med(struct conf_ctx *c, const config_setting_t *g, const struct
 		bad++;
 	} else if (!m->rule.channels) {
 		/* as for reminder rules: an empty list would silently send nothing */
-		errs_set(c->errs, config_setting_get_member(g, "channels"),
-		    "medication %s: empty channel list: name at least one channel",
-		    m->label ? m->label : "");
+		const config_setting_t *cs = config_setting_get_member(g, "channels");
+		errs_set(c->errs, cs, "%s: empty channel list: name at least one channel",
+		    conf_path(cs, where, sizeof where));
 		bad++;
 	}
 	conf_rule_channels(c->snap, &m->rule);
@@ -147,11 +160,16 @@ static int parse_med(struct conf_ctx *c, const config_setting_t *g, const struct
 	bad += conf_date(c, g, "from", false, &m->from) == CONF_BAD;
 	bad += conf_date(c, g, "until", false, &m->until) == CONF_BAD;
 	if (!bad && m->until < m->from) {
-		/* at `until`, or at `from` when until is the enrollment's end */
+		/* at `until`, or at `from` when until is the enrollment's end;
+		 * with neither, the enrollment itself ends before it starts,
+		 * which is said at its discharge */
 		const config_setting_t *at = config_setting_get_member(g, "until");
-		errs_set(c->errs, at ? at : config_setting_get_member(g, "from"),
-		    "medication %s: until is before from%s", m->label,
-		    at ? "" : " (until defaults to the end of the enrollment)");
+		const config_setting_t *from = config_setting_get_member(g, "from");
+		if (at)
+			errs_set(c->errs, at, "%s: is before from", conf_path(at, where, sizeof where));
+		else if (from)
+			errs_set(c->errs, from, "%s: is after the end of the enrollment (until's default)",
+			    conf_path(from, where, sizeof where));
 		bad++;
 	}
 	return bad;
@@ -175,37 +193,71 @@ static int parse_meds(struct conf_ctx *c, const config_setting_t *list, struct p
 	return bad;
 }
 
+/* A number as written ("(312) 555-0101" in daemon.default_country, or
+ * "+1 312 555 0101") becomes E.164 in the snapshot; an invalid one is an
+ * error that names the patient and the number's country, never the
+ * number (SPEC 7). */
+static int parse_phone(struct conf_ctx *c, const config_setting_t *g, struct patient *pt)
+{
+	const config_setting_t *ps = config_setting_get_member(g, "phone");
+	struct phone_result pc;
+	char where[256];
+
+	if (phone_check(pt->phone, c->snap->default_country, &pc) != 0) {
+		errs_set(c->errs, ps, "%s: not a valid phone number: %s", conf_path(ps, where, sizeof where),
+		    pc.why);
+		pt->phone = NULL;
+		return 1;
+	}
+	pt->phone = intern(&c->snap->strings, pc.e164);
+	return 0;
+}
+
 static int parse_contact(struct conf_ctx *c, const config_setting_t *g, struct patient *pt)
 {
 	int bad = conf_string(c, g, "phone", false, &pt->phone) == CONF_BAD;
+	char where[256];
 
 	bad += conf_string(c, g, "email", false, &pt->email) == CONF_BAD;
-	if (pt->phone && !conf_phone_ok(pt->phone)) {
-		/* the message names the patient, never the number */
-		errs_set(c->errs, config_setting_get_member(g, "phone"), "patient %s: phone is not an "
-		    "E.164 number (write it like +15551234567: \"+\", country code, number)", pt->id);
-		bad++;
-	}
+	if (pt->phone)
+		bad += parse_phone(c, g, pt);
 	if (pt->email && !conf_email_ok(pt->email)) {
-		errs_set(c->errs, config_setting_get_member(g, "email"),
-		    "patient %s: email is not an address like name@example.org", pt->id);
+		const config_setting_t *es = config_setting_get_member(g, "email");
+		errs_set(c->errs, es, "%s: not an e-mail address like name@example.org",
+		    conf_path(es, where, sizeof where));
 		bad++;
 	}
 	return bad;
+}
+
+/* " (did you mean "iop-evening"?)" for an unknown program id. */
+static const char *program_hint(const struct snapshot *s, const char *id, char *buf, size_t len)
+{
+	const char **names = xreallocarray(NULL, (size_t)s->nprograms + 1, sizeof *names);
+	const char *hint;
+	uint16_t i;
+
+	for (i = 0; i < s->nprograms; i++)
+		names[i] = s->programs[i].id;
+	hint = conf_did_you_mean(id, names, s->nprograms, buf, len);
+	free(names);
+	return hint;
 }
 
 static int parse_enrollment(struct conf_ctx *c, const config_setting_t *g, struct patient *pt,
     const struct program **prog)
 {
 	const char *pid = NULL;
+	char where[256], hint[96];
 	int bad = 0, idx;
 
 	*prog = NULL;
 	if (conf_string(c, g, "program", true, &pid) != CONF_OK)
 		bad++;
 	else if ((idx = snapshot_program(c->snap, pid)) < 0) {
-		errs_set(c->errs, config_setting_get_member(g, "program"),
-		    "patient %s: unknown program \"%s\" (define it in programs = ( ... ))", pt->id, pid);
+		const config_setting_t *ps = config_setting_get_member(g, "program");
+		errs_set(c->errs, ps, "%s: unknown program \"%s\"%s (define it in programs = ( ... ))",
+		    conf_path(ps, where, sizeof where), pid, program_hint(c->snap, pid, hint, sizeof hint));
 		bad++;
 	} else {
 		pt->program = (uint16_t)idx;
@@ -216,8 +268,8 @@ static int parse_enrollment(struct conf_ctx *c, const config_setting_t *g, struc
 	pt->end = *prog ? pt->start + 7 * (*prog)->weeks - 1 : pt->start;
 	bad += conf_date(c, g, "discharge", false, &pt->end) == CONF_BAD;
 	if (pt->end < pt->start) {
-		errs_set(c->errs, config_setting_get_member(g, "discharge"),
-		    "patient %s: discharge is before start", pt->id);
+		const config_setting_t *ds = config_setting_get_member(g, "discharge");
+		errs_set(c->errs, ds, "%s: is before start", conf_path(ds, where, sizeof where));
 		bad++;
 	}
 	return bad;
@@ -232,10 +284,21 @@ static int parse_patient(struct conf_ctx *c, const config_setting_t *g, struct p
 
 	if (conf_expect(c, g, CONFIG_TYPE_GROUP, "a group { id = ...; program = ...; start = ...; }"))
 		return 1;
+	pt->file = intern(&c->snap->strings, setting_file(c->errs, g));
+	pt->line = setting_line(c->errs, g);
 	bad = conf_check_keys(c, g, patient_keys);
 	if (conf_string(c, g, "id", true, &pt->id) != CONF_OK || !*pt->id) {
+		char where[256];
 		if (pt->id)
-			errs_set(c->errs, config_setting_get_member(g, "id"), "patient id is empty");
+			errs_set(c->errs, config_setting_get_member(g, "id"), "%s: the patient id is empty",
+			    conf_path(config_setting_get_member(g, "id"), where, sizeof where));
+		return bad + 1;
+	}
+	if (!safe_id(pt->id)) {
+		/* ids go into the log, the ledger and iopctl arguments as they are */
+		errs_set(c->errs, config_setting_get_member(g, "id"), "patient id \"%s\": use "
+		    SAFE_ID_RULE " (e.g. \"p-00042\")", pt->id);
+		pt->id = NULL;
 		return bad + 1;
 	}
 	bad += conf_string(c, g, "first_name", false, &pt->first_name) == CONF_BAD;
@@ -244,6 +307,7 @@ static int parse_patient(struct conf_ctx *c, const config_setting_t *g, struct p
 	bad += conf_tz(c, g, "timezone", false, &pt->tz) == CONF_BAD;
 	pt->language = intern(&c->snap->strings, "en");
 	bad += conf_string(c, g, "language", false, &pt->language) == CONF_BAD;
+	pt->lang = lang_get(pt->language);
 	bad += parse_enrollment(c, g, pt, &prog);
 	bad += conf_dates(c, g, "absences", false, &pt->absences, &n) == CONF_BAD;
 	pt->nabsences = (uint16_t)n;
@@ -262,21 +326,76 @@ static int parse_patient(struct conf_ctx *c, const config_setting_t *g, struct p
 	return bad;
 }
 
-int conf_parse_patients(struct conf_ctx *c, const config_setting_t *list)
+/* A language without locale data: once per language, at its first
+ * patient, with how many patients speak it. */
+struct lang_miss {
+	const struct lang *lang;
+	const config_setting_t *first;
+	uint32_t n;
+};
+
+static void note_language(struct lang_miss *v, size_t *n, const struct patient *pt,
+    const config_setting_t *g)
+{
+	size_t i;
+
+	if (!pt->lang || !lang_fallback(pt->lang))
+		return;
+	for (i = 0; i < *n && v[i].lang != pt->lang; i++)
+		;
+	if (i == *n) {
+		if (*n == 16)
+			return;
+		v[i].lang = pt->lang;
+		v[i].first = config_setting_get_member(g, "language");
+		v[i].n = 0;
+		(*n)++;
+	}
+	v[i].n++;
+}
+
+static void warn_languages(struct conf_ctx *c, const struct lang_miss *v, size_t n)
+{
+	char where[256];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		warn_set(c->errs, v[i].first, "%s: language \"%s\" (%u patient%s): no date and time names "
+		    "for it on this system (no such locale: install Debian's locales-all, or use a code "
+		    "like \"es\" or \"es-MX\"): {day} and {time} are in English", conf_path(v[i].first,
+		    where, sizeof where), lang_code(v[i].lang), v[i].n, v[i].n == 1 ? "" : "s");
+}
+
+int conf_parse_patients(struct conf_ctx *c, const config_setting_t *const *lists, size_t nlists)
 {
 	struct snapshot *s = c->snap;
-	int i, n, bad = 0;
+	struct lang_miss miss[16];
+	size_t l, nmiss = 0, total = 0;
+	uint32_t k = 0;
+	int i, bad = 0;
 
-	if (conf_expect(c, list, CONFIG_TYPE_LIST, "a list ( { id = ...; program = ...; }, ... )"))
-		return 1;
-	n = config_setting_length(list);
-	s->patients = arena_alloc(&s->arena, sizeof *s->patients * (size_t)(n ? n : 1));
-	for (i = 0; i < n; i++) {
-		struct patient *pt = &s->patients[i];
-		bad += parse_patient(c, config_setting_get_elem(list, (unsigned)i), pt) != 0;
-		if (!pt->id)
-			pt->id = "";
+	for (l = 0; l < nlists; l++) {
+		if (conf_expect(c, lists[l], CONFIG_TYPE_LIST, "a list ( { id = ...; program = ...; }, ... )"))
+			bad++;
+		else
+			total += (size_t)config_setting_length(lists[l]);
 	}
-	s->npatients = (uint32_t)n;
+	s->patients = arena_alloc(&s->arena, sizeof *s->patients * (total ? total : 1));
+	c->patient_set = xreallocarray(NULL, total ? total : 1, sizeof *c->patient_set);
+	for (l = 0; l < nlists; l++) {
+		int t = config_setting_type(lists[l]);
+		int n = t == CONFIG_TYPE_LIST || t == CONFIG_TYPE_ARRAY ? config_setting_length(lists[l]) : 0;
+		for (i = 0; i < n; i++, k++) {
+			struct patient *pt = &s->patients[k];
+			const config_setting_t *g = config_setting_get_elem(lists[l], (unsigned)i);
+			c->patient_set[k] = g;
+			bad += parse_patient(c, g, pt) != 0;
+			if (!pt->id)
+				pt->id = "";
+			note_language(miss, &nmiss, pt, g);
+		}
+	}
+	s->npatients = k;
+	warn_languages(c, miss, nmiss);
 	return bad;
 }

@@ -2,19 +2,34 @@
  *
  * An @include is recognised as libconfig's scanner does: a line that
  * starts (after blanks) with @include and a quoted file name, outside
- * block comments; a comment may follow on the line. */
+ * block comments; a comment may follow on the line.
+ *
+ * A name with wildcards (glob(7): `@include "patients/STAR.conf"`, STAR
+ * being "*") includes every regular file it matches, in byte order of
+ * their names: a folder with one file per patient or group.  Matching nothing is a warning, not
+ * an error (a clinic may have discharged everyone), unless the folder
+ * itself is missing; anything but a regular file is skipped with a
+ * warning (a subfolder, a socket, a FIFO that would block the read). */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf_source.h"
 #include "errs.h"
 
 #define MAX_DEPTH 16                   /* deeper is surely a loop or a mistake */
+/* Bounds on what is read: 100,000 patients take about 40 MB.  A file
+ * included from several places counts each time it is read. */
+#define FILE_MAX ((size_t)64 << 20)
+#define TEXT_MAX ((size_t)256 << 20)
 
 struct expand {
 	struct conf_source *src;
@@ -107,25 +122,51 @@ static int include_line(const char *p, size_t n, char *name, size_t len)
 	return p == end || *p == '#' || (*p == '/' && p + 1 < end && p[1] == '/') ? 1 : -1;
 }
 
-static char *read_all(const char *path, size_t *len)
+static const char *file_kind(mode_t m)
 {
-	FILE *f = fopen(path, "r");
-	struct sbuf b = {0};
-	char buf[65536];
-	size_t n;
+	return S_ISDIR(m) ? "a folder" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device" :
+	    S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
 
-	if (!f)
-		return NULL;
-	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-		sbuf_add(&b, buf, n);
-	if (ferror(f)) {
-		int err = errno;
-		fclose(f);
-		sbuf_free(&b);
-		errno = err;
+/* Reads a whole configuration file into a new buffer (NUL-terminated),
+ * or returns NULL with the reason in why.  Regular files only, judged on
+ * the open descriptor: a FIFO would block the reader for ever (and, in a
+ * running daemon, a reload with it), /dev/zero would grow until memory
+ * runs out.  O_NONBLOCK: opening a FIFO does not wait for a writer. */
+static char *read_all(const char *path, size_t left, size_t *len, char *why, size_t whylen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	size_t max = left < FILE_MAX ? left : FILE_MAX;
+	struct sbuf b = {0};
+	struct stat st;
+	char buf[65536];
+	ssize_t n = 0;
+
+	if (fd < 0) {
+		snprintf(why, whylen, "%s", strerror(errno));
 		return NULL;
 	}
-	fclose(f);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "it is %s: name a regular file", file_kind(st.st_mode));
+		close(fd);
+		return NULL;
+	}
+	while (b.len <= max && ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)))
+		if (n > 0)
+			sbuf_add(&b, buf, (size_t)n);
+	if (b.len <= max && n < 0)
+		snprintf(why, whylen, "%s", strerror(errno));
+	else if (b.len > max && max == FILE_MAX)
+		snprintf(why, whylen, "it is larger than %zu MiB, the most iopd reads of one file",
+		    FILE_MAX >> 20);
+	else if (b.len > max)
+		snprintf(why, whylen, "with it the configuration and its includes would be larger "
+		    "than %zu MiB, the most iopd reads", TEXT_MAX >> 20);
+	close(fd);
+	if (b.len > max || n < 0) {
+		sbuf_free(&b);
+		return NULL;
+	}
 	*len = b.len;
 	return b.s ? b.s : xstrdup("");
 }
@@ -143,6 +184,62 @@ static char *resolve(const char *including, const char *name)
 static int expand_file(struct expand *x, const char *name, const char *written, const char *from,
     int from_line);
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The folder part of a pattern, if it has no wildcard of its own. */
+static int missing_folder(const char *pattern, char *dir, size_t len)
+{
+	const char *slash = strrchr(pattern, '/');
+	struct stat st;
+
+	if (!slash)
+		return 0;
+	snprintf(dir, len, "%.*s", (int)(slash - pattern), pattern);
+	if (!*dir || strpbrk(dir, "*?["))
+		return 0;
+	return stat(dir, &st) != 0 || !S_ISDIR(st.st_mode);
+}
+
+static int expand_glob(struct expand *x, size_t f, const char *written, int line)
+{
+	const char *from = x->src->files[f];
+	char *pattern = resolve(from, written), dir[PATH_MAX];
+	glob_t g;
+	size_t i;
+	int rc = glob(pattern, GLOB_NOSORT, NULL, &g), bad = 0;
+
+	if (rc == GLOB_NOMATCH) {
+		if (missing_folder(pattern, dir, sizeof dir)) {
+			errs_at(x->e, from, line, "@include \"%s\": no folder %s", written, dir);
+			bad = 1;
+		} else {
+			warn_at(x->e, from, line, "@include \"%s\" matches no file", written);
+		}
+	} else if (rc != 0) {
+		errs_at(x->e, from, line, "@include \"%s\": cannot list the files it names (%s)", written,
+		    rc == GLOB_ABORTED ? "a folder cannot be read" : "out of memory");
+		bad = 1;
+	} else {
+		qsort(g.gl_pathv, g.gl_pathc, sizeof *g.gl_pathv, cmp_str);
+		for (i = 0; i < g.gl_pathc; i++) {
+			const char *m = g.gl_pathv[i];
+			struct stat st;
+			if (stat(m, &st) == 0 && !S_ISREG(st.st_mode))
+				warn_at(x->e, from, line, "@include \"%s\": %s is not a regular file: skipped",
+				    written, m);
+			else
+				bad += expand_file(x, m, m, from, line) != 0;
+		}
+	}
+	if (rc != GLOB_NOMATCH)
+		globfree(&g);
+	free(pattern);
+	return bad ? -1 : 0;
+}
+
 static int expand_text(struct expand *x, size_t f, const char *text, size_t len)
 {
 	const char *p = text, *end = text + len;
@@ -155,7 +252,14 @@ static int expand_text(struct expand *x, size_t f, const char *text, size_t len)
 		int kind = in_comment ? 0 : include_line(p, n, inc, sizeof inc);
 
 		line++;
-		if (kind > 0) {
+		if (memchr(p, '\0', n)) {
+			/* libconfig reads a C string: the rest of the file would be lost */
+			errs_at(x->e, x->src->files[f], line, "a NUL byte (\\0) at column %zu: the file "
+			    "is damaged or not text; remove it", (size_t)((const char *)memchr(p, '\0', n) - p) + 1);
+			bad++;
+		} else if (kind > 0 && strpbrk(inc, "*?[")) {
+			bad += expand_glob(x, f, inc, line) != 0;
+		} else if (kind > 0) {
 			char *path = resolve(x->src->files[f], inc);
 			bad += expand_file(x, path, inc, x->src->files[f], line) != 0;
 			free(path);
@@ -175,16 +279,20 @@ static int expand_text(struct expand *x, size_t f, const char *text, size_t len)
 static int expand_file(struct expand *x, const char *name, const char *written, const char *from,
     int from_line)
 {
-	char *real = realpath(name, NULL), *text;
+	char *real = realpath(name, NULL), *text = NULL, why[256];
 	size_t len, f;
 	int i, rc;
 
-	if (!real || !(text = read_all(name, &len))) {
+	if (!real)
+		snprintf(why, sizeof why, "%s", strerror(errno));
+	else
+		text = read_all(name, x->src->text.len < TEXT_MAX ? TEXT_MAX - x->src->text.len : 0, &len,
+		    why, sizeof why);
+	if (!text) {
 		if (from)
-			errs_at(x->e, from, from_line, "cannot read @include \"%s\" (%s): %s", written, name,
-			    strerror(errno));
+			errs_at(x->e, from, from_line, "cannot read @include \"%s\" (%s): %s", written, name, why);
 		else
-			errs_at(x->e, name, 0, "cannot read the configuration: %s", strerror(errno));
+			errs_at(x->e, name, 1, "cannot read the configuration: %s", why);
 		free(real);
 		return -1;
 	}

@@ -3,9 +3,11 @@
  * 4.1) and SMS length once the whole calendar is known. */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf_parts.h"
+#include "lang.h"
 #include "template.h"
 
 static const char *const field_keys[] = {"sms", "email_subject", "email_body", NULL};
@@ -118,14 +120,22 @@ int conf_template_ref(struct conf_ctx *c, const config_setting_t *g, const char 
 	*out = snapshot_template(c->snap, name ? name : fallback);
 	if (*out >= 0)
 		return 0;
-	if (name)
-		errs_set(c->errs, config_setting_get_member(g, key), "%s: unknown template \"%s\" "
+	if (name) {
+		const char **names = xreallocarray(NULL, (size_t)c->snap->ntemplates + 1, sizeof *names);
+		char hint[96];
+		uint16_t i;
+		for (i = 0; i < c->snap->ntemplates; i++)
+			names[i] = c->snap->templates[i].name;
+		errs_set(c->errs, config_setting_get_member(g, key), "%s: unknown template \"%s\"%s "
 		    "(define it in templates = { %s = { sms = \"...\"; }; })",
-		    conf_path(config_setting_get_member(g, key), where, sizeof where), name, name);
-	else
+		    conf_path(config_setting_get_member(g, key), where, sizeof where), name,
+		    conf_did_you_mean(name, names, c->snap->ntemplates, hint, sizeof hint), name);
+		free(names);
+	} else {
 		errs_set(c->errs, g, "%s: no template \"%s\" is defined for this reminder: define "
 		    "templates.%s or set template = \"...\" here", conf_path(g, where, sizeof where),
 		    fallback, fallback);
+	}
 	return 1;
 }
 
@@ -193,19 +203,61 @@ static void longest_values(const struct snapshot *s, const char *v[PH_COUNT])
 #undef LONGER
 }
 
+/* The longest {day} and {time} of the languages of `langs` (and English):
+ * a Spanish "miércoles" is longer than "Wed", and its accent can turn the
+ * whole text into UCS-2. */
+static void longest_clock(const struct lang *const *langs, size_t n, char *day, char *clock)
+{
+	char d[LANG_DAY_MAX], t[LANG_TIME_MAX];
+	size_t i;
+
+	lang_longest(lang_english(), day, LANG_DAY_MAX, clock, LANG_TIME_MAX);
+	for (i = 0; i < n; i++) {
+		lang_longest(langs[i], d, sizeof d, t, sizeof t);
+		if (strlen(d) > strlen(day))
+			memcpy(day, d, sizeof d);
+		if (strlen(t) > strlen(clock))
+			memcpy(clock, t, sizeof t);
+	}
+}
+
+/* The languages of the calendar's patients (the first 16 distinct). */
+static size_t patient_langs(const struct snapshot *s, const struct lang **v, size_t max)
+{
+	size_t n = 0, k;
+	uint32_t i;
+
+	for (i = 0; i < s->npatients && n < max; i++) {
+		for (k = 0; k < n && v[k] != s->patients[i].lang; k++)
+			;
+		if (k == n && s->patients[i].lang)
+			v[n++] = s->patients[i].lang;
+	}
+	return n;
+}
+
 static void check_sms_length(struct conf_ctx *c, const config_setting_t *g, const struct template *t)
 {
+	const struct lang *langs[16];
+	size_t nlangs = patient_langs(c->snap, langs, IOPD_NELEM(langs));
 	struct tmpl_values v;
+	char day[LANG_DAY_MAX], clock[LANG_TIME_MAX];
 	uint16_t k;
 
 	longest_values(c->snap, v.v);
 	for (k = 0; k <= t->nlangs; k++) {
 		const struct tmpl_text *txt = k ? t->langs[k - 1].f.sms : t->f.sms;
+		const struct lang *own = k ? lang_get(t->langs[k - 1].lang) : NULL;
 		struct sbuf out = {0};
 		int ucs2, parts;
 
 		if (!txt)
 			continue;
+		/* a language group is read by its language's patients; the
+		 * template's own text by every other one */
+		longest_clock(own ? &own : langs, own ? 1 : nlangs, day, clock);
+		v.v[PH_DAY] = day;
+		v.v[PH_TIME] = clock;
 		tmpl_render(txt, &v, &out);
 		parts = sms_segments(out.s, &ucs2);
 		if (parts > 2)
@@ -247,7 +299,6 @@ static void warn_value(struct conf_ctx *c, const config_setting_t *at, const cha
 static void check_values(struct conf_ctx *c, const config_setting_t *root)
 {
 	const struct snapshot *s = c->snap;
-	const config_setting_t *pl = config_setting_get_member(root, "patients");
 	const config_setting_t *gl = config_setting_get_member(root, "programs");
 	const char *seen[16], *clean[CLEAN_SLOTS] = {NULL};
 	size_t nseen = 0;
@@ -258,9 +309,9 @@ static void check_values(struct conf_ctx *c, const config_setting_t *root)
 		for (j = 0; j < s->programs[k].nsessions; j++)
 			warn_value(c, config_setting_get_elem(gl, k), "location",
 			    s->programs[k].sessions[j].location, seen, &nseen, clean);
-	for (i = 0; pl && i < s->npatients; i++) {
+	for (i = 0; c->patient_set && i < s->npatients; i++) {
 		const struct patient *p = &s->patients[i];
-		const config_setting_t *ps = config_setting_get_elem(pl, i);
+		const config_setting_t *ps = c->patient_set[i];
 		for (j = 0; j < p->nmeds; j++)
 			warn_value(c, ps, "label", p->meds[j].label, seen, &nseen, clean);
 		for (j = 0; j < p->nappts; j++)
@@ -282,4 +333,44 @@ int conf_check_templates(struct conf_ctx *c, const config_setting_t *group)
 	}
 	check_values(c, config_setting_parent(group));
 	return bad;
+}
+
+/* ---- the answers' templates (SPEC 8) ------------------------------------ */
+
+/* Discreet: they name no treatment and no program, only the number to
+ * call; and short (GSM 7-bit, one part with a 15-digit clinic_phone). */
+static const struct {
+	const char *name, *sms;
+} reply_defaults[] = {
+	{"help", "Appointment reminders. For help call {clinic_phone}. Reply STOP to opt out."},
+	{"stopped", "You will get no more reminders from this number. Reply START to get them "
+	    "again. Questions: {clinic_phone}"},
+	{"started", "Reminders from this number are on again. Reply STOP to opt out. Questions: "
+	    "{clinic_phone}"},
+};
+
+void conf_reply_templates(struct conf_ctx *c)
+{
+	struct snapshot *s = c->snap;
+	struct template *t;
+	size_t i, missing = 0;
+	char err[128];
+
+	for (i = 0; i < IOPD_NELEM(reply_defaults); i++)
+		missing += snapshot_template(s, reply_defaults[i].name) < 0;
+	if (!missing)
+		return;
+	t = arena_alloc(&s->arena, sizeof *t * (s->ntemplates + missing));
+	if (s->ntemplates)
+		memcpy(t, s->templates, sizeof *t * s->ntemplates);
+	s->templates = t;
+	for (i = 0; i < IOPD_NELEM(reply_defaults); i++) {
+		if (snapshot_template(s, reply_defaults[i].name) >= 0)
+			continue;
+		t = &s->templates[s->ntemplates++];
+		memset(t, 0, sizeof *t);
+		t->name = intern(&s->strings, reply_defaults[i].name);
+		t->discreet = true;
+		t->f.sms = tmpl_compile(&s->arena, reply_defaults[i].sms, err, sizeof err);
+	}
 }

@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf_text.h"
 #include "conf_util.h"
+#include "safetext.h"
+#include "suggest.h"
 #include "timefmt.h"
 
 static const char *type_name(int type)
@@ -24,21 +27,54 @@ static const char *type_name(int type)
 	}
 }
 
-static void path_of(const config_setting_t *s, struct sbuf *b)
+/* Is s an element of a top-level `patients` list (or of a repeat)? */
+static bool is_patient(const config_setting_t *s)
 {
-	const config_setting_t *p = config_setting_parent(s);
+	const config_setting_t *list = config_setting_parent(s);
+
+	return list && !config_setting_name(s) && config_setting_name(list) &&
+	    config_setting_parent(list) && config_setting_is_root(config_setting_parent(list)) &&
+	    conf_text_repeat(config_setting_name(list), "patients");
+}
+
+/* Is s inside a patient (or the patient itself)? */
+static bool in_patient(const config_setting_t *s)
+{
+	for (; s && !config_setting_is_root(s); s = config_setting_parent(s))
+		if (is_patient(s))
+			return true;
+	return false;
+}
+
+/* Appends s's path; returns whether it ended with a patient's id (the
+ * next part then follows ": " rather than "."). */
+static bool path_of(const config_setting_t *s, struct sbuf *b)
+{
+	const config_setting_t *p = config_setting_parent(s), *id;
+	const char *name = config_setting_name(s);
+	bool after_id = false;
 
 	if (!p || config_setting_is_root(s))
-		return;
+		return false;
 	if (!config_setting_is_root(p))
-		path_of(p, b);
-	if (config_setting_name(s)) {
+		after_id = path_of(p, b);
+	if (name) {
 		if (b->len)
-			sbuf_addc(b, '.');
-		sbuf_adds(b, config_setting_name(s));
-	} else {
-		sbuf_printf(b, "[%d]", config_setting_index(s));
+			sbuf_adds(b, after_id ? ": " : ".");
+		if (conf_text_repeat(name, "patients") > 1)
+			name = "patients";     /* a repeat from another file */
+		sbuf_adds(b, name);
+		return false;
 	}
+	if (after_id)
+		sbuf_adds(b, ": ");
+	sbuf_printf(b, "[%d]", config_setting_index(s));
+	if (!is_patient(s) || !(id = config_setting_get_member(s, "id")) ||
+	    config_setting_type(id) != CONFIG_TYPE_STRING || !*config_setting_get_string(id))
+		return false;
+	sbuf_adds(b, " id ");
+	sbuf_json_str(b, config_setting_get_string(id));
+	return true;
 }
 
 const char *conf_path(const config_setting_t *s, char *buf, size_t len)
@@ -51,6 +87,17 @@ const char *conf_path(const config_setting_t *s, char *buf, size_t len)
 	return buf;
 }
 
+const char *conf_did_you_mean(const char *s, const char *const *names, size_t n, char *buf,
+    size_t len)
+{
+	const char *near = suggest_nearest(s, names, n);
+
+	if (!near)
+		return "";
+	snprintf(buf, len, " (did you mean \"%s\"?)", near);
+	return buf;
+}
+
 static void known_keys(struct sbuf *b, const char *const *allowed)
 {
 	size_t i;
@@ -59,28 +106,44 @@ static void known_keys(struct sbuf *b, const char *const *allowed)
 		sbuf_printf(b, "%s%s", i ? ", " : "", allowed[i]);
 }
 
+/* "patients*2" (a list merged from another file) counts as patients. */
+static bool key_allowed(const char *name, const char *const *allowed)
+{
+	size_t k;
+
+	for (k = 0; allowed[k]; k++)
+		if (strcmp(allowed[k], name) == 0 ||
+		    (strcmp(allowed[k], "patients") == 0 && conf_text_repeat(name, "patients") > 1))
+			return true;
+	return false;
+}
+
 int conf_check_keys(struct conf_ctx *c, const config_setting_t *g, const char *const *allowed)
 {
 	int i, n = config_setting_length(g), bad = 0;
-	char where[256];
+	char where[256], hint[96];
 
 	for (i = 0; i < n; i++) {
 		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(m);
+		struct sbuf b = {0};
 		size_t k;
 
-		if (!name)
+		if (!name || key_allowed(name, allowed))
 			continue;
-		for (k = 0; allowed[k] && strcmp(allowed[k], name) != 0; k++)
+		for (k = 0; allowed[k]; k++)
 			;
-		if (!allowed[k]) {
-			struct sbuf b = {0};
-			known_keys(&b, allowed);
-			errs_set(c->errs, m, "unknown key \"%s\" in %s (known keys: %s)", name,
-			    conf_path(g, where, sizeof where), b.s ? b.s : "none");
-			sbuf_free(&b);
-			bad++;
-		}
+		known_keys(&b, allowed);
+		conf_path(g, where, sizeof where);
+		conf_did_you_mean(name, allowed, k, hint, sizeof hint);
+		if (in_patient(g))             /* the patient first, as every error in one */
+			errs_set(c->errs, m, "%s: unknown key \"%s\"%s (known keys: %s)", where, name,
+			    suggest_nearest(name, allowed, k) ? hint : "", b.s ? b.s : "none");
+		else
+			errs_set(c->errs, m, "unknown key \"%s\" in %s%s (known keys: %s)", name, where,
+			    suggest_nearest(name, allowed, k) ? hint : "", b.s ? b.s : "none");
+		sbuf_free(&b);
+		bad++;
 	}
 	return bad;
 }
@@ -134,6 +197,20 @@ static int bad_value(struct conf_ctx *c, const config_setting_t *s, const char *
 	return CONF_BAD;
 }
 
+/* Every string iopd reads is UTF-8: names and texts go into messages,
+ * e-mail and JSON, where a stray Latin-1 byte would be garbled or refused. */
+static int utf8_ok(struct conf_ctx *c, const config_setting_t *s, const char *v)
+{
+	char where[256];
+	size_t bad;
+
+	if (safe_utf8(v, strlen(v), &bad))
+		return CONF_OK;
+	errs_set(c->errs, s, "%s: not valid UTF-8 (byte 0x%02x, byte %zu of the value): save the "
+	    "file as UTF-8", conf_path(s, where, sizeof where), (unsigned char)v[bad], bad + 1);
+	return CONF_BAD;
+}
+
 /* A string member: the setting and its value, or an error for a wrong type. */
 static int string_member(struct conf_ctx *c, const config_setting_t *g, const char *key,
     bool required, const config_setting_t **sp, const char **v, const char *what)
@@ -147,7 +224,7 @@ static int string_member(struct conf_ctx *c, const config_setting_t *g, const ch
 		return CONF_BAD;
 	*sp = s;
 	*v = config_setting_get_string(s);
-	return CONF_OK;
+	return utf8_ok(c, s, *v);
 }
 
 int conf_string(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
@@ -329,7 +406,8 @@ const char *conf_elem_string(struct conf_ctx *c, const config_setting_t *s, int 
 {
 	const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 
-	if (!e || conf_expect(c, e, CONFIG_TYPE_STRING, NULL))
+	if (!e || conf_expect(c, e, CONFIG_TYPE_STRING, NULL) ||
+	    utf8_ok(c, e, config_setting_get_string(e)) != CONF_OK)
 		return NULL;
 	return config_setting_get_string(e);
 }
@@ -418,8 +496,10 @@ int conf_channels(struct conf_ctx *c, const config_setting_t *g, const char *key
 		if (!e) {
 			bad = 1;
 		} else if (ch < 0) {
+			char hint[96];
 			bad_value(c, config_setting_get_elem(s, (unsigned)i),
-			    "unknown channel \"%s\" (define it in channels = ( ... ))", e);
+			    "unknown channel \"%s\"%s (define it in channels = ( ... ))", e,
+			    conf_channel_hint(c->snap, e, hint, sizeof hint));
 			bad = 1;
 		} else {
 			m |= (chanmask)1 << ch;
@@ -431,16 +511,14 @@ int conf_channels(struct conf_ctx *c, const config_setting_t *g, const char *key
 	return CONF_OK;
 }
 
-bool conf_phone_ok(const char *p)
+const char *conf_channel_hint(const struct snapshot *s, const char *name, char *buf, size_t len)
 {
-	size_t n;
+	const char *names[SNAP_MAX_CHANNELS];
+	uint16_t i;
 
-	if (p[0] != '+' || p[1] < '1' || p[1] > '9')
-		return false;
-	for (n = 1; p[n]; n++)
-		if (p[n] < '0' || p[n] > '9')
-			return false;
-	return n >= 3 && n <= 16;
+	for (i = 0; i < s->nchannels && i < SNAP_MAX_CHANNELS; i++)
+		names[i] = s->channels[i].name;
+	return conf_did_you_mean(name, names, i, buf, len);
 }
 
 bool conf_email_ok(const char *e)

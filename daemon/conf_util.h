@@ -23,14 +23,19 @@ struct conf_ctx {
 	config_t *cfg;
 	const char *config_dir;        /* folder of the main file */
 	bool check;                    /* -t / daemon: plugins, secrets, file modes */
+	const config_setting_t **patient_set;   /* per patient: its group (conf_parse_patients) */
 };
 
 enum { CONF_OK = 0, CONF_ABSENT = 1, CONF_BAD = -1 };
 
-/* "daemon.quiet_hours.from", "patients[3].phone": for messages. */
+/* "daemon.quiet_hours.from", and inside a patient its index in its file's
+ * list, its id and the key path: patients[3] id "p-0004": medications[0].times[1]
+ * (for messages, which add ": what is wrong"). */
 const char *conf_path(const config_setting_t *s, char *buf, size_t len);
 
-/* Reports members of group `g` not in the NULL-terminated `allowed`. */
+/* Reports members of group `g` not in the NULL-terminated `allowed`, with
+ * the nearest known key as a suggestion.  "name*2" is a repeat of name
+ * (conf_text.h). */
 int conf_check_keys(struct conf_ctx *c, const config_setting_t *g, const char *const *allowed);
 /* `g` itself must be a group (or a list/array when `kind` says so). */
 int conf_expect(struct conf_ctx *c, const config_setting_t *s, int type, const char *what);
@@ -63,8 +68,12 @@ int conf_dates(struct conf_ctx *c, const config_setting_t *g, const char *key, b
 int conf_channels(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
     chanmask *out);
 
-/* E.164: "+" then 2 to 15 digits, the first not 0 (no numbering-plan check). */
-bool conf_phone_ok(const char *p);
+/* " (did you mean \"NAME\"?)" for the known name nearest to `s`, or "". */
+const char *conf_did_you_mean(const char *s, const char *const *names, size_t n, char *buf,
+    size_t len);
+/* conf_did_you_mean over the channels' names. */
+const char *conf_channel_hint(const struct snapshot *s, const char *name, char *buf, size_t len);
+
 /* A plausible address: one "@", something on both sides, no spaces. */
 bool conf_email_ok(const char *e);
 

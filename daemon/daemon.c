@@ -1,9 +1,10 @@
 /* daemon.c - the running service: wiring, the schedule tick, signals,
  * start-up reconciliation, reloads and shutdown.
  *
- * Everything happens on one libev loop.  The only other thread is a
+ * Everything happens on one libev loop.  The other threads are a
  * reload's, which parses the new configuration and builds its schedule
- * while the loop keeps sending; the loop then swaps them in. */
+ * while the loop keeps sending (the loop then swaps them in), and those of
+ * the control socket's long answers (control_job.c). */
 #include "config.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,21 +23,27 @@
 
 #include "civil.h"
 #include "conf.h"
+#include "consent.h"
 #include "daemon_int.h"
+#include "followup.h"
+#include "inbound.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
 #include "plugin_host.h"
+#include "retention.h"
 #include "timefmt.h"
 
 #define DRAIN_BOUND 10.0               /* seconds in-flight sends get at SIGTERM */
+#define RELOAD_JOIN_BOUND 5            /* seconds a reload may still take at the stop */
 #define OFFERS_PER_TICK 2000           /* then yield to I/O and come back */
 /* Groups are offered this many seconds before their due, so their claims
  * are committed (an fsync) before it and they leave at the due instant
  * itself (dispatch.c job_send_at_due; bench W3). */
 #define LOOKAHEAD 0.5
 #define STATUS_EVERY 1.0               /* seconds: STATUS= is rebuilt (sent if changed) */
-#define TODAY_EVERY 5.0                /* seconds: today's counts re-read from the ledger */
+#define STALL_EVERY 0.1                /* seconds between two measures of the loop's lateness */
+#define LEDGER_RETRY_PAUSE 5.0         /* seconds: the end of a pause not recorded, tried again */
 
 static int log_level_for(const struct daemon_opts *o, const struct snapshot *s);
 static void refresh_today(struct daemon *dm);
@@ -83,6 +91,62 @@ static void tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 	run_schedule(w->data);
 }
 
+/* ---- pauses with an end (iopctl pause until=T) -------------------------- */
+
+static void pause_lifted(int rc, const char *err, void *arg);
+
+/* Lifts, and records lifted, every pause whose end has come, one at a
+ * time; a pause is no longer in force from its end on (consent_paused),
+ * recorded or not. */
+static void pause_expiry_cb(struct ev_loop *loop, ev_periodic *w, int revents)
+{
+	struct daemon *dm = w->data;
+	int64_t now = (int64_t)ev_now(loop);
+	const char *p;
+	struct consent_change ch = {OVR_PAUSE, NULL, NULL, 0, OVR_STAFF, "pause ended", now,
+		"iopd", -1, NULL, 0};
+
+	if (dm->pause_lifting)
+		return;                        /* one on its way to the ledger: its answer goes on */
+	if (!(p = consent_first_expired(dm->consent, now))) {
+		daemon_pause_expiry_arm(dm);
+		return;
+	}
+	dm->pause_lifting = xstrdup(p);
+	ch.patient = dm->pause_lifting;
+	consent_submit(dm->consent, dm->ledger, &ch, pause_lifted, dm);
+}
+
+/* One pause's end was recorded (then the next), or could not be. */
+static void pause_lifted(int rc, const char *err, void *arg)
+{
+	struct daemon *dm = arg;
+
+	if (rc)
+		log_warn("[%s] cannot record the end of the pause yet (%s): tried again in %.0f s",
+		    dm->pause_lifting, err, LEDGER_RETRY_PAUSE);
+	free(dm->pause_lifting);
+	dm->pause_lifting = NULL;
+	if (rc) {
+		ev_periodic_set(&dm->pause_w, ev_now(dm->loop) + LEDGER_RETRY_PAUSE, 0., NULL);
+		ev_periodic_again(dm->loop, &dm->pause_w);
+		return;
+	}
+	pause_expiry_cb(dm->loop, &dm->pause_w, 0);
+}
+
+void daemon_pause_expiry_arm(struct daemon *dm)
+{
+	int64_t t = consent_next_expiry(dm->consent);
+
+	if (!t) {
+		ev_periodic_stop(dm->loop, &dm->pause_w);
+		return;
+	}
+	ev_periodic_set(&dm->pause_w, (double)t, 0., NULL);
+	ev_periodic_again(dm->loop, &dm->pause_w);
+}
+
 /* ---- start-up: what the ledger left open ------------------------------ */
 
 static void pending_cb(const struct ledger_rec *r, void *arg)
@@ -96,7 +160,54 @@ static void pending_cb(const struct ledger_rec *r, void *arg)
 	k->patient = xstrdup(r->patient);
 	k->channel = xstrdup(r->channel);
 	k->kind = xstrdup(r->kind);
-	k->reason = k->gateway_id = NULL;
+	k->tmpl = r->tmpl ? xstrdup(r->tmpl) : NULL;
+	k->body = r->body ? xstrdup(r->body) : NULL;
+	k->reason = k->gateway_id = k->receipt = k->response = NULL;
+}
+
+/* A send derived from a reminder or a reply (SPEC 8), open at the last
+ * stop: made again from its row (a fallback's texts from its reminder's
+ * group in the calendar).  false if the configuration no longer has what
+ * it needs. */
+static bool resume_derived(struct daemon *dm, const struct ledger_rec *r, int64_t p)
+{
+	const struct snapshot *s = dm->snap;
+	int ch = snapshot_channel(s, r->channel);
+	struct send_spec sp;
+	struct occ o;
+	uint16_t och;
+
+	if (p < 0 || ch < 0)
+		return false;
+	memset(&sp, 0, sizeof sp);
+	sp.id = r->id;
+	sp.origin = r->origin;
+	sp.patient = (uint32_t)p;
+	sp.ch = (uint16_t)ch;
+	sp.due = r->due;
+	sp.event = r->event;
+	sp.expires = r->expires;
+	sp.tmpl = -1;
+	sp.kind = KIND_COUNT;
+	if (strcmp(r->kind, "notice") == 0) {
+		sp.type = SEND_NOTICE;
+		sp.body = r->body ? r->body : "{}";
+		sp.label = r->body && strncmp(r->body, "{\"type\":\"failed\"", 16) == 0 ? "failed" : "reply";
+	} else if (strcmp(r->kind, "reply") == 0) {
+		sp.type = SEND_ANSWER;
+		if (!r->tmpl || (sp.tmpl = snapshot_template(s, r->tmpl)) < 0)
+			return false;
+	} else {
+		sp.type = SEND_FALLBACK;
+		if (cal_find(s, (uint32_t)p, r->due, r->origin, &o, &och) != 0)
+			return false;
+		sp.tmpl = o.tmpl;
+		sp.kind = o.kind;
+		sp.location = o.location;
+		sp.label = o.label;
+	}
+	dispatch_send(dm->dispatch, s, &sp, r);
+	return true;
 }
 
 /* A reminder in flight at the last stop goes out again with the same id;
@@ -104,10 +215,13 @@ static void pending_cb(const struct ledger_rec *r, void *arg)
 static void resume_one(struct daemon *dm, const struct ledger_rec *r)
 {
 	int64_t p = snapshot_patient(dm->snap, r->patient);
+	bool derived = r->origin || strcmp(r->kind, "reply") == 0 || strcmp(r->kind, "notice") == 0;
 	struct occ o;
 	uint16_t ch;
 
-	if (p >= 0 && cal_find(dm->snap, (uint32_t)p, r->due, r->id, &o, &ch) == 0) {
+	if (derived && resume_derived(dm, r, p)) {
+		return;
+	} else if (!derived && p >= 0 && cal_find(dm->snap, (uint32_t)p, r->due, r->id, &o, &ch) == 0) {
 		dispatch_resume(dm->dispatch, dm->snap, &o, ch, r);
 	} else {
 		struct ledger_rec n = *r;
@@ -127,6 +241,8 @@ static void resume_pending(struct daemon *dm)
 		free((char *)dm->pending[i].patient);
 		free((char *)dm->pending[i].channel);
 		free((char *)dm->pending[i].kind);
+		free((char *)dm->pending[i].tmpl);
+		free((char *)dm->pending[i].body);
 	}
 	if (dm->npending)
 		log_notice("resumed %zu reminder(s) left open at the last stop", dm->npending);
@@ -154,12 +270,16 @@ static void orphan_cb(const struct ledger_rec *r, void *arg)
 
 static void ovr_cb(const struct ledger_ovr *o, void *arg)
 {
-	dispatch_override_loaded(((struct daemon *)arg)->dispatch, o);
+	struct daemon *dm = arg;
+
+	consent_loaded(o, dm->consent);
+	if (o->until && dm->ledger_ready)     /* a shared ledger's, read again */
+		daemon_pause_expiry_arm(dm);
 }
 
 static void ovr_reset_cb(void *arg)
 {
-	dispatch_overrides_reset(((struct daemon *)arg)->dispatch);
+	consent_reset(((struct daemon *)arg)->consent);
 }
 
 static void ledger_ready_cb(void *arg)
@@ -201,6 +321,8 @@ static void ledger_go(struct daemon *dm)
 		dm->sched_gen++;
 	}
 	dm->ledger_ready = true;
+	daemon_pause_expiry_arm(dm);           /* pauses that ended while iopd was down, too */
+	retention_start(dm);
 	/* the last run may have offered (and settled) anything due up to now */
 	dispatch_recheck(dm->dispatch, (int64_t)floor(ev_now(dm->loop)) + 1);
 	run_schedule(dm);
@@ -266,34 +388,25 @@ static void today_cb(const char *channel, enum rec_status st, long n, void *arg)
 }
 
 /* "Sent today" is the ledger's count since local midnight (daemon.timezone),
- * as `iopctl status` shows it, not a counter since start: one indexed query,
- * made every TODAY_EVERY seconds rather than at every send.  In between,
- * the dispatcher's own counters add what happened since the query. */
+ * as `iopctl status` shows it, not a counter since start.  The query runs
+ * on the loop, so only when the day begins (at start, after midnight, or
+ * when a reload moved daemon.timezone): then it counts a day's rows once,
+ * or, just after midnight, hardly any.  In between, the dispatcher's own
+ * counters add what happened since the query. */
 static void refresh_today(struct daemon *dm)
 {
 	int64_t now = (int64_t)ev_now(dm->loop);
 	int64_t midnight = tz_from_wall(dm->snap->tz, wall_make(wall_date(tz_to_wall(dm->snap->tz, now)), 0));
 	struct dispatch_stats st;
 
+	if (midnight == dm->today_midnight)
+		return;
+	dm->today_midnight = midnight;
 	dm->today_sent = dm->today_failed = 0;
 	dm->ledger->ops->counts_since(dm->ledger, midnight, today_cb, dm);
 	dispatch_stats(dm->dispatch, &st);
 	dm->today_base_sent = st.sent;
 	dm->today_base_failed = st.failed + st.expired;
-	dm->today_at = ev_now(dm->loop);
-}
-
-/* Why nothing can be recorded now, or NULL: a refused batch, or a
- * networked ledger that is not connected. */
-const char *daemon_ledger_down(struct daemon *dm)
-{
-	struct dispatch_stats st;
-	const char *h = dm->ledger->ops->health ? dm->ledger->ops->health(dm->ledger) : NULL;
-
-	if (h)
-		return h;
-	dispatch_stats(dm->dispatch, &st);
-	return st.ledger_error;
 }
 
 /* One line, e.g. "2431 series scheduled, next due 2026-12-01T23:00:00Z;
@@ -304,10 +417,10 @@ void daemon_status_line(struct daemon *dm)
 	struct dispatch_stats st;
 	char next[FMT_UTC_LEN + 1] = "none", failing[256];
 	int64_t nd = sched_next_due(dm->sched);
-
-	const char *down = daemon_ledger_down(dm);
+	const char *down;
 
 	dispatch_stats(dm->dispatch, &st);
+	down = daemon_ledger_error(dm, &st);
 	dispatch_failing(dm->dispatch, failing, sizeof failing);
 	if (nd != CAL_END)
 		fmt_utc(nd, next);
@@ -328,13 +441,119 @@ void daemon_status_line(struct daemon *dm)
 	    down ? down : dm->last_error);
 }
 
+/* A ledger file that is gone, a networked ledger that is not connected
+ * (health), or the dispatcher's last refused batch. */
+const char *daemon_ledger_error(const struct daemon *dm, const struct dispatch_stats *st)
+{
+	const char *h = dm->ledger->ops->health ? dm->ledger->ops->health(dm->ledger) : NULL;
+
+	if (dm->ledger_lost)
+		return dm->ledger_lost_why;
+	return h ? h : st->ledger_error;
+}
+
+/* The ledger's file deleted or replaced under a running iopd: nothing can
+ * be recorded any more (begin() refuses), so nothing is sent; say so at
+ * once, not only at the next batch, which may be hours away. */
+static void watch_ledger(struct daemon *dm)
+{
+	struct ledger *l = dm->ledger;
+
+	if (!l->ops->check || l->ops->check(l) == 0) {   /* a server has no file to lose */
+		if (dm->ledger_lost)
+			log_notice("ledger: %s/ledger.db is back", dm->snap->state_dir);
+		dm->ledger_lost = false;
+		return;
+	}
+	if (!dm->ledger_lost)
+		log_err("ledger: %s", l->ops->error(l));
+	snprintf(dm->ledger_lost_why, sizeof dm->ledger_lost_why, "%s", l->ops->error(l));
+	dm->ledger_lost = true;
+}
+
 static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct daemon *dm = w->data;
 
-	if (ev_now(loop) - dm->today_at >= TODAY_EVERY)
-		refresh_today(dm);
+	watch_ledger(dm);
+	refresh_today(dm);
 	daemon_status_line(dm);
+}
+
+/* ---- the loop's longest stall ------------------------------------------ */
+
+/* Nothing may hold the loop (sends would leave late, the watchdog ping
+ * would stop).  Two measures, in `iopctl status` and the metrics:
+ *   - stall: how late a timer due every STALL_EVERY runs, i.e. how long
+ *     the loop was held, whatever held it (a long callback, an fsync, a
+ *     machine so busy the loop waited for a CPU);
+ *   - busy: the CPU time the loop's thread used in its longest iteration
+ *     (from poll returning to the next poll): iopd's own work alone, what
+ *     a control command or a reload costs the loop. */
+static void stall_arm(struct daemon *dm)
+{
+	ev_timer_set(&dm->stall_w, STALL_EVERY, 0.);
+	ev_timer_start(dm->loop, &dm->stall_w);
+	dm->stall_due = ev_now(dm->loop) + STALL_EVERY;
+}
+
+static void stall_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *dm = w->data;
+	double late = ev_time() - dm->stall_due;
+
+	if (late > dm->loop_stall_max) {
+		dm->loop_stall_max = late;
+		if (late > 1.0)
+			log_warn("the event loop was held for %.1f s", late);
+	}
+	stall_arm(dm);
+}
+
+/* The thread's CPU time (not a clock a faked time changes). */
+static double thread_cpu(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_THREAD, &ru) != 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* First of an iteration's callbacks (highest priority check watcher)... */
+static void busy_begin_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	struct daemon *dm = w->data;
+
+	dm->busy_from = thread_cpu();
+}
+
+/* ... and the last thing before the next poll (lowest priority prepare). */
+static void busy_end_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct daemon *dm = w->data;
+	double busy = dm->busy_from > 0 ? thread_cpu() - dm->busy_from : 0;
+
+	if (busy > dm->loop_busy_max)
+		dm->loop_busy_max = busy;
+}
+
+static void stall_start(struct daemon *dm)
+{
+	ev_now_update(dm->loop);
+	stall_arm(dm);
+	ev_set_priority(&dm->busy_begin_w, EV_MAXPRI);
+	ev_set_priority(&dm->busy_end_w, EV_MINPRI);
+	ev_check_start(dm->loop, &dm->busy_begin_w);
+	ev_prepare_start(dm->loop, &dm->busy_end_w);
+}
+
+static void stall_stop(struct daemon *dm)
+{
+	ev_timer_stop(dm->loop, &dm->stall_w);
+	ev_check_stop(dm->loop, &dm->busy_begin_w);
+	ev_prepare_stop(dm->loop, &dm->busy_end_w);
 }
 
 /* ---- daemon.metrics_file ------------------------------------------------ */
@@ -456,6 +675,7 @@ static void reload_swap(struct daemon *dm)
 	sched_free(dm->sched);
 	dm->sched = dm->reload_sched;
 	dm->snap = dm->reload_snap;
+	inbound_reload(dm->inbound);       /* a new listen address, or none */
 	snapshot_unref(old);
 	dm->reload_snap = NULL;
 	dm->reload_sched = NULL;
@@ -581,6 +801,7 @@ static void term_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	log_notice("stopping (signal %d): taking no new work, letting sends in flight finish", w->signum);
 	ev_periodic_stop(loop, &dm->tick_w);
 	control_stop(dm);
+	inbound_stop(dm->inbound);
 	ev_timer_set(&dm->drain_w, DRAIN_BOUND, 0.);
 	ev_timer_start(loop, &dm->drain_w);
 	dispatch_drain(dm->dispatch, drained, dm);
@@ -608,6 +829,8 @@ static struct snapshot *load_config(const char *path)
 static void watchers_init(struct daemon *dm)
 {
 	ev_periodic_init(&dm->tick_w, tick_cb, 0., 0., NULL);
+	ev_periodic_init(&dm->pause_w, pause_expiry_cb, 0., 0., NULL);
+	dm->pause_w.data = dm;
 	ev_signal_init(&dm->term_w, term_cb, SIGTERM);
 	ev_signal_init(&dm->int_w, term_cb, SIGINT);
 	ev_signal_init(&dm->hup_w, hup_cb, SIGHUP);
@@ -615,6 +838,10 @@ static void watchers_init(struct daemon *dm)
 	ev_timer_init(&dm->status_w, status_cb, STATUS_EVERY, STATUS_EVERY);
 	ev_timer_init(&dm->metrics_w, metrics_cb, 0., 0.);
 	ev_async_init(&dm->reload_done_w, reload_done_cb);
+	ev_timer_init(&dm->stall_w, stall_cb, 0., 0.);
+	ev_check_init(&dm->busy_begin_w, busy_begin_cb);
+	ev_prepare_init(&dm->busy_end_w, busy_end_cb);
+	dm->stall_w.data = dm->busy_begin_w.data = dm->busy_end_w.data = dm;
 	dm->tick_w.data = dm->term_w.data = dm->int_w.data = dm->hup_w.data = dm;
 	dm->drain_w.data = dm->status_w.data = dm->reload_done_w.data = dm->metrics_w.data = dm;
 	ev_signal_start(dm->loop, &dm->term_w);
@@ -629,7 +856,7 @@ static struct ledger *open_ledger(struct daemon *dm, char *err, size_t errlen)
 	const struct snapshot *s = dm->snap;
 
 	if (s->ledger == LEDGER_SQLITE)
-		return ledger_sqlite_open(s->state_dir, err, errlen);
+		return ledger_open_guarded(s->state_dir, dm->opts->new_ledger, err, errlen);
 	/* no ledger file in it, but it is still iopd's folder (SPEC 3.3), where
 	 * the control socket often lives */
 	if (mkdir(s->state_dir, 0700) != 0 && errno != EEXIST)
@@ -648,7 +875,9 @@ static int daemon_start(struct daemon *dm)
 	}
 	dm->http = http_new(dm->loop);
 	start_channels(dm, dm->snap);
-	dm->dispatch = dispatch_new(dm->loop, dm->ledger);
+	dm->consent = consent_new();           /* filled by the ledger's load (ovr_cb) */
+	dm->dispatch = dispatch_new(dm->loop, dm->ledger, dm->consent);
+	dispatch_on_failed(dm->dispatch, followup_failed, dm);
 	dispatch_use(dm->dispatch, dm->snap);
 	if (ledger_start(dm))
 		return -1;
@@ -661,17 +890,43 @@ static int daemon_start(struct daemon *dm)
 		log_err("control socket: %s", err);
 		return -1;
 	}
+	dm->inbound = inbound_new(dm);
+	if (inbound_start(dm->inbound, err, sizeof err) != 0) {
+		log_err("inbound: %s", err);
+		return -1;
+	}
 	notify_start(dm->loop);
 	metrics_arm(dm);
+	stall_start(dm);
 	if (dm->loaded)
 		ledger_go(dm);
 	return 0;
 }
 
+/* A reload still reading its files when iopd stops is waited for, but not
+ * for ever: stopping must not depend on a file system that does not
+ * answer.  If the thread is still at it, the ledger is closed cleanly and
+ * the process ends here, the thread with it. */
+static void reload_join(struct daemon *dm)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += RELOAD_JOIN_BOUND;
+	if (pthread_timedjoin_np(dm->reload_thread, NULL, &until) == 0)
+		return;
+	log_err("a reload still reads the configuration after %d s: stopping without it",
+	    RELOAD_JOIN_BOUND);
+	control_stop(dm);
+	if (dm->ledger)
+		dm->ledger->ops->close(dm->ledger);
+	_exit(dm->exit_code);
+}
+
 static void daemon_cleanup(struct daemon *dm)
 {
-	if (dm->reload_running) {
-		pthread_join(dm->reload_thread, NULL);
+	if (dm->reload_running && !pthread_equal(dm->reload_thread, pthread_self())) {
+		reload_join(dm);
 		sched_free(dm->reload_sched);
 		snapshot_unref(dm->reload_snap);
 		errs_free(&dm->reload_errs);
@@ -687,9 +942,17 @@ static void daemon_cleanup(struct daemon *dm)
 	reload_answer(dm, 0, "iopd stopped");
 	control_stop(dm);
 	notify_stop(dm->loop);
-	if (dm->loop)
+	if (dm->loop) {
 		ev_timer_stop(dm->loop, &dm->metrics_w);
+		ev_periodic_stop(dm->loop, &dm->pause_w);
+		stall_stop(dm);
+	}
+	retention_stop(dm);
+	inbound_stop(dm->inbound);
 	dispatch_free(dm->dispatch);
+	inbound_free(dm->inbound);         /* after the batches that held its writes */
+	consent_free(dm->consent);
+	free(dm->pause_lifting);
 	sched_free(dm->sched);
 	snapshot_unref(dm->snap);          /* stops the channels' plugin instances */
 	if (dm->http)
@@ -700,6 +963,8 @@ static void daemon_cleanup(struct daemon *dm)
 		free((char *)dm->pending[i].patient);
 		free((char *)dm->pending[i].channel);
 		free((char *)dm->pending[i].kind);
+		free((char *)dm->pending[i].tmpl);
+		free((char *)dm->pending[i].body);
 	}
 	free(dm->pending);
 	free(dm->config);
@@ -747,12 +1012,21 @@ static int detach(const struct daemon_opts *o)
 	return p[1];
 }
 
-static void detached_ready(int fd)
+/* The terminal learns where the logs go (the journal, syslog, or a file
+ * in state_dir) before its streams are closed: a detached daemon is never
+ * silent without saying so. */
+static void detached_ready(int fd, const struct snapshot *s)
 {
+	char *file, where[512];
 	int null;
 
 	if (fd < 0)
 		return;
+	file = xasprintf("%s/iopd.log", s->state_dir);
+	log_detach(file, where, sizeof where);
+	fprintf(stderr, "iopd: running in the background (pid %ld); %s\n", (long)getpid(), where);
+	fflush(stderr);
+	free(file);
 	if ((null = open("/dev/null", O_RDWR)) >= 0) {
 		dup2(null, 0);
 		dup2(null, 1);
@@ -760,7 +1034,6 @@ static void detached_ready(int fd)
 		if (null > 2)
 			close(null);
 	}
-	log_detach();
 	if (write(fd, "1", 1) != 1)
 		log_warn("could not tell the starting process that iopd is ready");
 	close(fd);
@@ -781,20 +1054,20 @@ int daemon_main(const struct daemon_opts *o)
 	 * (bench W4: RSS per patient held). */
 	malloc_trim(0);
 	log_set_level(log_level_for(o, dm.snap));
-	ready_fd = detach(o);
 	dm.opts = o;
+	ready_fd = detach(o);
 	dm.config = xstrdup(dm.snap->config_file);
 	dm.loop = ev_default_loop(EVFLAG_AUTO);
 	dm.started = time(NULL);
 	if (daemon_start(&dm) == 0) {
 		char where[512];
-		dm.ledger->ops->describe(dm.ledger, where, sizeof where);
-		log_notice("iopd %s started: %u programs, %u patients, %u channels; ledger %s",
-		    PACKAGE_VERSION, dm.snap->nprograms, dm.snap->npatients, dm.snap->nchannels, where);
 		/* READY=1 only now: configuration parsed, plugins configured and
 		 * started, ledger open and reconciled, control socket listening */
 		notify_ready();
-		detached_ready(ready_fd);
+		detached_ready(ready_fd, dm.snap);     /* a detached iopd's log starts here */
+		dm.ledger->ops->describe(dm.ledger, where, sizeof where);
+		log_notice("iopd %s started: %u programs, %u patients, %u channels; ledger %s",
+		    PACKAGE_VERSION, dm.snap->nprograms, dm.snap->npatients, dm.snap->nchannels, where);
 		daemon_status_line(&dm);
 		ev_run(dm.loop, 0);
 		rc = dm.exit_code;

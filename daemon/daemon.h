@@ -7,6 +7,8 @@ struct daemon_opts {
 	int foreground;
 	int verbose;
 	int log_level;                 /* 0: from the configuration or -v */
+	int new_ledger;                /* --new-ledger: the ledger found (or a new one) is
+	                                * state_dir's, whatever ledger.id says */
 };
 
 int daemon_main(const struct daemon_opts *o);

@@ -18,6 +18,8 @@
 #include "snapshot.h"
 
 struct control;
+struct consent;
+struct inbound;
 
 typedef void (*reload_fn)(int ok, const char *errors, void *arg);
 
@@ -34,15 +36,26 @@ struct daemon {
 	struct sched *sched;
 	struct ledger *ledger;
 	struct dispatch *dispatch;
+	struct consent *consent;       /* pauses and opt-outs over the configuration */
 	struct http *http;
 	struct control *control;
+	struct inbound *inbound;       /* the listener for gateways' callbacks, or NULL */
 	time_t started;
 	long reloads, reload_failures;
 	char last_error[256];
 
 	ev_periodic tick_w;            /* the next due reminder */
+	ev_periodic pause_w;           /* the earliest end of a pause (iopctl pause --until) */
+	ev_timer retention_w;          /* the ledger's upkeep (retention.c) */
+	long retention_deleted;        /* rows deleted by the current run of steps */
 	ev_signal term_w, int_w, hup_w;
 	ev_timer drain_w, status_w, metrics_w;
+	/* the loop's longest stall (seconds): how late stall_w ran, and the
+	 * most CPU one iteration took (daemon.c, stall_cb and busy_*_cb) */
+	ev_timer stall_w;
+	ev_check busy_begin_w;
+	ev_prepare busy_end_w;
+	double stall_due, loop_stall_max, busy_from, loop_busy_max;
 	bool stopping;
 	int exit_code;
 
@@ -64,10 +77,15 @@ struct daemon {
 	bool metrics_failing;
 
 	/* today's outcomes from the ledger (sent, failed), for STATUS=;
-	 * re-read by status_w every few seconds; the dispatcher's totals at
-	 * that moment (base) let the line count what happened since */
+	 * read when the day begins (today_midnight changes); the dispatcher's
+	 * totals at that moment (base) let the line count what happened since */
 	long today_sent, today_failed, today_base_sent, today_base_failed;
-	double today_at;
+	int64_t today_midnight;
+
+	/* the ledger's file was deleted or replaced under us (ledger check):
+	 * found by status_w within a second, or by the next batch */
+	bool ledger_lost;
+	char ledger_lost_why[512];
 
 	const struct daemon_opts *opts;   /* -v / -l win over daemon.log_level */
 
@@ -78,6 +96,7 @@ struct daemon {
 	size_t npending, npending_cap;
 	int64_t load_mark, load_now;
 	bool loaded, ledger_ready;
+	char *pause_lifting;           /* the patient whose pause's end is being recorded */
 	unsigned sched_gen, reload_gen; /* the schedule was rebuilt from the ledger's mark */
 };
 
@@ -85,8 +104,14 @@ struct daemon {
 void daemon_reload(struct daemon *dm, reload_fn fn, void *arg);
 /* Updates the systemd STATUS= line. */
 void daemon_status_line(struct daemon *dm);
-/* Why nothing can be recorded now (so nothing is sent), or NULL. */
-const char *daemon_ledger_down(struct daemon *dm);
+/* Why the ledger cannot be written now (so nothing is sent), or NULL:
+ * the dispatcher's last failed batch, a ledger file that is gone, or a
+ * networked ledger that is not connected. */
+const char *daemon_ledger_error(const struct daemon *dm, const struct dispatch_stats *st);
+
+/* The pauses with an end changed (iopctl pause --until): the timer that
+ * lifts them is set again for the earliest. */
+void daemon_pause_expiry_arm(struct daemon *dm);
 
 int control_start(struct daemon *dm, char *err, size_t errlen);
 void control_stop(struct daemon *dm);

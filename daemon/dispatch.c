@@ -5,7 +5,10 @@
  *   offer -> queued --(slot and token)--> claiming --(batch commits)--> in flight
  *   in flight --(plugin's done)--> outcome --(batch commits)--> final, or
  *                                                waiting --(timer)--> queued
- */
+ *
+ * Besides the calendar's reminders, a job may be a send derived from one
+ * or from a patient's reply (SPEC 8; dispatch_send): a fallback, an answer
+ * or a staff notice.  They travel the same way, recorded alike. */
 #include "config.h"
 
 #include <math.h>
@@ -13,12 +16,14 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "consent.h"
 #include "dispatch.h"
 #include "ident.h"
 #include "log.h"
 #include "plugin_host.h"
 #include "render.h"
 #include "strset.h"
+#include "timefmt.h"
 #include "util.h"
 
 #define JOB_MAGIC 0x6a6f6221u
@@ -27,6 +32,10 @@
 #define LEDGER_RETRY 5.0               /* seconds between tries of a refused batch */
 #define AFTERCARE_VALID (24 * 3600)    /* an aftercare check-in stays useful a day */
 #define COMPLAIN_MAX 3600.0           /* log a failing channel at least hourly */
+/* Seconds before a held claim's due in which a batch that holds no claim
+ * is not committed (its fsync would make that send late, bench W6); it
+ * waits until the held ones have left. */
+#define HOLD_GUARD 0.05
 
 /* J_HELD: claimed ahead of its due (the schedule offers a little early,
  * see daemon.c LOOKAHEAD), waiting for the due instant to be sent. */
@@ -37,6 +46,9 @@ struct dq;
 struct job {
 	uint32_t magic;
 	enum job_state state;
+	enum send_type type;
+	uint64_t origin;               /* derived sends: see struct send_spec */
+	char *body, *stored;           /* a notice's JSON: to post, to keep */
 	struct job *next;              /* link in a queue or batch list */
 	struct job *all_prev, *all_next;   /* every job, for reloads and shutdown */
 	struct dispatch *d;
@@ -62,6 +74,12 @@ struct job {
 	char *reason, *gateway_id;
 	double retry_at;
 	bool optout_signal;
+	/* iopctl: retry (sent now, quiet hours or not, once) and its watcher;
+	 * cancel of a claim not yet sent */
+	bool forced;
+	dispatch_watch_fn watch;
+	void *watch_arg;
+	char *cancel;
 };
 
 struct joblist {
@@ -111,12 +129,17 @@ struct dispatch {
 	int *b_results;
 	size_t b_capresults;
 	bool busy;                     /* a batch is in flight */
-	struct ovr_req *ovr_reqs;      /* overrides on their way to the ledger */
 	double outage_end;             /* the ledger took writes again after refusing them */
 	int64_t sched_mark;            /* the schedule's: offered up to here */
 	int64_t mark;                  /* what the ledger has */
 	int64_t recheck_before;        /* offers due before it may be settled already */
-	struct strset paused, optout;
+	struct consent *consent;       /* the daemon's: asked, and told of gateway opt-outs */
+	struct dispatch_part *parts;   /* others' writes that join the next batch */
+	struct dispatch_part *b_parts; /* those in the batch in flight */
+	double hold_next;              /* the earliest due of a held claim (stale once past) */
+	ev_timer hold_w;               /* brings a batch held back by it back */
+	dispatch_failed_fn failed_fn;  /* a reminder failed for good: fallback or notice */
+	void *failed_arg;
 	ev_prepare flush_w;
 	ev_idle busy_w;                /* keeps the loop from blocking while work waits */
 	ev_timer ledger_retry_w;
@@ -128,6 +151,7 @@ struct dispatch {
 	uint64_t rng;
 	long waiting;
 	struct dispatch_stats totals;
+	struct idset cancelled;        /* not yet due, cancelled by iopctl (this run) */
 };
 
 /* ---- small helpers ------------------------------------------------ */
@@ -213,27 +237,6 @@ static double now(const struct dispatch *d)
 	return ev_now(d->loop);
 }
 
-static void ovr_key(char *buf, size_t len, const char *patient, const char *channel)
-{
-	snprintf(buf, len, "%s\x1f%s", patient, channel ? channel : "");
-}
-
-bool dispatch_paused(const struct dispatch *d, const char *patient)
-{
-	char k[512];
-
-	ovr_key(k, sizeof k, patient, NULL);
-	return strset_has(&d->paused, k);
-}
-
-bool dispatch_opted_out(const struct dispatch *d, const char *patient, const char *channel)
-{
-	char k[512];
-
-	ovr_key(k, sizeof k, patient, channel);
-	return strset_has(&d->optout, k);
-}
-
 /* Work for the next batch: make sure an iteration writes it.  While a
  * batch is in flight (a networked ledger) its completion does. */
 static void ensure_flush(struct dispatch *d)
@@ -308,10 +311,14 @@ static bool dq_token(struct dq *q)
 
 /* ---- jobs ------------------------------------------------------------ */
 
+static void job_report(struct job *j, bool ok, const char *what);
+
 static void job_free(struct job *j)
 {
 	struct dispatch *d = j->d;
 
+	job_report(j, false, d->draining ? "iopd stopped before it was sent" : "it left the queue");
+	free(j->cancel);
 	if (j->state == J_WAITING)
 		d->waiting--;
 	if (j->all_prev)
@@ -329,6 +336,8 @@ static void job_free(struct job *j)
 	free(j->label);
 	free(j->reason);
 	free(j->gateway_id);
+	free(j->body);
+	free(j->stored);
 	j->magic = 0;
 	free(j);
 	if (d->draining && d->drained) {
@@ -358,6 +367,24 @@ static struct log_ctx job_ctx(const struct job *j)
 	return c;
 }
 
+/* The ledger's `kind` of a job: the calendar's, or what it was derived as. */
+static const char *job_kind_name(const struct job *j)
+{
+	if (j->type == SEND_ANSWER)
+		return "reply";
+	if (j->type == SEND_NOTICE)
+		return "notice";
+	return kind_names[j->kind];
+}
+
+/* Does the patient's quiet-hours window hold this job back?  Reminders
+ * (and their fallbacks) but medication prompts; never an answer the
+ * patient just asked for, nor a notice to staff (SPEC 8). */
+static bool job_quiet_applies(const struct job *j)
+{
+	return (j->type == SEND_REMINDER || j->type == SEND_FALLBACK) && j->kind != KIND_MEDICATION;
+}
+
 static int64_t expiry(const struct snapshot *s, const struct occ *o)
 {
 	switch (o->kind) {
@@ -379,7 +406,10 @@ static struct ledger_rec job_rec(const struct job *j, enum rec_status st)
 	r.id = j->id;
 	r.patient = job_patient(j)->id;
 	r.channel = j->q->name;
-	r.kind = kind_names[j->kind];
+	r.kind = job_kind_name(j);
+	r.origin = j->origin;
+	r.tmpl = j->type == SEND_ANSWER && j->tmpl >= 0 ? j->snap->templates[j->tmpl].name : NULL;
+	r.body = j->stored;
 	r.due = j->due;
 	r.event = j->event;
 	r.expires = j->expires;
@@ -477,6 +507,11 @@ static void job_note(struct job *j, enum rec_status st, const char *reason)
 	dispatch_note(j->d, &r);
 	log_ctx(LOG_LVL_INFO, &(struct log_ctx){j->hex, job_patient(j)->id, j->q->name},
 	    "%s: %s", rec_status_names[st], reason);
+	if (j->watch) {
+		char *what = xasprintf("not sent: %s: %s", rec_status_names[st], reason);
+		job_report(j, false, what);
+		free(what);
+	}
 }
 
 /* ---- starting sends ----------------------------------------------- */
@@ -492,14 +527,32 @@ static bool missed_in_outage(const struct job *j, bool first)
 	    now(d) - (double)j->due > (double)j->snap->catch_up;
 }
 
+/* Why consent forbids sending a job now (paused, opted out since it was
+ * offered), or NULL.  An answer and a notice are never held back: the
+ * patient asked for the one, staff must hear the other (a STOP is
+ * confirmed once, FCC 2024). */
+static const char *job_refused(const struct job *j)
+{
+	const struct patient *p = job_patient(j);
+
+	if (j->type == SEND_ANSWER || j->type == SEND_NOTICE)
+		return NULL;
+	if (j->d->ledger->shared)
+		return NULL;                   /* the claim decides, with what all instances set */
+	if (consent_paused(j->d->consent, p->id, (int64_t)now(j->d)))
+		return "paused";
+	if (consent_opted_out(j->d->consent, p->id, j->q->name))
+		return "opt-out";
+	return NULL;
+}
+
 /* Checks a queued job just before it takes a slot: it may have expired
  * while it waited, or been paused or opted out since it was offered.  A
  * shared ledger decides pauses and opt-outs itself, in the claim: another
  * instance may have changed them since this one last read them. */
 static bool job_still_wanted(struct job *j)
 {
-	const struct patient *p = job_patient(j);
-	bool shared = j->d->ledger->shared;
+	const char *why;
 
 	if (now(j->d) >= (double)j->expires) {
 		job_note(j, j->attempts ? REC_EXPIRED : REC_MISSED,
@@ -510,12 +563,8 @@ static bool job_still_wanted(struct job *j)
 		job_note(j, REC_MISSED, "overdue by more than catch_up when the ledger took writes again");
 		return false;
 	}
-	if (!shared && dispatch_paused(j->d, p->id)) {
-		job_note(j, REC_SKIPPED, "paused");
-		return false;
-	}
-	if (!shared && dispatch_opted_out(j->d, p->id, j->q->name)) {
-		job_note(j, REC_SKIPPED, "opt-out");
+	if ((why = job_refused(j))) {
+		job_note(j, REC_SKIPPED, why);
 		return false;
 	}
 	return true;
@@ -551,7 +600,7 @@ static void pump(struct dq *q)
 		/* a first attempt too can reach the front of its queue inside
 		 * the patient's quiet hours: at a catch-up after downtime, or
 		 * behind a slow rate; it waits for the morning like a retry */
-		if (j->kind != KIND_MEDICATION && in_quiet(j, now(d))) {
+		if (job_quiet_applies(j) && !j->forced && in_quiet(j, now(d))) {
 			list_pop(&q->queue);
 			if (wait_quiet(j))
 				continue;
@@ -571,6 +620,7 @@ static void pump(struct dq *q)
 			break;
 		list_pop(&q->queue);
 		q->inflight++;
+		j->forced = false;             /* a later retry waits for the morning again */
 		j->state = J_CLAIMING;
 		list_push(&d->claims, j);
 		ensure_flush(d);
@@ -585,28 +635,65 @@ static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void job_done(void *token, const struct iopd_outcome *o);
 static void hold_cb(struct ev_loop *loop, ev_periodic *w, int revents);
 
+/* A claimed job that consent no longer allows (a STOP committed since it
+ * was claimed): recorded skipped instead of sent, its slot freed with the
+ * batch like any outcome's. */
+static void job_skip_claimed(struct job *j, const char *why)
+{
+	log_ctx(LOG_LVL_INFO, &(struct log_ctx){j->hex, job_patient(j)->id, j->q->name},
+	    "not sent: %s since it was claimed", why);
+	j->out = REC_SKIPPED;
+	j->reason = xstrdup(why);
+	j->state = J_OUTCOME;
+	list_push(&j->d->outcomes, j);
+	ensure_flush(j->d);
+}
+
+/* The message of a job: a reminder's (or an answer's) rendered texts, or
+ * a notice's JSON. */
+static void job_message(struct job *j, const struct channel *c, const struct patient *p)
+{
+	memset(&j->m, 0, sizeof j->m);
+	j->m.id = j->hex;
+	j->m.kind = job_kind_name(j);
+	j->m.patient = p->id;
+	j->m.channel = c->name;
+	if (j->type == SEND_NOTICE) {
+		j->m.text = j->m.subject = j->label;
+		j->m.body = j->body;
+	} else {
+		struct render_in in = {p, &j->snap->templates[j->tmpl], j->event, j->location, j->label};
+
+		render(j->snap, &in, &j->r);
+		j->m.to = c->contact == IOPD_CONTACT_PHONE ? p->phone :
+		    c->contact == IOPD_CONTACT_EMAIL ? p->email : NULL;
+		j->m.text = j->r.text.s;
+		j->m.subject = j->r.subject.s;
+		j->m.body = j->r.body.s;
+	}
+}
+
 static void job_send(struct job *j)
 {
 	const struct channel *c = job_channel(j);
 	const struct patient *p = job_patient(j);
-	struct render_in in = {p, &j->snap->templates[j->tmpl], j->event, j->location, j->label};
 	struct iopd_outcome down = {IOPD_TRANSIENT, NULL, "channel out of service", -1};
+	const char *why;
 
-	render(j->snap, &in, &j->r);
-	memset(&j->m, 0, sizeof j->m);
-	j->m.id = j->hex;
-	j->m.kind = kind_names[j->kind];
-	j->m.patient = p->id;
-	j->m.channel = c->name;
-	j->m.to = c->contact == IOPD_CONTACT_PHONE ? p->phone : c->contact == IOPD_CONTACT_EMAIL ? p->email : NULL;
-	j->m.text = j->r.text.s;
-	j->m.subject = j->r.subject.s;
-	j->m.body = j->r.body.s;
+	j->state = J_INFLIGHT;
+	if (j->cancel) {               /* iopctl cancel while it was being claimed */
+		job_skip_claimed(j, j->cancel);
+		return;
+	}
+	if ((why = job_refused(j))) {  /* consent, asked again at the moment of sending */
+		job_skip_claimed(j, why);
+		return;
+	}
+	job_message(j, c, p);
 	j->m.event = j->event;
 	j->m.due = j->due;
 	j->m.expires = j->expires;
 	j->m.attempt = j->attempts;
-	j->state = J_INFLIGHT;
 	log_ctx(LOG_LVL_DEBUG, &(struct log_ctx){j->hex, p->id, c->name}, "sending (attempt %d)", j->attempts);
 	if (!c->inst)
 		job_done(j, &down);
@@ -637,16 +724,52 @@ static void recovered(struct dq *q)
 }
 
 /* When to try again: backoff with jitter, no sooner than the gateway asked,
- * and outside the patient's quiet hours for kinds that have them. */
+ * and outside the patient's quiet hours for kinds that have them.  Counted
+ * from the clock, not the loop's cached time: a reply read in the loop
+ * iteration that sent its request is later than that time by the
+ * iteration's work (a retry left 7 s before Retry-After: 120 ran out under
+ * valgrind in tests/integration/faults_outage.sh). */
 static double retry_time(struct job *j, double retry_after)
 {
-	double t = now(j->d) + dispatch_backoff(j->attempts, RETRY_BASE, RETRY_CAP, &j->d->rng);
+	double from = ev_time();
+	double t = from + dispatch_backoff(j->attempts, RETRY_BASE, RETRY_CAP, &j->d->rng);
 
-	if (retry_after > 0 && now(j->d) + retry_after > t)
-		t = now(j->d) + retry_after;
-	if (j->kind != KIND_MEDICATION)
+	if (retry_after > 0 && from + retry_after > t)
+		t = from + retry_after;
+	if (job_quiet_applies(j))
 		t = (double)cal_after_quiet(job_patient(j), (int64_t)ceil(t));
 	return t;
+}
+
+/* What a job is, as a send_spec (its strings are the job's). */
+static void job_spec(const struct job *j, struct send_spec *sp)
+{
+	memset(sp, 0, sizeof *sp);
+	sp->type = j->type;
+	sp->id = j->id;
+	sp->origin = j->origin;
+	sp->patient = j->patient;
+	sp->ch = j->ch;
+	sp->tmpl = j->tmpl;
+	sp->kind = j->kind;
+	sp->due = j->due;
+	sp->event = j->event;
+	sp->expires = j->expires;
+	sp->location = j->location;
+	sp->label = j->label;
+}
+
+/* A reminder (or its fallback) refused for good: the follow-up decides
+ * between a fallback and a notice to staff.  Called before the failure
+ * is committed, so what it queues is committed in the same batch. */
+static void job_failed_for_good(struct job *j)
+{
+	struct send_spec sp;
+
+	if (!j->d->failed_fn || (j->type != SEND_REMINDER && j->type != SEND_FALLBACK))
+		return;
+	job_spec(j, &sp);
+	j->d->failed_fn(j->d->failed_arg, j->snap, &sp, j->reason);
 }
 
 static void job_done(void *token, const struct iopd_outcome *o)
@@ -666,11 +789,15 @@ static void job_done(void *token, const struct iopd_outcome *o)
 	case IOPD_OPTED_OUT:
 		j->out = REC_FAILED;
 		j->reason = xasprintf("opted out at the gateway: %s", reason);
-		j->optout_signal = true;
+		/* a gateway opt-out never takes over one staff set */
+		j->optout_signal = consent_optout_origin(j->d->consent, job_patient(j)->id,
+		    j->q->name) != OVR_STAFF;
+		job_failed_for_good(j);
 		break;
 	case IOPD_PERMANENT:
 		j->out = REC_FAILED;
 		j->reason = xstrdup(reason);
+		job_failed_for_good(j);
 		break;
 	default:
 		complain(j->q, j, reason);
@@ -702,8 +829,8 @@ static bool wait_quiet(struct job *j)
 	double t;
 	int64_t end;
 
-	if (j->kind == KIND_MEDICATION)
-		return false;                  /* no quiet hours (SPEC 4) */
+	if (!job_quiet_applies(j))
+		return false;                  /* no quiet hours (SPEC 4, 8) */
 	ev_now_update(d->loop);            /* the wall clock now, not the cached one */
 	t = now(d);
 	if (!in_quiet(j, t))
@@ -747,6 +874,29 @@ static void wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	pump(j->q);
 }
 
+/* The watcher of iopctl retry learns what its attempt came to. */
+static void report_outcome(struct job *j)
+{
+	char t[FMT_UTC_LEN + 1], *what;
+
+	fmt_utc((int64_t)ceil(j->retry_at), t);
+	switch (j->out) {
+	case REC_SENT:
+		what = xasprintf("sent on %s (attempt %d, gateway id %s)", j->q->name, j->attempts,
+		    j->gateway_id ? j->gateway_id : "-");
+		break;
+	case REC_RETRY:
+		what = xasprintf("attempt %d on %s failed again (%s); next try at %s", j->attempts,
+		    j->q->name, j->reason, t);
+		break;
+	default:
+		what = xasprintf("%s on %s (attempt %d): %s", rec_status_names[j->out], j->q->name,
+		    j->attempts, j->reason ? j->reason : "-");
+	}
+	job_report(j, j->out == REC_SENT, what);
+	free(what);
+}
+
 /* After its outcome is durable: free the slot, then finish or wait. */
 static void outcome_committed(struct job *j)
 {
@@ -756,6 +906,8 @@ static void outcome_committed(struct job *j)
 	j->q->inflight--;
 	if (j->kind < KIND_COUNT)
 		j->q->counts.by_kind[j->kind][j->out]++;
+	if (j->watch)
+		report_outcome(j);
 	switch (j->out) {
 	case REC_SENT:
 		d->totals.sent++;
@@ -785,6 +937,9 @@ static void outcome_committed(struct job *j)
 		d->totals.missed++;
 		log_ctx(LOG_LVL_INFO, &c, "missed: %s", j->reason);
 		break;
+	case REC_SKIPPED:
+		d->totals.skipped++;
+		break;
 	default:
 		d->totals.failed++;
 		log_ctx(LOG_LVL_WARNING, &c, "failed: %s", j->reason);
@@ -805,7 +960,7 @@ static int64_t mark_target(const struct dispatch *d)
 
 	for (i = 0; i < d->nqs; i++) {
 		const struct job *j;
-		for (j = d->qs[i]->queue.head; j && j->durable; j = j->next)
+		for (j = d->qs[i]->queue.head; j && (j->durable || j->type != SEND_REMINDER); j = j->next)
 			;
 		if (j && j->due < m)
 			m = j->due;
@@ -818,6 +973,8 @@ static void refund(struct dq *q)
 	if (q->rate > 0)
 		q->tokens = fmin(1.0, q->tokens + 1.0);
 }
+
+static int parts_write(struct ledger *l, void *arg);
 
 /* Moves what waits for the next batch into the batch in flight, and lays
  * out its records: each outcome (and the opt-out a gateway signalled with
@@ -855,13 +1012,20 @@ static void batch_build(struct dispatch *d)
 		r->reason = j->reason;
 		r->gateway_id = j->gateway_id;
 		if (j->optout_signal)
-			d->b_ovrs[b->novrs++] = (struct ledger_ovr){OVR_OPTOUT, r->patient, r->channel,
-				j->reason, r->at, 1};
+			d->b_ovrs[b->novrs++] = (struct ledger_ovr){.kind = OVR_OPTOUT,
+				.patient = r->patient, .channel = r->channel, .source = j->reason,
+				.at = r->at, .on = 1, .origin = OVR_GATEWAY, .uid = -1};
 	}
 	b->claims = d->b_recs + b->noutcomes;
 	b->results = d->b_results;
 	for (j = d->b_claims.head; j; j = j->next)
 		b->claims[b->nclaims++] = job_rec(j, REC_INFLIGHT);
+	d->b_parts = d->parts;             /* they leave the batch when it is done */
+	d->parts = NULL;
+	if (d->b_parts) {
+		b->extra = parts_write;
+		b->extra_arg = d;
+	}
 	b->mark = mark_target(d) != d->mark ? mark_target(d) : -1;
 }
 
@@ -898,6 +1062,34 @@ static void batch_restore(struct dispatch *d)
 	}
 }
 
+/* The batch's parts write what they hold, inside its transaction. */
+static int parts_write(struct ledger *l, void *arg)
+{
+	struct dispatch *d = arg;
+	struct dispatch_part *p;
+
+	for (p = d->b_parts; p; p = p->next)
+		if (p->write(l, p->arg))
+			return -1;
+	return 0;
+}
+
+/* Tells the parts of the batch whether it was committed; they leave it
+ * either way (the dispatcher keeps and retries its own work, a part
+ * decides for itself: the inbound side answers its callers 503). */
+static void parts_done(struct dispatch *d, bool ok)
+{
+	struct dispatch_part *p = d->b_parts, *next;
+
+	d->b_parts = NULL;
+	for (; p; p = next) {
+		next = p->next;
+		p->next = NULL;
+		p->joined = false;
+		p->done(ok, p->arg);
+	}
+}
+
 static void ledger_failed(struct dispatch *d)
 {
 	struct ledger *l = d->ledger;
@@ -907,6 +1099,7 @@ static void ledger_failed(struct dispatch *d)
 		log_err("ledger: cannot record (%s): sending is suspended until it can", l->ops->error(l));
 	snprintf(d->ledger_err, sizeof d->ledger_err, "%s", l->ops->error(l));
 	d->ledger_down = true;
+	parts_done(d, false);
 	ev_idle_stop(d->loop, &d->busy_w);
 	if (!ev_is_active(&d->ledger_retry_w)) {
 		ev_timer_set(&d->ledger_retry_w, LEDGER_RETRY, 0.);
@@ -922,7 +1115,11 @@ static void ledger_failed(struct dispatch *d)
  * next start. */
 static void job_send_at_due(struct job *j)
 {
+	struct dispatch *d = j->d;
+
 	if ((double)j->due > ev_time()) {
+		if (d->hold_next <= ev_time() || (double)j->due < d->hold_next)
+			d->hold_next = (double)j->due;
 		j->state = J_HELD;
 		ev_periodic_set(&j->hold, (double)j->due, 0., NULL);
 		ev_periodic_start(j->d->loop, &j->hold);
@@ -941,8 +1138,12 @@ static void hold_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 
 static void claim_lost(struct job *j, const char *what)
 {
+	char *r = xasprintf("not sent: %s", what);
+
 	log_ctx(LOG_LVL_DEBUG, &(struct log_ctx){j->hex, job_patient(j)->id, j->q->name},
 	    "not sent by this instance: %s", what);
+	job_report(j, false, r);
+	free(r);
 	j->q->inflight--;
 	refund(j->q);
 	pump(j->q);
@@ -989,7 +1190,7 @@ static void claim_committed(struct job *j, int result, const struct ledger_rec *
 		claim_lost(j, "another instance holds its claim");
 		break;
 	default:                               /* sent (or settled) before: never again */
-		claim_lost(j, "final in the ledger already");
+		claim_lost(j, "the ledger has it settled already");
 	}
 }
 
@@ -1024,11 +1225,14 @@ static void batch_done(int rc, void *arg)
 	memset(&d->b_claims, 0, sizeof d->b_claims);
 	/* anything these add (pumped claims, synchronous outcomes) goes in
 	 * the next batch */
+	/* first what others committed (a STOP's opt-out is in force before
+	 * the claims below are handed to plugins) */
+	parts_done(d, true);
 	while ((j = list_pop(&outcomes))) {
 		if (j->optout_signal) {
-			char k[512];
-			ovr_key(k, sizeof k, job_patient(j)->id, j->q->name);
-			strset_add(&d->optout, k);
+			struct consent_change o = {OVR_OPTOUT, job_patient(j)->id, j->q->name, 1,
+				OVR_GATEWAY, j->reason, (int64_t)now(d)};
+			consent_apply(d->consent, &o);
 		}
 		outcome_committed(j);
 	}
@@ -1038,9 +1242,23 @@ static void batch_done(int rc, void *arg)
 		ensure_flush(d);
 }
 
+/* Nothing to write.  While the ledger is down a batch is due all the
+ * same, empty or not: the one refused may have held others' parts only
+ * (callbacks, answered 503 and gone), and until a batch commits the ledger
+ * counts as down (callbacks refused at once, status says so). */
 static bool batch_empty(const struct dispatch *d)
 {
-	return !d->nnotes && !d->outcomes.n && !d->claims.n && mark_target(d) == d->mark;
+	return !d->ledger_down && !d->nnotes && !d->outcomes.n && !d->claims.n && !d->parts &&
+	    mark_target(d) == d->mark;
+}
+
+/* Is a held claim about to leave?  Then a batch without claims waits for
+ * it (a timer at its due brings the batch back). */
+static bool hold_imminent(const struct dispatch *d)
+{
+	double t = ev_time();
+
+	return d->hold_next > t && d->hold_next - t < HOLD_GUARD;
 }
 
 /* Commits the batch.  Claims gate sends, so a batch with claims is
@@ -1051,7 +1269,10 @@ static bool batch_empty(const struct dispatch *d)
  * (bench W3: the outcomes of a second's first replies were committed while
  * the rest of that second's requests waited, 3-5 ms).  It only delays when
  * a slot comes free: the outcome is still committed before its slot is
- * reused, and a batch with claims takes the outcomes along.
+ * reused, and a batch with claims takes the outcomes along.  Others' parts
+ * (the gateways' callbacks, waiting for their answer) are committed like
+ * claims, but never in the HOLD_GUARD before a held claim's due (bench W6:
+ * a burst of callbacks committed there made that second's sends late).
  *
  * One batch at a time: with SQLite it completes inside submit, and the
  * loop goes on with what its completion added (synchronous plugin
@@ -1060,13 +1281,24 @@ static bool batch_empty(const struct dispatch *d)
 static void flush(struct dispatch *d, bool all)
 {
 	while (!d->busy && !batch_empty(d) && !ev_is_active(&d->ledger_retry_w)) {
-		if (!all && !d->claims.n)
+		if (!all && !d->claims.n && !d->parts)
 			return;                    /* busy_w is active: busy_cb commits it */
+		if (!d->claims.n && hold_imminent(d)) {
+			ev_idle_stop(d->loop, &d->busy_w);
+			ev_timer_stop(d->loop, &d->hold_w);
+			ev_timer_set(&d->hold_w, d->hold_next - ev_time() + 0.001, 0.);
+			ev_timer_start(d->loop, &d->hold_w);
+			return;
+		}
 		batch_build(d);
 		d->busy = true;
 		d->ledger->ops->submit(d->ledger, &d->batch, batch_done, d);
+		/* synchronous plugin outcomes land in the lists again: loop */
 	}
-	if (d->busy || batch_empty(d))
+	/* nothing to write, or nothing to try before the retry timer (which
+	 * starts busy_w again), or a batch in flight (its completion does):
+	 * an idle watcher left on would spin the loop */
+	if (d->busy || batch_empty(d) || ev_is_active(&d->ledger_retry_w))
 		ev_idle_stop(d->loop, &d->busy_w);
 }
 
@@ -1091,6 +1323,11 @@ void dispatch_ledger_ready(struct dispatch *d)
 	}
 }
 
+static void hold_guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ensure_flush(w->data);
+}
+
 /* An iteration with nothing pending (libev runs idle watchers only then). */
 static void busy_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
@@ -1106,7 +1343,8 @@ void dispatch_mark(struct dispatch *d, int64_t mark)
 
 /* ---- offers ------------------------------------------------------------ */
 
-static struct job *job_new(struct dispatch *d, const struct snapshot *s, const struct occ *o,
+/* A job of any type, with what every job has; the caller fills the rest. */
+static struct job *job_alloc(struct dispatch *d, const struct snapshot *s, uint32_t patient,
     uint16_t ch, uint64_t id)
 {
 	struct job *j = xcalloc(1, sizeof *j);
@@ -1117,15 +1355,8 @@ static struct job *job_new(struct dispatch *d, const struct snapshot *s, const s
 	j->id = id;
 	ident_hex(id, j->hex);
 	j->snap = snapshot_ref((struct snapshot *)s);
-	j->patient = (uint32_t)(o->patient - s->patients);
+	j->patient = patient;
 	j->ch = ch;
-	j->tmpl = o->tmpl;
-	j->kind = o->kind;
-	j->due = o->due;
-	j->event = o->event;
-	j->expires = expiry(s, o);
-	j->location = dup_or_null(o->location);
-	j->label = dup_or_null(o->label);
 	ev_timer_init(&j->wait, wait_cb, 0., 0.);
 	ev_periodic_init(&j->hold, hold_cb, 0., 0., NULL);
 	j->hold.data = j;
@@ -1135,6 +1366,43 @@ static struct job *job_new(struct dispatch *d, const struct snapshot *s, const s
 	if (d->all)
 		d->all->all_prev = j;
 	d->all = j;
+	return j;
+}
+
+/* A calendar reminder: one channel of a group. */
+static struct job *job_new(struct dispatch *d, const struct snapshot *s, const struct occ *o,
+    uint16_t ch, uint64_t id)
+{
+	struct job *j = job_alloc(d, s, (uint32_t)(o->patient - s->patients), ch, id);
+
+	j->type = SEND_REMINDER;
+	j->tmpl = o->tmpl;
+	j->kind = o->kind;
+	j->due = o->due;
+	j->event = o->event;
+	j->expires = expiry(s, o);
+	j->location = dup_or_null(o->location);
+	j->label = dup_or_null(o->label);
+	return j;
+}
+
+/* A derived send (struct send_spec). */
+static struct job *job_derived(struct dispatch *d, const struct snapshot *s,
+    const struct send_spec *sp)
+{
+	struct job *j = job_alloc(d, s, sp->patient, sp->ch, sp->id);
+
+	j->type = sp->type;
+	j->origin = sp->origin;
+	j->tmpl = sp->tmpl;
+	j->kind = sp->type == SEND_FALLBACK ? sp->kind : KIND_COUNT;
+	j->due = sp->due;
+	j->event = sp->event;
+	j->expires = sp->expires;
+	j->location = dup_or_null(sp->location);
+	j->label = dup_or_null(sp->label);
+	j->body = dup_or_null(sp->body);
+	j->stored = dup_or_null(sp->stored ? sp->stored : sp->body);
 	return j;
 }
 
@@ -1159,9 +1427,9 @@ static const char *why_not(struct dispatch *d, const struct snapshot *s, const s
 	*rs = REC_SKIPPED;
 	if (st != STATUS_SCHEDULED)
 		return status_names[st] + strlen("skipped:");
-	if (!d->ledger->shared && dispatch_paused(d, o->patient->id))
+	if (!d->ledger->shared && consent_paused(d->consent, o->patient->id, (int64_t)t))
 		return "paused";
-	if (!d->ledger->shared && dispatch_opted_out(d, o->patient->id, s->channels[ch].name))
+	if (!d->ledger->shared && consent_opted_out(d->consent, o->patient->id, s->channels[ch].name))
 		return "opt-out";
 	*rs = REC_MISSED;
 	if (t - (double)o->due > (double)s->catch_up)
@@ -1207,6 +1475,13 @@ void dispatch_offer(struct dispatch *d, const struct snapshot *s, const struct o
 
 		if (idset_has(&d->active, id))
 			continue;                      /* already on its way */
+		if (idset_del(&d->cancelled, id)) {
+			char hex[IDENT_HEX_LEN + 1];
+			ident_hex(id, hex);
+			log_ctx(LOG_LVL_INFO, &(struct log_ctx){hex, o->patient->id, s->channels[ch].name},
+			    "not sent: cancelled with iopctl");
+			continue;
+		}
 		if (settled(d, o->due, id))
 			continue;                      /* done with before */
 		j = job_new(d, s, o, ch, id);
@@ -1219,28 +1494,24 @@ void dispatch_offer(struct dispatch *d, const struct snapshot *s, const struct o
 	}
 }
 
-void dispatch_resume(struct dispatch *d, const struct snapshot *s, const struct occ *o,
-    uint16_t ch, const struct ledger_rec *r)
+/* A job the ledger had open at start goes on where it was. */
+static void resume_job(struct dispatch *d, struct job *j, const struct ledger_rec *r)
 {
-	struct job *j;
-
-	if (idset_has(&d->active, r->id))
-		return;
-	j = job_new(d, s, o, ch, r->id);
 	j->attempts = r->attempts;
 	j->durable = true;
-	log_ctx(LOG_LVL_NOTICE, &(struct log_ctx){j->hex, o->patient->id, s->channels[ch].name},
-	    "resuming a reminder left %s at the last stop (attempt %d so far)",
-	    rec_status_names[r->status], r->attempts);
+	log_ctx(LOG_LVL_NOTICE, &(struct log_ctx){j->hex, job_patient(j)->id, j->q ? j->q->name : "-"},
+	    "resuming a %s left %s at the last stop (attempt %d so far)",
+	    j->type == SEND_REMINDER ? "reminder" : job_kind_name(j), rec_status_names[r->status],
+	    r->attempts);
 	/* One that was waiting for a retry waits again, as job_done would have
 	 * it wait: a backoff counted from the recorded failure (r->at, fresh
 	 * jitter), then out of the patient's quiet hours.  A restart must not
 	 * turn a deferred retry into a send at once, at night.  (The gateway's
 	 * Retry-After is not in the ledger; the backoff stands in for it.) */
-	if (r->status == REC_RETRY && j->q) {
+	if (r->status == REC_RETRY && j->q && j->attempts > 0) {
 		double t = fmax(now(d), (double)r->at +
 		    dispatch_backoff(j->attempts, RETRY_BASE, RETRY_CAP, &d->rng));
-		if (j->kind != KIND_MEDICATION)
+		if (job_quiet_applies(j))
 			t = (double)cal_after_quiet(job_patient(j), (int64_t)ceil(t));
 		if (t >= (double)j->expires) {
 			job_note(j, REC_EXPIRED, "expired: its retry would come too late");
@@ -1258,22 +1529,112 @@ void dispatch_resume(struct dispatch *d, const struct snapshot *s, const struct 
 	queue_job(j);
 }
 
+void dispatch_resume(struct dispatch *d, const struct snapshot *s, const struct occ *o,
+    uint16_t ch, const struct ledger_rec *r)
+{
+	if (!idset_has(&d->active, r->id))
+		resume_job(d, job_new(d, s, o, ch, r->id), r);
+}
+
+bool dispatch_send(struct dispatch *d, const struct snapshot *s, const struct send_spec *sp,
+    const struct ledger_rec *prior)
+{
+	struct ledger_rec r;
+	char buf[1024];
+	struct job *j;
+
+	if (idset_has(&d->active, sp->id))
+		return false;                  /* on its way already */
+	if (prior) {
+		resume_job(d, job_derived(d, s, sp), prior);
+		return true;
+	}
+	if (d->ledger->ops->lookup(d->ledger, sp->id, &r, buf, sizeof buf) == 1 && rec_final(r.status))
+		return false;                  /* done with before */
+	j = job_derived(d, s, sp);
+	if (j->q) {
+		/* in the ledger with the next batch (with what made it: a
+		 * failure, a callback), so a crash before its claim loses it not */
+		struct ledger_rec n = job_rec(j, REC_RETRY);
+		char *why = xasprintf("queued: %s", sp->why ? sp->why : job_kind_name(j));
+
+		n.reason = why;
+		dispatch_note(d, &n);
+		free(why);
+		j->durable = true;
+	}
+	log_ctx(LOG_LVL_INFO, &(struct log_ctx){j->hex, job_patient(j)->id, j->q ? j->q->name : "-"},
+	    "%s queued%s%s", j->type == SEND_FALLBACK ? "fallback" : job_kind_name(j),
+	    sp->why ? ": " : "", sp->why ? sp->why : "");
+	queue_job(j);
+	return true;
+}
+
+bool dispatch_idle(const struct dispatch *d, double horizon)
+{
+	int i;
+
+	if (!batch_empty(d) || d->ledger_down || d->draining ||
+	    (d->hold_next > ev_time() && d->hold_next - ev_time() < horizon))
+		return false;
+	for (i = 0; i < d->nqs; i++)
+		if (d->qs[i]->queue.n)
+			return false;
+	return true;
+}
+
+bool dispatch_ledger_down(const struct dispatch *d)
+{
+	return d->ledger_down;
+}
+
+void dispatch_join(struct dispatch *d, struct dispatch_part *p)
+{
+	if (p->joined)
+		return;
+	p->joined = true;
+	p->next = d->parts;
+	d->parts = p;
+	ensure_flush(d);
+}
+
+void dispatch_leave(struct dispatch *d, struct dispatch_part *p)
+{
+	struct dispatch_part **q;
+
+	for (q = &d->parts; *q && *q != p; q = &(*q)->next)
+		;
+	if (!*q)                           /* in the batch in flight: its done is not called */
+		for (q = &d->b_parts; *q && *q != p; q = &(*q)->next)
+			;
+	if (*q)
+		*q = p->next;
+	p->next = NULL;
+	p->joined = false;
+}
+
+void dispatch_on_failed(struct dispatch *d, dispatch_failed_fn fn, void *arg)
+{
+	d->failed_fn = fn;
+	d->failed_arg = arg;
+}
+
 /* ---- configuration changes ------------------------------------------ */
 
 /* Moves a queued or waiting job to snapshot s, or returns false if its
  * patient or channel is gone there. */
 static bool job_rebind(struct job *j, struct snapshot *s)
 {
-	const char *tname = j->snap->templates[j->tmpl].name;
+	const char *tname = j->tmpl >= 0 ? j->snap->templates[j->tmpl].name : NULL;
 	int64_t p = snapshot_patient(s, job_patient(j)->id);
 	int ch = snapshot_channel(s, j->q->name);
-	int t = snapshot_template(s, tname);
+	int t = tname ? snapshot_template(s, tname) : -1;
 
 	if (p < 0 || ch < 0)
 		return false;
-	if (t < 0)
+	if (t < 0 && tname && j->kind < KIND_COUNT)
 		t = s->default_tmpl[j->kind];
-	if (t < 0)
+	if (t < 0 && tname)
 		return false;
 	snapshot_unref(j->snap);
 	j->snap = snapshot_ref(s);
@@ -1324,99 +1685,15 @@ void dispatch_use(struct dispatch *d, struct snapshot *s)
 /* Jobs waiting for a retry are rebound when their timer fires (wait_cb);
  * jobs in flight finish with the snapshot they started with. */
 
-/* ---- overrides ---------------------------------------------------------- */
-
-static void ovr_apply(struct dispatch *d, enum ovr_kind kind, const char *patient,
-    const char *channel, int on)
-{
-	char k[512];
-	struct strset *set = kind == OVR_PAUSE ? &d->paused : &d->optout;
-
-	ovr_key(k, sizeof k, patient, kind == OVR_PAUSE ? NULL : channel);
-	if (on)
-		strset_add(set, k);
-	else
-		strset_del(set, k);
-}
-
-void dispatch_override_loaded(struct dispatch *d, const struct ledger_ovr *o)
-{
-	ovr_apply(d, o->kind, o->patient, o->channel, 1);
-}
-
-void dispatch_overrides_reset(struct dispatch *d)
-{
-	strset_free(&d->paused);
-	strset_free(&d->optout);
-}
-
-/* An override on its way to the ledger: its own small transaction, with
- * copies of what it records. */
-struct ovr_req {
-	struct dispatch *d;
-	struct ovr_req *next;
-	struct ledger_ovr o;
-	struct ledger_batch b;
-	dispatch_ovr_fn done;
-	void *arg;
-};
-
-static void ovr_req_free(struct ovr_req *q)
-{
-	free((char *)q->o.patient);
-	free((char *)q->o.channel);
-	free((char *)q->o.source);
-	free(q);
-}
-
-static void ovr_done(int rc, void *arg)
-{
-	struct ovr_req *q = arg, **p;
-	struct dispatch *d = q->d;
-	char err[256] = "";
-
-	for (p = &d->ovr_reqs; *p != q; p = &(*p)->next)
-		;
-	*p = q->next;
-	if (rc == 0) {
-		ovr_apply(d, q->o.kind, q->o.patient, q->o.channel, q->o.on);
-		log_ctx(LOG_LVL_NOTICE, &(struct log_ctx){NULL, q->o.patient, q->o.channel}, "%s %s (%s)",
-		    q->o.kind == OVR_PAUSE ? "pause" : "opt-out", q->o.on ? "set" : "lifted", q->o.source);
-	} else {
-		snprintf(err, sizeof err, "%s", d->ledger->ops->error(d->ledger));
-	}
-	if (q->done)
-		q->done(rc, err, q->arg);
-	ovr_req_free(q);
-}
-
-void dispatch_override(struct dispatch *d, enum ovr_kind kind, const char *patient,
-    const char *channel, int on, const char *source, dispatch_ovr_fn done, void *arg)
-{
-	struct ovr_req *q = xcalloc(1, sizeof *q);
-
-	q->d = d;
-	q->o = (struct ledger_ovr){kind, xstrdup(patient),
-		kind == OVR_OPTOUT && channel ? xstrdup(channel) : NULL, xstrdup(source),
-		(int64_t)now(d), on};
-	q->b.ovrs = &q->o;
-	q->b.novrs = 1;
-	q->b.mark = -1;
-	q->done = done;
-	q->arg = arg;
-	q->next = d->ovr_reqs;
-	d->ovr_reqs = q;
-	d->ledger->ops->submit(d->ledger, &q->b, ovr_done, q);
-}
-
 /* ---- life cycle ------------------------------------------------------- */
 
-struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l)
+struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l, struct consent *c)
 {
 	struct dispatch *d = xcalloc(1, sizeof *d);
 
 	d->loop = loop;
 	d->ledger = l;
+	d->consent = c;
 	d->mark = d->sched_mark = -1;      /* until dispatch_loaded */
 	if (getrandom(&d->rng, sizeof d->rng, 0) != sizeof d->rng)
 		d->rng = (uint64_t)ev_time() ^ (uint64_t)(uintptr_t)d;
@@ -1427,6 +1704,8 @@ struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l)
 	d->busy_w.data = d;
 	ev_timer_init(&d->ledger_retry_w, ledger_retry_cb, 0., 0.);
 	d->ledger_retry_w.data = d;
+	ev_timer_init(&d->hold_w, hold_guard_cb, 0., 0.);
+	d->hold_w.data = d;
 	return d;
 }
 
@@ -1494,6 +1773,7 @@ void dispatch_free(struct dispatch *d)
 	ev_prepare_stop(d->loop, &d->flush_w);
 	ev_idle_stop(d->loop, &d->busy_w);
 	ev_timer_stop(d->loop, &d->ledger_retry_w);
+	ev_timer_stop(d->loop, &d->hold_w);
 	while (d->all) {
 		struct job *j = d->all;
 		if (j->state == J_INFLIGHT && job_channel(j)->inst)
@@ -1505,11 +1785,6 @@ void dispatch_free(struct dispatch *d)
 		free(d->qs[i]->name);
 		free(d->qs[i]);
 	}
-	while (d->ovr_reqs) {               /* their ledger is closed after us: no answer comes */
-		struct ovr_req *q = d->ovr_reqs;
-		d->ovr_reqs = q->next;
-		ovr_req_free(q);
-	}
 	notes_free(d->notes, &d->nnotes);
 	notes_free(d->b_notes, &d->b_nnotes);
 	free(d->notes);
@@ -1518,8 +1793,169 @@ void dispatch_free(struct dispatch *d)
 	free(d->b_ovrs);
 	free(d->b_results);
 	idset_free(&d->active);
-	strset_free(&d->paused);
-	strset_free(&d->optout);
+	idset_free(&d->cancelled);
 	snapshot_unref(d->snap);
 	free(d);
+}
+
+/* ---- queue control ------------------------------------------------------ */
+
+static void job_report(struct job *j, bool ok, const char *what)
+{
+	dispatch_watch_fn fn = j->watch;
+
+	if (!fn)
+		return;
+	j->watch = NULL;
+	fn(j->watch_arg, ok, what);
+}
+
+bool dispatch_holds(const struct dispatch *d, uint64_t id)
+{
+	return idset_has(&d->active, id);
+}
+
+static struct job *job_by_id(struct dispatch *d, uint64_t id)
+{
+	struct job *j;
+
+	if (!idset_has(&d->active, id))
+		return NULL;
+	for (j = d->all; j && j->id != id; j = j->all_next)
+		;
+	return j;
+}
+
+/* Why a job cannot be retried or cancelled now, or NULL. */
+static const char *job_busy(const struct job *j, bool cancel)
+{
+	switch (j->state) {
+	case J_INFLIGHT:
+		return cancel ? "too late: it is being sent now" : "it is being sent now";
+	case J_OUTCOME:
+		return cancel ? "too late: it was just sent or refused (iopctl history shows which)" :
+		    "its attempt just ended (iopctl history shows how)";
+	case J_CLAIMING:
+	case J_HELD:
+		return cancel ? NULL : "it is claimed and leaves at its due time";
+	case J_QUEUED:
+		return cancel ? NULL : "it is queued already, waiting for a send slot or the channel's rate";
+	default:
+		return NULL;
+	}
+}
+
+static void list_remove(struct joblist *l, struct job *j)
+{
+	struct job **p, *prev = NULL;
+
+	for (p = &l->head; *p && *p != j; p = &(*p)->next)
+		prev = *p;
+	if (!*p)
+		return;
+	*p = j->next;
+	if (l->tail == j)
+		l->tail = prev;
+	l->n--;
+	j->next = NULL;
+}
+
+enum dispatch_ctl dispatch_retry(struct dispatch *d, uint64_t id, dispatch_watch_fn fn, void *arg,
+    char *msg, size_t len)
+{
+	struct job *j = job_by_id(d, id);
+	const char *why;
+
+	if (!j)
+		return DCTL_NOT_HERE;
+	if (d->draining || (why = job_busy(j, false))) {
+		snprintf(msg, len, "%s", d->draining ? "iopd is stopping" : why);
+		return DCTL_REFUSED;
+	}
+	if (j->watch) {
+		snprintf(msg, len, "another iopctl retry already waits for it");
+		return DCTL_REFUSED;
+	}
+	ev_timer_stop(d->loop, &j->wait);
+	d->waiting--;
+	j->state = J_QUEUED;
+	j->watch = fn;
+	j->watch_arg = arg;
+	j->forced = true;
+	log_ctx(LOG_LVL_NOTICE, &(struct log_ctx){j->hex, job_patient(j)->id, j->q->name},
+	    "retried now with iopctl (attempt %d so far)", j->attempts);
+	if (j->snap != d->snap && !job_rebind(j, d->snap)) {
+		job_note(j, REC_SKIPPED, "removed from the configuration");
+		job_free(j);
+		return DCTL_DONE;
+	}
+	list_push_front(&j->q->queue, j);
+	pump(j->q);
+	return DCTL_DONE;
+}
+
+void dispatch_unwatch(struct dispatch *d, void *arg)
+{
+	struct job *j;
+
+	for (j = d->all; j; j = j->all_next)
+		if (j->watch && j->watch_arg == arg)
+			j->watch = NULL;
+}
+
+enum dispatch_ctl dispatch_cancel(struct dispatch *d, uint64_t id, const char *reason, char *msg,
+    size_t len)
+{
+	struct job *j = job_by_id(d, id);
+	const char *why;
+
+	if (!j)
+		return DCTL_NOT_HERE;
+	if ((why = job_busy(j, true))) {
+		snprintf(msg, len, "%s", why);
+		return DCTL_REFUSED;
+	}
+	switch (j->state) {
+	case J_CLAIMING:                       /* skipped when its claim is committed */
+		free(j->cancel);
+		j->cancel = xstrdup(reason);
+		snprintf(msg, len, "it was being claimed: it will not be sent");
+		return DCTL_DONE;
+	case J_HELD:                           /* claimed ahead of its due: never handed over */
+		ev_periodic_stop(d->loop, &j->hold);
+		j->state = J_INFLIGHT;
+		job_skip_claimed(j, reason);
+		snprintf(msg, len, "it was claimed, due at its time: it will not be sent");
+		return DCTL_DONE;
+	case J_WAITING:
+		snprintf(msg, len, "it was waiting for a retry (%d attempt%s so far): it will not be "
+		    "tried again", j->attempts, j->attempts == 1 ? "" : "s");
+		break;
+	default:
+		list_remove(&j->q->queue, j);
+		snprintf(msg, len, "it was queued to be sent: it will not be");
+	}
+	job_note(j, REC_SKIPPED, reason);
+	job_free(j);
+	return DCTL_DONE;
+}
+
+void dispatch_cancel_future(struct dispatch *d, const struct snapshot *s, const struct occ *o,
+    uint16_t ch, const char *reason)
+{
+	struct ledger_rec r;
+
+	memset(&r, 0, sizeof r);
+	r.id = cal_id(s, o, ch);
+	r.patient = o->patient->id;
+	r.channel = s->channels[ch].name;
+	r.kind = kind_names[o->kind];
+	r.due = o->due;
+	r.event = o->event;
+	r.expires = expiry(s, o);
+	r.status = REC_SKIPPED;
+	r.reason = reason;
+	r.at = (int64_t)now(d);
+	dispatch_note(d, &r);
+	idset_add(&d->cancelled, r.id);
 }

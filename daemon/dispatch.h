@@ -3,8 +3,9 @@
  * The dispatcher owns everything about reminders between "due" and
  * "final": one queue per channel (by name, so queues survive reloads),
  * the channel's token bucket and concurrency slots, retries with
- * exponential backoff and full jitter, expiry, the runtime overrides
- * (pause, opt-out), and the batches written to the ledger.
+ * exponential backoff and full jitter, expiry, and the batches written to
+ * the ledger.  It asks consent.h before it queues a reminder and again
+ * when it hands one to a plugin.
  *
  * Ledger discipline (SPEC 6, DESIGN invariant 2): once per loop iteration
  * every pending note, outcome and claim goes to the ledger in one
@@ -24,8 +25,11 @@
 #include "snapshot.h"
 
 struct dispatch;
+struct consent;
 
-struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l);
+/* `c` (the daemon's) is asked before every send and told of the
+ * opt-outs gateways report. */
+struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l, struct consent *c);
 /* The ledger's mark, once its start was read (ledger load). */
 void dispatch_loaded(struct dispatch *d, int64_t mark);
 /* The ledger takes writes again (a networked ledger reconnected): a
@@ -55,18 +59,103 @@ void dispatch_mark(struct dispatch *d, int64_t mark);
  * in the ledger first, and left alone if it is settled there. */
 void dispatch_recheck(struct dispatch *d, int64_t before);
 
-/* Runtime overrides: written to the ledger in a transaction of their own,
- * in force here once it committed; then done (may be NULL) gets rc 0, or
- * -1 with the ledger's error.  With a shared ledger, the other instances
- * apply it from their next claim. */
-typedef void (*dispatch_ovr_fn)(int rc, const char *err, void *arg);
-void dispatch_override(struct dispatch *d, enum ovr_kind kind, const char *patient,
-    const char *channel, int on, const char *source, dispatch_ovr_fn done, void *arg);
-/* The ledger's overrides, as read at start (and again, for a shared one). */
-void dispatch_override_loaded(struct dispatch *d, const struct ledger_ovr *o);
-void dispatch_overrides_reset(struct dispatch *d);
-bool dispatch_paused(const struct dispatch *d, const char *patient);
-bool dispatch_opted_out(const struct dispatch *d, const char *patient, const char *channel);
+/* ---- sends that are not the calendar's own (SPEC 8) --------------------- */
+
+enum send_type {
+	SEND_REMINDER = 0,             /* the calendar's */
+	SEND_FALLBACK,                 /* a reminder, once more, on its channel's `fallback` */
+	SEND_ANSWER,                   /* iopd's answer to a patient's text (kind "reply") */
+	SEND_NOTICE                    /* a JSON notice to the staff channel (kind "notice") */
+};
+
+struct send_spec {
+	enum send_type type;
+	uint64_t id;                   /* its own id (docs/ids.md) */
+	uint64_t origin;               /* fallback: the reminder; answer: the reply; notice:
+	                                * the reply or the reminder it tells of */
+	uint32_t patient;              /* index into the snapshot's patients */
+	uint16_t ch;                   /* the channel it goes out on */
+	int32_t tmpl;                  /* fallback, answer: its template; notice: -1 */
+	enum kind kind;                /* fallback: the reminder's kind */
+	int64_t due, event, expires;   /* answer: event = the reminder confirmed, or the reply */
+	const char *location, *label;  /* fallback: the reminder's; notice: label = its type */
+	const char *body;              /* notice: the JSON to post */
+	const char *stored;            /* notice: the JSON the ledger keeps, without a reply's
+	                                * text (NULL: body) */
+	const char *why;               /* why it was made, for the log and the ledger */
+};
+
+/* Queues a derived send; unless `prior` (the ledger's row, at start-up),
+ * it is written to the ledger with the next batch.  false if it is on its
+ * way already or settled in the ledger. */
+bool dispatch_send(struct dispatch *d, const struct snapshot *s, const struct send_spec *sp,
+    const struct ledger_rec *prior);
+
+/* A reminder (or a fallback) refused for good: `sent` describes it,
+ * `reason` is the gateway's.  Called before its failure is committed;
+ * what the function queues (dispatch_send) is committed with it. */
+typedef void (*dispatch_failed_fn)(void *arg, const struct snapshot *s,
+    const struct send_spec *sent, const char *reason);
+void dispatch_on_failed(struct dispatch *d, dispatch_failed_fn fn, void *arg);
+
+/* Another module's writes in the dispatcher's next batch (one transaction,
+ * one fsync): `write` runs inside it; `done` runs after the commit (ok,
+ * before the batch's claims are handed to plugins) or when it failed (the
+ * part leaves the batch either way). */
+struct dispatch_part {
+	int (*write)(struct ledger *l, void *arg);     /* 0, or -1: the batch fails */
+	void (*done)(bool ok, void *arg);
+	void *arg;
+	bool joined;
+	struct dispatch_part *next;
+};
+void dispatch_join(struct dispatch *d, struct dispatch_part *p);
+/* The part leaves the batch before it is written; `done` is not called. */
+void dispatch_leave(struct dispatch *d, struct dispatch_part *p);
+/* Has the dispatcher nothing to write or send in the next `horizon`
+ * seconds (no batch pending, nothing queued, no claim held for a due that
+ * close)?  Then the ledger's upkeep may take a moment (retention.c). */
+bool dispatch_idle(const struct dispatch *d, double horizon);
+/* Does the ledger refuse writes (a batch failed and waits to be tried again)? */
+bool dispatch_ledger_down(const struct dispatch *d);
+
+/* ---- queue control (iopctl retry, iopctl cancel), as Postfix's queue ----- */
+
+enum dispatch_ctl {
+	DCTL_DONE,                     /* done, see each function */
+	DCTL_REFUSED,                  /* not possible now: msg says why */
+	DCTL_NOT_HERE                  /* the dispatcher does not hold that id */
+};
+
+/* What happened to a reminder iopctl retry sent on its way: `ok` when it
+ * was sent, else why not (another transient failure, expired, skipped
+ * ...).  Called once, on the loop. */
+typedef void (*dispatch_watch_fn)(void *arg, bool ok, const char *what);
+
+/* Is `id` on its way (queued, waiting, claimed, in flight)? */
+bool dispatch_holds(const struct dispatch *d, uint64_t id);
+
+/* A reminder waiting for a retry, or for the end of the patient's quiet
+ * hours, goes now: at the front of its queue (the channel's rate and
+ * concurrency still hold), quiet hours or not, if it is still wanted and
+ * has not expired.  DCTL_DONE: fn(arg, ...) is called once when its
+ * attempt is settled; DCTL_REFUSED: msg says why (queued already, in
+ * flight ...). */
+enum dispatch_ctl dispatch_retry(struct dispatch *d, uint64_t id, dispatch_watch_fn fn, void *arg,
+    char *msg, size_t len);
+/* The watcher `arg` is gone: fn will not be called for it. */
+void dispatch_unwatch(struct dispatch *d, void *arg);
+
+/* A reminder the dispatcher holds (queued, waiting, claimed ahead of its
+ * due) is never sent: recorded skipped with `reason` in the next batch.
+ * DCTL_REFUSED: too late, a send is under way (msg). */
+enum dispatch_ctl dispatch_cancel(struct dispatch *d, uint64_t id, const char *reason, char *msg,
+    size_t len);
+/* A reminder of the calendar not yet due: recorded skipped with `reason`
+ * in the next batch, and not sent when it falls due (the ledger's final
+ * state refuses its claim even after a restart). */
+void dispatch_cancel_future(struct dispatch *d, const struct snapshot *s, const struct occ *o,
+    uint16_t ch, const char *reason);
 
 /* Shutdown: stop starting sends; `done` runs once nothing is in flight. */
 void dispatch_drain(struct dispatch *d, void (*done)(void *arg), void *arg);

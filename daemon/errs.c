@@ -7,6 +7,16 @@
 
 #include "conf_source.h"
 #include "errs.h"
+#include "safetext.h"
+
+/* Where one line of text or warn came from. */
+struct errs_line {
+	size_t off, len;               /* in its buffer */
+	size_t file;                   /* rank of its file: reading order */
+	int line;
+	int warn;
+	size_t seq;                    /* order of arrival: keeps the sort stable */
+};
 
 /* libconfig reads one text that iopd expanded (conf_source.c): its own
  * line numbers are mapped back to the files. */
@@ -33,15 +43,55 @@ int setting_line(const struct errs *e, const config_setting_t *s)
 	return line;
 }
 
+/* The file's place in the reading order: the main file first, then each
+ * included file where its @include was read. */
+static size_t file_rank(const struct errs *e, const char *file)
+{
+	size_t i;
+
+	if (e->src)
+		for (i = 0; i < e->src->nfiles; i++)
+			if (e->src->files[i] == file || strcmp(e->src->files[i], file) == 0)
+				return i;
+	return e->main_file && strcmp(file, e->main_file) == 0 ? 0 : (size_t)-1;
+}
+
+/* "FILE:LINE: " then the message, every value in it escaped (safetext.h):
+ * a newline in a patient id must not start a log line of its own.  Every
+ * message has a line, for editors and CI annotations that read FILE:LINE:
+ * one about a file as a whole (it cannot be read) names its first.  Each
+ * line's place is kept for errs_sort. */
+static void add(struct errs *e, int warn, const char *file, int line, const char *fmt, va_list ap)
+    IOPD_PRINTF(5, 0);
+
+static void add(struct errs *e, int warn, const char *file, int line, const char *fmt, va_list ap)
+{
+	struct sbuf *b = warn ? &e->warn : &e->text;
+	struct errs_line *w;
+	struct sbuf m = {0};
+
+	grow_array(&e->where, &e->capwhere, e->nwhere + 1, sizeof *e->where);
+	w = &e->where[e->nwhere];
+	w->off = b->len;
+	w->file = file_rank(e, file);
+	w->line = line;
+	w->warn = warn;
+	w->seq = e->nwhere++;
+	sbuf_printf(&m, "%s:%d: %s", file, line > 0 ? line : 1, warn ? "warning: " : "");
+	sbuf_vprintf(&m, fmt, ap);
+	safe_escape(b, m.s, m.len);
+	sbuf_addc(b, '\n');
+	sbuf_free(&m);
+	w->len = b->len - w->off;
+	if (warn)
+		e->nwarn++;
+	else
+		e->count++;
+}
+
 void errs_vat(struct errs *e, const char *file, int line, const char *fmt, va_list ap)
 {
-	if (line > 0)
-		sbuf_printf(&e->text, "%s:%d: ", file, line);
-	else
-		sbuf_printf(&e->text, "%s: ", file);
-	sbuf_vprintf(&e->text, fmt, ap);
-	sbuf_addc(&e->text, '\n');
-	e->count++;
+	add(e, 0, file, line, fmt, ap);
 }
 
 void errs_at(struct errs *e, const char *file, int line, const char *fmt, ...)
@@ -67,16 +117,67 @@ void errs_set(struct errs *e, const config_setting_t *s, const char *fmt, ...)
 	va_end(ap);
 }
 
+void warn_at(struct errs *e, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add(e, 1, file, line, fmt, ap);
+	va_end(ap);
+}
+
 void warn_set(struct errs *e, const config_setting_t *s, const char *fmt, ...)
 {
 	va_list ap;
 
-	sbuf_printf(&e->warn, "%s:%d: warning: ", setting_file(e, s), setting_line(e, s));
 	va_start(ap, fmt);
-	sbuf_vprintf(&e->warn, fmt, ap);
+	add(e, 1, setting_file(e, s), setting_line(e, s), fmt, ap);
 	va_end(ap);
-	sbuf_addc(&e->warn, '\n');
-	e->nwarn++;
+}
+
+static int cmp_where(const void *a, const void *b)
+{
+	const struct errs_line *x = a, *y = b;
+
+	if (x->warn != y->warn)
+		return x->warn - y->warn;
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static void rebuild(struct sbuf *b, const struct errs_line *w, size_t n)
+{
+	struct sbuf out = {0};
+	size_t i;
+
+	if (!b->len)
+		return;
+	sbuf_reserve(&out, b->len);
+	for (i = 0; i < n; i++)
+		sbuf_add(&out, b->s + w[i].off, w[i].len);
+	sbuf_free(b);
+	*b = out;
+}
+
+void errs_sort(struct errs *e)
+{
+	size_t i, nerr = 0, off[2] = {0, 0};
+
+	if (e->nwhere < 2)
+		return;
+	qsort(e->where, e->nwhere, sizeof *e->where, cmp_where);
+	while (nerr < e->nwhere && !e->where[nerr].warn)
+		nerr++;
+	rebuild(&e->text, e->where, nerr);
+	rebuild(&e->warn, e->where + nerr, e->nwhere - nerr);
+	for (i = 0; i < e->nwhere; i++) {      /* where each line now is */
+		e->where[i].off = off[e->where[i].warn];
+		off[e->where[i].warn] += e->where[i].len;
+		e->where[i].seq = i;
+	}
 }
 
 void errs_print(const struct errs *e, FILE *f)
@@ -91,5 +192,8 @@ void errs_free(struct errs *e)
 {
 	sbuf_free(&e->text);
 	sbuf_free(&e->warn);
+	free(e->where);
+	e->where = NULL;
+	e->nwhere = e->capwhere = 0;
 	e->count = e->nwarn = 0;
 }

@@ -2,7 +2,9 @@
  *
  * Parsing never stops at the first error: every error of a run is
  * collected, so an admin fixes a file in one pass.  Warnings are kept apart
- * and never make a configuration invalid. */
+ * and never make a configuration invalid.  errs_sort() puts both lists in
+ * file and line order (the files in the order they were read), however
+ * the parser came across them. */
 #ifndef IOPD_ERRS_H
 #define IOPD_ERRS_H
 
@@ -14,10 +16,14 @@
 
 struct conf_source;
 
+struct errs_line;
+
 struct errs {
 	struct sbuf text;              /* errors, one per line */
 	struct sbuf warn;              /* warnings, one per line */
 	int count, nwarn;
+	struct errs_line *where;       /* per line of text and warn: its place, for errs_sort */
+	size_t nwhere, capwhere;
 	const char *main_file;         /* as given: for settings without a source file */
 	const struct conf_source *src; /* while a configuration is read: its line map */
 };
@@ -28,10 +34,14 @@ void errs_vat(struct errs *e, const char *file, int line, const char *fmt, va_li
 void errs_set(struct errs *e, const config_setting_t *s, const char *fmt, ...) IOPD_PRINTF(3, 4);
 void errs_vset(struct errs *e, const config_setting_t *s, const char *fmt, va_list ap) IOPD_PRINTF(3, 0);
 void warn_set(struct errs *e, const config_setting_t *s, const char *fmt, ...) IOPD_PRINTF(3, 4);
+void warn_at(struct errs *e, const char *file, int line, const char *fmt, ...) IOPD_PRINTF(4, 5);
 /* Where setting s was written: the file as the admin named it (openable
  * from the working directory) and its line there. */
 const char *setting_file(const struct errs *e, const config_setting_t *s);
 int setting_line(const struct errs *e, const config_setting_t *s);
+/* Sorts errors and warnings by file (in the order the configuration's
+ * files were read; e->src must still be set) and line; stable. */
+void errs_sort(struct errs *e);
 void errs_print(const struct errs *e, FILE *f);
 void errs_free(struct errs *e);
 

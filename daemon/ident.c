@@ -62,19 +62,18 @@ uint64_t siphash24(const uint64_t key[2], const void *data, size_t len)
 /* Public, fixed keys: ids must be equal on every machine and every run. */
 static const uint64_t series_key[2] = {0x696f70642d696431ULL, 0x7365726965732d31ULL};
 
-uint64_t ident_series(const char *patient, const char *kind, const char *series,
-    const char *lead, const char *channel)
+/* SipHash of the fields, each followed by a NUL (NULL counts as ""). */
+static uint64_t hash_fields(const char *const *f, size_t n)
 {
-	const char *f[] = {"iopd-id-1", patient, kind, series, lead, channel};
 	char stack[512], *buf = stack;
-	size_t len[IOPD_NELEM(f)], total = 0, i;
+	size_t len[8], total = 0, i;
 	uint64_t h;
 
-	for (i = 0; i < IOPD_NELEM(f); i++)
+	for (i = 0; i < n; i++)
 		total += (len[i] = strlen(f[i] ? f[i] : "") + 1);
 	if (total > sizeof stack)
 		buf = xmalloc(total);
-	for (total = 0, i = 0; i < IOPD_NELEM(f); i++) {
+	for (total = 0, i = 0; i < n; i++) {
 		memcpy(buf + total, f[i] ? f[i] : "", len[i]);
 		total += len[i];
 	}
@@ -82,6 +81,23 @@ uint64_t ident_series(const char *patient, const char *kind, const char *series,
 	if (buf != stack)
 		free(buf);
 	return h;
+}
+
+uint64_t ident_series(const char *patient, const char *kind, const char *series,
+    const char *lead, const char *channel)
+{
+	const char *f[] = {"iopd-id-1", patient, kind, series, lead, channel};
+
+	return hash_fields(f, IOPD_NELEM(f));
+}
+
+uint64_t ident_derived(const char *tag, uint64_t from, const char *a, const char *b)
+{
+	char hex[IDENT_HEX_LEN + 1];
+	const char *f[] = {tag, hex, a, b};
+
+	ident_hex(from, hex);
+	return hash_fields(f, IOPD_NELEM(f));
 }
 
 uint64_t ident_reminder(uint64_t series, int64_t occurrence)

@@ -24,6 +24,8 @@ static int write_batch(struct ledger *l, struct ledger_batch *b)
 	for (i = 0; i < b->nclaims; i++)
 		if ((b->results[i] = o->claim(l, &b->claims[i])) < 0)
 			return -1;
+	if (b->extra && b->extra(l, b->extra_arg))
+		return -1;
 	if (b->mark >= 0 && o->set_mark(l, b->mark))
 		return -1;
 	return 0;

@@ -19,8 +19,9 @@
  * server yet keeps trying and calls back once it could.
  *
  * The ledger holds ids, patient ids, channel names, times, statuses,
- * gateway message ids and reasons: never contact details or message
- * texts (SPEC 6, DESIGN invariant 5). */
+ * gateway message ids and reasons, receipts, replies' intents and
+ * consent with its origin: never contact details or message texts, a
+ * patient's reply included (SPEC 6, 8; DESIGN invariant 5). */
 #ifndef IOPD_LEDGER_H
 #define IOPD_LEDGER_H
 
@@ -43,6 +44,11 @@ extern const char *const rec_status_names[REC_COUNT];
 int rec_final(enum rec_status s);
 enum rec_status rec_status_parse(const char *s);
 
+/* A send's ledger row.  Besides the calendar's reminders, the ledger holds
+ * the sends derived from them or from patients' replies (SPEC 8): a
+ * fallback (the reminder's kind, `origin` the reminder it stands in for),
+ * an answer to a reply (kind "reply", `tmpl` its template, `origin` the
+ * reply) and a staff notice (kind "notice", `body` its JSON). */
 struct ledger_rec {
 	uint64_t id;
 	const char *patient, *channel, *kind;
@@ -52,18 +58,52 @@ struct ledger_rec {
 	const char *gateway_id;        /* sent: the gateway's message id, or NULL */
 	int attempts;                  /* sends so far, this one included */
 	int64_t at;                    /* when this state was reached */
+	/* derived sends: written when the row is made, never changed */
+	uint64_t origin;               /* see above; 0: none */
+	const char *tmpl;              /* an answer's template name, or NULL */
+	const char *body;              /* a notice's JSON (never a reply's text), or NULL */
+	/* read back only (lookup, pending, history, latest_sent) */
+	const char *receipt;           /* the final delivery report: "delivered", "undelivered",
+	                                * "failed", or NULL */
+	int64_t receipt_at;
+	const char *response;          /* the patient's "confirm", "reschedule", "taken", or NULL */
 };
 
-/* Runtime overrides set by iopctl or a gateway, over the configuration. */
+/* Runtime overrides set by staff, a patient's reply or a gateway, over
+ * the configuration. */
 enum ovr_kind { OVR_PAUSE, OVR_OPTOUT };
+/* Who set it: a START lifts what a reply or the gateway set, never staff's. */
+enum ovr_origin { OVR_STAFF = 0, OVR_REPLY, OVR_GATEWAY, OVR_ORIGIN_COUNT };
+extern const char *const ovr_origin_names[OVR_ORIGIN_COUNT];
 
 struct ledger_ovr {
 	enum ovr_kind kind;
 	const char *patient;
 	const char *channel;           /* OVR_OPTOUT only */
-	const char *source;            /* "iopctl", "gateway: twilio 21610" ... */
+	const char *source;            /* "iopctl", "reply STOP on sms", "gateway: twilio 21610" ... */
 	int64_t at;
 	int on;                        /* history rows: 1 set, 0 undone */
+	enum ovr_origin origin;
+	/* Who and why (schema 4): the user name and uid of the control
+	 * socket's peer (SO_PEERCRED), or "iopd" (uid -1) for what the daemon
+	 * does itself (an expired pause lifted); NULL and -1 for replies and
+	 * gateways, and for rows of older ledgers.  `reason` is the staff's
+	 * free text (--reason), or NULL. */
+	const char *author;
+	long uid;                      /* the author's, when author is set; -1: none */
+	const char *reason;
+	int64_t until;                 /* OVR_PAUSE set with --until: lifted then; 0: none */
+};
+
+/* One reply of a patient (SPEC 8): its intent, never its text. */
+struct ledger_reply {
+	uint64_t id;                   /* the reply's own id (one per text) */
+	const char *patient, *channel; /* the channel it came in on */
+	const char *intent;            /* "stop", "start", "help", "confirm", ... */
+	int64_t at;                    /* when it arrived */
+	uint64_t reminder;             /* the reminder it applied to, or 0 */
+	int64_t event;                 /* that reminder's event, or 0 */
+	uint64_t answer;               /* the id of iopd's answer, or 0 */
 };
 
 /* What a claim found (struct ledger_batch.results). */
@@ -78,6 +118,7 @@ enum claim_result {
 typedef void (*ledger_rec_fn)(const struct ledger_rec *r, void *arg);
 typedef void (*ledger_ovr_fn)(const struct ledger_ovr *o, void *arg);
 typedef void (*ledger_count_fn)(const char *channel, enum rec_status s, long n, void *arg);
+typedef void (*ledger_reply_fn)(const struct ledger_reply *r, void *arg);
 
 struct ledger;
 
@@ -95,6 +136,13 @@ struct ledger_batch {
 	struct ledger_rec *claims;             /* out: attempts; reason when skipped */
 	size_t nclaims;
 	int *results;                          /* out: enum claim_result, one per claim */
+	/* other modules' writes in the same transaction (the dispatcher's
+	 * parts, dispatch_join), after the claims; NULL: none.  0, or -1: the
+	 * batch fails.  A backend without synchronous transactions records
+	 * what the ledger operations called from it ask for, and sends it with
+	 * the batch (ledger_pg.c). */
+	int (*extra)(struct ledger *l, void *arg);
+	void *extra_arg;
 	int64_t mark;                          /* written when >= 0 */
 	size_t lost;                           /* out: outcomes not recorded because another
 	                                        * instance took their claim over */
@@ -172,12 +220,65 @@ struct ledger_ops {
 	 * the loop's hot path (dispatch looks nothing up when l->shared). */
 	int (*lookup)(struct ledger *l, uint64_t id, struct ledger_rec *r, char *buf, size_t len);
 	int (*history)(struct ledger *l, const char *patient, ledger_rec_fn fn,
-	    ledger_ovr_fn ofn, void *arg);
+	    ledger_ovr_fn ofn, ledger_reply_fn rfn, void *arg);
 	/* Outcomes per channel and status since t; a networked backend answers
 	 * from what it last read (every few seconds), never waiting. */
 	int (*counts_since)(struct ledger *l, int64_t t, ledger_count_fn fn, void *arg);
 	int64_t (*size)(struct ledger *l);          /* bytes on disk (a server: the database) */
 	const char *(*error)(struct ledger *l);     /* the last error, for logs */
+	/* Its identity: 32 hex digits drawn when the ledger was created (a
+	 * ledger of an older iopd gets one at its first open). */
+	const char *(*identity)(struct ledger *l);
+	/* 0 while the ledger's place still holds the file that is open; -1
+	 * (error() says) once it was deleted, moved or replaced under iopd,
+	 * which would otherwise go on writing to a file nobody will read.
+	 * begin() makes the same check, so nothing is committed (or sent)
+	 * meanwhile; it passes again if the file is put back. */
+	int (*check)(struct ledger *l);
+	/* A second, read-only connection to the same ledger, for another
+	 * thread (WAL lets it read beside the writer): only lookup, overrides,
+	 * history, counts_since, error and close may be used on it.  May be
+	 * called from any thread.  NULL with the reason in err. */
+	struct ledger *(*reader)(struct ledger *l, char *err, size_t errlen);
+
+	/* ---- two-way SMS (SPEC 8); writes go in a batch like the rest ---- */
+
+	/* receipt: a final delivery report on reminder `id` (its state, time
+	 * and reason), replacing the one recorded; the caller has checked
+	 * that it ranks above it. */
+	int (*receipt)(struct ledger *l, uint64_t id, const char *state, int64_t at,
+	    const char *reason);
+	/* respond: what the patient said of reminder `id` ("confirm" ...). */
+	int (*respond)(struct ledger *l, uint64_t id, const char *response);
+	/* reply: one reply of one patient. */
+	int (*reply)(struct ledger *l, const struct ledger_reply *r);
+	/* callback_seen: 1 if a callback with this key was recorded, else 0
+	 * (-1: error).  callback_mark records the key; callback_prune forgets
+	 * keys recorded before `before` (gateways repeat within hours). */
+	int (*callback_seen)(struct ledger *l, const char *key);
+	int (*callback_mark)(struct ledger *l, const char *key, int64_t at);
+	int (*callback_prune)(struct ledger *l, int64_t before);
+	/* latest_sent: the latest send to `patient` recorded sent at or after
+	 * `since`, on one of `channels` and of one of `kinds` (both
+	 * NULL-terminated).  1 found (r filled, strings in buf), 0 none, -1. */
+	int (*latest_sent)(struct ledger *l, const char *patient, const char *const *channels,
+	    const char *const *kinds, int64_t since, struct ledger_rec *r, char *buf, size_t len);
+
+	/* ---- upkeep (daemon.ledger_retention, iopctl backup) ---- */
+
+	/* prune: one small step of retention, inside a batch: deletes at most
+	 * `limit` finished reminders (final status) last changed before
+	 * `before`, with their outcomes, and at most `limit` replies and
+	 * callback keys older than `before`.  Overrides and their log are
+	 * kept, as are reminders still open.  Returns the rows of the three
+	 * kinds deleted (0: nothing left to do), or -1. */
+	long (*prune)(struct ledger *l, int64_t before, int limit);
+	/* backup: a consistent copy of the whole ledger into `path`, an empty
+	 * file the caller has just created (mode 0600, O_EXCL); runs on any
+	 * thread with connections of its own and never makes the writer wait.
+	 * 0 with the copy's size in *bytes, or -1 with the reason in err (a
+	 * backend that is backed up otherwise, e.g. with pg_dump, says so). */
+	int (*backup)(struct ledger *l, const char *path, int64_t *bytes, char *err, size_t errlen);
 };
 
 struct ledger {
@@ -187,8 +288,29 @@ struct ledger {
 	bool shared;
 };
 
-/* Opens (creating it, mode 0700, if missing) state_dir/ledger.db. */
+/* Opens state_dir/ledger.db, creating state_dir (mode 0700) and the
+ * ledger if they are missing. */
 struct ledger *ledger_sqlite_open(const char *state_dir, char *err, size_t errlen);
+/* Whether state_dir holds a SQLite ledger (-1: cannot tell, see errno). */
+int ledger_sqlite_exists(const char *state_dir);
+/* For a program beside the daemon (`iopd agenda`): the ledger in
+ * state_dir read only, as a reader (see reader() for what it may do),
+ * without ever creating, locking for long or writing a file -- not even
+ * the -wal and -shm files a read-only SQLite connection makes when they
+ * are missing.  With the daemon running (or after a crash: both files
+ * there) it reads through them like any reader, each query its own short
+ * read transaction; with the daemon stopped (neither there: everything is
+ * in the database file) it reads the file as immutable.  1 with *out set,
+ * 0 when state_dir holds no ledger, -1 with the reason in err. */
+int ledger_sqlite_peek(const char *state_dir, struct ledger **out, char *err, size_t errlen);
+
+/* The daemon's way in (ledger_guard.c): ledger_sqlite_open, checked
+ * against the marker state_dir/ledger.id, which names the ledger that
+ * lives there.  A state_dir whose marker names a ledger that is missing
+ * or different is refused with what to do, unless `adopt` (iopd
+ * --new-ledger): then the ledger found, or a new empty one, becomes the
+ * folder's.  Nothing is ever deleted. */
+struct ledger *ledger_open_guarded(const char *state_dir, int adopt, char *err, size_t errlen);
 
 struct ev_loop;
 struct snapshot;
@@ -196,6 +318,11 @@ struct snapshot;
  * s->instance (ledger_pg.c).  It connects in the background (load). */
 struct ledger *ledger_pg_open(struct ev_loop *loop, const struct snapshot *s, char *err,
     size_t errlen);
+
+/* For `iopd agenda`: the PostgreSQL ledger s configures, read only on a
+ * blocking connection of its own (see reader() for what it may do).  1
+ * with *out set, or -1 with the reason in err. */
+int ledger_pg_peek(const struct snapshot *s, struct ledger **out, char *err, size_t errlen);
 
 /* `iopd ledger-copy` (ledger_copy.c): 0, or 1 with the reasons on stderr. */
 int ledger_copy_main(int argc, char **argv);

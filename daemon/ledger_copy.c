@@ -26,14 +26,15 @@
 #include "ledger_pg_sql.h"
 #include "util.h"
 
-#define SQLITE_KNOWN 2                 /* the SQLite schema versions this copies */
+#define SQLITE_KNOWN 4                 /* the SQLite schema versions this copies */
 
 struct copy {
 	const char *config, *from;
 	struct snapshot *snap;
 	sqlite3 *src;
 	PGconn *pg;
-	long n[4];
+	int version;                   /* the SQLite ledger's schema */
+	long n[6];
 };
 
 static void usage(FILE *f)
@@ -94,6 +95,7 @@ static int open_source(struct copy *c)
 	if (v > SQLITE_KNOWN)
 		return say("%s has schema version %d, newer than this iopd copies (%d): use the iopd "
 		    "that wrote it", c->from, v, SQLITE_KNOWN);
+	c->version = v;
 	/* one read transaction: a consistent copy even if a daemon writes it */
 	if (sqlite3_exec(c->src, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return say("%s: %s", c->from, sqlite3_errmsg(c->src));
@@ -135,16 +137,16 @@ static int check_empty(struct copy *c)
 {
 	PGresult *r = PQexec(c->pg, "SELECT (SELECT count(*) FROM reminder), (SELECT count(*) FROM outcome), "
 	    "(SELECT count(*) FROM override), (SELECT count(*) FROM override_log), "
-	    "(SELECT count(*) FROM instance)");
+	    "(SELECT count(*) FROM instance), (SELECT count(*) FROM reply)");
 	static const char *const names[] = {"reminders", "outcomes", "overrides", "override changes",
-		"instances"};
+		"instances", "replies"};
 	char held[256] = "";
 	size_t n = 0;
 	int i;
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		return pg_ok(c, r, "reading the target");
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 6; i++) {
 		long k = atol(PQgetvalue(r, 0, i));
 		if (k > 0)
 			n += (size_t)snprintf(held + n, sizeof held - n, "%s%ld %s", n ? ", " : "", k, names[i]);
@@ -252,27 +254,49 @@ static int copy_mark(struct copy *c, int64_t *mark)
 	    "$6::bigint)", 6, NULL, v, NULL, NULL, 0), "writing the mark");
 }
 
+/* The columns of schemas 3 (two-way SMS) and 4 (administration), or NULLs
+ * for a ledger from before them. */
+static const char *since(const struct copy *c, int version, const char *cols, const char *none)
+{
+	return c->version >= version ? cols : none;
+}
+
 static int copy_all(struct copy *c)
 {
+	char rem[512], ovr[512], log[512];
 	int64_t mark;
 
-	if (copy_table(c, "SELECT id, patient, channel, kind, due, event, expires, status, attempts, "
-	    "reason, gateway_id, updated FROM reminder ORDER BY rowid",
-	    "COPY reminder(id, patient, channel, kind, due, event, expires, status, attempts, reason, "
-	    "gateway_id, updated, owner) FROM STDIN", "reminders", true, &c->n[0]) ||
+	snprintf(rem, sizeof rem, "SELECT id, patient, channel, kind, due, event, expires, status, "
+	    "attempts, reason, gateway_id, updated, %s FROM reminder ORDER BY rowid", since(c, 3,
+	    "origin, template, body, receipt, receipt_at, receipt_reason, response",
+	    "NULL, NULL, NULL, NULL, NULL, NULL, NULL"));
+	snprintf(ovr, sizeof ovr, "SELECT kind, patient, channel, source, at, %s, %s FROM override",
+	    since(c, 3, "origin", "'staff'"), since(c, 4, "author, uid, reason, until",
+	    "NULL, NULL, NULL, NULL"));
+	snprintf(log, sizeof log, "SELECT at, kind, patient, channel, on_, source, %s, %s FROM "
+	    "override_log ORDER BY rowid", since(c, 3, "origin", "'staff'"), since(c, 4,
+	    "author, uid, reason, until", "NULL, NULL, NULL, NULL"));
+	if (copy_table(c, rem, "COPY reminder(id, patient, channel, kind, due, event, expires, status, "
+	    "attempts, reason, gateway_id, updated, origin, template, body, receipt, receipt_at, "
+	    "receipt_reason, response, owner) FROM STDIN", "reminders", true, &c->n[0]) ||
 	    copy_table(c, "SELECT id, at, status, attempt, reason, gateway_id FROM outcome ORDER BY rowid",
 	    "COPY outcome(id, at, status, attempt, reason, gateway_id) FROM STDIN", "outcomes", false,
 	    &c->n[1]) ||
-	    copy_table(c, "SELECT kind, patient, channel, source, at FROM override",
-	    "COPY override(kind, patient, channel, source, at) FROM STDIN", "overrides", false, &c->n[2]) ||
-	    copy_table(c, "SELECT at, kind, patient, channel, on_, source FROM override_log ORDER BY rowid",
-	    "COPY override_log(at, kind, patient, channel, on_, source) FROM STDIN", "override changes",
-	    false, &c->n[3]) ||
+	    copy_table(c, ovr, "COPY override(kind, patient, channel, source, at, origin, author, uid, "
+	    "reason, until) FROM STDIN", "overrides", false, &c->n[2]) ||
+	    copy_table(c, log, "COPY override_log(at, kind, patient, channel, on_, source, origin, author, "
+	    "uid, reason, until) FROM STDIN", "override changes", false, &c->n[3]) ||
+	    (c->version >= 3 && (copy_table(c, "SELECT id, patient, channel, intent, at, reminder, event, "
+	    "answer FROM reply ORDER BY at, rowid", "COPY reply(id, patient, channel, intent, at, reminder, "
+	    "event, answer) FROM STDIN", "replies", false, &c->n[4]) ||
+	    copy_table(c, "SELECT key, at FROM callback", "COPY callback(key, at) FROM STDIN",
+	    "callback keys", false, &c->n[5]))) ||
 	    copy_mark(c, &mark) || pg_exec(c, "COMMIT", "COMMIT"))
 		return -1;
-	printf("%s: copied %ld reminders, %ld outcomes, %ld overrides and %ld override changes into "
-	    "PostgreSQL %s:%s/%s as instance %s (mark %" PRId64 ")\n", c->from, c->n[0], c->n[1], c->n[2],
-	    c->n[3], PQhost(c->pg), PQport(c->pg), PQdb(c->pg), c->snap->instance, mark);
+	printf("%s: copied %ld reminders, %ld outcomes, %ld overrides, %ld override changes, %ld replies "
+	    "and %ld callback keys into PostgreSQL %s:%s/%s as instance %s (mark %" PRId64 ")\n", c->from,
+	    c->n[0], c->n[1], c->n[2], c->n[3], c->n[4], c->n[5], PQhost(c->pg), PQport(c->pg), PQdb(c->pg),
+	    c->snap->instance, mark);
 	return 0;
 }
 

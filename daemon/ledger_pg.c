@@ -11,14 +11,20 @@
  * (the heartbeat), reads the other instances, the overrides and the
  * claims whose lease ran out (handed to the daemon to take over).
  *
- * Nothing here waits on the server from the loop, except `lookup` and
- * `history` (iopctl agenda and history), which use a second, blocking
- * connection with short timeouts. */
+ * Nothing here waits on the server from the loop.  What other modules
+ * write inside a batch (receipts, replies, callback keys: the
+ * dispatcher's parts) is recorded while the batch is laid out and sent
+ * with it.  Reads go to a reader with a blocking connection of its own,
+ * on a worker thread (ledger_pg_read.c); the few the loop makes (a
+ * receipt's reminder, a patient's latest reminder, a callback seen
+ * before) are answered from what this instance committed lately
+ * (ledger_recent.c). */
 #include "config.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,16 +37,18 @@
 
 #include "conf.h"
 #include "ledger.h"
+#include "ledger_pg_read.h"
 #include "ledger_pg_sql.h"
+#include "ledger_recent.h"
 #include "log.h"
 #include "pg_conn.h"
+#include "strset.h"
 #include "util.h"
 
 #define TICK_MIN 0.5                   /* seconds between heartbeats, at least */
 #define TICK_MAX 5.0                   /* and at most */
 #define RETRY_TRANSIENT 3              /* a deadlock or serialization failure: tries again */
-#define READER_TIMEOUT "3"             /* seconds: the blocking reader's connect timeout */
-#define READER_RETRY 10.0              /* seconds before a failed reader connects again */
+#define RECENT_CAP 65536               /* rows remembered for the loop's questions */
 /* After connecting, claims whose lease ran out are left alone this long
  * (beyond the lease): an outage of the server stopped every instance's
  * heartbeat, and the others need a moment to reconnect and renew theirs
@@ -77,13 +85,23 @@ struct pg_job {
 	int tries;
 	int claim_stmt, outcome_stmt;  /* which statement of the request, or -1 */
 	PGresult *claim, *outcome;
+	/* what the batch's parts recorded, for ledger_recent once committed */
+	struct ledger_rec *receipts;   /* id, receipt, receipt_at; response */
+	size_t nreceipts, capreceipts;
+	char **keys;                   /* callback keys */
+	size_t nkeys, capkeys;
 };
 
 struct ledger_pg {
 	struct ledger base;
 	struct ev_loop *loop;
 	struct pgc *conn;
-	PGconn *reader;
+	atomic_bool up;                /* ready for writes: readers on threads ask it */
+	struct pg_job *rec;            /* the batch being laid out: the parts write into it */
+	struct pgc_req *rec_req;
+	int rec_n;                     /* statements the parts added */
+	struct recent *recent;
+	struct strset cb_seen[2];      /* callback keys committed: this period's, the last one's */
 	char *conninfo, *password, *instance, *fingerprint, *host;
 	char token[33];
 	double lease, tick;
@@ -99,7 +117,6 @@ struct ledger_pg {
 	bool warned_conflict;
 	int last_orphans;
 	double up_since;               /* ev_now when the session became ready */
-	double reader_failed;          /* ev_now when the reader last failed to connect */
 	/* what the last heartbeat read */
 	struct inst *insts;
 	size_t ninsts;
@@ -116,6 +133,12 @@ static struct ledger_pg *lpg(struct ledger *l)
 }
 
 /* ---- errors, health ---------------------------------------------------- */
+
+static void set_state(struct ledger_pg *p, enum lp_state st)
+{
+	p->state = st;
+	atomic_store(&p->up, st == LP_READY);
+}
 
 static void set_err(struct ledger_pg *p, const char *fmt, ...) IOPD_PRINTF(2, 3);
 
@@ -215,7 +238,7 @@ static const char *arr_close(struct arr *a)
 	return a->b.s;
 }
 
-#define NARR 11
+#define NARR 14
 
 struct arrs {
 	struct arr a[NARR];
@@ -229,6 +252,32 @@ static void arrs_free(struct arrs *x)
 
 	for (i = 0; i < NARR; i++)
 		sbuf_free(&x->a[i].b);
+}
+
+static void arr_id(struct arr *a, uint64_t id)
+{
+	if (id)
+		arr_i64(a, (int64_t)id);
+	else
+		arr_str(a, NULL);
+}
+
+/* What a derived send carries from its making on: origin, template, body
+ * into arrays k, k + 1, k + 2. */
+static void arrs_derived(struct arrs *x, int k, const struct ledger_rec *r, size_t n)
+{
+	size_t i;
+	int m;
+
+	for (m = k; m < k + 3; m++)
+		arr_open(&x->a[m]);
+	for (i = 0; i < n; i++) {
+		arr_id(&x->a[k], r[i].origin);
+		arr_str(&x->a[k + 1], r[i].tmpl);
+		arr_str(&x->a[k + 2], r[i].body);
+	}
+	for (m = k; m < k + 3; m++)
+		x->v[m] = arr_close(&x->a[m]);
 }
 
 /* The identifying columns of records: arrays 0..6. */
@@ -272,8 +321,12 @@ static void add_notes(struct ledger_pg *p, struct pgc_req *r, const struct ledge
 	}
 	for (k = 7; k < 11; k++)
 		x.v[k] = arr_close(&x.a[k]);
+	arrs_derived(&x, 11, b->notes, b->nnotes);      /* $12..$14 for now, moved below */
+	x.v[14] = x.v[13];
+	x.v[13] = x.v[12];
+	x.v[12] = x.v[11];
 	x.v[11] = p->instance;
-	pgc_req_exec(r, "note", 12, x.v);
+	pgc_req_exec(r, "note", 15, x.v);
 	arrs_free(&x);
 }
 
@@ -307,17 +360,22 @@ static const char *const ovr_kinds[] = {"pause", "opt-out"};
 
 static void add_override(struct ledger_pg *p, struct pgc_req *r, const struct ledger_ovr *o)
 {
-	char at[24], on[4];
-	const char *v[7] = {ovr_kinds[o->kind], o->patient, o->channel ? o->channel : "", o->source, at,
-		on, p->instance};
+	char at[24], on[4], uid[24], until[24];
+	const char *v[12] = {ovr_kinds[o->kind], o->patient, o->channel ? o->channel : "", o->source, at,
+		on, p->instance, ovr_origin_names[o->origin], o->author,
+		o->author && o->uid >= 0 ? uid : NULL, o->reason, o->until > 0 ? until : NULL};
 
 	snprintf(at, sizeof at, "%" PRId64, o->at);
 	snprintf(on, sizeof on, "%d", o->on ? 1 : 0);
-	if (o->on)
-		pgc_req_exec(r, "ovr_set", 5, v);
-	else
+	snprintf(uid, sizeof uid, "%ld", o->uid);
+	snprintf(until, sizeof until, "%" PRId64, o->until);
+	if (o->on) {
+		const char *set[10] = {v[0], v[1], v[2], v[3], v[4], v[7], v[8], v[9], v[10], v[11]};
+		pgc_req_exec(r, "ovr_set", 10, set);
+	} else {
 		pgc_req_exec(r, "ovr_del", 3, v);
-	pgc_req_exec(r, "ovr_log", 7, v);
+	}
+	pgc_req_exec(r, "ovr_log", 12, v);
 }
 
 static void add_claims(struct ledger_pg *p, struct pgc_req *r, const struct ledger_batch *b)
@@ -330,7 +388,8 @@ static void add_claims(struct ledger_pg *p, struct pgc_req *r, const struct ledg
 	x.v[7] = x.n1;
 	x.v[8] = p->instance;
 	x.v[9] = p->token;
-	pgc_req_exec(r, "claim", 10, x.v);
+	arrs_derived(&x, 10, b->claims, b->nclaims);
+	pgc_req_exec(r, "claim", 13, x.v);
 	arrs_free(&x);
 }
 
@@ -341,6 +400,36 @@ static void add_mark(struct ledger_pg *p, struct pgc_req *r, int64_t mark)
 
 	snprintf(m, sizeof m, "%" PRId64, mark);
 	pgc_req_exec(r, "mark", 3, v);
+}
+
+static void job_parts_clear(struct pg_job *j)
+{
+	size_t i;
+
+	for (i = 0; i < j->nreceipts; i++) {
+		free((char *)j->receipts[i].receipt);
+		free((char *)j->receipts[i].response);
+	}
+	j->nreceipts = 0;
+	for (i = 0; i < j->nkeys; i++)
+		free(j->keys[i]);
+	j->nkeys = 0;
+}
+
+/* The parts' writes (b->extra), recorded into r by the ledger operations
+ * they call (pg_receipt ...).  -1: a part failed, nothing is sent. */
+static int add_parts(struct ledger_pg *p, struct pg_job *j, struct pgc_req *r)
+{
+	int rc;
+
+	job_parts_clear(j);
+	p->rec = j;
+	p->rec_req = r;
+	p->rec_n = 0;
+	rc = j->b->extra(&p->base, j->b->extra_arg);
+	p->rec = NULL;
+	p->rec_req = NULL;
+	return rc;
 }
 
 static struct pgc_req *batch_req(struct pg_job *j)
@@ -367,6 +456,10 @@ static struct pgc_req *batch_req(struct pg_job *j)
 	if (b->nclaims) {
 		add_claims(p, r, b);
 		j->claim_stmt = n++;
+	}
+	if (b->extra && add_parts(p, j, r)) {
+		pgc_req_free(r);
+		return NULL;
 	}
 	if (b->mark >= 0)
 		add_mark(p, r, b->mark);
@@ -451,7 +544,42 @@ static void job_free(struct pg_job *j)
 {
 	PQclear(j->claim);
 	PQclear(j->outcome);
+	job_parts_clear(j);
+	free(j->receipts);
+	free(j->keys);
 	free(j);
+}
+
+/* What the batch committed, for the loop's questions (ledger_recent.h). */
+static void remember(struct pg_job *j)
+{
+	struct ledger_pg *p = j->p;
+	const struct ledger_batch *b = j->b;
+	size_t i;
+
+	for (i = 0; i < b->nnotes; i++)
+		recent_put(p->recent, &b->notes[i]);
+	for (i = 0; i < b->noutcomes; i++)
+		recent_put(p->recent, &b->outcomes[i]);
+	for (i = 0; i < b->nclaims; i++) {
+		struct ledger_rec r = b->claims[i];
+		if (b->results[i] == CLAIM_OK)
+			r.status = REC_INFLIGHT;
+		else if (b->results[i] == CLAIM_SKIPPED)
+			r.status = REC_SKIPPED;
+		else
+			continue;
+		recent_put(p->recent, &r);
+	}
+	for (i = 0; i < j->nreceipts; i++) {
+		const struct ledger_rec *r = &j->receipts[i];
+		if (r->receipt)
+			recent_receipt(p->recent, r->id, r->receipt, r->receipt_at);
+		if (r->response)
+			recent_respond(p->recent, r->id, r->response);
+	}
+	for (i = 0; i < j->nkeys; i++)
+		strset_add(&p->cb_seen[0], j->keys[i]);
 }
 
 static int job_send(struct pg_job *j);
@@ -465,6 +593,7 @@ static void batch_done(void *arg, int rc, const char *err, const char *sqlstate,
 		if (j->b->nclaims)
 			claim_results(j);
 		j->b->lost = j->outcome ? (size_t)PQntuples(j->outcome) : 0;
+		remember(j);
 	} else if (transient(sqlstate) && ++j->tries <= RETRY_TRANSIENT) {
 		/* two instances claimed overlapping batches and the server chose
 		 * this one to fail: nothing was kept; the same batch again */
@@ -487,13 +616,18 @@ static void batch_done(void *arg, int rc, const char *err, const char *sqlstate,
 
 static int job_send(struct pg_job *j)
 {
-	return pgc_send(j->p->conn, batch_req(j), batch_result, batch_done, j);
+	struct pgc_req *r = batch_req(j);
+
+	if (!r)
+		return -2;                     /* a part failed: error() says why */
+	return pgc_send(j->p->conn, r, batch_result, batch_done, j);
 }
 
 static void pg_submit(struct ledger *l, struct ledger_batch *b, ledger_done_fn done, void *arg)
 {
 	struct ledger_pg *p = lpg(l);
 	struct pg_job *j;
+	int rc;
 
 	b->lost = 0;
 	if (p->state != LP_READY) {
@@ -506,8 +640,9 @@ static void pg_submit(struct ledger *l, struct ledger_batch *b, ledger_done_fn d
 	j->b = b;
 	j->done = done;
 	j->arg = arg;
-	if (job_send(j) != 0) {
-		set_err(p, "%s", pg_health(l));
+	if ((rc = job_send(j)) != 0) {
+		if (rc == -1)
+			set_err(p, "%s", pg_health(l) ? pg_health(l) : "not connected to PostgreSQL");
 		job_free(j);
 		done(-1, arg);
 		return;
@@ -530,36 +665,13 @@ static int64_t col_i64(const PGresult *r, int row, int c)
 	return v ? strtoll(v, NULL, 10) : 0;
 }
 
-/* Columns id patient channel kind due event expires status attempts
- * reason gateway_id updated. */
-static void row_rec(const PGresult *res, int row, struct ledger_rec *r)
-{
-	r->id = (uint64_t)col_i64(res, row, 0);
-	r->patient = col(res, row, 1);
-	r->channel = col(res, row, 2);
-	r->kind = col(res, row, 3);
-	r->due = col_i64(res, row, 4);
-	r->event = col_i64(res, row, 5);
-	r->expires = col_i64(res, row, 6);
-	r->status = rec_status_parse(col(res, row, 7));
-	r->attempts = (int)col_i64(res, row, 8);
-	r->reason = col(res, row, 9);
-	r->gateway_id = col(res, row, 10);
-	r->at = col_i64(res, row, 11);
-}
-
 static void each_ovr(const PGresult *res, ledger_ovr_fn fn, void *arg)
 {
 	int i, n = res ? PQntuples(res) : 0;
 
 	for (i = 0; i < n; i++) {
 		struct ledger_ovr o;
-		o.kind = strcmp(col(res, i, 0), "pause") == 0 ? OVR_PAUSE : OVR_OPTOUT;
-		o.patient = col(res, i, 1);
-		o.channel = col(res, i, 2);
-		o.source = col(res, i, 3);
-		o.at = col_i64(res, i, 4);
-		o.on = 1;
+		pg_row_ovr(res, i, &o);
 		fn(&o, arg);
 	}
 }
@@ -570,7 +682,7 @@ static void each_rec(const PGresult *res, ledger_rec_fn fn, void *arg)
 
 	for (i = 0; i < n; i++) {
 		struct ledger_rec r;
-		row_rec(res, i, &r);
+		pg_row_rec(res, i, &r);
 		fn(&r, arg);
 	}
 }
@@ -690,7 +802,7 @@ static void beat_done(void *arg, int rc, const char *err, const char *sqlstate, 
 		return;
 	}
 	if (PQntuples(r[B_BEAT]) == 0 && p->state == LP_READY) {
-		p->state = LP_REFUSED;
+		set_state(p, LP_REFUSED);
 		set_health(p, "instance %s was registered again by another iopd: this one no longer "
 		    "claims anything (is daemon.instance unique?)", p->instance);
 		log_err("ledger: %s", p->health);
@@ -772,7 +884,7 @@ static bool load_result(void *arg, int stmt, PGresult *res)
 static void ready(struct ledger_pg *p)
 {
 	p->up_since = ev_now(p->loop);
-	p->state = LP_READY;
+	set_state(p, LP_READY);
 	p->health[0] = '\0';
 	beat(p);
 }
@@ -871,7 +983,7 @@ static void load_step(struct ledger_pg *p)
 	const char *v[1] = {p->instance};
 	struct pgc_req *r = pgc_req_new();
 
-	p->state = LP_LOADING;
+	set_state(p, LP_LOADING);
 	pgc_req_exec(r, "inst_get", 1, v);
 	if (pgc_send(p->conn, r, load_result, inst_got, p) == 0)
 		p->loading = true;
@@ -917,7 +1029,7 @@ static void setup_done(void *arg, int rc, const char *err, const char *sqlstate,
 	if (rc != 0) {
 		bool again = strcmp(p->health, err) == 0;
 		if (strcmp(sqlstate, PG_SQLSTATE_NEWER) == 0) {
-			p->state = LP_REFUSED;
+			set_state(p, LP_REFUSED);
 			set_health(p, "%s", err);
 		} else {
 			set_health(p, "setting up the session: %s", err);
@@ -946,7 +1058,7 @@ static void setup(struct ledger_pg *p)
 	char sql[96];
 	unsigned i;
 
-	p->state = LP_SETUP;
+	set_state(p, LP_SETUP);
 	pgc_req_sql(r, "SET synchronous_commit = on", 0, NULL);
 	/* Each execution planned for the table as it is: a generic plan made
 	 * on the first few batches, while the table was small, would scan it
@@ -977,7 +1089,7 @@ static void conn_state(struct pgc *c, bool up, const char *why, void *arg)
 		log_err("ledger: lost the connection to PostgreSQL (%s): nothing is sent until it is back",
 		    why ? why : "?");
 	if (p->state != LP_REFUSED)
-		p->state = LP_DOWN;
+		set_state(p, LP_DOWN);
 	set_health(p, "not connected to PostgreSQL: %s", why ? why : "connecting");
 }
 
@@ -1117,129 +1229,179 @@ static const char *pg_error(struct ledger *l)
 	return lpg(l)->err;
 }
 
-/* ---- the blocking reader (iopctl agenda, history) ------------------------ */
+/* ---- what the batch's parts write (two-way SMS, consent) ---------------- */
 
-static PGconn *reader(struct ledger_pg *p)
+/* The request the parts write into, or NULL (and error() says so): a
+ * shared ledger takes writes only in a batch. */
+static struct pgc_req *rec_req(struct ledger_pg *p, const char *what)
 {
-	const char *kw[] = {"dbname", "password", "application_name", "connect_timeout", NULL};
-	char app[96];
-	const char *v[] = {p->conninfo, p->password, app, READER_TIMEOUT, NULL};
-	PGresult *r;
-
-	if (p->reader && PQstatus(p->reader) == CONNECTION_OK)
-		return p->reader;
-	/* never wait on a server known to be out of reach: the loop would */
-	if (!pgc_up(p->conn) || ev_now(p->loop) - p->reader_failed < READER_RETRY) {
-		set_err(p, "%s", pg_health(&p->base) ? pg_health(&p->base) : "the ledger is out of reach");
-		return NULL;
-	}
-	PQfinish(p->reader);
-	snprintf(app, sizeof app, "%s-reader", p->instance);
-	if (!p->password)
-		kw[1] = NULL;
-	p->reader = PQconnectdbParams(kw, v, 1);
-	if (PQstatus(p->reader) != CONNECTION_OK) {
-		p->reader_failed = ev_now(p->loop);
-		set_err(p, "%s", PQerrorMessage(p->reader));
-		p->err[strcspn(p->err, "\n")] = '\0';
-		PQfinish(p->reader);
-		p->reader = NULL;
-		return NULL;
-	}
-	r = PQexec(p->reader, "SET statement_timeout = 3000");
-	PQclear(r);
-	return p->reader;
+	if (!p->rec_req)
+		set_err(p, "%s outside a batch (the PostgreSQL ledger writes in batches only)", what);
+	return p->rec_req;
 }
 
-static PGresult *read_q(struct ledger_pg *p, const char *sql, int n, const char *const *v)
+static struct ledger_rec *rec_note(struct ledger_pg *p, uint64_t id)
 {
-	PGconn *c = reader(p);
-	PGresult *r;
+	struct pg_job *j = p->rec;
+	struct ledger_rec *r;
 
-	if (!c)
-		return NULL;
-	r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		set_err(p, "%s", PQresultErrorMessage(r));
-		p->err[strcspn(p->err, "\n")] = '\0';
-		PQclear(r);
-		return NULL;
-	}
+	grow_array(&j->receipts, &j->capreceipts, j->nreceipts + 1, sizeof *j->receipts);
+	r = &j->receipts[j->nreceipts++];
+	memset(r, 0, sizeof *r);
+	r->id = id;
 	return r;
 }
 
-static const char *keep(char **buf, size_t *len, const char *v)
+static int pg_receipt(struct ledger *l, uint64_t id, const char *state, int64_t at, const char *reason)
 {
-	size_t n;
-	char *q = *buf;
+	struct ledger_pg *p = lpg(l);
+	struct pgc_req *r = rec_req(p, "receipt");
+	char ids[24], ats[24];
+	const char *v[4] = {ids, state, ats, reason};
+	struct ledger_rec *n;
 
-	if (!v)
+	if (!r)
+		return -1;
+	snprintf(ids, sizeof ids, "%" PRId64, (int64_t)id);
+	snprintf(ats, sizeof ats, "%" PRId64, at);
+	pgc_req_exec(r, "receipt", 4, v);
+	n = rec_note(p, id);
+	n->receipt = xstrdup(state);
+	n->receipt_at = at;
+	return 0;
+}
+
+static int pg_respond(struct ledger *l, uint64_t id, const char *response)
+{
+	struct ledger_pg *p = lpg(l);
+	struct pgc_req *r = rec_req(p, "response");
+	char ids[24];
+	const char *v[2] = {ids, response};
+
+	if (!r)
+		return -1;
+	snprintf(ids, sizeof ids, "%" PRId64, (int64_t)id);
+	pgc_req_exec(r, "respond", 2, v);
+	rec_note(p, id)->response = xstrdup(response);
+	return 0;
+}
+
+static const char *id_or_null(char *buf, size_t len, uint64_t id)
+{
+	if (!id)
 		return NULL;
-	n = strlen(v) + 1;
-	if (n > *len)
-		return "";
-	memcpy(q, v, n);
-	*buf += n;
-	*len -= n;
-	return q;
+	snprintf(buf, len, "%" PRId64, (int64_t)id);
+	return buf;
+}
+
+static int pg_reply(struct ledger *l, const struct ledger_reply *y)
+{
+	struct ledger_pg *p = lpg(l);
+	struct pgc_req *r = rec_req(p, "reply");
+	char ids[24], ats[24], rem[24], ev[24], ans[24];
+	const char *v[9];
+
+	if (!r)
+		return -1;
+	snprintf(ids, sizeof ids, "%" PRId64, (int64_t)y->id);
+	snprintf(ats, sizeof ats, "%" PRId64, y->at);
+	snprintf(ev, sizeof ev, "%" PRId64, y->event);
+	v[0] = ids;
+	v[1] = y->patient;
+	v[2] = y->channel;
+	v[3] = y->intent;
+	v[4] = ats;
+	v[5] = id_or_null(rem, sizeof rem, y->reminder);
+	v[6] = y->reminder ? ev : NULL;
+	v[7] = id_or_null(ans, sizeof ans, y->answer);
+	v[8] = p->instance;
+	pgc_req_exec(r, "reply", 9, v);
+	return 0;
+}
+
+static int pg_set_override(struct ledger *l, const struct ledger_ovr *o)
+{
+	struct ledger_pg *p = lpg(l);
+	struct pgc_req *r = rec_req(p, "override");
+
+	if (!r)
+		return -1;
+	add_override(p, r, o);
+	return 0;
+}
+
+static int pg_callback_mark(struct ledger *l, const char *key, int64_t at)
+{
+	struct ledger_pg *p = lpg(l);
+	struct pgc_req *r = rec_req(p, "callback key");
+	char ats[24];
+	const char *v[2] = {key, ats};
+	struct pg_job *j = p->rec;
+
+	if (!r)
+		return -1;
+	snprintf(ats, sizeof ats, "%" PRId64, at);
+	pgc_req_exec(r, "cb_mark", 2, v);
+	grow_array(&j->keys, &j->capkeys, j->nkeys + 1, sizeof *j->keys);
+	j->keys[j->nkeys++] = xstrdup(key);
+	return 0;
+}
+
+/* The keys older than `before` go from the ledger; here, the keys of the
+ * period before last (the keys are kept at least one period). */
+static int pg_callback_prune(struct ledger *l, int64_t before)
+{
+	struct ledger_pg *p = lpg(l);
+	struct pgc_req *r = rec_req(p, "callback pruning");
+	char b[24];
+	const char *v[1] = {b};
+
+	if (!r)
+		return -1;
+	snprintf(b, sizeof b, "%" PRId64, before);
+	pgc_req_exec(r, "cb_prune", 1, v);
+	strset_free(&p->cb_seen[1]);
+	p->cb_seen[1] = p->cb_seen[0];
+	memset(&p->cb_seen[0], 0, sizeof p->cb_seen[0]);
+	return 0;
+}
+
+/* ---- the loop's reads: what this instance committed ---------------------- */
+
+/* A callback this instance took (a gateway calls back the instance it
+ * talked to; another instance taking the same one again is harmless: the
+ * reply's row and its answer's claim are unique in the ledger). */
+static int pg_callback_seen(struct ledger *l, const char *key)
+{
+	struct ledger_pg *p = lpg(l);
+
+	return strset_has(&p->cb_seen[0], key) || strset_has(&p->cb_seen[1], key);
 }
 
 static int pg_lookup(struct ledger *l, uint64_t id, struct ledger_rec *r, char *buf, size_t len)
 {
-	char ids[24];
-	const char *v[1] = {ids};
-	PGresult *res;
-
-	snprintf(ids, sizeof ids, "%" PRId64, (int64_t)id);
-	res = read_q(lpg(l), "SELECT id, patient, channel, kind, due, event, expires, status, attempts, "
-	    "reason, gateway_id, updated FROM reminder WHERE id = $1", 1, v);
-	r->id = id;
-	r->status = REC_NONE;
-	if (!res)
-		return -1;
-	if (PQntuples(res) == 1) {
-		row_rec(res, 0, r);
-		r->patient = keep(&buf, &len, r->patient);
-		r->channel = keep(&buf, &len, r->channel);
-		r->kind = keep(&buf, &len, r->kind);
-		r->reason = keep(&buf, &len, r->reason);
-		r->gateway_id = keep(&buf, &len, r->gateway_id);
-	}
-	PQclear(res);
-	return r->status != REC_NONE;
+	return recent_get(lpg(l)->recent, id, r, buf, len);
 }
 
-static int pg_history(struct ledger *l, const char *patient, ledger_rec_fn fn, ledger_ovr_fn ofn,
-    void *arg)
+static int pg_latest_sent(struct ledger *l, const char *patient, const char *const *channels,
+    const char *const *kinds, int64_t since, struct ledger_rec *r, char *buf, size_t len)
+{
+	return recent_latest_sent(lpg(l)->recent, patient, channels, kinds, since, r, buf, len);
+}
+
+/* A reader for a worker thread: a connection of its own.  Not while the
+ * ledger is out of reach (it would only wait for its connect timeout). */
+static struct ledger *pg_reader(struct ledger *l, char *err, size_t errlen)
 {
 	struct ledger_pg *p = lpg(l);
-	const char *v[1] = {patient};
-	PGresult *res = read_q(p, "SELECT r.id, r.patient, r.channel, r.kind, r.due, r.event, r.expires, "
-	    "o.status, o.attempt, o.reason, o.gateway_id, o.at FROM reminder r JOIN outcome o ON o.id = r.id "
-	    "WHERE r.patient = $1 ORDER BY o.at, r.due, r.id", 1, v);
-	int i, n;
+	char app[160];
 
-	if (!res)
-		return -1;
-	each_rec(res, fn, arg);
-	PQclear(res);
-	res = read_q(p, "SELECT kind, patient, channel, source, at, on_ FROM override_log "
-	    "WHERE patient = $1 ORDER BY at", 1, v);
-	if (!res)
-		return -1;
-	n = PQntuples(res);
-	for (i = 0; i < n; i++) {
-		struct ledger_ovr o;
-		o.kind = strcmp(col(res, i, 0), "pause") == 0 ? OVR_PAUSE : OVR_OPTOUT;
-		o.patient = col(res, i, 1);
-		o.channel = col(res, i, 2);
-		o.source = col(res, i, 3);
-		o.at = col_i64(res, i, 4);
-		o.on = (int)col_i64(res, i, 5);
-		ofn(&o, arg);
+	if (!atomic_load(&p->up)) {
+		snprintf(err, errlen, "the PostgreSQL ledger is out of reach");
+		return NULL;
 	}
-	PQclear(res);
-	return 0;
+	snprintf(app, sizeof app, "%s-reader", p->instance);
+	return pg_reader_open(p->conninfo, p->password, app, err, errlen);
 }
 
 /* ---- open, close ----------------------------------------------------------- */
@@ -1259,7 +1421,9 @@ static void pg_close(struct ledger *l)
 	}
 	load_clear(p);
 	beat_clear(p);
-	PQfinish(p->reader);
+	recent_free(p->recent);
+	strset_free(&p->cb_seen[0]);
+	strset_free(&p->cb_seen[1]);
 	insts_free(p, p->insts, p->ninsts);
 	p->counts_wanted = 0;
 	while (p->ncounts)
@@ -1280,8 +1444,11 @@ static const struct ledger_ops pg_ops = {
 	.name = "postgresql", .close = pg_close,
 	.submit = pg_submit, .load = pg_load, .stop = pg_stop, .health = pg_health,
 	.describe = pg_describe, .instances = pg_instances, .set_fingerprint = pg_set_fingerprint,
-	.lookup = pg_lookup, .history = pg_history, .counts_since = pg_counts_since,
-	.size = pg_size, .error = pg_error,
+	.lookup = pg_lookup, .counts_since = pg_counts_since, .size = pg_size, .error = pg_error,
+	.set_override = pg_set_override, .reader = pg_reader,
+	.receipt = pg_receipt, .respond = pg_respond, .reply = pg_reply,
+	.callback_seen = pg_callback_seen, .callback_mark = pg_callback_mark,
+	.callback_prune = pg_callback_prune, .latest_sent = pg_latest_sent,
 };
 
 struct ledger *ledger_pg_open(struct ev_loop *loop, const struct snapshot *s, char *err, size_t errlen)
@@ -1296,6 +1463,7 @@ struct ledger *ledger_pg_open(struct ev_loop *loop, const struct snapshot *s, ch
 	p->base.ops = &pg_ops;
 	p->base.shared = true;
 	p->loop = loop;
+	p->recent = recent_new(RECENT_CAP);
 	if (s->pg_token_file || s->pg_token_credential) {
 		if (!(p->password = conf_pg_password(s, err, errlen))) {
 			free(p);

@@ -1,7 +1,8 @@
 /* ledger_pg_sql.c - the PostgreSQL ledger's schema and statements.
  *
- * Same tables as the SQLite ledger (reminder, outcome, override,
- * override_log), plus what sharing needs:
+ * Same tables and columns as the SQLite ledger's schema 4 (reminder,
+ * outcome, override, override_log, reply, callback), plus what sharing
+ * needs:
  *   reminder.owner   the instance holding its claim (in flight or waiting
  *                    to retry), or that finished it; NULL: released
  *   outcome.instance, override_log.instance   who recorded it
@@ -36,8 +37,8 @@ const char pg_schema_sql[] =
     "  IF to_regclass('iopd_meta') IS NOT NULL THEN\n"
     "    SELECT value::integer INTO v FROM iopd_meta WHERE key = 'schema';\n"
     "  END IF;\n"
-    "  IF coalesce(v, 0) > 1 THEN\n"
-    "    RAISE EXCEPTION 'the ledger''s schema is version %, newer than this iopd knows (1): run "
+    "  IF coalesce(v, 0) > 2 THEN\n"
+    "    RAISE EXCEPTION 'the ledger''s schema is version %, newer than this iopd knows (2): run "
     "a newer iopd', v USING ERRCODE = '" PG_SQLSTATE_NEWER "';\n"
     "  END IF;\n"
     "  IF coalesce(v, 0) < 1 THEN\n"
@@ -64,6 +65,31 @@ const char pg_schema_sql[] =
     "      stopped boolean NOT NULL DEFAULT false, inflight integer NOT NULL DEFAULT 0,\n"
     "      mark bigint);\n"
     "    INSERT INTO iopd_meta(key, value) VALUES('schema', '1');\n"
+    "    v := 1;\n"
+    "  END IF;\n"
+    /* 1 -> 2: what SQLite's schemas 3 and 4 brought (two-way SMS, day-to-day
+     * administration): a derived send's origin, template and notice; the
+     * final receipt and the patient's response; replies (intent, never
+     * text); the keys of callbacks taken; an override's origin, author,
+     * reason and end */
+    "  IF v < 2 THEN\n"
+    "    ALTER TABLE reminder ADD COLUMN origin bigint, ADD COLUMN template text,\n"
+    "      ADD COLUMN body text, ADD COLUMN receipt text, ADD COLUMN receipt_at bigint,\n"
+    "      ADD COLUMN receipt_reason text, ADD COLUMN response text;\n"
+    "    CREATE TABLE reply(id bigint NOT NULL, patient text NOT NULL, channel text NOT NULL,\n"
+    "      intent text NOT NULL, at bigint NOT NULL, reminder bigint, event bigint,\n"
+    "      answer bigint, instance text, PRIMARY KEY(id, patient));\n"
+    "    CREATE INDEX reply_patient ON reply(patient, at);\n"
+    "    CREATE INDEX reply_at ON reply(at);\n"
+    "    CREATE TABLE callback(key text PRIMARY KEY, at bigint NOT NULL);\n"
+    "    CREATE INDEX callback_at ON callback(at);\n"
+    "    ALTER TABLE override ADD COLUMN origin text NOT NULL DEFAULT 'staff',\n"
+    "      ADD COLUMN author text, ADD COLUMN uid bigint, ADD COLUMN reason text,\n"
+    "      ADD COLUMN until bigint;\n"
+    "    ALTER TABLE override_log ADD COLUMN origin text NOT NULL DEFAULT 'staff',\n"
+    "      ADD COLUMN author text, ADD COLUMN uid bigint, ADD COLUMN reason text,\n"
+    "      ADD COLUMN until bigint;\n"
+    "    UPDATE iopd_meta SET value = '2' WHERE key = 'schema';\n"
     "  END IF;\n"
     "END\n"
     "$iopd$";
@@ -78,18 +104,21 @@ const char pg_schema_sql[] =
  * it had (final, or NULL/open: held by another instance). */
 static const char claim_sql[] =
     "WITH i AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
-    "    $5::bigint[], $6::bigint[], $7::bigint[]) AS t(id, patient, channel, kind, due, event, expires)),"
+    "    $5::bigint[], $6::bigint[], $7::bigint[], $11::bigint[], $12::text[], $13::text[])"
+    "    AS t(id, patient, channel, kind, due, event, expires, origin, template, body)),"
     " b AS (SELECT i.*, CASE"
+    "    WHEN i.kind IN ('reply', 'notice') THEN NULL"   /* answers and notices: never held back */
     "    WHEN EXISTS (SELECT 1 FROM override o WHERE o.kind = 'pause' AND o.patient = i.patient"
-    "      AND o.channel = '') THEN 'paused'"
+    "      AND o.channel = '' AND (o.until IS NULL OR o.until > $8)) THEN 'paused'"
     "    WHEN EXISTS (SELECT 1 FROM override o WHERE o.kind = 'opt-out' AND o.patient = i.patient"
     "      AND o.channel = i.channel) THEN 'opt-out' END AS why"
     "  FROM i WHERE EXISTS (SELECT 1 FROM instance WHERE name = $9 AND token = $10)),"
     " c AS (INSERT INTO reminder AS r (id, patient, channel, kind, due, event, expires, status,"
-    "    attempts, reason, updated, owner)"
+    "    attempts, reason, updated, owner, origin, template, body)"
     "  SELECT id, patient, channel, kind, due, event, expires,"
     "    CASE WHEN why IS NULL THEN 'inflight' ELSE 'skipped' END,"
-    "    CASE WHEN why IS NULL THEN 1 ELSE 0 END, why, $8, $9 FROM b ORDER BY id"
+    "    CASE WHEN why IS NULL THEN 1 ELSE 0 END, why, $8, $9, origin, template, body"
+    "  FROM b ORDER BY id"
     "  ON CONFLICT (id) DO UPDATE SET status = excluded.status, reason = excluded.reason,"
     "    attempts = r.attempts + excluded.attempts, updated = excluded.updated, owner = excluded.owner"
     "  WHERE r.status IN ('inflight', 'retry') AND " CLAIMABLE("excluded.owner")
@@ -124,12 +153,13 @@ static const char outcome_sql[] =
 static const char note_sql[] =
     "WITH i AS (SELECT DISTINCT ON (id) * FROM unnest($1::bigint[], $2::text[], $3::text[],"
     "    $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $9::integer[],"
-    "    $10::text[], $11::bigint[]) WITH ORDINALITY"
-    "    AS t(id, patient, channel, kind, due, event, expires, status, attempts, reason, at, n)"
-    "    ORDER BY id, n DESC),"
+    "    $10::text[], $11::bigint[], $13::bigint[], $14::text[], $15::text[]) WITH ORDINALITY"
+    "    AS t(id, patient, channel, kind, due, event, expires, status, attempts, reason, at,"
+    "    origin, template, body, n) ORDER BY id, n DESC),"
     " u AS (INSERT INTO reminder AS r (id, patient, channel, kind, due, event, expires, status,"
-    "    attempts, reason, updated, owner)"
-    "  SELECT id, patient, channel, kind, due, event, expires, status, attempts, reason, at, $12"
+    "    attempts, reason, updated, owner, origin, template, body)"
+    "  SELECT id, patient, channel, kind, due, event, expires, status, attempts, reason, at, $12,"
+    "    origin, template, body"
     "  FROM i ORDER BY id"
     "  ON CONFLICT (id) DO UPDATE SET status = excluded.status, reason = excluded.reason,"
     "    updated = excluded.updated, owner = excluded.owner"
@@ -139,8 +169,7 @@ static const char note_sql[] =
     " SELECT i.id, i.at, i.status, i.attempts, i.reason, $12 FROM i JOIN u ON u.id = i.id";
 
 static const char orphans_sql[] =
-    "SELECT id, patient, channel, kind, due, event, expires, status, attempts, reason, gateway_id,"
-    " updated FROM reminder r WHERE r.status IN ('inflight', 'retry') AND r.owner IS DISTINCT FROM $1"
+    "SELECT " PG_REC_COLS " FROM reminder r WHERE r.status IN ('inflight', 'retry') AND r.owner IS DISTINCT FROM $1"
     " AND " CLAIMABLE("$1") " ORDER BY due LIMIT 1000";
 
 const struct pg_stmt_def pg_stmts[] = {
@@ -148,11 +177,14 @@ const struct pg_stmt_def pg_stmts[] = {
 	{"outcome", outcome_sql},
 	{"note", note_sql},
 	{"mark", "UPDATE instance SET mark = $1 WHERE name = $2 AND token = $3"},
-	{"ovr_set", "INSERT INTO override(kind, patient, channel, source, at) VALUES($1, $2, $3, $4, $5) "
-	    "ON CONFLICT (kind, patient, channel) DO UPDATE SET source = excluded.source, at = excluded.at"},
+	{"ovr_set", "INSERT INTO override(kind, patient, channel, source, at, origin, author, uid, "
+	    "reason, until) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+	    "ON CONFLICT (kind, patient, channel) DO UPDATE SET source = excluded.source, at = excluded.at, "
+	    "origin = excluded.origin, author = excluded.author, uid = excluded.uid, "
+	    "reason = excluded.reason, until = excluded.until"},
 	{"ovr_del", "DELETE FROM override WHERE kind = $1 AND patient = $2 AND channel = $3"},
-	{"ovr_log", "INSERT INTO override_log(at, kind, patient, channel, on_, source, instance) "
-	    "VALUES($5, $1, $2, $3, $6, $4, $7)"},
+	{"ovr_log", "INSERT INTO override_log(at, kind, patient, channel, on_, source, instance, origin, "
+	    "author, uid, reason, until) VALUES($5, $1, $2, $3, $6, $4, $7, $8, $9, $10, $11, $12)"},
 	{"inst_get", "SELECT token, host, pid, NOT stopped AND heartbeat > clock_timestamp() - lease, "
 	    "extract(epoch FROM clock_timestamp() - heartbeat)::float8 FROM instance WHERE name = $1"},
 	/* a start registers the instance: only over a row that is stopped, whose
@@ -166,9 +198,9 @@ const struct pg_stmt_def pg_stmts[] = {
 	    "started = excluded.started, stopped = false, inflight = 0 WHERE x.token IS NOT DISTINCT FROM $8 "
 	    "OR x.stopped OR x.heartbeat <= clock_timestamp() - x.lease RETURNING x.mark"},
 	{"mark_init", "UPDATE instance SET mark = $3 WHERE name = $1 AND token = $2 AND mark IS NULL"},
-	{"ovr_list", "SELECT kind, patient, channel, source, at FROM override"},
-	{"pending", "SELECT id, patient, channel, kind, due, event, expires, status, attempts, reason, "
-	    "gateway_id, updated FROM reminder WHERE owner = $1 AND status IN ('inflight', 'retry')"},
+	{"ovr_list", "SELECT " PG_OVR_COLS " FROM override"},
+	{"pending", "SELECT " PG_REC_COLS " FROM reminder WHERE owner = $1 AND status IN ('inflight', "
+	    "'retry')"},
 	{"beat", "UPDATE instance SET heartbeat = clock_timestamp(), fingerprint = $3, inflight = "
 	    "(SELECT count(*) FROM reminder WHERE owner = $1 AND status = 'inflight') "
 	    "WHERE name = $1 AND token = $2 RETURNING 1"},
@@ -182,6 +214,13 @@ const struct pg_stmt_def pg_stmts[] = {
 	/* a clean stop: its claims are the others' to take at once */
 	{"release", "UPDATE reminder SET owner = NULL WHERE owner = $1 AND status IN ('inflight', 'retry') "
 	    "AND EXISTS (SELECT 1 FROM instance WHERE name = $1 AND token = $2)"},
+	/* two-way SMS (SPEC 8): written in the batches of the inbound side */
+	{"receipt", "UPDATE reminder SET receipt = $2, receipt_at = $3, receipt_reason = $4 WHERE id = $1"},
+	{"respond", "UPDATE reminder SET response = $2 WHERE id = $1"},
+	{"reply", "INSERT INTO reply(id, patient, channel, intent, at, reminder, event, answer, instance) "
+	    "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"},
+	{"cb_mark", "INSERT INTO callback(key, at) VALUES($1, $2) ON CONFLICT DO NOTHING"},
+	{"cb_prune", "DELETE FROM callback WHERE at < $1"},
 	{"stopped", "UPDATE instance SET stopped = true, inflight = 0, heartbeat = clock_timestamp() "
 	    "WHERE name = $1 AND token = $2"},
 };

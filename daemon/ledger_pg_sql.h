@@ -4,7 +4,12 @@
 #ifndef IOPD_LEDGER_PG_SQL_H
 #define IOPD_LEDGER_PG_SQL_H
 
-#define PG_SCHEMA_VERSION 1
+#define PG_SCHEMA_VERSION 2
+
+/* The columns of a reminder row (row_rec's order) and of an override. */
+#define PG_REC_COLS "id, patient, channel, kind, due, event, expires, status, attempts, reason, " \
+	"gateway_id, updated, origin, template, body, receipt, receipt_at, response"
+#define PG_OVR_COLS "kind, patient, channel, source, at, origin, author, uid, reason, until"
 /* SQLSTATE raised by the schema block when the database's schema is newer
  * than this iopd knows. */
 #define PG_SQLSTATE_NEWER "IO001"

@@ -1,21 +1,33 @@
 /* log.c - see log.h */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 
 #define SD_JOURNAL_SUPPRESS_LOCATION 1
 #include <systemd/sd-journal.h>
 
 #include "log.h"
+#include "safetext.h"
+
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+#define SYSLOG_SOCKET "/dev/log"
+
+enum log_dest { DEST_STDERR, DEST_JOURNAL, DEST_SYSLOG, DEST_FILE };
 
 static int log_lvl = LOG_LVL_INFO;
-static bool log_journal;
-static bool log_detached;              /* stderr is /dev/null: syslog is the fallback */
+static enum log_dest log_to = DEST_STDERR;
+static bool log_tty;                   /* stderr is a terminal: no "<N>" */
+static bool log_detached;              /* stderr is /dev/null */
+static int log_fd = -1;                /* DEST_FILE */
 
 /* $JOURNAL_STREAM is "DEV:INODE" of the stream systemd connected to our
  * stderr; it only counts if stderr is still that stream (not redirected). */
@@ -35,14 +47,42 @@ static bool stderr_is_journal(void)
 void log_init(int level)
 {
 	log_lvl = level;
-	log_journal = stderr_is_journal();
+	log_to = stderr_is_journal() ? DEST_JOURNAL : DEST_STDERR;
+	log_tty = log_to == DEST_STDERR && isatty(2);
 }
 
-void log_detach(void)
+static bool is_socket(const char *path)
 {
-	openlog("iopd", LOG_PID, LOG_DAEMON);
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+void log_detach(const char *file, char *where, size_t len)
+{
 	log_detached = true;
-	log_journal = true;
+	log_tty = false;
+	if (is_socket(JOURNAL_SOCKET)) {
+		log_to = DEST_JOURNAL;
+		snprintf(where, len, "logging to the journal (journalctl -t iopd)");
+		return;
+	}
+	if (is_socket(SYSLOG_SOCKET)) {
+		openlog("iopd", LOG_PID, LOG_DAEMON);
+		log_to = DEST_SYSLOG;
+		snprintf(where, len, "logging to syslog (facility daemon, tag iopd)");
+		return;
+	}
+	/* neither journald nor syslog on this host: a file, or nothing at all */
+	log_fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	if (log_fd >= 0) {
+		log_to = DEST_FILE;
+		snprintf(where, len, "logging to %s (no journald, no syslog on this host)", file);
+	} else {
+		log_to = DEST_SYSLOG;
+		snprintf(where, len, "NOT logging: no journald, no syslog, and %s cannot be opened (%s); "
+		    "run iopd with -f to see its log", file, strerror(errno));
+	}
 }
 
 void log_set_level(int level)
@@ -101,12 +141,8 @@ static void log_to_journal(int prio, const struct log_ctx *c, const char *msg)
 		iov_field(iov, &n, b, "IOPD_PATIENT_ID", c->patient);
 		iov_field(iov, &n, b, "IOPD_CHANNEL", c->channel);
 	}
-	if (sd_journal_sendv(iov, n) < 0) {
-		if (log_detached)
-			syslog(prio, "%s", msg);   /* no journald on this host */
-		else
-			log_to_stderr(prio, c, msg);   /* journald away: the stream still works */
-	}
+	if (sd_journal_sendv(iov, n) < 0 && !log_detached)
+		log_to_stderr(prio, c, msg);   /* journald away: the stream still works */
 	for (i = 0; i < n; i++)
 		sbuf_free(&b[i]);
 }
@@ -230,13 +266,18 @@ static void scrub(struct sbuf *out, const char *msg)
 	sbuf_free(&t);
 }
 
-/* "<N>[channel] message (patient P, reminder R)": the "<N>" prefix is
- * sd-daemon(3)'s, which journald reads when stderr is a journal stream it
- * does not know as such.  A message of several lines (a reload's errors)
- * gives one such line each, so none loses its priority; one write(2). */
-static void log_to_stderr(int prio, const struct log_ctx *c, const char *msg)
+static const char *level_word(int prio)
 {
-	struct sbuf out = {0};
+	static const char *const words[] = {"error", "warning", "notice", "info", "debug"};
+
+	return prio >= LOG_LVL_ERR && prio <= LOG_LVL_DEBUG ? words[prio - LOG_LVL_ERR] : "info";
+}
+
+/* "[channel] message (patient P, reminder R)", a line for each line of
+ * the message (a reload's errors), each with `prefix` in front. */
+static void format_lines(int prio, const struct log_ctx *c, const char *msg, const char *prefix,
+    struct sbuf *out)
+{
 	const char *p = msg, *nl;
 	bool first = true;
 
@@ -244,37 +285,89 @@ static void log_to_stderr(int prio, const struct log_ctx *c, const char *msg)
 		size_t n = (nl = strchr(p, '\n')) ? (size_t)(nl - p) : strlen(p);
 		if (!first && n == 0 && !nl)
 			break;                     /* the trailing newline */
-		sbuf_printf(&out, "<%d>", prio);
+		sbuf_adds(out, prefix);
 		if (first && c && c->channel)
-			sbuf_printf(&out, "[%s] ", c->channel);
-		sbuf_add(&out, p, n);
+			sbuf_printf(out, "[%s] ", c->channel);
+		sbuf_add(out, p, n);
 		if (first && c && (c->reminder || c->patient))
-			sbuf_printf(&out, " (%s%s%s%s)", c->patient ? "patient " : "",
+			sbuf_printf(out, " (%s%s%s%s)", c->patient ? "patient " : "",
 			    c->patient ? c->patient : "",
 			    c->reminder && c->patient ? ", reminder " : c->reminder ? "reminder " : "",
 			    c->reminder ? c->reminder : "");
-		sbuf_addc(&out, '\n');
+		sbuf_addc(out, '\n');
 		first = false;
 		p = nl ? nl + 1 : p + n;
 	} while (nl);
+}
+
+/* "<N>" is sd-daemon(3)'s prefix, which journald reads when stderr is a
+ * journal stream it does not know as such; a person at a terminal gets
+ * plain lines, and errors and warnings said in words.  One write(2). */
+static void log_to_stderr(int prio, const struct log_ctx *c, const char *msg)
+{
+	struct sbuf out = {0};
+	char prefix[16];
+
+	if (log_tty)
+		snprintf(prefix, sizeof prefix, "%s", prio <= LOG_LVL_WARNING ? prio == LOG_LVL_ERR ?
+		    "error: " : "warning: " : "");
+	else
+		snprintf(prefix, sizeof prefix, "<%d>", prio);
+	format_lines(prio, c, msg, prefix, &out);
 	fwrite(out.s, 1, out.len, stderr);
 	fflush(stderr);
 	sbuf_free(&out);
 }
 
+static void log_to_syslog(int prio, const struct log_ctx *c, const char *msg)
+{
+	struct sbuf out = {0};
+
+	format_lines(prio, c, msg, "", &out);
+	if (out.len)
+		out.s[--out.len] = '\0';          /* syslog ends the line itself */
+	syslog(prio, "%s", out.s ? out.s : "");
+	sbuf_free(&out);
+}
+
+/* "2026-12-01T18:00:00Z notice: message": a file has no timestamps of
+ * its own. */
+static void log_to_file(int prio, const struct log_ctx *c, const char *msg)
+{
+	struct sbuf out = {0};
+	char prefix[48];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(prefix, sizeof prefix, "%Y-%m-%dT%H:%M:%SZ ", &tm);
+	snprintf(prefix + strlen(prefix), sizeof prefix - strlen(prefix), "%s: ", level_word(prio));
+	format_lines(prio, c, msg, prefix, &out);
+	if (write(log_fd, out.s, out.len) < 0) {
+		/* nowhere left to say it */
+	}
+	sbuf_free(&out);
+}
+
 void log_vctx(int prio, const struct log_ctx *c, const char *fmt, va_list ap)
 {
-	struct sbuf raw = {0}, b = {0};
+	struct sbuf raw = {0}, esc = {0}, b = {0};
 
 	if (!log_enabled(prio))
 		return;
 	sbuf_vprintf(&raw, fmt, ap);
-	scrub(&b, raw.s ? raw.s : "");
+	/* a control character from some value (a gateway's reply, a request)
+	 * must not reach the terminal or the journal raw; lines stay lines,
+	 * each with its own priority (log_to_stderr) */
+	safe_escape_lines(&esc, raw.s ? raw.s : "", raw.len);
+	scrub(&b, esc.s ? esc.s : "");
 	sbuf_free(&raw);
-	if (log_journal) {
-		log_to_journal(prio, c, b.s ? b.s : "");
-	} else {
-		log_to_stderr(prio, c, b.s ? b.s : "");
+	sbuf_free(&esc);
+	switch (log_to) {
+	case DEST_JOURNAL: log_to_journal(prio, c, b.s ? b.s : ""); break;
+	case DEST_SYSLOG: log_to_syslog(prio, c, b.s ? b.s : ""); break;
+	case DEST_FILE: log_to_file(prio, c, b.s ? b.s : ""); break;
+	default: log_to_stderr(prio, c, b.s ? b.s : ""); break;
 	}
 	sbuf_free(&b);
 }

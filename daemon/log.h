@@ -1,9 +1,12 @@
 /* log.h - one place that writes log lines.
  *
  * Under systemd (stderr is the journal, per $JOURNAL_STREAM) lines go to the
- * journal with structured fields; otherwise to stderr with sd-daemon(3)
- * "<N>" priority prefixes (each line of a multi-line message gets its
- * own).  Callers name patients by id only (SPEC 7); as a last guard every
+ * journal with structured fields; otherwise to stderr: on a terminal as
+ * plain lines ("warning: " and "error: " said in words), else with
+ * sd-daemon(3) "<N>" priority prefixes, which a supervisor that pipes
+ * stderr to journald or syslog reads (each line of a multi-line message
+ * gets its own).  A daemon that detached goes to the journal, else syslog,
+ * else a file (log_detach).  Callers name patients by id only (SPEC 7); as a last guard every
  * line is scrubbed of E.164-looking numbers (kept: the last two digits)
  * and e-mail addresses before it leaves, at every level. */
 #ifndef IOPD_LOG_H
@@ -24,9 +27,11 @@ struct log_ctx {
 };
 
 void log_init(int level);
-/* After iopd detached from its terminal: lines go to the journal (or,
- * without journald, to syslog), never to the closed stderr. */
-void log_detach(void);
+/* Before iopd detaches from its terminal: where lines go from now on,
+ * the first that exists of the journal (journald's socket), syslog
+ * (/dev/log), or `file` (appended, mode 0600: state_dir/iopd.log).
+ * Writes a sentence saying which into `where`, for the terminal. */
+void log_detach(const char *file, char *where, size_t len);
 void log_set_level(int level);
 int log_level(void);
 bool log_enabled(int prio);

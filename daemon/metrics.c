@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "inbound.h"
 #include "ledger.h"
 #include "metrics.h"
 
@@ -86,6 +87,36 @@ static void failing(struct daemon *dm, struct sbuf *o)
 	}
 }
 
+/* Two-way SMS (SPEC 8): what the gateways' callbacks came to. */
+static void inbound_metrics(struct daemon *dm, struct sbuf *o)
+{
+	struct inbound_stats st;
+	int i;
+
+	inbound_stats(dm->inbound, &st);
+	help(o, "iopd_replies_total", "counter", "Patients' texts recorded since start, by intent.");
+	for (i = 0; i < INTENT_COUNT; i++)
+		sbuf_printf(o, "iopd_replies_total{intent=\"%s\"} %ld\n", intent_names[i], st.replies[i]);
+	help(o, "iopd_replies_unknown_sender_total", "counter",
+	    "Texts from numbers that are no patient's, dropped unanswered.");
+	sbuf_printf(o, "iopd_replies_unknown_sender_total %ld\n", st.unknown_sender);
+	help(o, "iopd_receipts_total", "counter", "Delivery reports since start, by state "
+	    "(interim: a stage on the way, taken and not kept).");
+	for (i = 0; i < RCPT_COUNT; i++)
+		sbuf_printf(o, "iopd_receipts_total{state=\"%s\"} %ld\n", inbound_receipt_names[i],
+		    st.receipts[i]);
+	help(o, "iopd_receipts_ignored_total", "counter",
+	    "Final delivery reports not recorded: for no send of that channel, or after another.");
+	sbuf_printf(o, "iopd_receipts_ignored_total %ld\n", st.receipts_ignored);
+	help(o, "iopd_callbacks_duplicate_total", "counter",
+	    "Callbacks a gateway delivered again, taken once.");
+	sbuf_printf(o, "iopd_callbacks_duplicate_total %ld\n", st.duplicates);
+	help(o, "iopd_callbacks_refused_total", "counter", "Callbacks refused, by cause.");
+	for (i = 0; i < REFUSED_COUNT; i++)
+		sbuf_printf(o, "iopd_callbacks_refused_total{cause=\"%s\"} %ld\n",
+		    inbound_refusal_names[i], st.refused[i]);
+}
+
 void metrics_text(struct daemon *dm, struct sbuf *o)
 {
 	int64_t nd = sched_next_due(dm->sched);
@@ -108,6 +139,7 @@ void metrics_text(struct daemon *dm, struct sbuf *o)
 	help(o, "iopd_delivery_latency_seconds", "histogram",
 	    "From a reminder's due time to the gateway accepting it.");
 	dispatch_counts(dm->dispatch, latency_cb, o);
+	inbound_metrics(dm, o);
 	help(o, "iopd_scheduled_series", "gauge",
 	    "Reminder series (patient x series x rule x channel set) in the schedule.");
 	sbuf_printf(o, "iopd_scheduled_series %zu\n", dm->sched->heap.n);
@@ -125,6 +157,12 @@ void metrics_text(struct daemon *dm, struct sbuf *o)
 	    dm->reloads, dm->reload_failures);
 	help(o, "iopd_reload_longest_stall_seconds", "gauge", "Longest loop pause a reload swap caused.");
 	sbuf_printf(o, "iopd_reload_longest_stall_seconds %.6f\n", dm->reload_longest_swap);
+	help(o, "iopd_loop_stall_seconds_max", "gauge",
+	    "Longest time the event loop was held (a timer ran that much late), since start.");
+	sbuf_printf(o, "iopd_loop_stall_seconds_max %.6f\n", dm->loop_stall_max);
+	help(o, "iopd_loop_busy_cpu_seconds_max", "gauge",
+	    "Most CPU time one iteration of the event loop used, since start.");
+	sbuf_printf(o, "iopd_loop_busy_cpu_seconds_max %.6f\n", dm->loop_busy_max);
 	help(o, "iopd_config_loaded_timestamp_seconds", "gauge",
 	    "Unix time the running configuration was loaded.");
 	sbuf_printf(o, "iopd_config_loaded_timestamp_seconds %lld\n", (long long)dm->snap->loaded_at);

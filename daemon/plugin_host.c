@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -41,7 +42,8 @@
 
 const char *const chan_common_keys[] = {
 	"name", "module", "rate", "concurrency", "timeout",
-	"insecure_tls", "token_file", "token_credential", NULL
+	"insecure_tls", "token_file", "token_credential",
+	"fallback", "replies", "callback_key_file", NULL
 };
 
 /* ========================================================================
@@ -306,6 +308,15 @@ struct chan_inst {
 	int started, live, stopping;
 	struct iopd_timer *timers;
 	struct ph_xfer *xfers;
+	char problem[256];             /* the last line the plugin logged at error level */
+	double problem_at;
+
+	/* ABI 1.1: callbacks from the gateway (has_inbound: the plugin takes
+	 * them); bound to iopd's `inbound` block by chan_inst_inbound_bind */
+	struct iopd_inbound inb;
+	int has_inbound;
+	char *auth_secret;             /* the token or key callbacks are checked with */
+	char *url_status, *url_reply;  /* callback_url's answers; NULL: not bound */
 };
 
 static struct chan_inst *ph_chan(const struct iopd_host *h)
@@ -319,6 +330,24 @@ static struct chan_inst *ph_chan(const struct iopd_host *h)
 static const struct iopd_plugin_ops *ph_ops(const struct chan_inst *c)
 {
 	return c->mod->desc->ops;
+}
+
+/* The ABI 1.1 operations, only where the plugin's table reaches them: a
+ * plugin built for 1.0 has a shorter table, and what lies past its end is
+ * not ours to read. */
+static int (*ph_op_inbound(const struct chan_inst *c))(void *, struct iopd_inbound *)
+{
+	const struct iopd_plugin *d = c->mod->desc;
+
+	return IOPD_ABI_HAS(d->ops_size, struct iopd_plugin_ops, inbound) ? d->ops->inbound : NULL;
+}
+
+static int (*ph_op_callback(const struct chan_inst *c))(void *, const struct iopd_request *,
+    struct iopd_callback *)
+{
+	const struct iopd_plugin *d = c->mod->desc;
+
+	return IOPD_ABI_HAS(d->ops_size, struct iopd_plugin_ops, callback) ? d->ops->callback : NULL;
 }
 
 /* ------------------------------------------------------------------------
@@ -337,11 +366,19 @@ static void ph_host_log(const struct iopd_host *h, int level, const char *fmt, .
 static void ph_host_log(const struct iopd_host *h, int level, const char *fmt, ...)
 {
 	struct chan_inst *c = ph_chan(h);
+	struct sbuf msg = {0};
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vctx(ph_clamp_level(level), &c->lctx, fmt, ap);
+	sbuf_vprintf(&msg, fmt, ap);
 	va_end(ap);
+	level = ph_clamp_level(level);
+	log_ctx(level, &c->lctx, "%s", msg.s ? msg.s : "");
+	if (level == LOG_LVL_ERR) {        /* for `iopctl status` (chan_inst_problem) */
+		snprintf(c->problem, sizeof c->problem, "%s", msg.s ? msg.s : "");
+		c->problem_at = c->loop ? ev_now(c->loop) : (double)time(NULL);
+	}
+	sbuf_free(&msg);
 }
 
 /* A configuration error: into the collector while configure runs (at
@@ -487,18 +524,31 @@ static char *ph_read_all(int fd, size_t *lenp, char *err, size_t errlen, const c
 }
 
 /* The checks are made on the open descriptor, so the file judged is the
- * file read.  O_NONBLOCK keeps a FIFO planted there from hanging us. */
+ * file read.  O_NONBLOCK keeps a FIFO planted there from hanging us;
+ * O_NOFOLLOW refuses a symbolic link (the check would judge its target,
+ * which whoever may change the link chooses).  The owner must be root or
+ * iopd's own user: a file another account owns can be rewritten by it. */
 static int ph_secret_open(const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
 	struct stat st;
 
+	if (fd < 0 && errno == ELOOP) {
+		snprintf(err, errlen, "%s is a symbolic link: name the file itself", path);
+		return -1;
+	}
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s is not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s belongs to uid %lu, neither root nor iopd's user (uid %lu): "
+		    "chown root %s", path, (unsigned long)st.st_uid, (unsigned long)geteuid(), path);
 		close(fd);
 		return -1;
 	}
@@ -755,6 +805,17 @@ static double ph_host_now(const struct iopd_host *h)
 	return c->loop ? ev_now(c->loop) : ev_time();
 }
 
+static const char *ph_host_callback_url(const struct iopd_host *h, const char *what)
+{
+	struct chan_inst *c = ph_chan(h);
+
+	if (!what)
+		return NULL;
+	if (strcmp(what, "status") == 0)
+		return c->url_status;
+	return strcmp(what, "reply") == 0 ? c->url_reply : NULL;
+}
+
 /* ------------------------------------------------------------------------
  * Lifecycle
  * --------------------------------------------------------------------- */
@@ -777,6 +838,7 @@ static void ph_host_init(struct chan_inst *c)
 	h->timer_stop = ph_host_timer_stop;
 	h->now = ph_host_now;
 	h->host_data = c;
+	h->callback_url = ph_host_callback_url;
 }
 
 static struct chan_inst *ph_chan_new(const struct plugin_mod *m, const config_setting_t *s,
@@ -801,10 +863,35 @@ static struct chan_inst *ph_chan_new(const struct plugin_mod *m, const config_se
 
 static void ph_chan_destroy(struct chan_inst *c)
 {
+	ph_host_secret_free(c->auth_secret);
+	free(c->url_status);
+	free(c->url_reply);
 	free(c->name);
 	free(c->config_dir);
 	c->magic = 0;
 	free(c);
+}
+
+/* Asks a 1.1 plugin whether the instance takes callbacks; one that says
+ * so without a `callback` operation, or with a method or scheme the host
+ * does not know, is taken at its word only as far as it can be. */
+static void ph_inbound_ask(struct chan_inst *c)
+{
+	int (*ask)(void *, struct iopd_inbound *) = ph_op_inbound(c);
+	struct iopd_inbound in;
+
+	memset(&in, 0, sizeof in);
+	if (!ask || !ph_op_callback(c) || ask(c->inst, &in) != 0)
+		return;
+	if ((in.auth != IOPD_AUTH_TWILIO && in.auth != IOPD_AUTH_KEY) || !in.method ||
+	    (strcmp(in.method, "POST") != 0 && strcmp(in.method, "GET") != 0)) {
+		log_ctx(LOG_LVL_WARNING, &c->lctx, "module %s describes its callbacks in a way this "
+		    "iopd does not know: it takes none", c->mod->name);
+		return;
+	}
+	c->inb = in;
+	c->inb.replies = in.replies != 0;
+	c->has_inbound = 1;
 }
 
 struct chan_inst *chan_inst_configure(const struct plugin_mod *m, const config_setting_t *s,
@@ -830,6 +917,7 @@ struct chan_inst *chan_inst_configure(const struct plugin_mod *m, const config_s
 		ph_chan_destroy(c);
 		return NULL;
 	}
+	ph_inbound_ask(c);
 	return c;
 }
 
@@ -912,8 +1000,122 @@ void chan_inst_free(struct chan_inst *c)
 	ph_chan_destroy(c);
 }
 
+const char *chan_inst_problem(const struct chan_inst *c, double *at)
+{
+	assert(c && c->magic == PH_CHAN_MAGIC);
+	*at = c->problem_at;
+	return c->problem[0] ? c->problem : NULL;
+}
+
 const char *chan_inst_name(const struct chan_inst *c)
 {
 	assert(c && c->magic == PH_CHAN_MAGIC);
 	return c->name;
+}
+
+/* ------------------------------------------------------------------------
+ * ABI 1.1: the inbound side of an instance
+ * --------------------------------------------------------------------- */
+
+const struct iopd_inbound *chan_inst_inbound(const struct chan_inst *c)
+{
+	assert(c && c->magic == PH_CHAN_MAGIC);
+	return c->has_inbound ? &c->inb : NULL;
+}
+
+int chan_inst_takes_notices(const struct chan_inst *c)
+{
+	assert(c && c->magic == PH_CHAN_MAGIC);
+	return c->mod->desc->abi_minor >= 1;
+}
+
+const char *chan_inst_auth_secret(const struct chan_inst *c)
+{
+	assert(c && c->magic == PH_CHAN_MAGIC);
+	return c->auth_secret;
+}
+
+static char *ph_callback_url(const struct chan_inst *c, const char *public_url, const char *what)
+{
+	struct sbuf b = {0};
+	size_t n = strlen(public_url);
+
+	while (n && public_url[n - 1] == '/')
+		n--;
+	sbuf_add(&b, public_url, n);
+	sbuf_printf(&b, "/sms/%s/%s", c->name, what);
+	if (c->inb.auth == IOPD_AUTH_KEY) {
+		sbuf_adds(&b, "?key=");
+		sbuf_adds(&b, c->auth_secret);     /* URL-safe: ph_callback_key */
+	}
+	return b.s;
+}
+
+/* callback_key_file: a secret file like token_file, relative to the
+ * configuration's folder. */
+static char *ph_callback_key(struct chan_inst *c, const config_setting_t *group)
+{
+	const config_setting_t *k = config_setting_get_member(group, "callback_key_file");
+	const char *v;
+	char *key;
+
+	if (!k) {
+		ph_report(c, group, "callback_key_file is required with inbound: the key Kannel "
+		    "presents in its callbacks (key=...), from a file of its own");
+		return NULL;
+	}
+	if (!(v = ph_string_of(c, k, "callback_key_file")) || !(key = ph_secret_path(c, k, v)))
+		return NULL;
+	/* Kannel rewrites '%' sequences in its URLs (%p, %d ...): a key
+	 * that needed escaping would not come back as it left */
+	if (strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~") !=
+	    strlen(key)) {
+		ph_report(c, k, "callback_key_file: the key may hold only letters, digits, '-', '.', "
+		    "'_' and '~' (it travels in URLs Kannel rewrites); make one with "
+		    "`openssl rand -hex 24`");
+		ph_host_secret_free(key);
+		return NULL;
+	}
+	return key;
+}
+
+int chan_inst_inbound_bind(struct chan_inst *c, const config_setting_t *group, const char *public_url,
+    struct errs *errs)
+{
+	const config_setting_t *k = config_setting_get_member(group, "callback_key_file");
+
+	assert(c && c->magic == PH_CHAN_MAGIC && errs);
+	c->errs = errs;
+	c->group = group;
+	c->nerrs = 0;
+	if (!c->has_inbound) {
+		if (k)
+			ph_report(c, k, "callback_key_file: module %s takes no callbacks", c->mod->name);
+	} else if (c->inb.auth == IOPD_AUTH_KEY) {
+		c->auth_secret = ph_callback_key(c, group);
+	} else {
+		if (k)
+			ph_report(c, k, "callback_key_file is not used: this channel's callbacks are "
+			    "signed with its token (token_file)");
+		else
+			c->auth_secret = ph_host_secret_load(&c->host, group, 1);
+	}
+	if (c->has_inbound && c->auth_secret && !c->nerrs) {
+		c->url_status = ph_callback_url(c, public_url, "status");
+		c->url_reply = ph_callback_url(c, public_url, "reply");
+	}
+	c->errs = NULL;
+	c->group = NULL;
+	return c->nerrs ? -1 : 0;
+}
+
+int chan_inst_callback(struct chan_inst *c, const struct iopd_request *rq, struct iopd_callback *out)
+{
+	int (*cb)(void *, const struct iopd_request *, struct iopd_callback *);
+
+	assert(c && c->magic == PH_CHAN_MAGIC);
+	memset(out, 0, sizeof *out);
+	if (!c->has_inbound || !c->live || !(cb = ph_op_callback(c)))
+		return -1;
+	return cb(c->inst, rq, out) == 0 ? 0 : -1;
 }

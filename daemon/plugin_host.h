@@ -48,6 +48,27 @@ void chan_inst_cancel(struct chan_inst *c, void *token);
  * outstanding. */
 void chan_inst_free(struct chan_inst *c);
 const char *chan_inst_name(const struct chan_inst *c);
+/* The last line the plugin logged at error level (a relay without
+ * STARTTLS, refused credentials) and when, or NULL: `iopctl status`. */
+const char *chan_inst_problem(const struct chan_inst *c, double *at);
+
+/* ABI 1.1, the channel's callbacks.  What its plugin takes (NULL: none;
+ * every 1.0 plugin). */
+const struct iopd_inbound *chan_inst_inbound(const struct chan_inst *c);
+/* Is the plugin built for ABI 1.1 or later (it knows the "notice" kind)? */
+int chan_inst_takes_notices(const struct chan_inst *c);
+/* Binds the instance to iopd's `inbound` block: loads the secret its
+ * callbacks are checked with (the channel's token for IOPD_AUTH_TWILIO,
+ * callback_key_file for IOPD_AUTH_KEY) and makes host->callback_url's
+ * URLs from `public_url`.  Errors go to `errs` at the group's settings.
+ * May run off the loop thread (a reload).  0, or -1. */
+int chan_inst_inbound_bind(struct chan_inst *c, const config_setting_t *group,
+    const char *public_url, struct errs *errs);
+/* The bound secret (never log it), or NULL. */
+const char *chan_inst_auth_secret(const struct chan_inst *c);
+/* The plugin reads an authenticated request: 0 with `out` filled, or -1
+ * (malformed, or the channel takes no callbacks, or is out of service). */
+int chan_inst_callback(struct chan_inst *c, const struct iopd_request *rq, struct iopd_callback *out);
 
 /* Reads a secret file the way secret_load does (exposed for tests). */
 char *secret_read_file(const char *path, char *err, size_t errlen);

@@ -10,7 +10,7 @@
 struct render_in {
 	const struct patient *patient;
 	const struct template *tmpl;
-	int64_t event;                 /* {date} {day} {time}, in the patient's zone */
+	int64_t event;                 /* {date} {day} {time}, in the patient's zone and language */
 	const char *location, *label;
 };
 
@@ -22,5 +22,19 @@ struct rendered {
 
 void render(const struct snapshot *s, const struct render_in *in, struct rendered *out);
 void rendered_free(struct rendered *r);
+
+struct occ;
+
+/* What the patient reads of a reminder, by its channel's module. */
+enum render_form {
+	RENDER_TEXT,                   /* SMS, console: out->text */
+	RENDER_EMAIL,                  /* e-mail: out->subject and out->body */
+	RENDER_NONE                    /* webhook and other modules: no text reaches the patient */
+};
+
+/* Renders the reminder of group o on channel ch as the daemon would send
+ * it (previews: iopd agenda --text, iopd render). */
+enum render_form render_occ(const struct snapshot *s, const struct occ *o, uint16_t ch,
+    struct rendered *out);
 
 #endif

@@ -18,6 +18,7 @@ struct snapshot *snapshot_new(void)
 	s->refs = 1;
 	for (k = 0; k < KIND_COUNT; k++)
 		s->default_tmpl[k] = -1;       /* until templates = { ... } defines them */
+	s->inbound.staff = -1;
 	return s;
 }
 

@@ -18,6 +18,8 @@
 #include "util.h"
 
 #define SNAP_MAX_CHANNELS 64           /* channel sets are 64-bit masks */
+#define LEDGER_RETENTION_DEFAULT (400 * 86400)
+#define LEDGER_RETENTION_MIN (30 * 86400)
 
 typedef uint64_t chanmask;
 
@@ -32,6 +34,7 @@ struct quiet {
 };
 
 struct tmpl_text;                      /* a compiled template text (template.h) */
+struct lang;                           /* {day} and {time} of a language (lang.h) */
 
 struct tmpl_fields {
 	const struct tmpl_text *sms, *subject, *body;   /* NULL: not set here */
@@ -119,6 +122,7 @@ struct medication {
 struct patient {
 	const char *id, *first_name, *phone, *email, *language;
 	const struct tz *tz;
+	const struct lang *lang;       /* from language: names of days, months, the clock */
 	int32_t *absences;             /* sorted dates */
 	struct appointment *appts;     /* sorted by instant */
 	struct medication *meds;
@@ -130,6 +134,10 @@ struct patient {
 	uint16_t program;
 	uint16_t nabsences, nappts, nmeds;
 	bool paused;
+	/* where its entry is (the line of its `{`), for messages that send an
+	 * admin there: iopctl resume of a patient `paused = true` holds */
+	const char *file;
+	int32_t line;
 };
 
 struct chan_inst;
@@ -144,6 +152,17 @@ struct channel {
 	int line;
 	enum iopd_contact contact;
 	bool insecure_tls;
+	/* two-way (SPEC 8) */
+	int16_t fallback;              /* channel index of `fallback`; -1: none */
+	bool replies;                  /* iopd answers keywords on this channel */
+	bool callbacks;                /* its plugin takes callbacks (full mode only) */
+};
+
+/* inbound = { ... } (SPEC 8); listen == NULL: no listener. */
+struct inbound_conf {
+	const char *listen;            /* "host:port" */
+	const char *public_url;        /* without a trailing '/' */
+	int32_t staff;                 /* channel index of `staff`; -1: none */
 };
 
 enum ledger_kind { LEDGER_SQLITE, LEDGER_POSTGRESQL };
@@ -159,12 +178,15 @@ struct snapshot {
 	/* daemon = { ... } */
 	const struct tz *tz;
 	const char *state_dir, *control_socket, *plugin_dir, *clinic_phone;
+	const char *default_country;   /* daemon.default_country ("US"); NULL: none */
 	struct quiet quiet;
 	int64_t catch_up;              /* seconds */
 	int64_t medication_grace;      /* seconds */
 	int log_level;                 /* daemon.log_level; -1: not set */
 	const char *metrics_file;      /* daemon.metrics_file (absolute); NULL: none */
 	double metrics_interval;       /* daemon.metrics_interval, seconds (default 15) */
+	int64_t ledger_retention;      /* daemon.ledger_retention, seconds; 0: forever */
+	struct inbound_conf inbound;
 	/* daemon.ledger, daemon.postgresql, daemon.instance (SPEC 9) */
 	enum ledger_kind ledger;
 	const char *instance;          /* default: the host name */
@@ -181,7 +203,7 @@ struct snapshot {
 	struct template *templates;
 	int32_t default_tmpl[KIND_COUNT];   /* "session", ...; -1 if not defined */
 	struct program *programs;
-	struct patient *patients;      /* in file order; rank gives id order */
+	struct patient *patients;      /* in reading order; rank gives id order */
 	uint32_t *patient_order;       /* patient indexes in id order */
 	uint16_t nchannels, ntemplates, nprograms;
 	uint32_t npatients;

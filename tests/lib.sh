@@ -16,6 +16,9 @@
 #            finish              print "N passed, N failed[, N skipped]" and exit
 #                                (1 if anything failed); the trap does it too
 # Waiting:   waitfor 'CMD' [TIMEOUT_S=10]  eval CMD every 0.05 s until true
+#            RIG_WAIT_SCALE=N (an integer, default 1) multiplies every bounded
+#            wait (waitfor, stop_pid, stop_all): a slow iopd (valgrind, `make
+#            check-valgrind`) gets more time, and no check gets weaker
 # JSON logs: jsonl_count FILE [COND]        records where python COND(r) holds
 #            jsonl_field FILE EXPR [COND]  EXPR(r) of matching records, one a line
 # Ports:     free_port [N]       unused 127.0.0.1 TCP port (base of N consecutive)
@@ -27,8 +30,10 @@
 #                                STOP_RC (exit status if it was our child, else "")
 #            stop_all            stop everything now (the trap calls it as well)
 #            alive PID           true while PID runs (zombies count as dead)
-# Peers (all on 127.0.0.1, kernel-chosen ports, wait until ready). NAME is an
-# optional UPPERCASE variable prefix, so a test can run several of a kind:
+# Peers (all on 127.0.0.1, kernel-chosen ports, wait until ready; the times the
+# sinks and the notify listener log, "t", are on the test's clock: see
+# tests/rig/testclock.py). NAME is an optional UPPERCASE variable prefix, so a
+# test can run several of a kind:
 #   start_webhook [NAME=WEBHOOK] [webhook_sink.py args]
 #        -> NAME_PID NAME_PORT NAME_URL NAME_LOG NAME_DIR
 #   start_twilio  [NAME=TWILIO]  [webhook_sink.py args]
@@ -45,6 +50,10 @@
 #          (lines "DEBUG: Got message N: <FROM TO text TEXT>", one per part);
 #        fakesmsc exits on admin stop-smsc: after start-smsc run
 #          sh "$RIG_DIR/kannel.sh" fakesmsc "$KANNEL_DIR"
+#        two-way (kannel.sh): export KANNEL_GET_URL=URL (sms-service get-url)
+#          and KANNEL_MO=1 before start_kannel, then
+#   kannel_mo [NAME=KANNEL] FROM TO TEXT...  a phone's text, through fakesmsc
+#        (waits, bounded, until fakesmsc says it sent it)
 #   make_certs    -> CERT KEY (trusted self-signed), OTHER_CERT OTHER_KEY (untrusted)
 #   start_pg      [NAME=PG] [SETTING=VALUE ...]   a private PostgreSQL cluster
 #        (tests/rig/pg.sh: initdb in a folder of its own, run by `postgres`
@@ -58,19 +67,132 @@
 #        (read-only until pg_promote NAME), same variables
 #   pg_stop [NAME=PG] [fast|immediate]   pg_start [NAME=PG]   pg_promote [NAME=PG]
 #   pg_q [NAME=PG] SQL              rows of SQL in database iopd, '|'-separated
-# Time:      faketime_env 'YYYY-MM-DD hh:mm:ss' [SPEED e.g. x10]
-#            prints one VAR=value per line for an exact fake start:
+# Time.  No test depends on today's date or on the machine's clock: the suite
+# passes whatever the date, also with the test runner's own clock faked by
+# libfaketime (tests/date_independence.sh checks that at two other dates,
+# with FAKETIME=+N and FAKETIME=@DATE in the runner's environment).  So:
+#   * a clock given to iopd (or to any process under test) is ABSOLUTE,
+#     FAKETIME=@DATE (faketime_env, start_iopd, iopd_start), never a +N/-N
+#     offset: libfaketime counts those from the machine's real clock, which
+#     is not the test's when the runner's clock is faked;
+#   * the test's own clock is its shell's $EPOCHREALTIME (now_epoch), never
+#     `date`, time.time() or another process's idea of now: under a runner
+#     faked to "@DATE" every new process starts at DATE;
+#   * a process that must agree with the test's clock (iopd where it would
+#     run on the real clock, sendone) gets an explicit absolute clock at the
+#     test's now (clock_env); the times the peers log are on the test's clock
+#     already (RIG_CLOCK, tests/rig/testclock.py);
+#   * one timeline across restarts and kill -9: timeline_begin once, then
+#     start each run at "$(timeline_now)";
+#   * dates in test configurations are fixed ones that keep their meaning in
+#     any year (2026-12-01...), never today's; make_certs' certificates are
+#     valid 2020-2039.
+#
+#   now_epoch     the test's clock now: Unix seconds, 6 decimals
+#   fmt_date EPOCH        'YYYY-MM-DD hh:mm:ss[.ffffff]' (UTC) of EPOCH
+#   faketime_env 'YYYY-MM-DD hh:mm:ss[.ffffff]' [SPEED e.g. x10]
+#            prints one VAR=value per line for an exact fake start (a
+#            leading @ is accepted):
 #              mapfile -t FT < <(faketime_env '2026-12-01 17:59:50')
 #              spawn iopd env "${FT[@]}" "$IOPD" --config "$T/iopd.conf"
-#            (LD_PRELOAD=<libfaketimeMT.so.1>, FAKETIME=@DATE [SPEED], and
-#            ASAN_OPTIONS+=verify_asan_link_order=0 so sanitizer builds accept the
-#            preload, plus allocator_release_to_os_interval_ms=-1, without which
-#            ASan and libfaketime deadlock at start; DATE is local time of the
-#            process: set TZ too)
-#            faketime_lib   prints the libfaketimeMT path (status 1 if none;
-#                           FAKETIME_LIB overrides the search)
+#            (LD_PRELOAD=<libfaketimeMT.so.1> followed by the inherited
+#            LD_PRELOAD without any libfaketime: a runner under libfaketime
+#            must not fake the clock a second time; FAKETIME=@DATE [SPEED];
+#            ASAN_OPTIONS+=verify_asan_link_order=0 so sanitizer builds accept
+#            the preload, plus allocator_release_to_os_interval_ms=-1, without
+#            which ASan and libfaketime deadlock at start; DATE is local time
+#            of the process: set TZ too)
+#   clock_env     faketime_env at the test's now: a process started with it
+#                 agrees with the test's clock (it lags by its own start-up,
+#                 a few ms); CLOCK_MONOTONIC stays the machine's, as
+#                 systemd wants it (FAKETIME_DONT_FAKE_MONOTONIC=1)
+#   timeline_begin 'YYYY-MM-DD hh:mm:ss[.ffffff]'   (UTC) a fake timeline
+#                 that is there now, and runs on with the test's clock
+#   timeline_now  '@YYYY-MM-DD hh:mm:ss.ffffff': where the timeline is now
+#                 (its start + the time elapsed on the test's clock), the
+#                 start for iopd_start / start_iopd / faketime_env.  Exact
+#                 to the microsecond (libfaketime reads fractional seconds),
+#                 never rounded down: a run started at it lags the timeline
+#                 by its start-up only, so a restart never goes back behind
+#                 what a killed run had seen
+#   timeline_epoch  the same as Unix seconds, 6 decimals
+#   faketime_lib  prints the libfaketimeMT path (status 1 if none;
+#                 FAKETIME_LIB overrides the search)
+#   without_faketime CMD...  CMD without the runner's libfaketime, for tools
+#                 to which the clock means nothing and that break under it
+#                 (man's seccomp sandbox)
+#
+# libfaketime 0.9.10 keeps some state in shared memory named by FAKETIME_SHARED
+# (a semaphore and a segment, /dev/shm/sem.faketime_sem_PID and
+# /dev/shm/faketime_shm_PID, made by the first faked process that does not
+# inherit the name), among it a start time that a process which inherits the
+# name may take for its own start, even given FAKETIME=@DATE of its own.  So
+# the processes a test starts do not inherit it: sourcing this file unsets
+# FAKETIME_SHARED.  A test shell that is the FIRST process under a runner's
+# libfaketime (LD_PRELOAD and FAKETIME, no FAKETIME_SHARED) starts itself
+# again, once, with one made for it: libfaketime made its own while bash
+# started, and then leaves bash on the machine's clock until it reads its
+# settings again about 10 s later, when $EPOCHREALTIME jumps; the trap
+# removes the one made for it.
+#
 # Variables: T (private dir)  TESTS_DIR  RIG_DIR  PY (python3 on PATH)
 #            SYSPY (/usr/bin/python3, has Debian's python3-aiosmtpd)
+
+# ---------------------------------------------------------------- libfaketime
+# first, before this shell starts anything (see the header)
+faketime_lib() {
+  local f
+  for f in ${FAKETIME_LIB:-} /usr/lib/*/faketime/libfaketimeMT.so.1 \
+           /usr/lib/faketime/libfaketimeMT.so.1 /usr/lib64/faketime/libfaketimeMT.so.1 \
+           /usr/local/lib/faketime/libfaketimeMT.so.1; do
+    [ -f "$f" ] && { echo "$f"; return 0; }
+  done
+  return 1
+}
+
+# libfaketime's shared memory for the test (see the header)
+RIG_FT_OWN=
+_rig_ft_setup() { # the test script's arguments
+  local pair
+  if [[ ${FAKETIME_SHARED:-} == "/faketime_sem_$$ "* ]] && [ "${RIG_FT_REEXEC:-}" != $$ ] &&
+     [ -f "$0" ]; then
+    # made while this shell started, so its clock jumps: start again with another
+    pair=$(_rig_ft_pair) && RIG_FT_REEXEC=$$ FAKETIME_SHARED=$pair exec "$BASH" "$0" "$@"
+  fi
+  if [ "${RIG_FT_REEXEC:-}" = $$ ]; then
+    RIG_FT_OWN=$FAKETIME_SHARED
+    rm -f "/dev/shm/sem.faketime_sem_$$" "/dev/shm/faketime_shm_$$"    # the one made at start
+  fi
+  # not for the processes the test starts: one of them started on a clock of
+  # its own at @DATE could start from the time in there instead of its own
+  unset FAKETIME_SHARED
+}
+# _rig_ft_pair: new shared memory, made by an env(1) under libfaketime that
+# execs, and so leaves it behind for us; status 1 if none could be made
+_rig_ft_pair() {
+  local lib pair try
+  lib=$(faketime_lib) || return 1
+  for try in 1 2 3; do
+    pair=$( (unset FAKETIME_SHARED; LD_PRELOAD=$lib FAKETIME=+0 exec env sh -c 'printf %s "${FAKETIME_SHARED:-}"') 2>/dev/null)
+    case $pair in /faketime_sem_*" "/faketime_shm_*) ;; *) continue ;; esac
+    if [ -e "$(_rig_ft_file sem "$pair")" ] && [ -e "$(_rig_ft_file shm "$pair")" ]; then
+      echo "$pair"
+      return 0
+    fi
+  done
+  return 1
+}
+_rig_ft_file() { # sem|shm 'SEM SHM' -> its file
+  local n
+  if [ "$1" = sem ]; then n=${2%% *}; echo "/dev/shm/sem.${n#/}"; else n=${2##* }; echo "/dev/shm/${n#/}"; fi
+}
+_rig_ft_shared_rm() {
+  [ -n "$RIG_FT_OWN" ] || return 0
+  rm -f "$(_rig_ft_file sem "$RIG_FT_OWN")" "$(_rig_ft_file shm "$RIG_FT_OWN")"
+  RIG_FT_OWN=
+}
+
+_rig_ft_setup "$@"
 
 TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RIG_DIR=$TESTS_DIR/rig
@@ -119,7 +241,8 @@ finish() {
 # ---------------------------------------------------------------- waiting
 _rig_now_us() { local t=${EPOCHREALTIME:-}; t=${t//[!0-9]/}; echo "${t:-0}"; }
 waitfor() { # 'CMD' [TIMEOUT_S]
-  local cmd=$1 timeout=${2:-10} deadline n=0 max
+  local cmd=$1 timeout deadline n=0 max
+  timeout=$(_rig_scaled "${2:-10}")
   if [ -n "${EPOCHREALTIME:-}" ]; then
     deadline=$(( $(_rig_now_us) + $(_rig_secs_us "$timeout") ))
     until eval "$cmd" >/dev/null 2>&1; do
@@ -133,6 +256,11 @@ waitfor() { # 'CMD' [TIMEOUT_S]
       sleep "$RIG_STEP"
     done
   fi
+}
+_rig_scaled() { # SECONDS -> SECONDS * RIG_WAIT_SCALE (a decimal string)
+  local s=${RIG_WAIT_SCALE:-1}
+  [ "$s" = 1 ] && { echo "$1"; return; }
+  echo $(( $(_rig_secs_us "$1") * s / 1000 ))e-3 | awk '{ printf "%.3f\n", $1 }'
 }
 _rig_secs_us() { # "2.5" -> 2500000
   local s=$1 i f
@@ -236,7 +364,7 @@ stop_pid() { # PID [TIMEOUT_S]
   local pid=$1 deadline
   STOP_RC=
   kill -TERM "$pid" 2>/dev/null || true
-  deadline=$(( $(_rig_now_us) + $(_rig_secs_us "${2:-5}") ))
+  deadline=$(( $(_rig_now_us) + $(_rig_secs_us "$(_rig_scaled "${2:-5}")") ))
   while alive "$pid" && [ "$(_rig_now_us)" -lt "$deadline" ]; do sleep "$RIG_STEP"; done
   if alive "$pid"; then
     echo "# stop_pid: $pid did not exit after SIGTERM, sending SIGKILL" >&2
@@ -255,7 +383,7 @@ stop_all() {
   RIG_STOPCMDS=()
   [ ${#RIG_PIDS[@]} -gt 0 ] || return 0
   for p in "${RIG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  deadline=$(( $(_rig_now_us) + $(_rig_secs_us "${RIG_STOP_TIMEOUT:-5}") ))
+  deadline=$(( $(_rig_now_us) + $(_rig_secs_us "$(_rig_scaled "${RIG_STOP_TIMEOUT:-5}")") ))
   while :; do
     left=()
     for p in "${RIG_PIDS[@]}"; do alive "$p" && left+=("$p"); done
@@ -292,6 +420,7 @@ _rig_exit() {
     [ "$RIG_FAIL" -gt 0 ] && rc=1
     [ "$rc" -ne 0 ] && { rc=1; _rig_dump_logs; }
   fi
+  _rig_ft_shared_rm
   if [ "${KEEP:-0}" = 1 ]; then
     echo "# KEEP=1: test files kept in $T" >&2
   else
@@ -323,7 +452,7 @@ start_webhook() { # [NAME] [webhook_sink.py args]
   d=$T/${n,,}
   mkdir -p "$d"; rm -f "$d/ready"
   for a in "$@"; do [ "$a" = --tls ] && scheme=https; done
-  spawn "$(basename "$d")" "$PY" "$RIG_DIR/webhook_sink.py" --port 0 \
+  spawn "$(basename "$d")" env "$(_rig_peer_clock)" "$PY" "$RIG_DIR/webhook_sink.py" --port 0 \
     --log "$d/requests.jsonl" --ready-file "$d/ready" "$@"
   local pid=$SPAWN_PID
   _rig_wait_ready "$pid" "$d/ready" 10 "webhook sink $n" || return 1
@@ -354,7 +483,7 @@ start_smtp() { # [NAME] [smtp_sink.py args]
   d=$T/${n,,}
   mkdir -p "$d"; rm -f "$d/ready"
   for a in "$@"; do [ "$a" = --smtps ] && scheme=smtps; done
-  spawn "$(basename "$d")" "$SYSPY" "$RIG_DIR/smtp_sink.py" --port 0 \
+  spawn "$(basename "$d")" env "$(_rig_peer_clock)" "$SYSPY" "$RIG_DIR/smtp_sink.py" --port 0 \
     --maildir "$d/maildir" --log "$d/mail.jsonl" --events "$d/events.jsonl" \
     --ready-file "$d/ready" "$@"
   local pid=$SPAWN_PID
@@ -377,7 +506,7 @@ start_notify() { # [NAME] [SOCKET|@abstract] [notify_listen.py args]
   sock=$d/notify.sock
   [ ${#sock} -lt 100 ] || sock="@iopd-notify-$$-${n,,}"    # sun_path limit (108)
   case ${1:-} in ''|-*) ;; *) sock=$1; shift ;; esac
-  spawn "$(basename "$d")" "$PY" "$RIG_DIR/notify_listen.py" "$sock" \
+  spawn "$(basename "$d")" env "$(_rig_peer_clock)" "$PY" "$RIG_DIR/notify_listen.py" "$sock" \
     --timeout 600 --out "$d/notify.jsonl" --ready-file "$d/ready" "$@"
   local pid=$SPAWN_PID
   _rig_wait_ready "$pid" "$d/ready" 10 "notify listener $n" || return 1
@@ -410,6 +539,16 @@ start_kannel() { # [NAME]
   done <"$d/env"
   local pids=${n}_PIDS p
   for p in ${!pids}; do RIG_PIDS+=("$p"); done
+}
+
+kannel_mo() { # [NAME] FROM TO TEXT...
+  _rig_name KANNEL "$@"; shift "$RIG_NSHIFT"
+  local n=$RIG_NAME d out before from=$1 to=$2
+  shift 2
+  d=${n}_DIR; d=${!d}; out=$d/fakesmsc.out
+  before=$(grep -c 'fakesmsc: sent message' "$out" || true)
+  printf '%s %s text %s\n' "$from" "$to" "$*" >"$d/mo.fifo"
+  waitfor "[ \$(grep -c 'fakesmsc: sent message' '$out') -gt $before ]" 10
 }
 
 make_certs() { # -> CERT KEY OTHER_CERT OTHER_KEY
@@ -476,23 +615,69 @@ pg_q() { # [NAME] SQL
 }
 
 # ---------------------------------------------------------------- time
-faketime_lib() {
-  local f
-  for f in ${FAKETIME_LIB:-} /usr/lib/*/faketime/libfaketimeMT.so.1 \
-           /usr/lib/faketime/libfaketimeMT.so.1 /usr/lib64/faketime/libfaketimeMT.so.1 \
-           /usr/local/lib/faketime/libfaketimeMT.so.1; do
-    [ -f "$f" ] && { echo "$f"; return 0; }
+_rig_preload_without_faketime() { # the inherited LD_PRELOAD minus libfaketime*
+  local - p out=() IFS=$' \t\n:'
+  set -f
+  for p in ${LD_PRELOAD:-}; do
+    case ${p##*/} in libfaketime*) ;; *) out+=("$p") ;; esac
   done
-  return 1
+  IFS=' '
+  echo "${out[*]}"
 }
-faketime_env() { # 'YYYY-MM-DD hh:mm:ss' [SPEED]
-  local lib
+faketime_env() { # 'YYYY-MM-DD hh:mm:ss[.ffffff]' [SPEED]
+  local lib pre
   lib=$(faketime_lib) || { echo "faketime_env: libfaketimeMT.so.1 not found" >&2; return 1; }
-  echo "LD_PRELOAD=$lib${LD_PRELOAD:+ $LD_PRELOAD}"
-  echo "FAKETIME=@$1${2:+ $2}"
+  pre=$(_rig_preload_without_faketime)
+  echo "LD_PRELOAD=$lib${pre:+ $pre}"
+  echo "FAKETIME=@${1#@}${2:+ $2}"
   # ASan insists on being first in the library list; libfaketime is preloaded
   echo "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:allocator_release_to_os_interval_ms=-1"
 }
+without_faketime() { # CMD...
+  local pre
+  pre=$(_rig_preload_without_faketime)
+  if [ -n "$pre" ]; then
+    env -u FAKETIME -u FAKETIME_SHARED -u FAKETIME_TIMESTAMP_FILE LD_PRELOAD="$pre" "$@"
+  else
+    env -u FAKETIME -u FAKETIME_SHARED -u FAKETIME_TIMESTAMP_FILE -u LD_PRELOAD "$@"
+  fi
+}
+_rig_us_epoch() { printf '%d.%06d\n' "$(($1 / 1000000))" "$(($1 % 1000000))"; }
+now_epoch() { _rig_us_epoch "$(_rig_now_us)"; }
+fmt_date() { # EPOCH (Unix seconds, maybe with a fraction)
+  local s=${1%%.*} f=
+  [ "$s" = "$1" ] || f=.${1#*.}
+  echo "$(date -u -d "@$s" '+%Y-%m-%d %H:%M:%S')$f"
+}
+_rig_date_us() { # '[@]YYYY-MM-DD hh:mm:ss[.ffffff]' (UTC) -> Unix microseconds
+  local d=${1#@} s f=
+  case $d in *.*) f=${d##*.}; d=${d%.*} ;; esac
+  s=$(date -u -d "$d UTC" +%s) || return 1
+  f=${f}000000
+  echo $((s * 1000000 + 10#${f:0:6}))
+}
+clock_env() {
+  faketime_env "$(fmt_date "$(now_epoch)")" || return 1
+  echo "FAKETIME_DONT_FAKE_MONOTONIC=1"
+}
+# RIG_CLOCK=... for a peer: the test's clock and the kernel's uptime, read
+# together (tests/rig/testclock.py carries the clock on from there)
+_rig_peer_clock() {
+  local t=$EPOCHREALTIME up=
+  read -r up _ 2>/dev/null </proc/uptime || true
+  echo "RIG_CLOCK=${t/,/.}${up:+ $up}"
+}
+# _rig_clock_env: clock_env, or nothing where libfaketime is missing (then no
+# runner can be faked either, and the machine's clock is the test's)
+_rig_clock_env() { faketime_lib >/dev/null 2>&1 && clock_env; return 0; }
+timeline_begin() { # 'YYYY-MM-DD hh:mm:ss[.ffffff]'
+  RIG_TL_BASE=$(_rig_date_us "$1") || { echo "timeline_begin: bad date '$1'" >&2; return 1; }
+  RIG_TL_T0=$(_rig_now_us)
+}
+timeline_epoch() {
+  _rig_us_epoch $((${RIG_TL_BASE:?timeline_begin first} + $(_rig_now_us) - RIG_TL_T0))
+}
+timeline_now() { echo "@$(fmt_date "$(timeline_epoch)")"; }
 
 # ---------------------------------------------------------------- per-test setup
 T=$(mktemp -d "${TMPDIR:-/tmp}/iopd-test.XXXXXX")

@@ -17,6 +17,12 @@
  * struct iopd_host and struct iopd_plugin_ops; both carry their size, so
  * either side can tell whether a member exists.  Anything else is a new
  * major version.  See iopd-plugin(7) and plugins/example/example.c.
+ *
+ * ABI 1.1 (two-way SMS) added: host->callback_url; the operations
+ * `inbound` and `callback`; the message kinds "reply" (an answer to a
+ * patient's text) and "notice" (a JSON body for the staff webhook, to be
+ * posted verbatim).  A plugin built against 1.0 still loads: it simply
+ * takes no callbacks and is never given a notice.
  */
 #ifndef IOPD_PLUGIN_H
 #define IOPD_PLUGIN_H
@@ -32,7 +38,7 @@ extern "C" {
 #endif
 
 #define IOPD_PLUGIN_ABI_MAJOR 1
-#define IOPD_PLUGIN_ABI_MINOR 0
+#define IOPD_PLUGIN_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define IOPD_PLUGIN_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -68,18 +74,26 @@ enum iopd_result {
 
 /* One rendered reminder, ready to leave.
  *
+ * Since ABI 1.1 a message may also be an answer to a patient's text (kind
+ * "reply": `text` as for a reminder, `event` and `due` the time of the
+ * text) or, for a channel chosen as the staff channel, a "notice": `body`
+ * holds a JSON document to post verbatim (`text` and `subject` name what
+ * it is about, e.g. "reply" or "failed"); `to` is NULL.  Only plugins
+ * built for ABI 1.1 or later are given notices.
+ *
  * Ownership: the host owns the message and every string in it.  They stay
  * valid until the plugin calls `done` for this send, or until the host
  * calls `cancel` for it; a plugin that needs them longer copies them. */
 struct iopd_message {
 	const char *id;                /* 16 hex digits: the idempotency key, stable across retries */
-	const char *kind;              /* "session" | "appointment" | "medication" | "aftercare" | "test" */
+	const char *kind;              /* "session" | "appointment" | "medication" | "aftercare" | "test"
+	                                * | "reply" | "notice" (ABI 1.1) */
 	const char *patient;           /* patient id (never a name) */
 	const char *channel;           /* the channel's name */
 	const char *to;                /* phone or email per the module's contact; NULL for NONE */
 	const char *text;              /* the SMS / console text (UTF-8) */
 	const char *subject;           /* e-mail subject (UTF-8) */
-	const char *body;              /* e-mail body (UTF-8) */
+	const char *body;              /* e-mail body (UTF-8); "notice": the JSON to post */
 	int64_t event;                 /* the event's instant, Unix seconds */
 	int64_t due;                   /* when it fell due, Unix seconds */
 	int64_t expires;               /* useless at or after this instant (0: never) */
@@ -171,6 +185,93 @@ struct iopd_host {
 	double (*now)(const struct iopd_host *h);
 
 	void *host_data;               /* the host's own; plugins leave it alone */
+
+	/* ---- ABI 1.1: check h->size (offsetof the member + its size) before
+	 * calling one; a 1.0 host does not have them. ---- */
+
+	/* NAME
+	 *	callback_url - where the gateway calls iopd back
+	 * DESCRIPTION
+	 *	The absolute URL the channel's gateway should call for `what`:
+	 *	"status" (delivery reports) or "reply" (incoming messages).  It
+	 *	is the `public_url` of iopd's `inbound` block, then
+	 *	"/sms/CHANNEL/WHAT", then, for a channel whose callbacks are
+	 *	authenticated by a key (IOPD_AUTH_KEY), "?key=KEY" (escaped).  A
+	 *	plugin adds its own parameters after it ('&' if the URL already
+	 *	holds a '?', else '?').  The URL may hold a secret: never log it.
+	 * RETURN VALUE
+	 *	A host-owned string, valid until `stop`; NULL when iopd has no
+	 *	`inbound` block (then a send asks for no callbacks).  Callable
+	 *	from `start` on, on the loop thread. */
+	const char *(*callback_url)(const struct iopd_host *h, const char *what);
+};
+
+/* ---- ABI 1.1: callbacks from a gateway ------------------------------- */
+
+/* How the host authenticates the callbacks of a channel (the host holds
+ * the secrets and checks them before the plugin sees a request). */
+enum iopd_auth {
+	IOPD_AUTH_TWILIO = 1,          /* X-Twilio-Signature: base64 HMAC-SHA1 keyed by the
+	                                * channel's secret (token_file), over public_url + path
+	                                * + each POST parameter's name and value, sorted */
+	IOPD_AUTH_KEY = 2              /* a `key` parameter equal to the content of the
+	                                * channel's callback_key_file (constant-time compare) */
+};
+
+/* What an instance takes from its gateway, filled by the `inbound` op. */
+struct iopd_inbound {
+	int auth;                      /* enum iopd_auth */
+	const char *method;            /* "POST" (form body) or "GET" (query string); static */
+	int replies;                   /* the default of the channel's `replies`: 1 when iopd
+	                                * should answer keywords itself, 0 when the gateway does */
+};
+
+struct iopd_param {
+	const char *name, *value;      /* percent-decoded, NUL-terminated */
+};
+
+/* One authenticated request for this channel.  Host-owned; valid while
+ * the `callback` op runs. */
+struct iopd_request {
+	const char *what;              /* "reply" or "status": the path's last segment */
+	const struct iopd_param *params;   /* the query's, then the form body's, as received */
+	size_t nparams;
+};
+
+enum iopd_callback_type {
+	IOPD_CALLBACK_NONE = 0,        /* taken, nothing to record (a gateway's test ping) */
+	IOPD_CALLBACK_REPLY = 1,       /* a text from a patient's phone */
+	IOPD_CALLBACK_RECEIPT = 2      /* a delivery report of a send */
+};
+
+/* A delivery report's meaning.  Only the final ones are recorded. */
+enum iopd_receipt {
+	IOPD_RECEIPT_INTERIM = 0,      /* a stage on the way (queued, sent, the SMSC's ack) */
+	IOPD_RECEIPT_DELIVERED = 1,    /* on the handset */
+	IOPD_RECEIPT_UNDELIVERED = 2,  /* the carrier could not deliver it */
+	IOPD_RECEIPT_FAILED = 3,       /* it never left the gateway, or the SMSC refused it */
+	IOPD_RECEIPT_READ = 4          /* delivered and read (recorded as delivered) */
+};
+
+/* What the plugin made of a request, filled by the `callback` op.
+ * Ownership: the strings point into the request or into the instance;
+ * they stay valid until `callback` is called again for this instance or
+ * the instance stops.  The host copies what it keeps.  Never put contact
+ * details or the text in `dedup`, `stage` or `reason`. */
+struct iopd_callback {
+	int type;                      /* enum iopd_callback_type */
+	const char *dedup;             /* what the gateway repeats when it delivers the same
+	                                * callback again (Twilio: MessageSid and status;
+	                                * Kannel: id and type), or NULL: nothing to tell by */
+	/* IOPD_CALLBACK_REPLY */
+	const char *from;              /* the sender's phone, E.164 */
+	const char *text;              /* the message (UTF-8): never log or keep it */
+	/* IOPD_CALLBACK_RECEIPT */
+	const char *reminder;          /* the id (16 hex digits) the send carried, or NULL */
+	const char *gateway_id;        /* the gateway's message id, or NULL */
+	int receipt;                   /* enum iopd_receipt */
+	const char *stage;             /* the gateway's own word for it ("delivered", "16") */
+	const char *reason;            /* why it failed, e.g. "twilio 30003", or NULL */
 };
 
 /* A plugin's operations.  `inst` is whatever configure returned. */
@@ -198,6 +299,34 @@ struct iopd_plugin_ops {
 
 	/* stop: frees the instance.  Called when no send is outstanding. */
 	void (*stop)(void *inst);
+
+	/* ---- ABI 1.1: the host reads them only when ops_size covers them;
+	 * NULL means "not supported". ---- */
+
+	/* NAME
+	 *	inbound - does this instance take callbacks from its gateway?
+	 * DESCRIPTION
+	 *	Called once after `configure` returned the instance, on the same
+	 *	thread (maybe not the loop's).  Fills `in`: how the host must
+	 *	authenticate the callbacks, which HTTP method the gateway uses,
+	 *	and the default of the channel's `replies`.
+	 * RETURN VALUE
+	 *	0 when the instance takes callbacks, -1 when it does not. */
+	int (*inbound)(void *inst, struct iopd_inbound *in);
+
+	/* NAME
+	 *	callback - reads one callback of the channel's gateway
+	 * DESCRIPTION
+	 *	The host has routed the request (POST or GET /sms/CHANNEL/WHAT)
+	 *	and authenticated it; the plugin only reads its parameters into
+	 *	`out` (a reply's sender and text, or a receipt's id and state).
+	 *	The host records it, answers the gateway and acts on it (consent,
+	 *	answers, fallback); the plugin sends nothing here and must not
+	 *	block.  Called on the loop thread.
+	 * RETURN VALUE
+	 *	0 when `out` is filled (the host answers 200), -1 when the
+	 *	request is malformed (the host answers 400 and records nothing). */
+	int (*callback)(void *inst, const struct iopd_request *rq, struct iopd_callback *out);
 };
 
 /* The descriptor every plugin exports as `iopd_plugin`. */
@@ -210,6 +339,12 @@ struct iopd_plugin {
 	size_t ops_size;               /* sizeof(struct iopd_plugin_ops) */
 	const struct iopd_plugin_ops *ops;
 };
+
+/* Does a struct of `size` bytes (a host's h->size, a descriptor's
+ * ops_size) reach past `member` of `type`?  For members added by a minor
+ * version, e.g. IOPD_ABI_HAS(h->size, struct iopd_host, callback_url). */
+#define IOPD_ABI_HAS(size, type, member) \
+	((size) >= offsetof(type, member) + sizeof(((type *)0)->member))
 
 #define IOPD_PLUGIN_SYMBOL "iopd_plugin"
 extern const struct iopd_plugin iopd_plugin;

@@ -48,6 +48,18 @@ void gw_result_auth(struct gw_result *r, const char *fmt, ...)
 	va_end(ap);
 }
 
+void gw_result_misdirected(struct gw_result *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->result = IOPD_PERMANENT;
+	r->misdirected = 1;
+	r->retry_after = -1.0;
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof r->reason, fmt, ap);
+	va_end(ap);
+}
+
 void gw_result_curl(struct gw_result *r, CURLcode rc, const char *errbuf)
 {
 	const char *what = errbuf && *errbuf ? errbuf : curl_easy_strerror(rc);
@@ -78,6 +90,11 @@ void gw_http_status(struct gw_result *r, long status, const char *retry_after, d
 	}
 	if (status == 401) {
 		gw_result_auth(r, "HTTP %ld", status);
+		return;
+	}
+	if (status >= 300 && status <= 399) {
+		gw_result_misdirected(r, "HTTP %ld: a redirect (never followed): check the channel's url",
+		    status);
 		return;
 	}
 	if (status >= 400 && status <= 499 && status != 408 && status != 429) {
@@ -304,7 +321,7 @@ static size_t gw_header_cb(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static int gw_easy_opts(CURL *e, const struct gw_net *n, const char *url, char *errbuf)
+int gw_easy_opts(CURL *e, const struct gw_net *n, const char *url, char *errbuf)
 {
 	CURLcode rc = CURLE_OK;
 
@@ -424,6 +441,15 @@ static void gw_log_outcome(struct gw_xfers *l, const char *id, const struct gw_r
 		l->h->log(l->h, IOPD_LOG_NOTICE, "%s: the gateway accepts our credentials again",
 		    l->module);
 		l->auth_failing = 0;
+	}
+	/* so does a url that leads somewhere else */
+	if (r->misdirected && !l->misdirected) {
+		l->h->log(l->h, IOPD_LOG_ERR, "%s: the reply is not the gateway's (%s); reminders fail "
+		    "until the url is fixed and iopd reloaded", l->module, r->reason);
+		l->misdirected = 1;
+	} else if (l->misdirected && r->result == IOPD_DELIVERED) {
+		l->h->log(l->h, IOPD_LOG_NOTICE, "%s: the gateway answers as expected again", l->module);
+		l->misdirected = 0;
 	}
 }
 

@@ -103,6 +103,7 @@ struct gw_result {
 	enum iopd_result result;
 	double retry_after;            /* TRANSIENT: seconds, or < 0 */
 	int auth_failed;               /* the gateway refused our credentials */
+	int misdirected;               /* the reply is not the gateway's: the url is wrong */
 	char reason[GW_REASON_MAX];    /* never contact details or message text */
 	char gateway_id[GW_ID_MAX];    /* DELIVERED: "" = none */
 };
@@ -118,6 +119,14 @@ void gw_result_set(struct gw_result *r, enum iopd_result res, const char *fmt, .
  * (and the recovery), and each reminder is recorded failed with the reason,
  * where `iopctl status` and the metrics show it. */
 void gw_result_auth(struct gw_result *r, const char *fmt, ...) IOPD_PLUGIN_PRINTF(2, 3);
+/* The reply shows the channel is not talking to its gateway: a redirect
+ * (never followed: a gateway's API does not move, a captive portal or a
+ * wrong url does), or a success whose body is not the gateway's (Twilio's
+ * JSON without a "sid").  PERMANENT with misdirected set: like refused
+ * credentials it fails every send until the admin fixes the url, so gw.c
+ * says it once at error level (and the recovery); retrying would only
+ * hold each reminder until it expires. */
+void gw_result_misdirected(struct gw_result *r, const char *fmt, ...) IOPD_PLUGIN_PRINTF(2, 3);
 /* A transfer that failed in curl (no usable reply): TRANSIENT, with curl's
  * own words, and "TLS certificate verification failed" said plainly when
  * that is what happened. */
@@ -127,7 +136,8 @@ void gw_result_curl(struct gw_result *r, CURLcode rc, const char *errbuf);
  *   401            gw_result_auth: our credentials were refused (PERMANENT)
  *   408, 429, 5xx  TRANSIENT, honouring Retry-After
  *   other 4xx      PERMANENT
- *   anything else  TRANSIENT (1xx, 3xx: redirects are never followed) */
+ *   3xx            gw_result_misdirected: redirects are never followed
+ *   anything else  TRANSIENT (1xx) */
 void gw_http_status(struct gw_result *r, long status, const char *retry_after, double now);
 /* The outcome to hand to `done`; it points into r. */
 void gw_result_outcome(const struct gw_result *r, struct iopd_outcome *o);
@@ -176,6 +186,10 @@ struct gw_net {
 int gw_conf_net(struct gw_conf *c, const struct iopd_channel_info *info, struct gw_net *n,
     const char *protocols, const char *user_agent);
 void gw_net_free(struct gw_net *n);
+/* The options every transfer of a channel gets (URL, timeout, TLS, no
+ * signals, error buffer of CURL_ERROR_SIZE); gw_xfer_new uses it, a
+ * module's own transfers (a probe at start) too.  Returns 0 or -1. */
+int gw_easy_opts(CURL *e, const struct gw_net *n, const char *url, char *errbuf);
 
 /* ------------------------------------------------------------------------
  * Sends in flight
@@ -197,6 +211,7 @@ struct gw_xfers {
 	struct gw_xfer *head;
 	size_t count;
 	int auth_failing;              /* for logging that once, and the recovery */
+	int misdirected;               /* the same for a wrong url */
 };
 
 /* A reply as curl delivered it. */

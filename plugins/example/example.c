@@ -8,7 +8,10 @@
  *     an optional secret;
  *   - send: an asynchronous delivery (here: a timer standing in for a
  *     gateway round trip), with the outcome reported through `done`;
- *   - cancel and stop, with who-owns-what spelled out.
+ *     the message kinds of ABI 1.1 ("reply", "notice");
+ *   - cancel and stop, with who-owns-what spelled out;
+ *   - the ABI 1.1 operations for gateways that call back (inbound,
+ *     callback), which this plugin leaves NULL: see the end of the file.
  *
  * A real gateway module would build a CURL easy handle in send, hand it to
  * host->http_submit and report the outcome from the transfer's callback;
@@ -175,6 +178,13 @@ static void example_send(void *inst, const struct iopd_message *m, iopd_done_fn 
 	snd->done = done;
 	snd->token = token;
 	snd->result = IOPD_DELIVERED;
+	/* ABI 1.1: a "notice" is for a channel chosen as inbound.staff; its
+	 * body is a JSON document to post verbatim (the webhook module does).
+	 * A "reply" is iopd's answer to a patient's text: send it like any
+	 * text.  This plugin delivers both like the rest. */
+	if (strcmp(m->kind, "notice") == 0)
+		ex->h->log(ex->h, IOPD_LOG_DEBUG, "example: a %s notice of %zu bytes", m->text,
+		    m->body ? strlen(m->body) : (size_t)0);
 	if (m->text && strstr(m->text, "transient"))
 		snd->result = IOPD_TRANSIENT;
 	else if (m->text && strstr(m->text, "permanent"))
@@ -223,8 +233,29 @@ static void example_stop(void *inst)
 	free(ex);
 }
 
+/* ABI 1.1: callbacks.  A gateway module that hears back from its gateway
+ * (delivery reports, patients' texts) fills in two more operations:
+ *
+ *   int inbound(void *inst, struct iopd_inbound *in)
+ *       right after configure: return -1 (no callbacks), or say how iopd
+ *       must authenticate them (IOPD_AUTH_TWILIO: the gateway signs with
+ *       the channel's token; IOPD_AUTH_KEY: it presents the channel's
+ *       callback_key_file), the HTTP method, and whether iopd should
+ *       answer keywords (STOP, HELP ...) itself by default;
+ *   int callback(void *inst, const struct iopd_request *rq, struct iopd_callback *out)
+ *       read one authenticated request for /sms/CHANNEL/reply or /status
+ *       into `out` (a reply's sender and text, or a receipt's id and
+ *       state); return -1 if it is malformed.  Send nothing, keep nothing:
+ *       iopd records, answers, and acts on consent.
+ *
+ * and, in send, asks its gateway to call back at host->callback_url(h,
+ * "status") with the message id added (check IOPD_ABI_HAS(h->size, struct
+ * iopd_host, callback_url) if the plugin may run under an older iopd).
+ * plugins/sms/sms.c does all of it for Twilio and Kannel.  This plugin
+ * has no gateway to hear from: NULL, as a plugin built for 1.0 has none. */
 static const struct iopd_plugin_ops example_ops = {
-	example_configure, example_start, example_send, example_cancel, example_stop
+	example_configure, example_start, example_send, example_cancel, example_stop,
+	NULL, NULL                     /* inbound, callback */
 };
 
 /* The one exported symbol: ABI version, module name (must equal the file

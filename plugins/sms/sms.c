@@ -14,7 +14,7 @@
  *       dlr_url = "http://127.0.0.1:8080/dlr?id={id}&type=%d"; }  # optional
  *
  * Both take `ca_file` (trust this CA for an https:// url) and the common
- * keys.  The patient's phone is never logged beyond its last two digits,
+ * keys (`replies`, `fallback`, `callback_key_file` are the host's).  The patient's phone is never logged beyond its last two digits,
  * nor the text at all; the Kannel URL is never logged (its query holds
  * the password).
  *
@@ -24,7 +24,15 @@
  * twice.  Kannel: GET sendsms with the query (Kannel wants POSTed
  * parameters in X-Kannel headers; a GET is simpler and as safe on
  * loopback), validity in minutes, UCS-2 when the text is not GSM 7-bit.
- * The outcome mappings are in sms_fmt.h. */
+ * The outcome mappings are in sms_fmt.h.
+ *
+ * Two-way (ABI 1.1), when iopd has an `inbound` block: every Twilio send
+ * carries StatusCallback (the host's callback URL with our id), every
+ * Kannel send dlr-mask and a dlr-url with our id (and the channel's key,
+ * which the host put in the URL).  The callbacks themselves are read by
+ * sms_twilio_callback and sms_kannel_callback; the host authenticates
+ * them first (Twilio's signature with our token, Kannel's key) and does
+ * everything else. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +41,7 @@
 #include "../common/gw.h"
 #include "sms_fmt.h"
 
-#define SMS_VERSION "1.0"
+#define SMS_VERSION "1.1"
 #define SMS_TWILIO_URL "https://api.twilio.com/2010-04-01/Accounts/%s/Messages.json"
 
 enum sms_api { SMS_TWILIO, SMS_KANNEL };
@@ -48,6 +56,7 @@ struct sms {
 	char *smsc, *dlr_url;          /* Kannel only; NULL if unset */
 	struct gw_net net;
 	struct gw_xfers xfers;
+	struct sms_cb_buf cb;          /* what the last callback's reading points to */
 };
 
 static const char *const sms_keys[] = {
@@ -199,9 +208,27 @@ static void *sms_configure(const struct iopd_host *h, const config_setting_t *s,
 	return sm;
 }
 
+/* The host's callback URL for `what`, or NULL (no `inbound`, or a host
+ * older than ABI 1.1). */
+static const char *sms_callback_base(const struct sms *sm, const char *what)
+{
+	const struct iopd_host *h = sm->h;
+
+	if (!IOPD_ABI_HAS(h->size, struct iopd_host, callback_url) || !h->callback_url)
+		return NULL;
+	return h->callback_url(h, what);
+}
+
 static int sms_start(void *inst)
 {
-	(void)inst;
+	struct sms *sm = inst;
+
+	if (sm->api == SMS_KANNEL && sm->dlr_url && sms_callback_base(sm, "status")) {
+		sm->h->log(sm->h, IOPD_LOG_WARNING, "sms/kannel: dlr_url is ignored: iopd's inbound "
+		    "listener takes this channel's delivery reports");
+		free(sm->dlr_url);
+		sm->dlr_url = NULL;
+	}
 	return 0;
 }
 
@@ -230,13 +257,20 @@ static void sms_send_twilio(struct sms *sm, const struct iopd_message *m, iopd_d
     void *token)
 {
 	struct gw_xfer *x = gw_xfer_new(&sm->xfers, &sm->net, sm->url, 1, m, done, token);
+	const char *cb = sms_callback_base(sm, "status");
+	struct gw_buf status = {0};
 	long validity;
+	int oom;
 
 	if (!x)
 		return;                /* done has been called */
 	validity = sms_twilio_validity(m->expires, sm->h->now(sm->h));
-	sms_twilio_form(&x->req, m->to, sm->from, m->text, validity);
-	if (!gw_buf_str(&x->req) ||
+	if (cb)
+		sms_callback_url(&status, cb, m->id, 0);
+	oom = cb && !gw_buf_str(&status);
+	sms_twilio_form(&x->req, m->to, sm->from, m->text, validity, cb ? gw_buf_str(&status) : NULL);
+	gw_buf_free(&status);
+	if (!gw_buf_str(&x->req) || oom ||
 	    gw_xfer_header(x, "Accept: application/json") < 0 ||
 	    gw_xfer_header(x, "I-Twilio-Idempotency-Token: %s", x->id) < 0 ||
 	    gw_xfer_header(x, "Expect:") < 0 ||
@@ -260,10 +294,18 @@ static void sms_send_kannel(struct sms *sm, const struct iopd_message *m, iopd_d
 		sm->user, sm->secret, sm->from, m->to, m->text, sm->smsc, sm->dlr_url, m->id,
 		sms_kannel_validity(m->expires, sm->h->now(sm->h))
 	};
-	struct gw_buf url = {0};
+	const char *cb = sms_callback_base(sm, "status");
+	struct gw_buf url = {0}, dlr = {0};
 	struct gw_xfer *x;
 
+	if (cb) {
+		sms_callback_url(&dlr, cb, m->id, 1);
+		q.dlr_url = gw_buf_str(&dlr);
+		if (!q.dlr_url)
+			url.oom = 1;
+	}
 	sms_kannel_url(&url, sm->url, &q);
+	gw_buf_wipe(&dlr);             /* it holds the callback key */
 	if (!gw_buf_str(&url)) {
 		struct iopd_outcome o = {IOPD_TRANSIENT, NULL, "sms: out of memory", -1.0};
 
@@ -315,8 +357,35 @@ static void sms_stop(void *inst)
 	sms_free(sm);
 }
 
+/* ------------------------------------------------------------------------
+ * Callbacks (ABI 1.1)
+ * --------------------------------------------------------------------- */
+
+/* Twilio signs its webhooks with our auth token and answers STOP, HELP
+ * and START itself (Advanced Opt-Out), so iopd does not by default;
+ * Kannel presents a key and answers nothing. */
+static int sms_inbound(void *inst, struct iopd_inbound *in)
+{
+	struct sms *sm = inst;
+
+	in->auth = sm->api == SMS_TWILIO ? IOPD_AUTH_TWILIO : IOPD_AUTH_KEY;
+	in->method = sm->api == SMS_TWILIO ? "POST" : "GET";
+	in->replies = sm->api == SMS_KANNEL;
+	return 0;
+}
+
+static int sms_callback(void *inst, const struct iopd_request *rq, struct iopd_callback *out)
+{
+	struct sms *sm = inst;
+
+	memset(&sm->cb, 0, sizeof sm->cb);
+	if (sm->api == SMS_TWILIO)
+		return sms_twilio_callback(rq, out, &sm->cb);
+	return sms_kannel_callback(rq, out, &sm->cb);
+}
+
 static const struct iopd_plugin_ops sms_ops = {
-	sms_configure, sms_start, sms_send, sms_cancel, sms_stop
+	sms_configure, sms_start, sms_send, sms_cancel, sms_stop, sms_inbound, sms_callback
 };
 
 IOPD_PLUGIN_DEFINE("sms", SMS_VERSION, IOPD_CONTACT_PHONE, sms_ops);

@@ -89,7 +89,7 @@ long sms_kannel_validity(int64_t expires, double now)
  * --------------------------------------------------------------------- */
 
 void sms_twilio_form(struct gw_buf *b, const char *to, const char *from, const char *text,
-    long validity)
+    long validity, const char *status_callback)
 {
 	gw_buf_adds(b, "To=");
 	gw_form_escape(b, to);
@@ -99,6 +99,10 @@ void sms_twilio_form(struct gw_buf *b, const char *to, const char *from, const c
 	gw_form_escape(b, text ? text : "");
 	if (validity > 0)
 		gw_buf_printf(b, "&ValidityPeriod=%ld", validity);
+	if (status_callback) {
+		gw_buf_adds(b, "&StatusCallback=");
+		gw_form_escape(b, status_callback);
+	}
 }
 
 /* Twilio's "code": a number (a string of digits is taken too). */
@@ -122,8 +126,13 @@ void sms_twilio_reply(struct gw_result *r, long status, const char *body, size_t
 
 	gw_http_status(r, status, retry_after, now);
 	if (r->result == IOPD_DELIVERED) {
-		if (gw_json_member(body, len, "sid", sid, sizeof sid) == GW_JSON_STRING)
-			gw_token_clean(r->gateway_id, sizeof r->gateway_id, sid);
+		/* Twilio answers a created message with its JSON resource; a
+		 * 2xx without one came from something else (a proxy's or portal's
+		 * page): nothing says the message exists, so it is not "sent" */
+		if (gw_json_member(body, len, "sid", sid, sizeof sid) != GW_JSON_STRING ||
+		    gw_token_clean(r->gateway_id, sizeof r->gateway_id, sid) != 0)
+			gw_result_misdirected(r, "HTTP %ld but the reply is not Twilio's JSON (no \"sid\"): "
+			    "check the channel's url", status);
 		return;
 	}
 	if (!(code = sms_twilio_code(body, len)))
@@ -297,7 +306,10 @@ void sms_kannel_reply(struct gw_result *r, long status, const char *body, size_t
 		return;
 	}
 	gw_result_set(r, IOPD_TRANSIENT, "kannel HTTP %ld%s%s", status, said[0] ? ": " : "", said);
-	if (status == 403 && strncmp(said, "Authorization failed", 20) == 0) {
+	if (status >= 300 && status <= 399) {
+		gw_result_misdirected(r, "kannel HTTP %ld: a redirect (never followed): check the "
+		    "channel's url", status);
+	} else if (status == 403 && strncmp(said, "Authorization failed", 20) == 0) {
 		gw_result_auth(r, "kannel HTTP %ld: %s", status, said);
 	} else if (status == 403 && strstr(said, "Not routable")) {
 		/* "Not routable. Do not try again." is what smsbox answers while
@@ -307,4 +319,168 @@ void sms_kannel_reply(struct gw_result *r, long status, const char *body, size_t
 	} else if (status >= 400 && status <= 499) {
 		r->result = IOPD_PERMANENT;
 	}
+}
+
+/* ------------------------------------------------------------------------
+ * Callbacks
+ * --------------------------------------------------------------------- */
+
+void sms_callback_url(struct gw_buf *b, const char *base, const char *id, int kannel)
+{
+	gw_buf_adds(b, base);
+	gw_buf_addc(b, strchr(base, '?') ? '&' : '?');
+	gw_buf_adds(b, "id=");
+	gw_buf_adds(b, id);
+	if (kannel)
+		gw_buf_adds(b, "&type=%d");
+}
+
+/* The first parameter called `name`, or NULL. */
+static const char *sms_param_get(const struct iopd_request *rq, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < rq->nparams; i++)
+		if (rq->params[i].name && strcmp(rq->params[i].name, name) == 0)
+			return rq->params[i].value;
+	return NULL;
+}
+
+static int sms_id_ok(const char *id)
+{
+	size_t n = 0;
+
+	for (; id && ((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'a' && id[n] <= 'f')); n++)
+		;
+	return id && n == 16 && id[n] == '\0';
+}
+
+/* A gateway's token (a MessageSid, a status word) fit for a key and a log:
+ * 1..GW_ID_MAX-1 bytes of 0x21..0x7e, nothing cleaned away. */
+static int sms_token_ok(const char *t, size_t max)
+{
+	size_t n = 0;
+
+	for (; t && t[n] > 0x20 && t[n] < 0x7f; n++)
+		;
+	return t && n > 0 && n < max && t[n] == '\0';
+}
+
+static const struct {
+	const char *status;
+	enum iopd_receipt receipt;
+} sms_twilio_statuses[] = {
+	{"delivered", IOPD_RECEIPT_DELIVERED}, {"undelivered", IOPD_RECEIPT_UNDELIVERED},
+	{"failed", IOPD_RECEIPT_FAILED}, {"canceled", IOPD_RECEIPT_FAILED},
+	{"read", IOPD_RECEIPT_READ},
+};
+
+static enum iopd_receipt sms_twilio_receipt(const char *status)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof sms_twilio_statuses / sizeof sms_twilio_statuses[0]; i++)
+		if (strcmp(sms_twilio_statuses[i].status, status) == 0)
+			return sms_twilio_statuses[i].receipt;
+	return IOPD_RECEIPT_INTERIM;   /* queued, sending, sent, accepted, ... */
+}
+
+static int sms_twilio_status(const struct iopd_request *rq, struct iopd_callback *out,
+    struct sms_cb_buf *buf)
+{
+	const char *sid = sms_param_get(rq, "MessageSid");
+	const char *status = sms_param_get(rq, "MessageStatus");
+	const char *code = sms_param_get(rq, "ErrorCode");
+	const char *id = sms_param_get(rq, "id");
+
+	if (!sms_token_ok(sid, GW_ID_MAX) || !sms_token_ok(status, sizeof buf->stage))
+		return -1;
+	if (id && !sms_id_ok(id))
+		return -1;
+	out->type = IOPD_CALLBACK_RECEIPT;
+	out->reminder = id;
+	out->gateway_id = sid;
+	snprintf(buf->stage, sizeof buf->stage, "%s", status);
+	out->stage = buf->stage;
+	out->receipt = (int)sms_twilio_receipt(status);
+	snprintf(buf->dedup, sizeof buf->dedup, "%s:%s", sid, status);
+	out->dedup = buf->dedup;
+	/* Twilio's error codes have five digits; a longer run of digits could
+	 * be a phone number, which never goes to the ledger or the log. */
+	if (code && *code && strspn(code, "0123456789") == strlen(code) && strlen(code) <= 6) {
+		snprintf(buf->reason, sizeof buf->reason, "twilio %s", code);
+		out->reason = buf->reason;
+	}
+	return 0;
+}
+
+int sms_twilio_callback(const struct iopd_request *rq, struct iopd_callback *out,
+    struct sms_cb_buf *buf)
+{
+	const char *sid, *from, *body;
+
+	if (strcmp(rq->what, "status") == 0)
+		return sms_twilio_status(rq, out, buf);
+	sid = sms_param_get(rq, "MessageSid");
+	from = sms_param_get(rq, "From");
+	body = sms_param_get(rq, "Body");
+	if (!sms_token_ok(sid, GW_ID_MAX) || !from || !*from)
+		return -1;
+	out->type = IOPD_CALLBACK_REPLY;
+	out->from = from;
+	out->text = body ? body : "";
+	snprintf(buf->dedup, sizeof buf->dedup, "%s", sid);
+	out->dedup = buf->dedup;
+	return 0;
+}
+
+/* Kannel's %p: "+15551230001", or the digits alone when the SMSC drops
+ * the '+': the sender as E.164. */
+static const char *sms_kannel_from(const char *p, struct sms_cb_buf *buf)
+{
+	if (!p || !*p)
+		return NULL;
+	if (*p != '+' && strspn(p, "0123456789") == strlen(p) && strlen(p) < sizeof buf->from - 1) {
+		snprintf(buf->from, sizeof buf->from, "+%s", p);
+		return buf->from;
+	}
+	return p;
+}
+
+int sms_kannel_callback(const struct iopd_request *rq, struct iopd_callback *out,
+    struct sms_cb_buf *buf)
+{
+	const char *id, *type;
+	char *end;
+	long t;
+
+	if (strcmp(rq->what, "reply") == 0) {
+		const char *text = sms_param_get(rq, "text");
+
+		if (!(out->from = sms_kannel_from(sms_param_get(rq, "from"), buf)))
+			return -1;
+		out->type = IOPD_CALLBACK_REPLY;
+		out->text = text ? text : "";
+		return 0;
+	}
+	id = sms_param_get(rq, "id");
+	type = sms_param_get(rq, "type");
+	if (!sms_id_ok(id) || !type || !*type)
+		return -1;
+	t = strtol(type, &end, 10);
+	if (*end || t <= 0 || t > 1024)
+		return -1;
+	out->type = IOPD_CALLBACK_RECEIPT;
+	out->reminder = id;
+	out->receipt = t == 1 ? IOPD_RECEIPT_DELIVERED : t == 2 || t == 16 ? IOPD_RECEIPT_FAILED :
+	    IOPD_RECEIPT_INTERIM;
+	snprintf(buf->stage, sizeof buf->stage, "%ld", t);
+	out->stage = buf->stage;
+	snprintf(buf->dedup, sizeof buf->dedup, "%s:%ld", id, t);
+	out->dedup = buf->dedup;
+	if (out->receipt == IOPD_RECEIPT_FAILED) {
+		snprintf(buf->reason, sizeof buf->reason, "kannel type %ld", t);
+		out->reason = buf->reason;
+	}
+	return 0;
 }

@@ -30,9 +30,10 @@ long sms_twilio_validity(int64_t expires, double now);
  * 0 (leave it out) when expires is 0. */
 long sms_kannel_validity(int64_t expires, double now);
 
-/* The form body of a Messages.json POST. */
+/* The form body of a Messages.json POST.  `status_callback` (or NULL): the
+ * URL Twilio reports the message's status to (StatusCallback). */
 void sms_twilio_form(struct gw_buf *b, const char *to, const char *from, const char *text,
-    long validity);
+    long validity, const char *status_callback);
 /* A Twilio reply.  2xx: DELIVERED with the top-level "sid".  Otherwise the
  * top-level "code" decides where it has something to say (DOMAIN R10):
  *   21610          OPTED_OUT (the recipient texted STOP)
@@ -65,5 +66,36 @@ void sms_kannel_url(struct gw_buf *b, const char *base, const struct sms_kannel_
  * the rest TRANSIENT.  The reason carries Kannel's words, cleaned. */
 void sms_kannel_reply(struct gw_result *r, long status, const char *body, size_t len,
     const char *id);
+
+/* ------------------------------------------------------------------------
+ * Callbacks (ABI 1.1): what a gateway posts back
+ * --------------------------------------------------------------------- */
+
+/* Room for what a callback's reading points to besides the request. */
+struct sms_cb_buf {
+	char dedup[GW_ID_MAX + 32];
+	char reason[64];
+	char from[24];                 /* a sender normalised to E.164 */
+	char stage[24];
+};
+
+/* `base` with "?" or "&" and the reminder id as `id`: the URL a send asks
+ * its status reports at (Twilio: StatusCallback; Kannel: dlr-url, with
+ * "&type=%d" for Kannel to fill in). */
+void sms_callback_url(struct gw_buf *b, const char *base, const char *id, int kannel);
+
+/* Twilio's incoming-message webhook ("reply": From, Body, MessageSid) and
+ * StatusCallback ("status": MessageSid, MessageStatus, ErrorCode, and our
+ * `id` in the query).  Statuses delivered, undelivered, failed, read are
+ * final (canceled counts as failed); the others are stages.  The reason
+ * is "twilio CODE" for an ErrorCode of up to 6 digits, else none.  0, or
+ * -1 when a required parameter is missing or bad. */
+int sms_twilio_callback(const struct iopd_request *rq, struct iopd_callback *out,
+    struct sms_cb_buf *buf);
+/* Kannel's sms-service get-url ("reply": from, text) and dlr-url
+ * ("status": id, type): type 1 delivered, 2 and 16 failed, others (4
+ * queued at the SMSC, 8 accepted by it) stages.  0, or -1. */
+int sms_kannel_callback(const struct iopd_request *rq, struct iopd_callback *out,
+    struct sms_cb_buf *buf);
 
 #endif

@@ -15,6 +15,13 @@
  * or the text; reasons carry the reply code and enhanced status code
  * only, because a server's text often echoes the address.
  *
+ * At start, an asynchronous probe (a connect-only transfer through the
+ * host's curl multi handle: greeting, EHLO, STARTTLS or TLS, no AUTH, no
+ * mail) tells the admin at once that the relay cannot do TLS, rather than
+ * at the first reminder: logged at error level, which `iopctl status`
+ * shows for the channel.  A relay that cannot be reached is a warning:
+ * it may come back before the first send.
+ *
  * Outcomes (smtp_reply): accepted -> delivered, with the server's queue id
  * ("queued as X") as gateway id, else our Message-ID; 4xx -> transient;
  * 5xx -> permanent; network and TLS errors -> transient.  Refused
@@ -41,6 +48,8 @@ struct smtp {
 	char *secret;
 	struct gw_net net;
 	struct gw_xfers xfers;
+	CURL *probe;                   /* the start-up probe, while it runs */
+	char probe_err[CURL_ERROR_SIZE];
 };
 
 static const char *const smtp_keys[] = {"url", "from", "user", "helo", "ca_file", NULL};
@@ -179,9 +188,69 @@ static void *smtp_configure(const struct iopd_host *h, const config_setting_t *s
 	return sm;
 }
 
+/* ------------------------------------------------------------------------
+ * start: the probe
+ * --------------------------------------------------------------------- */
+
+/* The relay's host and port, for log lines ("mail.example.org:587"). */
+static void smtp_relay(const struct smtp *sm, char *buf, size_t len)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL;
+
+	snprintf(buf, len, "the relay");
+	if (u && curl_url_set(u, CURLUPART_URL, sm->url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+		snprintf(buf, len, "%s:%s", host, port);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+}
+
+static void smtp_probe_done(CURL *easy, CURLcode rc, void *arg)
+{
+	struct smtp *sm = arg;
+	char relay[300];
+
+	smtp_relay(sm, relay, sizeof relay);
+	if (rc == CURLE_OK)
+		sm->h->log(sm->h, IOPD_LOG_INFO, "smtp: %s offers %s", relay,
+		    strncmp(sm->url, "smtps:", 6) == 0 ? "TLS" : "STARTTLS");
+	else if (rc == CURLE_USE_SSL_FAILED)
+		sm->h->log(sm->h, IOPD_LOG_ERR, "smtp: %s does not offer STARTTLS: no e-mail can be "
+		    "sent through it (iopd never sends in clear text); enable STARTTLS on the relay, "
+		    "or use an smtps:// relay", relay);
+	else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR ||
+	    rc == CURLE_SSL_CACERT_BADFILE)
+		sm->h->log(sm->h, IOPD_LOG_ERR, "smtp: TLS with %s failed at start: %s", relay,
+		    sm->probe_err[0] ? sm->probe_err : curl_easy_strerror(rc));
+	else
+		sm->h->log(sm->h, IOPD_LOG_WARNING, "smtp: %s cannot be reached at start (%s): "
+		    "e-mails wait and retry", relay, sm->probe_err[0] ? sm->probe_err : curl_easy_strerror(rc));
+	curl_easy_cleanup(easy);
+	sm->probe = NULL;
+}
+
+/* Never blocks: the probe runs in the host's multi handle like a send. */
 static int smtp_start(void *inst)
 {
-	(void)inst;
+	struct smtp *sm = inst;
+	CURL *e = curl_easy_init();
+
+	if (!e || gw_easy_opts(e, &sm->net, sm->url, sm->probe_err) < 0) {
+		if (e)
+			curl_easy_cleanup(e);
+		sm->h->log(sm->h, IOPD_LOG_WARNING, "smtp: cannot probe the relay (out of memory?)");
+		return 0;
+	}
+	curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+	if (sm->h->http_submit(sm->h, e, smtp_probe_done, sm) != 0) {
+		curl_easy_cleanup(e);
+		return 0;
+	}
+	sm->probe = e;
 	return 0;
 }
 
@@ -289,6 +358,11 @@ static void smtp_stop(void *inst)
 {
 	struct smtp *sm = inst;
 
+	if (sm->probe) {               /* the host has withdrawn it already */
+		sm->h->http_cancel(sm->h, sm->probe);
+		curl_easy_cleanup(sm->probe);
+		sm->probe = NULL;
+	}
 	gw_xfers_drop_all(&sm->xfers);
 	smtp_free(sm);
 }

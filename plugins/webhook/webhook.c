@@ -16,6 +16,11 @@
  *
  *     {"id":"..","kind":"..","patient":"..","event":"..Z","due":"..Z","channel":"..","status":"due"}
  *
+ * A staff notice (ABI 1.1, message kind "notice": iopd tells the staff
+ * channel of a patient's reply or of a reminder that failed for good,
+ * SPEC 8) is posted the same way, signed alike, its body the JSON iopd
+ * made, verbatim.
+ *
  * The body carries no contact details and no text: the receiver (an EHR,
  * a paging system) knows its patients.  A receiver verifies the signature
  * over the exact bytes received, and should refuse old timestamps to
@@ -34,7 +39,7 @@
 #include "../common/gw.h"
 #include "webhook_fmt.h"
 
-#define WEBHOOK_VERSION "1.0"
+#define WEBHOOK_VERSION "1.1"
 
 struct webhook {
 	const struct iopd_host *h;
@@ -142,7 +147,7 @@ static void webhook_send(void *inst, const struct iopd_message *m, iopd_done_fn 
 
 	if (!x)
 		return;                /* done has been called */
-	webhook_body(&x->req, m);
+	webhook_request_body(&x->req, m);
 	if (!gw_buf_str(&x->req) || webhook_headers(wh, x, x->id) < 0) {
 		gw_xfer_fail(x, IOPD_TRANSIENT, "webhook: cannot build the request (out of memory?)");
 		return;

@@ -47,6 +47,14 @@ void webhook_body(struct gw_buf *b, const struct iopd_message *m)
 	gw_buf_addc(b, '}');
 }
 
+void webhook_request_body(struct gw_buf *b, const struct iopd_message *m)
+{
+	if (m->kind && strcmp(m->kind, "notice") == 0 && m->body)
+		gw_buf_adds(b, m->body);
+	else
+		webhook_body(b, m);
+}
+
 int webhook_signature(const char *key, size_t keylen, const char *timestamp,
     const char *body, size_t bodylen, char *out, size_t outlen)
 {

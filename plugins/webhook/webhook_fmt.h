@@ -9,6 +9,11 @@
 
 #include "../common/gw.h"
 
+/* The body to POST for m: a "notice" (ABI 1.1: a JSON document the host
+ * made for the staff channel, SPEC 8) verbatim, anything else as
+ * webhook_body. */
+void webhook_request_body(struct gw_buf *b, const struct iopd_message *m);
+
 /* "sha256=" and 64 hex digits, and the NUL. */
 #define WEBHOOK_SIG_MAX 72
 

@@ -11,6 +11,11 @@
 #   <due, UTC> term demo-1 <kind> <16 hex id>: <rendered text>
 # and the ids are the agenda's; Ctrl-C (SIGINT) stops it with exit 0; the
 # shipped file itself still passes `iopd -t`.
+#
+# Then contrib/demo.sh, which `contrib/quickstart.sh demo` runs: started two
+# hours after that first run on the same state folder, it starts from a
+# fresh ledger (no page of "missed" lines for the prompts in between) and
+# its banner ends with the command to try next, `./iopctl -s SOCKET status`.
 set -eu
 for d in "$(dirname "$0")" "${srcdir:-.}/tests/integration"; do
 	[ -f "$d/daemon_lib.sh" ] && { . "$d/daemon_lib.sh"; break; }
@@ -70,4 +75,31 @@ wait "$DEMO_PID" || rc=$?
 check "Ctrl-C (SIGINT): exit 0" test "$rc" -eq 0
 check "no sanitizer report" sanitizer_clean "$DEMO_LOG"
 check "the ledger was the test's, not /tmp/iopd-demo's" grep -qF "ledger $T/demo.state/ledger.db" "$DEMO_LOG"
+
+# --- contrib/demo.sh: a fresh state each time, and the next command to try ----------
+DEMOSH=$_dl_here/../../contrib/demo.sh
+[ -f "$DEMOSH" ] || DEMOSH=${srcdir:-.}/contrib/demo.sh
+check "the first run left a ledger behind" test -s "$T/demo.state/ledger.db"
+mapfile -t FT < <(faketime_env '2026-12-01 14:00:00')
+env TZ=UTC "${FT[@]}" IOPD="$IOPD" IOPD_DEMO_CONF="$T/demo.conf" sh "$DEMOSH" \
+	>"$T/demosh.stdout" 2>"$T/demosh.log" </dev/null &
+DPID=$!
+track "$DPID" "$T/demosh.stdout" "$T/demosh.log"
+waitfor "grep -q ' started: ' '$T/demosh.log' && [ -S '$T/demo.state/control.sock' ]" 15 || true
+check "demo.sh: iopd started" grep -q ' started: ' "$T/demosh.log"
+check "demo.sh: a fresh ledger (\"new ledger\")" grep -q 'new ledger: scheduling from now on' "$T/demosh.log"
+check "demo.sh: no catching up over the two hours since the last run" \
+	test -z "$(grep -iE 'catching up|missed' "$T/demosh.log" || true)"
+check "demo.sh: the banner's last line is the next command to try" \
+	test "$(grep -v -E '^[0-9]{4}-' "$T/demosh.stdout" | tail -n 1)" = \
+	"  In another terminal, try:  ./iopctl -s $T/demo.state/control.sock status"
+check "demo.sh: and that command works" "$IOPCTL" -s "$T/demo.state/control.sock" status
+kill -INT "$DPID"
+waitfor "! alive $DPID" 10 || true
+rc=0
+wait "$DPID" || rc=$?
+check "demo.sh: Ctrl-C stops it, exit 0" test "$rc" -eq 0
+check "demo.sh: no missed reminder in the new ledger" \
+	test "$(sqlite3 "$T/demo.state/ledger.db" "SELECT count(*) FROM reminder WHERE status = 'missed'")" -eq 0
+check "no sanitizer report (demo.sh)" sanitizer_clean "$T/demosh.log"
 finish

@@ -63,12 +63,12 @@ EOF2
 	echo "programs = ( $(program main sms 18:00 3608s), $(program bad smsbad 18:00 3608s),
   $(program down sms 18:00 3604s), $(program soon sms 17:00 4s) );"
 	echo "patients = (
-  $(patient p-en Ana +15551230001 en main),
-  $(patient p-es Benito +15551230002 es main),
-  $(patient p-pl Celina +15551230003 pl main),
-  $(patient p-bad Dora +15551230004 en bad),
-  $(patient p-down Emil +15551230005 en down),
-  $(patient p-soon Fay +15551230006 en soon) );"
+  $(patient p-en Ana +12125550001 en main),
+  $(patient p-es Benito +12125550002 es main),
+  $(patient p-pl Celina +12125550003 pl main),
+  $(patient p-bad Dora +12125550004 en bad),
+  $(patient p-down Emil +12125550005 en down),
+  $(patient p-soon Fay +12125550006 en soon) );"
 } >"$T/iopd.conf"
 chmod 600 "$T/iopd.conf"
 
@@ -95,15 +95,15 @@ for p in en es pl; do
 done
 waitfor "[ \$(grep -c 'Got message' '$KANNEL_FAKESMSC_OUT') -ge 3 ]" 10 || true
 check "en: the SMSC got the rendered text (GSM 7-bit accents intact)" \
-	got "<12345 +15551230001 text Hi Ana, see you Tue Dec 1 at 6:00 PM. Café ¿sì? Ñ €>"
-check "es: the SMSC got the Spanish variant" \
-	got "<12345 +15551230002 text Hola Benito, nos vemos Tue Dec 1 a las 6:00 PM. ¡Mañana!>"
-check "pl: sent as UCS-2, decodes to the rendered text" "$PY" - "$KANNEL_FAKESMSC_OUT" \
-	"Cześć Celina, do zobaczenia Tue Dec 1 o 6:00 PM 😀 Zażółć" <<'EOF2'
+	got "<12345 +12125550001 text Hi Ana, see you Tue Dec 1 at 6:00 PM. Café ¿sì? Ñ €>"
+check "es: the SMSC got the Spanish variant, with Spanish day and month names" \
+	got "<12345 +12125550002 text Hola Benito, nos vemos mar 1 dic a las 18:00. ¡Mañana!>"
+check "pl: sent as UCS-2, decodes to the rendered text (Polish names, 24-hour clock)" "$PY" - "$KANNEL_FAKESMSC_OUT" \
+	"Cześć Celina, do zobaczenia wto, 1 gru o 18:00 😀 Zażółć" <<'EOF2'
 import re, sys
 from urllib.parse import unquote_to_bytes
 out = open(sys.argv[1], encoding="utf-8", errors="replace").read()
-m = re.search(r"<12345 \+15551230003 ucs-2 (\S+)>", out)
+m = re.search(r"<12345 \+12125550003 ucs-2 (\S+)>", out)
 assert m, out
 got = unquote_to_bytes(m.group(1).replace("+", "%20")).decode("utf-16-be")   # fakesmsc: "+" is 0x20
 assert got == sys.argv[2], (got, sys.argv[2])
@@ -127,10 +127,10 @@ waitfor "[ \"\$(curl -s -o /dev/null --max-time 1 -w '%{http_code}' '$KANNEL_SEN
 	fail "smsbox did not come back"
 wait_status D "$ID_down" sent 35 || true
 check "down: delivered once smsbox was back" grep -Eq '^sent\|([2-9]|[1-9][0-9]+)\|' <<<"$(rec D "$ID_down")"
-waitfor "got '<12345 +15551230005 text Hi Emil'" 10 || true
-check "down: the SMSC got it" got "<12345 +15551230005 text Hi Emil, see you Tue Dec 1 at 6:00 PM."
+waitfor "got '<12345 +12125550005 text Hi Emil'" 10 || true
+check "down: the SMSC got it" got "<12345 +12125550005 text Hi Emil, see you Tue Dec 1 at 6:00 PM."
 sleep 1
-check "soon: never reached the SMSC" not got '+15551230006'
+check "soon: never reached the SMSC" not got '+12125550006'
 check "soon: still expired" test "$(rec D "$ID_soon" status)" = expired
 
 # --- the bad password ---------------------------------------------------------------
@@ -140,7 +140,7 @@ check "bad password: one outcome, failed, not retried" \
 	test "$(outcomes D "$ID_bad")" = "failed|1|kannel HTTP 403: Authorization failed for sendsms"
 check "bad password: the failure is a warning with Kannel's reason" \
 	test "$(grep -c "^<4>\[smsbad\] failed: kannel HTTP 403: Authorization failed for sendsms (patient p-bad, reminder $ID_bad)$" "$D_LOG")" -eq 1
-check "bad password: never reached the SMSC" not got '+15551230004'
+check "bad password: never reached the SMSC" not got '+12125550004'
 check "bad password: logged as an error, once" test "$(grep -c 'refused our credentials' "$D_LOG")" -eq 1 -a \
 	"$(grep -c '^<3>\[smsbad\] sms/kannel: the gateway refused our credentials (kannel HTTP 403: Authorization failed for sendsms)' "$D_LOG")" -eq 1
 check "bad password: neither password nor sendsms URL in the log" \

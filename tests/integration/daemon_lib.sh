@@ -16,13 +16,22 @@
 #   secret_file NAME VALUE           $T/NAME, mode 0600, VALUE + newline
 #   start_iopd NAME CONF 'YYYY-MM-DD hh:mm:ss' [SPEED e.g. x10]
 #        runs `iopd -f -c CONF` with TZ=UTC and a fake clock starting at that
-#        UTC time; waits (bounded) until it has started and its control
-#        socket answers.  Sets NAME_PID, NAME_LOG (stderr), NAME_OUT (stdout),
-#        NAME_DB (ledger), NAME_SOCK, NAME_T0 (real start, Unix s, float),
-#        NAME_FAKE0 (fake start), NAME_SPEED (1 or N).  CONF must set
-#        daemon.state_dir and control_socket (use iopd_daemon_block).
+#        UTC time (absolute, by faketime_env: '@' and fractional seconds are
+#        accepted, e.g. "$(timeline_now)"; never today's date or an offset
+#        from it: tests/lib.sh, Time); waits (bounded) until it has started
+#        and its control socket answers.  Sets NAME_PID, NAME_LOG (stderr),
+#        NAME_OUT (stdout), NAME_DB (ledger), NAME_SOCK, NAME_T0 (start on
+#        the test's own clock, $EPOCHREALTIME, float), NAME_FAKE0 (fake
+#        start, Unix s), NAME_SPEED (1 or N).  The peers' logged times are
+#        on the test's clock too, so to_fake turns them into the daemon's.
+#        CONF must set daemon.state_dir and control_socket (use
+#        iopd_daemon_block).
 #   iopd_daemon_block NAME [extra settings]  a `daemon = {...}` group for a
 #        config file, with state_dir $T/NAME.state and the control socket in it
+#   before 'YYYY-MM-DD hh:mm:ss' SECONDS [SPEED e.g. x10]
+#        that time, less SECONDS real seconds (times RIG_WAIT_SCALE) on a
+#        clock SPEED times as fast: a start that leaves a slow iopd
+#        (valgrind) time to start on a new ledger before the first due
 #   stop_iopd NAME                   SIGTERM, bounded wait; IOPD_RC = exit status
 #   fake_now NAME                    the daemon's fake clock now (float)
 #   to_fake NAME REAL                a real Unix time as the daemon's fake time
@@ -106,7 +115,7 @@ start_iopd() { # NAME CONF 'YYYY-MM-DD hh:mm:ss' [SPEED]
 	_dl_set "${n}_DB" "$state/ledger.db"
 	_dl_set "${n}_SOCK" "$sock"
 	_dl_set "${n}_T0" "$t0"
-	_dl_set "${n}_FAKE0" "$(epoch "$start")"
+	_dl_set "${n}_FAKE0" "$(_rig_us_epoch "$(_rig_date_us "$start")")"
 	ft=${speed#x}
 	_dl_set "${n}_SPEED" "${ft:-1}"
 	if ! waitfor "grep -q ' started: ' '$T/$n.log' && [ -S '$sock' ]" 15; then
@@ -114,6 +123,11 @@ start_iopd() { # NAME CONF 'YYYY-MM-DD hh:mm:ss' [SPEED]
 		alive "$pid" || echo "# start_iopd $n: iopd exited" >&2
 		return 1
 	fi
+}
+
+before() { # 'YYYY-MM-DD hh:mm:ss' SECONDS [SPEED]
+	local speed=${3:-x1}
+	date -u -d "@$(( $(epoch "$1") - $2 * ${RIG_WAIT_SCALE:-1} * ${speed#x} ))" '+%Y-%m-%d %H:%M:%S'
 }
 
 stop_iopd() { # NAME -> IOPD_RC

@@ -7,7 +7,9 @@
 # midnight, Kathmandu +05:45), {location}, {label} (medication), {clinic_phone}
 # (aftercare), {first_name}; the language variant used for a patient whose
 # language matches, field by field: a variant without `sms` falls back to the
-# template's own sms, an unknown language to the template.  The e-mail
+# template's own sms, a language without a variant to the template; {day}
+# and {time} in the patient's language whatever text carries them (Spanish
+# "mié 2 dic" "03:00", French "mar. 1 déc." "23:45", from locales-all).  The e-mail
 # subject default "Reminder" is proven in daemon_smtp.sh (it needs an e-mail).
 # Logs: at info level (the default) no phone number, no e-mail address, no
 # message text, no first name; at debug level at most the last two digits of
@@ -29,10 +31,10 @@ START='2026-12-01 16:59:56'
 
 conf() { # NAME TWILIO-PREFIX TOKENFILE [daemon extra]
 	local api=${2}_API sid=${2}_SID
-	iopd_daemon_block "$1" "clinic_phone = \"+15550009999\"; ${4:-}"
+	iopd_daemon_block "$1" "clinic_phone = \"+13125559999\"; ${4:-}"
 	echo "channels = ( { name = \"term\"; module = \"console\"; },
   { name = \"sms\"; module = \"sms\"; api = \"twilio\"; url = \"${!api}\"; account = \"${!sid}\";
-    token_file = \"$T/$3\"; from = \"+15550001111\"; timeout = \"5s\"; } );"
+    token_file = \"$T/$3\"; from = \"+13125551111\"; timeout = \"5s\"; } );"
 	cat <<'EOF'
 templates = {
   session = { sms = "Hi {first_name}: {date} ({day}) at {time}, {location}.";
@@ -56,18 +58,18 @@ programs = (
     aftercare = { at = "17:00"; after = ["1d"]; channels = ["term"]; }; }
 );
 patients = (
-  { id = "p-ny"; first_name = "Nora"; phone = "+15550123401"; email = "nora@example.org";
+  { id = "p-ny"; first_name = "Nora"; phone = "+17735553401"; email = "nora@example.org";
     timezone = "America/New_York"; program = "prog"; start = "2026-12-01"; },
-  { id = "p-tokyo"; first_name = "Taro"; phone = "+15550123402"; email = "taro@example.org";
+  { id = "p-tokyo"; first_name = "Taro"; phone = "+17735553402"; email = "taro@example.org";
     timezone = "Asia/Tokyo"; language = "es"; program = "prog"; start = "2026-12-01"; },
-  { id = "p-ktm"; first_name = "Kiran"; phone = "+15550123403"; email = "kiran@example.org";
+  { id = "p-ktm"; first_name = "Kiran"; phone = "+17735553403"; email = "kiran@example.org";
     timezone = "Asia/Kathmandu"; language = "fr"; program = "prog"; start = "2026-12-01"; },
-  { id = "p-visit"; first_name = "Vera"; phone = "+15550123404"; language = "es";
+  { id = "p-visit"; first_name = "Vera"; phone = "+17735553404"; language = "es";
     timezone = "UTC"; program = "visits"; start = "2026-12-01"; },
-  { id = "p-med"; first_name = "Mia"; phone = "+15550123405"; timezone = "Europe/Paris";
+  { id = "p-med"; first_name = "Mia"; phone = "+17735553405"; timezone = "Europe/Paris";
     program = "visits"; start = "2026-12-02";
     medications = ( { label = "evening tablet"; times = ["18:00"]; channels = ["term"]; from = "2026-12-01"; until = "2026-12-01"; } ); },
-  { id = "p-after"; first_name = "Ada"; phone = "+15550123406"; timezone = "UTC";
+  { id = "p-after"; first_name = "Ada"; phone = "+17735553406"; timezone = "UTC";
     program = "after"; start = "2026-11-02"; discharge = "2026-11-30"; }
 );
 EOF
@@ -93,24 +95,24 @@ expect() { # MSG PATIENT KIND TEXT
 }
 expect "New York: date, day, 12-hour time in the patient's zone, location" p-ny session \
 	"Hi Nora: 2026-12-01 (Tue Dec 1) at 1:00 PM, Room 2, 3rd floor."
-expect "Tokyo (language es): the next day, after midnight, in Spanish" p-tokyo session \
-	"Hola Taro: 2026-12-02 (Wed Dec 2) a las 3:00 AM, Room 2, 3rd floor."
-expect "Kathmandu (+05:45; language fr, no such variant): the template's own text" p-ktm session \
-	"Hi Kiran: 2026-12-01 (Tue Dec 1) at 11:45 PM, Room 2, 3rd floor."
+expect "Tokyo (language es): the next day, after midnight, in Spanish, Spanish names" p-tokyo session \
+	"Hola Taro: 2026-12-02 (mié 2 dic) a las 03:00, Room 2, 3rd floor."
+expect "Kathmandu (+05:45; language fr, no such variant): the template's own text, French names" p-ktm session \
+	"Hi Kiran: 2026-12-01 (mar. 1 déc.) at 23:45, Room 2, 3rd floor."
 expect "language es, variant without sms: falls back to the template's sms" p-visit session \
-	"Visit for Vera on Tue Dec 1 at 6:00 PM."
+	"Visit for Vera on mar 1 dic at 18:00."
 expect "medication: {label}, time in the patient's zone (Paris)" p-med medication \
 	"Time for your evening tablet, Mia (6:00 PM)."
 expect "aftercare: {clinic_phone}" p-after aftercare \
-	"Checking in, Ada. Call +15550009999 any time."
+	"Checking in, Ada. Call +13125559999 any time."
 check "exactly 6 console lines" test "$(wc -l <"$D_OUT")" -eq 6
 check "sms carries the same rendered texts" "$PY" - "$TWILIO_LOG" <<'EOF'
 import json, sys
 bodies = sorted((r["form"]["To"], r["form"]["Body"]) for r in map(json.loads, open(sys.argv[1], encoding="utf-8")))
 assert bodies == [
-  ("+15550123401", "Hi Nora: 2026-12-01 (Tue Dec 1) at 1:00 PM, Room 2, 3rd floor."),
-  ("+15550123402", "Hola Taro: 2026-12-02 (Wed Dec 2) a las 3:00 AM, Room 2, 3rd floor."),
-  ("+15550123403", "Hi Kiran: 2026-12-01 (Tue Dec 1) at 11:45 PM, Room 2, 3rd floor."),
+  ("+17735553401", "Hi Nora: 2026-12-01 (Tue Dec 1) at 1:00 PM, Room 2, 3rd floor."),
+  ("+17735553402", "Hola Taro: 2026-12-02 (mié 2 dic) a las 03:00, Room 2, 3rd floor."),
+  ("+17735553403", "Hi Kiran: 2026-12-01 (mar. 1 déc.) at 23:45, Room 2, 3rd floor."),
 ], bodies
 EOF
 check "the debug daemon printed the same lines" cmp -s <(sort "$D_OUT") <(sort "$V_OUT")
@@ -132,7 +134,7 @@ text = open(sys.argv[1], encoding="utf-8").read()
 text = text.replace(sys.argv[2], "T")
 text = re.sub(r"SM[0-9a-f]{32}|\b[0-9a-f]{16}\b|127\.0\.0\.1:[0-9]+|port [0-9]+", "X", text)
 for n in range(1, 7):
-    phone = "+155501234%02d" % n
+    phone = "+177355534%02d" % n
     for k in range(3, len(phone)):
         assert phone[-k:] not in text, ("phone digits in the debug log", phone[-k:])
 for bad in ("@example", "Nora", "Taro", "Hola", "Room 2", "Hi Nora"):

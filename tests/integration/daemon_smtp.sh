@@ -42,7 +42,7 @@ patient() { # ID NAME EMAIL TZ LANG PROGRAM
     program = \"$6\"; start = \"2026-12-01\"; }"
 }
 {
-	iopd_daemon_block d 'clinic_phone = "+15550009999";'
+	iopd_daemon_block d 'clinic_phone = "+13125559999";'
 	echo "channels = ( $(s_channel email "$SMTP_URL"), $(s_channel emailother "$OTHER_URL") );"
 	cat <<'EOF'
 templates = {
@@ -94,10 +94,10 @@ log, off, due = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 ids = dict(zip(("en", "es", "plain"), sys.argv[4:7]))
 recs = {r["rcpt_tos"][0]: r for r in map(json.loads, open(log, encoding="utf-8"))}
 assert len(recs) == 3, sorted(recs)
-body_main = "Hello {n},\nsee you 2026-12-01 at {t} in Room 2.\nCall +15550009999. Ünïcödé ✓\n.\nA line after a lone dot."
+body_main = "Hello {n},\nsee you 2026-12-01 at {t} in Room 2.\nCall +13125559999. Ünïcödé ✓\n.\nA line after a lone dot."
 want = {
   "ana@example.org": ("en", "Your appointment on Tue Dec 1 — café ✓", body_main.format(n="Ana", t="11:00 AM")),
-  "beatriz@example.org": ("es", "Su cita: Tue Dec 1 7:00 PM", body_main.format(n="Beatriz", t="7:00 PM")),
+  "beatriz@example.org": ("es", "Su cita: mar 1 dic 19:00", body_main.format(n="Beatriz", t="19:00")),
   "carl@example.org": ("plain", "Reminder", "Hi Carl, a reminder from the clinic."),
 }
 for to, (name, subject, body) in want.items():
@@ -127,7 +127,7 @@ for to, (name, subject, body) in want.items():
     text = m.get_payload(decode=True).decode("utf-8").replace("\r\n", "\n")
     assert text.rstrip("\n") == body, (text, body)
     # nothing but the rendered reminder: no other patient data
-    assert "+1555" not in raw.replace("+15550009999", ""), raw
+    assert "+1" not in raw.replace("+13125559999", ""), raw
 EOF
 
 # --- failures ---------------------------------------------------------------------

@@ -36,7 +36,7 @@ EVENT=$(epoch '2026-12-01 18:00:00')
 tw_channel() { # NAME SINKPREFIX TOKENFILE
 	local sid=${2}_SID api=${2}_API
 	echo "{ name = \"$1\"; module = \"sms\"; api = \"twilio\"; url = \"${!api}\"; account = \"${!sid}\";
-    token_file = \"$T/$3\"; from = \"+15550001111\"; timeout = \"5s\"; }"
+    token_file = \"$T/$3\"; from = \"+13125551111\"; timeout = \"5s\"; }"
 }
 program() { # ID WEEKS CHANNEL RULES...  (sessions: Tue 13:00 in New York = 18:00Z)
 	local id=$1 weeks=$2 ch=$3 rules='' r
@@ -51,7 +51,7 @@ patient() { # ID NAME PHONE TZ LANG PROGRAM
     program = \"$6\"; start = \"2026-12-01\"; }"
 }
 {
-	iopd_daemon_block d 'clinic_phone = "+15550009999";'
+	iopd_daemon_block d 'clinic_phone = "+13125559999";'
 	echo "channels = ( $(tw_channel sms TWILIO tw.tok), $(tw_channel sms429 TW429 tw429.tok),
   $(tw_channel smsh429 TWH429 twh429.tok) );"
 	cat <<'EOF'
@@ -64,12 +64,12 @@ EOF
 	echo "programs = ( $(program main 1 sms 1h), $(program optout 2 sms 1h 3595s),
   $(program r429 1 sms429 1h), $(program h429 1 smsh429 1h) );"
 	echo "patients = (
-  $(patient p-en Alexander +15557650001 America/Los_Angeles en main),
-  $(patient p-es Beatriz +15557650002 Pacific/Auckland es main),
-  $(patient p-stop Carla +15557621610 UTC en optout),
-  $(patient p-bad Dmitri +15557621211 UTC en main),
-  $(patient p-429 Eve +15557650005 UTC en r429),
-  $(patient p-h429 Farid +15557650006 UTC en h429) );"
+  $(patient p-en Alexander +12025550001 America/Los_Angeles en main),
+  $(patient p-es Beatriz +12025550002 Pacific/Auckland es main),
+  $(patient p-stop Carla +16175521610 UTC en optout),
+  $(patient p-bad Dmitri +16175521211 UTC en main),
+  $(patient p-429 Eve +12025550005 UTC en r429),
+  $(patient p-h429 Farid +12025550006 UTC en h429) );"
 } >"$T/iopd.conf"
 chmod 600 "$T/iopd.conf"
 
@@ -111,8 +111,8 @@ for l in open(log, encoding="utf-8"):
     r = json.loads(l)
     recs.setdefault(r["idempotency_key"], []).append(r)
 want = {
-  "$ID_en": ("+15557650001", "Hi Alexander, reminder: Tue Dec 1 at 10:00 AM in Sala 2. Call +15550009999."),
-  "$ID_es": ("+15557650002", "Hola Beatriz, recordatorio: Wed Dec 2 a las 7:00 AM, Sala 2. ¡Gracias!"),
+  "$ID_en": ("+12025550001", "Hi Alexander, reminder: Tue Dec 1 at 10:00 AM in Sala 2. Call +13125559999."),
+  "$ID_es": ("+12025550002", "Hola Beatriz, recordatorio: mié 2 dic a las 07:00, Sala 2. ¡Gracias!"),
 }
 for rid, (to, body) in want.items():
     assert len(recs.get(rid, [])) == 1, (rid, recs.get(rid))
@@ -120,7 +120,7 @@ for rid, (to, body) in want.items():
     assert r["method"] == "POST" and r["auth_user"] == sid and r["twilio"]["auth_ok"], r
     f = r["form"]
     assert set(f) == {"To", "From", "Body", "ValidityPeriod"}, f
-    assert f["To"] == to and f["From"] == "+15550001111", f
+    assert f["To"] == to and f["From"] == "+13125551111", f
     assert f["Body"] == body, (f["Body"], body)
     vp = int(f["ValidityPeriod"])
     rx = r["t"] + off                            # fake time the sink got it

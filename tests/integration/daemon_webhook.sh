@@ -41,7 +41,7 @@ scenario() { # CHANNEL URL PATIENT [TIMEOUT=5s]
 	programs+=("{ id = \"prog-$1\"; name = \"Program $1\"; kind = \"IOP\"; weeks = 1;
     sessions = ( { id = \"grp\"; type = \"group\"; days = [\"tue\"]; start = \"18:00\"; duration = \"1h\"; location = \"Room 2\"; } );
     reminders = ( { before = \"1h\"; channels = [\"$1\"]; } ); }")
-	patients+=("{ id = \"$3\"; first_name = \"Alexandra\"; phone = \"+15557654321\"; email = \"alexandra@example.org\";
+	patients+=("{ id = \"$3\"; first_name = \"Alexandra\"; phone = \"+12025554321\"; email = \"alexandra@example.org\";
     program = \"prog-$1\"; start = \"2026-12-01\"; }")
 }
 scenario ok "$WEBHOOK_URL/hooks/first" p-ok

@@ -57,7 +57,7 @@ nsent() { sink_ids "$WEBHOOK_LOG" | wc -l; }
 check "the agenda has 18 reminders in the window" test "$(wc -l <"$T/agenda.jsonl")" -eq 18
 
 # --- 1. a fresh ledger at 08:00 ------------------------------------------------
-iopd_start run1 "$T/iopd.conf" "$(fake_offset '2026-12-01 08:00:00')"
+iopd_start run1 "$T/iopd.conf" '2026-12-01 08:00:00'
 add_log "$IOPD_LOG"
 sleep 2
 check "fresh ledger: nothing of the past sent" test "$(nsent)" -eq 0
@@ -67,7 +67,7 @@ iopd_stop
 check "run 1 stops cleanly" test "${STOP_RC:-1}" -eq 0
 
 # --- 2. downtime 35 min < catch_up --------------------------------------------
-iopd_start run2 "$T/iopd.conf" "$(fake_offset '2026-12-01 08:35:00')"
+iopd_start run2 "$T/iopd.conf" '2026-12-01 08:35:00'
 add_log "$IOPD_LOG"
 want=$( (ids medication 08:10; ids medication 08:20) | sort)
 check "short downtime: the 08:10 and 08:20 prompts sent at once (within 5 s)" \
@@ -83,7 +83,7 @@ check "run 2 stops cleanly" test "${STOP_RC:-1}" -eq 0
 before=$(nsent)
 
 # --- 3. downtime 3h10 > catch_up ----------------------------------------------
-iopd_start run3 "$T/iopd.conf" "$(fake_offset '2026-12-01 11:45:00')"
+iopd_start run3 "$T/iopd.conf" '2026-12-01 11:45:00'
 add_log "$IOPD_LOG"
 want3=$( (ids medication 11:30; ids session 11:30) | sort)
 new_sent() { sink_ids "$WEBHOOK_LOG" | tail -n +$((before + 1)) | sort; }
@@ -107,13 +107,22 @@ iopd_stop
 check "run 3 stops cleanly" test "${STOP_RC:-1}" -eq 0
 
 # --- 4. the wall clock steps back an hour under a running iopd ------------------
-# (libfaketime reads the offset from a file at every call: rewritten, the
-# clock jumps) -- the ledger's mark must not go back with it, or the next
-# start would offer an hour again
-off=$(fake_offset '2026-12-01 11:50:00')
-echo "+$off" >"$T/offset"
-mapfile -t FE < <(fake_env 0)
-spawn run4 env TZ=UTC "${FE[0]}" "${FE[2]}" FAKETIME_TIMESTAMP_FILE="$T/offset" FAKETIME_NO_CACHE=1 \
+# -- the ledger's mark must not go back with it, or the next start would offer
+# an hour again.  libfaketime rereads FAKETIME_TIMESTAMP_FILE at every clock
+# call (FAKETIME_NO_CACHE=1).  Holding "@DATE", the file starts the clock at
+# DATE when iopd starts, and it runs on from there while the file stays the
+# same; rewritten to another "@DATE", the clock jumps to that DATE and runs on
+# from it (libfaketime 0.9.10).  The file is replaced by a rename, never
+# rewritten in place: iopd would read it empty or half written.  A FAKETIME
+# variable would win over the file: iopd must not inherit the runner's.
+ts_file() { # '@DATE' -> $T/faketime, atomically
+	printf '%s\n' "$1" >"$T/faketime.tmp"
+	mv -f "$T/faketime.tmp" "$T/faketime"
+}
+timeline_begin '2026-12-01 11:50:00'
+ts_file '@2026-12-01 11:50:00'
+mapfile -t FE < <(fake_env '2026-12-01 11:50:00' | grep -v '^FAKETIME=')
+spawn run4 env -u FAKETIME TZ=UTC "${FE[@]}" FAKETIME_TIMESTAMP_FILE="$T/faketime" FAKETIME_NO_CACHE=1 \
 	"$IOPD" -f -c "$T/iopd.conf"
 IOPD_PID=$SPAWN_PID
 IOPD_LOG=$T/run4.out
@@ -122,15 +131,19 @@ waitfor "ctl status" 20 || fail "run 4 did not start"
 mark_of() { ledger_q "$DB" "SELECT value FROM meta WHERE key = 'mark'"; }
 m1150=$(date -u -d '2026-12-01 11:50:00' +%s)
 check "11:50: the mark is at the start" waitfor "[ \$(mark_of) -ge $m1150 ]" 5
-echo "+$((off - 3600))" >"$T/offset"
+now=$(timeline_epoch)
+ts_file "@$(fmt_date "$((${now%.*} - 3600)).${now#*.}")"      # an hour back
 sleep 1
 ctl reload >/dev/null                   # runs the schedule now, at 10:50
 sleep 1
+loaded=$(ctl --json status | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["loaded_at"])')
+check "iopd saw the clock step back: reloaded at 10:50 ($loaded)" \
+	grep -q '^2026-12-01T10:5[0-2]:' <<<"$loaded"
 check "the clock stepped back to 10:50: the mark stays ($(( $(mark_of) - m1150 )) s after 11:50)" \
 	test "$(mark_of)" -ge "$m1150"
 iopd_kill9
 n4=$(nsent)
-iopd_start run5 "$T/iopd.conf" "$(fake_offset '2026-12-01 11:52:00')"
+iopd_start run5 "$T/iopd.conf" '2026-12-01 11:52:00'
 add_log "$IOPD_LOG"
 sleep 2
 check "restarted at 11:52: nothing of the past offered or sent again" test "$(nsent)" -eq "$n4"

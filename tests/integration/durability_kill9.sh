@@ -59,17 +59,17 @@ burst() {
 	lines() { jsonl_count "$WEBHOOK_LOG" "r['path'] == '/$name/hook'"; }
 	ids() { jsonl_field "$WEBHOOK_LOG" 'r["idempotency_key"]' "r['path'] == '/$name/hook'"; }
 
-	# One timeline for every run: the fake clock is the real one plus OFF,
-	# so a restart continues where the killed run was.
-	local off bounds=(0) inflight=() marks_ok=0 start_fail=0 rows mark
-	off=$(($(fake_offset "$due:00") - 2))
+	# One timeline for every run, from 2 s before the burst: each restart
+	# continues where the killed run was (tests/lib.sh, timeline_now).
+	local bounds=(0) inflight=() marks_ok=0 start_fail=0 rows mark
+	timeline_begin "$(fmt_date $((due_s - 2)))"
 	for ((k = 1; k <= rounds; k++)); do
 		if [ $((k % 4)) -eq 0 ]; then
 			# a kill during start-up: reconciliation, re-offers, first batches
-			IOPD_NOWAIT=1 iopd_start "$name-run$k" "$dir/iopd.conf" "$off"
+			IOPD_NOWAIT=1 iopd_start "$name-run$k" "$dir/iopd.conf" "$(timeline_now)"
 			sleep "0.$((RANDOM % 4))$((RANDOM % 10))"
 		else
-			iopd_start "$name-run$k" "$dir/iopd.conf" "$off" || start_fail=$((start_fail + 1))
+			iopd_start "$name-run$k" "$dir/iopd.conf" "$(timeline_now)" || start_fail=$((start_fail + 1))
 			[ "$k" -ne 1 ] || waitfor "[ \$(lines) -gt 0 ]" 20 || true   # the burst began
 			sleep "$((RANDOM % 2 + ${KILL_MIN:-0})).$((RANDOM % 10))$((RANDOM % 10))"
 		fi
@@ -93,7 +93,7 @@ burst() {
 
 	local before=${bounds[$rounds]} t0 first
 	t0=${EPOCHREALTIME/./}
-	iopd_start "$name-final" "$dir/iopd.conf" "$off"
+	iopd_start "$name-final" "$dir/iopd.conf" "$(timeline_now)"
 	add_log "$IOPD_LOG"
 	waitfor "[ \$(lines) -gt $before ]" 30 || true
 	first=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))

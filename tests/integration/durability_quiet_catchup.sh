@@ -25,14 +25,14 @@ nreq() { sink_ids "$WEBHOOK_LOG" | wc -l; }
 statuses() { ledger_q "$DB" "SELECT group_concat(status) FROM (SELECT status FROM reminder ORDER BY status)"; }
 
 # --- 1. up before the due time, down at it ------------------------------------
-iopd_start run1 "$T/iopd.conf" "$(fake_offset '2026-12-27 20:58:50')"
+iopd_start run1 "$T/iopd.conf" '2026-12-27 20:58:50'
 add_log "$IOPD_LOG"
 iopd_stop
 check "run 1 stops cleanly, before 20:59" test "${STOP_RC:-1}" -eq 0
 check "nothing sent yet" test "$(nreq)" -eq 0
 
 # --- 2. back at 21:10: overdue within catch_up, but in quiet hours ------------
-iopd_start run2 "$T/iopd.conf" "$(fake_offset '2026-12-27 21:10:00')"
+iopd_start run2 "$T/iopd.conf" '2026-12-27 21:10:00'
 add_log "$IOPD_LOG"
 check "the ledger holds both, waiting" waitfor '[ "$(statuses)" = "retry,retry" ]' 10
 sleep 2
@@ -42,7 +42,7 @@ check "the reason names quiet hours" \
 iopd_kill9
 
 # --- 3. the crash lost nothing: sent in the morning ---------------------------
-iopd_start run3 "$T/iopd.conf" "$(fake_offset '2026-12-28 07:59:57')"
+iopd_start run3 "$T/iopd.conf" '2026-12-28 07:59:57'
 add_log "$IOPD_LOG"
 check "08:00: both sent" waitfor '[ "$(nreq)" -eq 2 ]' 10
 check "the ledger says sent for both" waitfor '[ "$(statuses)" = "sent,sent" ]' 5

@@ -37,7 +37,7 @@ nreq() { sink_ids "$WEBHOOK_LOG" | wc -l; }
 statuses() { ledger_q "$DB" "SELECT group_concat(status) FROM (SELECT status FROM reminder ORDER BY status)"; }
 
 # --- 1. the first attempt fails; the retry would fall in quiet hours ---------
-iopd_start run1 "$T/iopd.conf" "$(fake_offset '2026-12-27 20:58:58')"
+iopd_start run1 "$T/iopd.conf" '2026-12-27 20:58:58'
 add_log "$IOPD_LOG"
 check "20:59: both attempted once" waitfor '[ "$(nreq)" -eq 2 ]' 10
 check "the ledger says retry for both" waitfor '[ "$(statuses)" = "retry,retry" ]' 5
@@ -45,7 +45,7 @@ iopd_stop
 check "run 1 stops cleanly" test "${STOP_RC:-1}" -eq 0
 
 # --- 2. restarted at 21:05, in quiet hours --------------------------------------
-iopd_start run2 "$T/iopd.conf" "$(fake_offset '2026-12-27 21:05:00')"
+iopd_start run2 "$T/iopd.conf" '2026-12-27 21:05:00'
 add_log "$IOPD_LOG"
 check "resumed, same ids" grep -q "resumed 2 reminder(s) left open" "$IOPD_LOG"
 sleep 3
@@ -56,7 +56,7 @@ import json, sys; s = json.load(open(sys.argv[1])); assert s["waiting_retry"] ==
 iopd_kill9
 
 # --- 3. restarted just before 08:00 the next morning ------------------------------
-iopd_start run3 "$T/iopd.conf" "$(fake_offset '2026-12-28 07:59:57')"
+iopd_start run3 "$T/iopd.conf" '2026-12-28 07:59:57'
 add_log "$IOPD_LOG"
 check "08:00: both retried" waitfor '[ "$(nreq)" -eq 4 ]' 10
 check "the ledger says sent for both" waitfor '[ "$(statuses)" = "sent,sent" ]' 5

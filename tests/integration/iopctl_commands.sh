@@ -152,7 +152,7 @@ check "history (text): sent and skipped rows" \
 run hist_none ctl history nobody
 check "history of a patient never seen: exit 0, a note" grep -q "not in the current configuration" "$T/hist_none.stdout"
 check "no contact details or message text in history" \
-	test -z "$(grep -i "time for your\|+1555" "$T/hist.stdout" "$T/hist_t.stdout")"
+	test -z "$(grep -i "time for your\|+1312555" "$T/hist.stdout" "$T/hist_t.stdout")"
 
 # --- status -------------------------------------------------------------------------
 run status ctl status
@@ -182,7 +182,7 @@ PYEOF
 
 # --- send-test -----------------------------------------------------------------------
 n0=$(jsonl_count "$WEBHOOK_LOG")
-run st ctl send-test hook "+15551230000"
+run st ctl send-test hook "+12125550000"
 check "send-test hook: exit 0" test "$RC" -eq 0
 check "send-test: says delivered, with the gateway id" grep -q "delivered" "$T/st.stdout"
 tid=$(sed -n 's/^test message \([0-9a-f]\{16\}\) .*/\1/p' "$T/st.stdout")
@@ -192,7 +192,7 @@ check "send-test: a kind 'test' webhook body" test "$(jsonl_count "$WEBHOOK_LOG"
 	"r['idempotency_key'] == '$tid' and '\"kind\":\"test\"' in r['body']")" -eq 1
 check "send-test: not in the ledger" \
 	test "$(ledger_q "$DB" "SELECT count(*) FROM reminder WHERE patient = 'test'")" -eq 0
-run st_bad ctl send-test bad "+15551230000"
+run st_bad ctl send-test bad "+12125550000"
 check "send-test to a failing channel (404): exit 1" test "$RC" -eq 1
 check "... says why" grep -q "permanent failure" "$T/st_bad.stderr"
 check "... it did reach the (failing) gateway" \

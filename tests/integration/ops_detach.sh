@@ -13,8 +13,9 @@ start_webhook
 SOCK=$T/ctl.sock
 gen_conf "$T/iopd.conf" --state "$T/state" --socket "$SOCK" --url "$WEBHOOK_URL" --patients 1
 unset NOTIFY_SOCKET INVOCATION_ID
+mapfile -t CLK < <(_rig_clock_env)        # on the test's clock (tests/lib.sh)
 rc=0
-timeout 20 env -u NOTIFY_SOCKET -u INVOCATION_ID "$IOPD" -c "$T/iopd.conf" >"$T/start.out" 2>&1 || rc=$?
+timeout 20 env -u NOTIFY_SOCKET -u INVOCATION_ID "${CLK[@]}" "$IOPD" -c "$T/iopd.conf" >"$T/start.out" 2>&1 || rc=$?
 check "the starting command returns 0" test "$rc" -eq 0
 check "the control socket answers" waitfor 'ctl status >/dev/null 2>&1' 5
 pid=$(ctl --json status | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["pid"])')

@@ -44,9 +44,9 @@ has() { grep -qx "$1" "$T/files"; }
 for f in "$sbindir/iopd" "$sbindir/iopctl" "$pkglibdir/plugins/console.so" "$pkglibdir/plugins/sms.so" \
 	"$pkglibdir/plugins/smtp.so" "$pkglibdir/plugins/webhook.so" "$includedir/iopd/plugin.h" \
 	"$mandir/man8/iopd.8" "$mandir/man8/iopctl.8" "$mandir/man5/iopd.conf.5" \
-	"$mandir/man7/iopd-plugin.7" "$unitdir/iopd.service" "$sysusersdir/iopd.conf" \
+	"$mandir/man7/iopd-plugin.7" "$unitdir/iopd.service" "$unitdir/iopd.socket" "$sysusersdir/iopd.conf" \
 	"$tmpfilesdir/iopd.conf" "$libdir/pkgconfig/iopd.pc" "$docdir/examples/iopd.conf" \
-	"$docdir/examples/patients/clinic.conf" "$docdir/examples/plugin/example.c" \
+	"$docdir/examples/patients/p-1001.conf" "$docdir/examples/patients/p-1005.conf" "$docdir/examples/plugin/example.c" \
 	"$docdir/control-protocol.md"; do
 	check "installed: $f" has "$f"
 done
@@ -70,6 +70,7 @@ cat >"$T/c.conf" <<EOF
 daemon = { state_dir = "$T/state"; control_socket = "$T/c.sock"; };
 channels = ( { name = "term"; module = "console"; }, { name = "sms"; module = "sms"; api = "kannel";
   url = "http://127.0.0.1:13013/cgi-bin/sendsms"; user = "u"; token_file = "$T/tok"; } );
+programs = ( { id = "op"; kind = "OP"; } );
 EOF
 printf 'x\n' >"$T/tok"
 chmod 600 "$T/tok" "$T/c.conf"
@@ -96,6 +97,7 @@ check "it exports iopd_plugin and nothing else ($exports)" test "$exports" = "io
 cat >"$T/p.conf" <<EOF
 daemon = { state_dir = "$T/state"; control_socket = "$T/p.sock"; };
 channels = ( { name = "try"; module = "mine"; delay = 0.1; } );
+programs = ( { id = "op"; kind = "OP"; } );
 EOF
 rc=0
 IOPD_PLUGIN_DIR="$T/myplugins" "$D$sbindir/iopd" -t -c "$T/p.conf" >"$T/p.out" 2>&1 || rc=$?

@@ -9,8 +9,10 @@
 # top BUILD directory ($PWD), also an out-of-tree or distcheck one.
 # IOPD_BUILDDIR, IOPD, IOPCTL and IOPD_PLUGIN_DIR override.
 #
-# Reminders that fall due a few seconds from now, on the real clock (no
-# faketime: the watchdog and notify tests time real intervals):
+# Reminders that fall due a few seconds from now, on the test's own clock
+# (tests/lib.sh, Time: now_epoch), at real speed (the watchdog and notify
+# tests time real intervals); ops_start gives iopd that clock (clock_env),
+# so the daemon and the test agree on "now" whatever the machine's clock:
 #   ops_due_in SECS      sets OPS_AT ("YYYY-MM-DD HH:MM", UTC), OPS_BEFORE
 #                        ("Ns") and OPS_DUE (Unix s): an appointment at OPS_AT with a reminder
 #                        `before = OPS_BEFORE` falls due SECS s from now
@@ -20,13 +22,15 @@
 #                        socket in it), the CHANNELS list text, a discreet
 #                        template whose text holds OPS_TEXT_MARK, a program,
 #                        and NPATIENTS patients p-0001... (first name
-#                        OPS_NAME_MARK, phone +1555123456N, e-mail
-#                        alexN@example.org), each with one appointment due as
+#                        OPS_NAME_MARK, phone +1212555456N, e-mail
+#                        alexN@example.org, in the program since the test's
+#                        today), each with one appointment due as
 #                        ops_due_in said, on RULE_CHANNELS (e.g. '"term"').
 #                        Mode 0600.  Sets NAME_SOCK, NAME_STATE.
 #   ops_start NAME CONF [ENV=VAL ...] [-- IOPD ARGS]
-#                        iopd -f -c CONF (plus args) in the background, env
-#                        added; waits until started.  NAME_PID, NAME_LOG
+#                        iopd -f -c CONF (plus args) in the background on the
+#                        test's clock (clock_env), env added; waits until
+#                        started.  NAME_PID, NAME_LOG
 #                        (stderr), NAME_OUT (stdout)
 #   ops_ctl NAME ARGS    iopctl -s NAME_SOCK ARGS
 #   leaks_contact FILE   true if FILE holds a phone number beyond its last
@@ -56,14 +60,15 @@ ops_need_build() {
 
 OPS_TEXT_MARK=QzxTextMark
 OPS_NAME_MARK=Zebulonia
-OPS_PHONE_BASE=+1555123456
+OPS_PHONE_BASE=+1212555456
 
 _ol_set() { printf -v "$1" '%s' "$2"; }
 _ol_get() { local v=$1; printf '%s' "${!v}"; }
 
 ops_due_in() { # SECS
 	local now due event
-	now=$(date -u +%s)
+	now=$(now_epoch)
+	now=${now%.*}
 	due=$((now + $1))
 	event=$(( (due + 60 + 59) / 60 * 60 ))   # a whole minute, 60..119 s after due
 	OPS_AT=$(date -u -d "@$event" '+%Y-%m-%d %H:%M')
@@ -79,7 +84,8 @@ ops_conf() { # FILE NAME CHANNELS RULE_CHANNELS [DAEMON_EXTRA] [NPATIENTS]
 	chmod 700 "$state"
 	_ol_set "${n}_SOCK" "$state/control.sock"
 	_ol_set "${n}_STATE" "$state"
-	day=$(date -u +%Y-%m-%d)
+	day=$(fmt_date "$(now_epoch)")
+	day=${day%% *}
 	{
 		cat <<EOF
 daemon = {
@@ -87,7 +93,7 @@ daemon = {
   state_dir = "$state";
   control_socket = "$state/control.sock";
   quiet_hours = { from = "00:00"; to = "00:00"; };
-  clinic_phone = "+15550009999";
+  clinic_phone = "+13125559999";
   $extra
 };
 channels = ( $chans );
@@ -119,6 +125,7 @@ ops_start() { # NAME CONF [ENV=VAL ...] [-- IOPD ARGS]
 	local n=$1 conf=$2 pid sock
 	local -a envs=() args=()
 	shift 2
+	mapfile -t envs < <(_rig_clock_env)
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
 	[ "${1:-}" = -- ] && { shift; args=("$@"); }
 	sock=$(_ol_get "${n}_SOCK")
@@ -143,5 +150,5 @@ ops_ctl() { # NAME ARGS...
 }
 
 leaks_contact() { # FILE...
-	grep -Eq "5551234|example\.org|$OPS_NAME_MARK|$OPS_TEXT_MARK" "$@"
+	grep -Eq "2125554|example\.org|$OPS_NAME_MARK|$OPS_TEXT_MARK" "$@"
 }

@@ -26,7 +26,9 @@ for p in $PAGES; do
 	out=$(groff -ww -z -man "$f" 2>&1) || true
 	check "$p: groff -ww -z: no warnings${out:+ ($out)}" test -z "$out"
 	if command -v man >/dev/null; then
-		out=$(MANWIDTH=80 man --warnings -E UTF-8 -l "$f" 2>&1 >/dev/null) || true
+		# (without a runner's libfaketime: it cannot open its semaphore
+		# in man's seccomp sandbox, and says so on stderr)
+		out=$(without_faketime env MANWIDTH=80 man --warnings -E UTF-8 -l "$f" 2>&1 >/dev/null) || true
 		check "$p: man --warnings: no warnings${out:+ ($out)}" test -z "$out"
 	fi
 	if command -v lexgrog >/dev/null; then
@@ -73,27 +75,33 @@ for ph in first_name date day time location label clinic_phone; do
 	check "iopd.conf(5) lists the placeholder {$ph}" grep -qF "{$ph}" <<<"$CONF5"
 done
 
-# every option of iopd (main.c's getopt string) is in iopd(8)
-opts=$(sed -n 's/.*getopt(argc, argv, "\([^"]*\)").*/\1/p' "$SRC/daemon/main.c" | tr -d ':' | fold -w1)
-check "main.c's options found" test -n "$opts"
+# every option of iopd (the daemon's getopt string in main.c, and every long
+# option of its commands) is in iopd(8)
+opts=$(sed -n '/^static int daemon_args/,/^}/s/.*getopt_long(argc, argv, "\([^"]*\)".*/\1/p' "$SRC/daemon/main.c" | tr -d ':' | fold -w1 | sort -u)
+check "main.c's options found ($(echo $opts | wc -w))" test "$(echo $opts | wc -w)" -ge 7
 for o in $opts; do
 	check "iopd(8) documents -$o" grep -q -- "-$o" <<<"$IOPD8"
 done
+longs=$(grep -o '{"[a-z-]*", [a-z_]*_argument' "$SRC/daemon/main.c" | grep -o '"[a-z-]*"' | tr -d '"' | sort -u)
+check "main.c's long options found ($(echo $longs | wc -w))" test "$(echo $longs | wc -w)" -ge 12
+for o in $longs; do
+	check "iopd(8) documents --$o" grep -q -- "--$o" <<<"$IOPD8"
+done
 for w in SIGTERM SIGHUP READY=1 STATUS= WATCHDOG=1 RELOADING=1 STOPPING=1 IOPD_PLUGIN_DIR \
 	CREDENTIALS_DIRECTORY NOTIFY_SOCKET JOURNAL_STREAM IOPD_REMINDER_ID IOPD_PATIENT_ID \
-	IOPD_CHANNEL "EXIT STATUS" FILES agenda; do
+	IOPD_CHANNEL "EXIT STATUS" FILES agenda render locales-all iopd.log; do
 	check "iopd(8) covers $w" grep -qF -- "$w" <<<"$IOPD8"
 done
 
-# every iopctl command (the arity table and agenda) and exit status is in iopctl(8)
-cmds=$(sed -n '/arity\[\] = {/,/};/p' "$SRC/tools/iopctl.c" | grep -o '{"[a-z-]*"' | tr -d '{"')
+# every iopctl command (its command table) and exit status is in iopctl(8)
+cmds=$(sed -n '/ commands\[\] = {/,/};/p' "$SRC/tools/iopctl.c" | grep -o '{"[a-z-]*"' | tr -d '{"')
 check "iopctl.c's commands found ($(echo $cmds | wc -w))" test "$(echo $cmds | wc -w)" -ge 9
 for c in $cmds agenda; do
 	check "iopctl(8) documents $c" grep -q " $c" <<<"$CTL8"
 done
-for w in --json --socket IOPD_CONTROL_SOCKET "EXIT STATUS" iopd_reminders_total \
+for w in --json --socket --help --version IOPD_CONTROL_SOCKET "EXIT STATUS" iopd_reminders_total \
 	iopd_delivery_latency_seconds iopd_retries_total iopd_ledger_bytes iopd_reloads_total \
-	iopd_scheduled_series; do
+	iopd_scheduled_series iopd_loop_stall_seconds_max iopd_loop_busy_cpu_seconds_max "92 days"; do
 	check "iopctl(8) covers $w" grep -qF -- "$w" <<<"$CTL8"
 done
 

@@ -143,7 +143,7 @@ chmod 600 "$T/tw.token"
 curl -s -o /dev/null -X POST "$TWILIO_URL/__control?status=503&times=1&retry_after=1"
 CH="{ name = \"term\"; module = \"console\"; },
   { name = \"sms\"; module = \"sms\"; api = \"twilio\"; url = \"$TWILIO_API\";
-  account = \"$TWILIO_SID\"; token_file = \"$T/tw.token\"; from = \"+15550001111\"; }"
+  account = \"$TWILIO_SID\"; token_file = \"$T/tw.token\"; from = \"+13125551111\"; }"
 mkdir -p "$T/textfile"
 ops_due_in 2
 ops_conf "$T/m.conf" M "$CH" '"term", "sms"' "metrics_file = \"$T/textfile/iopd.prom\"; metrics_interval = \"1s\";"
@@ -262,5 +262,5 @@ check "metrics_interval 0s: exit 1, FILE:LINE" \
 bad_conf 'metrics_interval = 15;'
 check "metrics_interval must be a duration" sh -c "[ $rc -eq 1 ] && grep -q ':$(line_of metrics_interval): ' '$T/bad.out'"
 check "no contact details or texts in the logs" \
-	sh -c "! grep -Eq '5551234|example\\.org|$OPS_NAME_MARK|$OPS_TEXT_MARK' '$M_LOG'"
+	sh -c "! grep -Eq '2125554|example\\.org|$OPS_NAME_MARK|$OPS_TEXT_MARK' '$M_LOG'"
 finish

@@ -75,15 +75,15 @@ check "the instance's mark went on, on the new primary" \
 inst_stop fo
 
 # --- 3. a newer schema ---------------------------------------------------------------
-pg_q STBY "UPDATE iopd_meta SET value = '2' WHERE key = 'schema'" >/dev/null
+pg_q STBY "UPDATE iopd_meta SET value = '3' WHERE key = 'schema'" >/dev/null
 CONNINFO="host=$STBY_SOCKET port=$STBY_PORT user=iopd dbname=iopd" \
 	inst_conf late --url "$WEBHOOK_URL/late" --patients 1 --first 100 --med 10:00
 IOPD_NOWAIT=1 inst_start late '@2026-12-01 09:59:50'
 check "a newer schema is refused, with the reason in the status" \
-	waitfor "inst_ctl late status | grep -q \"CANNOT WRITE: .*schema is version 2, newer than this iopd knows (1): run a newer iopd\"" 20
+	waitfor "inst_ctl late status | grep -q \"CANNOT WRITE: .*schema is version 3, newer than this iopd knows (2): run a newer iopd\"" 20
 check "... and in the log" grep -q "newer than this iopd knows" "${INST_LOG[late]}"
 check "it registered nothing" test "$(pg_q STBY "SELECT count(*) FROM instance WHERE name = 'late'")" -eq 0
-pg_q STBY "UPDATE iopd_meta SET value = '1' WHERE key = 'schema'" >/dev/null
+pg_q STBY "UPDATE iopd_meta SET value = '2' WHERE key = 'schema'" >/dev/null
 check "back to version 1: it connects by itself and sends" \
 	waitfor "[ \$(jsonl_count '$WEBHOOK_LOG' \"r['path'] == '/late/hook'\") -eq 1 ]" 30
 inst_stop late

@@ -2,7 +2,8 @@
 # plugin_sms_twilio.sh - the sms plugin, api = "twilio", through
 # tests/tools/sendone against the sink's Twilio Messages API: the request
 # (form, basic auth, idempotency token, ValidityPeriod), Twilio's error
-# codes, rate limiting, network and TLS failures, configuration errors.
+# codes, rate limiting, a reply read to its first 16 KiB only, network and
+# TLS failures, configuration errors.
 #
 # Run by `make check` from the top build directory; by hand:
 #   cd BUILDDIR && SRCDIR/tests/integration/plugin_sms_twilio.sh
@@ -95,6 +96,17 @@ control 'status=503&retry_after=30&body=%3Chtml%3Edown%3C%2Fhtml%3E'
 run tw --id 00000000000000b6 --to +15551230006
 check "503 without JSON: transient, retry_after=30" \
 	grep -qx "00000000000000b6 transient HTTP 503 retry_after=30" "$T/tw.stdout"
+# a reply body is kept up to 16 KiB: Twilio's code after that is never read
+padded() { "$PY" -c 'import sys, urllib.parse
+print(urllib.parse.quote("{\"message\": \"%s\", \"code\": 21610, \"status\": 400}" % ("x" * int(sys.argv[1]))))' "$1"; }
+control "status=400&body=$(padded 16000)"
+run tw --id 00000000000000f7 --to +15551230007
+check "a 400 whose code is within 16 KiB: read (opted-out)" \
+	grep -qx "00000000000000f7 opted-out twilio 21610: HTTP 400" "$T/tw.stdout"
+control "status=400&body=$(padded 17000)"
+run tw --id 00000000000000f8 --to +15551230008
+check "... past 16 KiB: never read, the rest of the body dropped" \
+	grep -qx "00000000000000f8 permanent HTTP 400" "$T/tw.stdout"
 check "no phone number in any outcome or log line" \
 	test "$(cat "$T"/tw.stdout "$T"/tw.stderr | grep -cE '555123|555122|5550009|5550002|5551200' || true)" -eq 0
 
@@ -112,6 +124,25 @@ check "wrong token: one error log line for both" test "$(grep -c 'refused our cr
 	"$(grep -c '^<3>\[sms\] sms/twilio: the gateway refused our credentials (twilio 20003: HTTP 401)' "$T/wrong.stderr")" -eq 1
 check "wrong token: never logged" test "$(grep -c "not-the-token\|$TWILIO_TOKEN" "$T/wrong.stderr" || true)" -eq 0
 
+# --- not Twilio: a 2xx without Twilio's JSON, a redirect (a wrong url) ---------------
+control 'times=2&body=%3Chtml%3EWelcome%20to%20the%20network%3C/html%3E&ctype=text/html'
+run tw -n 2 --id 00000000000000ba --to +15551230009
+check "a 201 with an HTML page: permanent, not delivered" \
+	test "$(sort "$T/tw.stdout" | cut -d' ' -f1-2 | tr '\n' '/')" = \
+	"00000000000000ba permanent/00000000000000bb permanent/"
+check "... the reason says it is not Twilio's reply" \
+	grep -q "permanent HTTP 201 but the reply is not Twilio's JSON (no \"sid\"): check the channel's url" "$T/tw.stdout"
+check "... one error log line for both" \
+	test "$(grep -c '^<3>\[sms\] sms/twilio: the reply is not the gateway.s' "$T/tw.stderr")" -eq 1
+twilio_conf moved "$TWILIO_URL/status/302/Messages.json"
+run moved -n 2 --id 00000000000000bc --to +15551230009
+check "a redirect: permanent, the reason says so" \
+	test "$(grep -c "permanent HTTP 302: a redirect (never followed): check the channel's url" "$T/moved.stdout")" -eq 2
+check "a redirect: each sent once, not retried or followed" \
+	test "$(jsonl_count "$TWILIO_LOG" 'r["idempotency_key"] in ("00000000000000bc", "00000000000000bd")')" -eq 2
+check "a redirect: one error log line" \
+	test "$(grep -c '^<3>\[sms\] sms/twilio: the reply is not the gateway.s (HTTP 302' "$T/moved.stderr")" -eq 1
+
 # --- network and TLS ---------------------------------------------------------------
 port=$(free_port)
 twilio_conf refused "http://127.0.0.1:$port/2010-04-01/Accounts/$TWILIO_SID/Messages.json"
@@ -122,9 +153,9 @@ check "connection refused: transient" \
 twilio_conf slow "$TWILIO_API" 'timeout = "1s";'
 sed -i '/timeout = "5s";/d' "$T/slow.conf"
 control 'delay=4'
-t0=$(date +%s)
+t0=$(now_epoch); t0=${t0%.*}
 run slow --id 00000000000000c1 --to +15551230001
-t1=$(date +%s)
+t1=$(now_epoch); t1=${t1%.*}
 check "delayed reply: timeout, transient" \
 	grep -Eqx "00000000000000c1 transient curl 28: .*retry_after=-1" "$T/slow.stdout"
 check "timeout honoured (took $((t1 - t0)) s)" test $((t1 - t0)) -le 3

@@ -33,10 +33,10 @@ channel = {
   timeout = "5s";
 };
 EOF
-before=$(date +%s)
+before=$(now_epoch); before=${before%.*}
 run ok -n 2 --id 00000000000000a0 --patient p-0001 --kind session \
 	--to "+15551234567" --text "addiction group at 6"
-after=$(date +%s)
+after=$(now_epoch); after=${after%.*}
 check "delivered: exit 0" test "$RC" -eq 0
 check "delivered: first outcome" grep -qx "00000000000000a0 delivered http-200" "$T/ok.stdout"
 check "delivered: second outcome" grep -qx "00000000000000a1 delivered http-200" "$T/ok.stdout"
@@ -109,6 +109,14 @@ check "401: logged as an error, once" test "$(grep -c 'refused our credentials' 
 	"$(grep -c '^<3>\[ehr\] webhook: the gateway refused our credentials (HTTP 401)' "$T/one.stderr")" -eq 1
 check "401: sent once, not retried" \
 	test "$(jsonl_count "$WEBHOOK_LOG" 'r["idempotency_key"] == "00000000000000b6"')" -eq 1
+control 'status=302&times=2'
+run one -n 2 --id 00000000000000b8
+check "302: permanent, a wrong url (redirects are never followed)" \
+	test "$(grep -c "permanent HTTP 302: a redirect (never followed): check the channel's url" "$T/one.stdout")" -eq 2
+check "302: logged as an error, once for both" \
+	test "$(grep -c '^<3>\[ehr\] webhook: the reply is not the gateway.s (HTTP 302' "$T/one.stderr")" -eq 1
+check "302: each sent once, not retried" \
+	test "$(jsonl_count "$WEBHOOK_LOG" 'r["idempotency_key"] in ("00000000000000b8", "00000000000000b9")')" -eq 2
 
 # --- network failures ----------------------------------------------------------
 port=$(free_port)
@@ -122,9 +130,9 @@ check "connection refused: transient" \
 cat >"$T/slow.conf" <<EOF
 channel = { name = "ehr"; module = "webhook"; url = "$WEBHOOK_URL/delay/4/hook"; timeout = "1s"; };
 EOF
-t0=$(date +%s)
+t0=$(now_epoch); t0=${t0%.*}
 run slow --id 00000000000000c1
-t1=$(date +%s)
+t1=$(now_epoch); t1=${t1%.*}
 check "timeout: transient" grep -Eqx "00000000000000c1 transient curl 28: .*retry_after=-1" "$T/slow.stdout"
 check "timeout: honoured (took $((t1 - t0)) s)" test $((t1 - t0)) -le 3
 

@@ -29,7 +29,7 @@ CONF=$T/iopd.conf
 gen_conf "$CONF" --state "$T/state" --socket "$SOCK" --url "$WEBHOOK_URL" --patients 3 --med 18:00
 cp -p "$CONF" "$T/good.conf"
 IOPD_ENV=("NOTIFY_SOCKET=$NOTIFY_SOCKET")
-iopd_start run "$CONF" "$(fake_offset '2026-12-01 17:59:40')"
+iopd_start run "$CONF" '2026-12-01 17:59:40'
 add_log "$IOPD_LOG"
 check "ready: READY=1 sent" waitfor "grep -q READY=1 '$NOTIFY_LOG'" 5
 

@@ -42,19 +42,19 @@ use small
 # faked clock, at real speed (the stall is measured with it): 300 prompts fall
 # due at 18:00, and the sink takes 50 ms each, so sends are in flight while
 # the reloads begin
-iopd_start run "$CONF" "$(fake_offset '2026-12-01 17:59:59')"
+iopd_start run "$CONF" '2026-12-01 17:59:59'
 add_log "$IOPD_LOG"
 waitfor '[ "$(sink_ids "$WEBHOOK_LOG" | wc -l)" -gt 0 ]' 10 || true
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$IOPD_PID/status"; }
 nfd() { ls "/proc/$IOPD_PID/fd" | wc -l; }
 
 # --- 1. a thousand reloads ----------------------------------------------------
-bad=0 t0=$(date +%s.%N)
+bad=0 t0=$(now_epoch)
 for ((i = 1; i <= RELOADS; i++)); do
 	ctl reload >/dev/null 2>&1 || bad=$((bad + 1))
 	if [ "$i" -eq 100 ]; then r100=$(rss); f100=$(nfd); fi
 done
-t1=$(date +%s.%N)
+t1=$(now_epoch)
 r1000=$(rss) f1000=$(nfd)
 echo "# $RELOADS reloads in $(awk "BEGIN {printf \"%.2f\", $t1 - $t0}") s; VmRSS after 100: $r100 kB, after $RELOADS: $r1000 kB; fds $f100 -> $f1000"
 echo "# $(sink_ids "$WEBHOOK_LOG" | wc -l) reminders sent meanwhile"
@@ -81,10 +81,10 @@ track "$probe"
 sleep 0.5
 lines0=$(wc -l <"$IOPD_LOG")
 for i in 1 2 3; do
-	t0=$(date +%s.%N)
+	t0=$(now_epoch)
 	rc=0
 	ctl reload >/dev/null 2>&1 || rc=$?
-	t1=$(date +%s.%N)
+	t1=$(now_epoch)
 	check "reload $i of $BIG patients: exit 0 ($(awk "BEGIN {printf \"%.2f\", $t1 - $t0}") s)" test "$rc" -eq 0
 done
 sleep 0.5

@@ -31,7 +31,7 @@ start_webhook
 SOCK=$T/ctl.sock
 DB=$STATE/ledger.db
 gen_conf "$T/iopd.conf" --state "$STATE" --socket "$SOCK" --url "$WEBHOOK_URL" --patients 50 --med 18:00
-iopd_start run "$T/iopd.conf" "$(fake_offset '2026-12-01 17:59:48')"
+iopd_start run "$T/iopd.conf" '2026-12-01 17:59:48'
 add_log "$IOPD_LOG"
 sleep 1                                 # the start mark is written
 dd if=/dev/zero of="$STATE/filler" bs=4k 2>/dev/null || true

@@ -59,7 +59,7 @@ cp -p "$T/a/iopd.conf" "$CONF"
 "$IOPD" agenda -c "$CONF" --from 2026-12-01T18:00:00Z --to 2026-12-01T18:00:01Z >"$T/agenda.jsonl"
 gone=$(jsonl_field "$T/agenda.jsonl" 'r["id"]' 'r["patient"] == "p-00050"')
 IOPD_ENV=("NOTIFY_SOCKET=$NOTIFY_SOCKET")
-iopd_start run "$CONF" "$(fake_offset '2026-12-01 17:59:48')"
+iopd_start run "$CONF" '2026-12-01 17:59:48'
 add_log "$IOPD_LOG"
 sleep 1                                 # the start mark is written
 readonly_on() { chattr +i "$DB" "$DB-wal" "$DB-shm" "$STATE"; }

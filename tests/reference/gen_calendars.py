@@ -221,7 +221,7 @@ def gen(seed):
         else:
             zone = dzn
         if r() < 0.8:
-            s.append('phone = "+1555%07d";' % rng.randint(0, 9999999))
+            s.append('phone = "+1312555%04d";' % (rng.randint(0, 9999999) % 10000))
         if r() < 0.7:
             s.append('email = "n%d@example.org";' % k)
         if discharge is not None:

@@ -16,6 +16,13 @@
 #   KANNEL_STATUS_URL KANNEL_ADMIN_URL KANNEL_FAKESMSC_OUT KANNEL_PIDS
 # and '#' comment lines telling how to check delivery.
 #
+# Two-way (RIG 1b), from the environment of `start`:
+#   KANNEL_GET_URL=URL  the sms-service group hands every MO message to URL
+#                       (get-url, max-messages = 0: nothing is texted back)
+#   KANNEL_MO=1         fakesmsc also sends MO messages: it reads lines
+#                       "FROM TO text WORDS..." from DIR/mo.fifo, printing
+#                       "sent message N" for each (write one, wait for it)
+#
 # Delivered (MT) messages: fakesmsc prints one line per SMS (per part) to
 # DIR/fakesmsc.out:  DEBUG: Got message N: <FROM TO text TEXT>
 #   grep -c 'Got message' DIR/fakesmsc.out       # number of SMS parts delivered
@@ -86,9 +93,15 @@ load_env() {
 }
 
 start_fakesmsc() {
-  # -m 0: send no MO messages, only print what arrives
-  ( cd "$D" && exec "$FAKESMSC" -H 127.0.0.1 -r "$SMSC_PORT" -m 0 '000 000 text unused' ) \
-    >>"$D/fakesmsc.out" 2>&1 </dev/null &
+  if [ -p "$D/mo.fifo" ]; then
+    # MO lines from the fifo (opened read-write: never an EOF, never a block)
+    ( cd "$D" && exec "$FAKESMSC" -H 127.0.0.1 -r "$SMSC_PORT" -i 0.01 ) \
+      >>"$D/fakesmsc.out" 2>&1 <>"$D/mo.fifo" &
+  else
+    # -m 0: send no MO messages, only print what arrives
+    ( cd "$D" && exec "$FAKESMSC" -H 127.0.0.1 -r "$SMSC_PORT" -m 0 '000 000 text unused' ) \
+      >>"$D/fakesmsc.out" 2>&1 </dev/null &
+  fi
   echo $! >"$D/fakesmsc.pid"
   i=0
   until smsc_online; do
@@ -118,10 +131,17 @@ do_start() {
     rc=0; curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$p/" 2>/dev/null || rc=$?
     [ $rc -eq 7 ] || { echo "kannel.sh: port $p is in use" >&2; exit 3; }
   done
-  rm -f "$D"/*.pid "$D"/*.log "$D"/*.stdout "$D/fakesmsc.out" "$D/env"
+  rm -f "$D"/*.pid "$D"/*.log "$D"/*.stdout "$D/fakesmsc.out" "$D/env" "$D/mo.fifo"
   sed -e "s|@ADMIN_PORT@|$ADMIN_PORT|g" -e "s|@SMSBOX_PORT@|$SMSBOX_PORT|g" \
       -e "s|@SMSC_PORT@|$SMSC_PORT|g" -e "s|@SENDSMS_PORT@|$SENDSMS_PORT|g" \
       -e "s|@DIR@|$D|g" "$HERE/kannel.conf.in" >"$D/kannel.conf"
+  if [ -n "${KANNEL_GET_URL:-}" ]; then
+    printf '\ngroup = sms-service\nkeyword = default\nget-url = "%s"\nmax-messages = 0\n' \
+      "$KANNEL_GET_URL" >>"$D/kannel.conf"
+  else
+    printf '\ngroup = sms-service\nkeyword = default\ntext = "No service specified"\n' >>"$D/kannel.conf"
+  fi
+  if [ "${KANNEL_MO:-0}" = 1 ]; then mkfifo "$D/mo.fifo"; fi
   ADMIN_PW=$(getconf admin-password) STATUS_PW=$(getconf status-password)
   USER_=$(getconf username) PASS=$(getconf password)
 

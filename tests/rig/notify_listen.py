@@ -4,6 +4,7 @@
 Binds an AF_UNIX SOCK_DGRAM socket (a path, or @name for the abstract namespace)
 and writes ONE JSON line per datagram (datagram boundaries are kept):
   {"t": epoch, "pid": sender pid (SCM_CREDENTIALS), "uid": ..., "fields": ["READY=1", ...]}
+("t": the test's clock, RIG_CLOCK, tests/rig/testclock.py)
 "fields" is the datagram split at newlines (empty trailing entries dropped).
 Exits after --max datagrams, after --timeout seconds, or on SIGTERM (all exit 0).
 
@@ -17,6 +18,8 @@ import socket
 import struct
 import sys
 import time
+
+from testclock import now as clock_now
 
 
 def main():
@@ -63,7 +66,7 @@ def main():
                 pid, uid, _ = struct.unpack("3i", d[:12])
         n += 1
         fields = [f for f in data.decode("utf-8", "replace").split("\n") if f]
-        out.write(json.dumps({"t": round(time.time(), 3), "pid": pid, "uid": uid,
+        out.write(json.dumps({"t": round(clock_now(), 3), "pid": pid, "uid": uid,
                               "fields": fields}) + "\n")
         out.flush()
     s.close()

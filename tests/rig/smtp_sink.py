@@ -19,6 +19,7 @@ Options: --tls CERT KEY   STARTTLS, required unless --tls-optional
                           --auth-plaintext)
          --port 0         kernel picks; --ready-file F gets the port once listening
 SIGTERM/SIGINT: clean exit 0.
+"t" is the test's clock (RIG_CLOCK, tests/rig/testclock.py).
 """
 import argparse
 import asyncio
@@ -33,6 +34,8 @@ import time
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
+from testclock import now as clock_now
+
 logging.getLogger("mail.log").setLevel(logging.ERROR)   # "login_data is deprecated"
 
 
@@ -46,7 +49,7 @@ class Handler:
     def event(self, stage, reply, arg=None):
         if self.events:
             with open(self.events, "a", encoding="utf-8") as f:
-                f.write(json.dumps({"t": time.time(), "stage": stage, "reply": reply,
+                f.write(json.dumps({"t": clock_now(), "stage": stage, "reply": reply,
                                     "arg": arg}) + "\n")
         return reply
 
@@ -82,7 +85,7 @@ class Handler:
             data = data.encode()
         key = self.box.add(data)
         auth = session.auth_data
-        rec = {"t": time.time(), "key": key, "mail_from": envelope.mail_from,
+        rec = {"t": clock_now(), "key": key, "mail_from": envelope.mail_from,
                "rcpt_tos": envelope.rcpt_tos,
                "tls": bool(session.ssl) or server.transport.get_extra_info("ssl_object") is not None,
                "auth_user": auth.login.decode() if isinstance(auth, LoginPassword) else None,

@@ -33,6 +33,7 @@ fields To, From|MessagingServiceSid, Body, [ValidityPeriod, StatusCallback, ...]
       ...20429                  -> 429 20429  with Retry-After (default 1)
       ...00500 / ...00503       -> 500 / 503
     or by a control rule: twilio_error=CODE, or status=N (Twilio-style error JSON).
+"t" is the test's clock (RIG_CLOCK, tests/rig/testclock.py).
 Options: --tls CERT KEY serves HTTPS. --ready-file F gets the bound port (written
 atomically once listening; use --port 0 to let the kernel pick). SIGTERM: clean exit 0.
 """
@@ -47,6 +48,8 @@ import ssl
 import sys
 import threading
 import time
+
+from testclock import now as clock_now
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -229,7 +232,7 @@ class H(BaseHTTPRequestHandler):
                 extra.append(("Retry-After", str((rule and rule["retry_after"]) or 1)))
             info["error_code"] = code
             return status, obj, extra, info
-        now = time.time()
+        now = clock_now()
         msid = "SM" + secrets.token_hex(16)
         base = "/2010-04-01/Accounts/%s/Messages/%s" % (account, msid)
         body = form.get("Body") or ""
@@ -275,7 +278,7 @@ class H(BaseHTTPRequestHandler):
         if ctype_in == "application/x-www-form-urlencoded":
             form = flatten(parse_qs(text, keep_blank_values=True))
         user, pw = self._auth()
-        rec = {"t": time.time(), "method": self.command, "path": u.path, "query": u.query,
+        rec = {"t": clock_now(), "method": self.command, "path": u.path, "query": u.query,
                "headers": dict(self.headers.items()), "body": text, "form": form,
                "auth_user": user,
                "idempotency_key": (self.headers.get("Idempotency-Key")

@@ -368,7 +368,7 @@ static int json_row(const struct snapshot *s, const struct agenda_row *r, void *
 
 	if (b->len)
 		return 0;
-	agenda_row_json(s, r, NULL, b);
+	agenda_row_json(s, r, NULL, NULL, b);
 	return 1;                                  /* stop after the first row */
 }
 
@@ -564,7 +564,7 @@ static void test_statuses_first_match(void **state)
 	    "    reminders = ( { before = \"2h\"; channels = [ \"term\", \"ehr\", \"email\", \"sms\" ]; } ); } ); } );\n"
 	    "patients = (\n"
 	    "  { id = \"full\"; program = \"p\"; start = \"2026-12-01\"; discharge = \"2026-12-01\";\n"
-	    "    phone = \"+15551230000\"; email = \"f@example.org\"; },\n"
+	    "    phone = \"+12125550000\"; email = \"f@example.org\"; },\n"
 	    "  { id = \"paused\"; program = \"p\"; start = \"2026-12-01\"; discharge = \"2026-12-01\";\n"
 	    "    paused = true; opt_out = [ \"sms\" ]; },\n"
 	    "  { id = \"optout\"; program = \"p\"; start = \"2026-12-01\"; discharge = \"2026-12-01\";\n"
@@ -625,7 +625,7 @@ static void test_medication(void **state)
 	    "closures = [ \"2026-03-07\" ];\n"
 	    "programs = ( { id = \"p\"; } );\n"
 	    "patients = (\n"
-	    "  { id = \"m\"; program = \"p\"; start = \"2026-03-07\"; discharge = \"2026-03-09\"; phone = \"+15551230000\";\n"
+	    "  { id = \"m\"; program = \"p\"; start = \"2026-03-07\"; discharge = \"2026-03-09\"; phone = \"+12125550000\";\n"
 	    "    absences = [ \"2026-03-07\" ];\n"
 	    "    medications = (\n"
 	    "      { label = \"gap\"; times = [ \"03:15\", \"01:30\", \"02:30\", \"03:00\" ]; channels = [ \"sms\" ]; },\n"
@@ -721,7 +721,7 @@ static void test_appointments(void **state)
 	    "  reminders = ( { before = \"1d\"; at = \"19:00\"; channels = [ \"sms\" ]; },\n"
 	    "    { before = \"2h\"; channels = [ \"term\" ]; } ); } );\n"
 	    "patients = ( { id = \"a\"; program = \"p\"; start = \"2026-11-30\"; discharge = \"2026-12-31\";\n"
-	    "  timezone = \"America/Denver\"; phone = \"+15551230000\"; absences = [ \"2026-12-24\" ];\n"
+	    "  timezone = \"America/Denver\"; phone = \"+12125550000\"; absences = [ \"2026-12-24\" ];\n"
 	    "  quiet_hours = { from = \"00:00\"; to = \"00:00\"; };\n"
 	    "  appointments = (\n"
 	    "    { at = \"2026-12-03 16:00\"; type = \"family\"; },\n"
@@ -775,7 +775,7 @@ static void test_agenda_order(void **state)
 	    "  reminders = ( { before = \"1d\"; at = \"12:00\"; channels = [ \"term\", \"sms\", \"email\", \"ehr\" ]; } ); } );\n"
 	    "patients = (\n"
 	    "  { id = \"b\"; program = \"p\"; start = \"2026-12-01\"; discharge = \"2026-12-01\";\n"
-	    "    phone = \"+15551230000\"; email = \"b@example.org\";\n"
+	    "    phone = \"+12125550000\"; email = \"b@example.org\";\n"
 	    "    appointments = ( { at = \"2026-12-01 09:00\"; type = \"x\"; } ); },\n"
 	    "  { id = \"a-2\"; program = \"p\"; start = \"2026-12-01\"; discharge = \"2026-12-01\"; },\n"
 	    "  { id = \"a-10\"; program = \"p\"; start = \"2026-12-01\"; discharge = \"2026-12-01\"; } );\n");
@@ -806,6 +806,81 @@ static void test_agenda_order(void **state)
 	snapshot_unref(s);
 }
 
+/* ---- the table streams ------------------------------------------------------------ */
+
+/* A window of months is printed as it is walked, never held whole: the
+ * first bytes reach the file long before the last row is walked (the
+ * daemon streams an answer of tens of megabytes to iopctl this way).  The
+ * columns are as wide as the configuration's longest values. */
+struct stream_probe {
+	size_t rows, rows_at_first_write, bytes;
+	struct sbuf head;
+};
+
+static ssize_t probe_write(void *cookie, const char *buf, size_t n)
+{
+	struct stream_probe *sp = cookie;
+
+	if (!sp->bytes)
+		sp->rows_at_first_write = sp->rows;
+	if (sp->head.len < 4096)
+		sbuf_add(&sp->head, buf, n < 4096 ? n : 4096);
+	sp->bytes += n;
+	return (ssize_t)n;
+}
+
+static const char *probe_status(const struct snapshot *s, const struct agenda_row *r, char *buf,
+    size_t len, struct agenda_live *live, void *arg)
+{
+	(void)s;
+	(void)r;
+	(void)buf;
+	(void)len;
+	(void)live;
+	((struct stream_probe *)arg)->rows++;
+	return NULL;
+}
+
+static void test_table_streams(void **state)
+{
+	struct snapshot *s = load(
+	    "channels = ( { name = \"term\"; module = \"console\"; } );\n"
+	    "templates = { medication = { sms = \"x\"; }; a_long_template_name = { sms = \"y\"; }; };\n"
+	    "programs = ( { id = \"p\"; weeks = 20; } );\n"
+	    "patients = ( { id = \"short\"; program = \"p\"; start = \"2026-12-01\";\n"
+	    "    medications = ( { label = \"m\"; times = [ "
+	    "\"00:00\", \"01:00\", \"02:00\", \"03:00\", \"04:00\", \"05:00\","
+	    "\"06:00\", \"07:00\", \"08:00\", \"09:00\", \"10:00\", \"11:00\","
+	    "\"12:00\", \"13:00\", \"14:00\", \"15:00\", \"16:00\", \"17:00\","
+	    "\"18:00\", \"19:00\", \"20:00\", \"21:00\", \"22:00\", \"23:00\" ];\n"
+	    "    channels = [ \"term\" ]; } ); },\n"
+	    "  { id = \"a-patient-with-a-long-id\"; program = \"p\"; start = \"2026-12-01\"; } );\n");
+	cookie_io_functions_t io = {NULL, probe_write, NULL, NULL};
+	struct stream_probe sp;
+	FILE *f;
+	const char *nl;
+
+	(void)state;
+	memset(&sp, 0, sizeof sp);
+	f = fopencookie(&sp, "w", io);
+	assert_non_null(f);
+	setvbuf(f, NULL, _IONBF, 0);
+	assert_int_equal(agenda_print(s, unit_t("2026-12-01T00:00:00Z"), unit_t("2027-03-01T00:00:00Z"), -1,
+	    AGENDA_TABLE, f, probe_status, &sp), 0);
+	fclose(f);
+	assert_int_equal(sp.rows, 90 * 24);
+	assert_true(sp.rows_at_first_write < sp.rows / 2);
+	/* the header is as wide as the longest id and template name, though
+	 * neither appears in the rows */
+	nl = strchr(sp.head.s, '\n');
+	assert_non_null(nl);
+	assert_non_null(strstr(sp.head.s, "PATIENT                   KIND"));
+	assert_non_null(strstr(sp.head.s, "TEMPLATE              STATUS"));
+	assert_non_null(strstr(nl, "short                     medication"));
+	sbuf_free(&sp.head);
+	snapshot_unref(s);
+}
+
 /* ---- a rich calendar: cal_seek everywhere --------------------------------------- */
 
 static void test_seek_rich_calendar(void **state)
@@ -833,7 +908,7 @@ static void test_seek_rich_calendar(void **state)
 	    "      { id = \"pm\"; days = [ \"sat\" ]; start = \"23:50\"; } );\n"
 	    "    reminders = ( { before = \"1d\"; at = \"02:15\"; channels = [ \"term\" ]; }, { before = \"50m\"; channels = [ \"sms\" ]; } ); } );\n"
 	    "patients = (\n"
-	    "  { id = \"ny1\"; program = \"ny\"; start = \"2026-02-20\"; discharge = \"2026-04-10\"; phone = \"+15550000001\";\n"
+	    "  { id = \"ny1\"; program = \"ny\"; start = \"2026-02-20\"; discharge = \"2026-04-10\"; phone = \"+13125550001\";\n"
 	    "    absences = [ \"2026-03-08\" ];\n"
 	    "    appointments = ( { at = \"2026-03-08 02:30\"; type = \"a\"; }, { at = \"2026-03-08 03:30\"; type = \"b\"; },\n"
 	    "      { at = \"2026-03-08 02:30\"; type = \"c\"; reminders = ( { before = \"1d\"; at = \"00:00\"; channels = [ \"sms\" ]; } ); },\n"
@@ -876,6 +951,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_appointments, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_agenda_order, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_seek_rich_calendar, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_table_streams, unit_setup, unit_teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

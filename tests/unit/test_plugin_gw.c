@@ -248,7 +248,7 @@ static void test_http_status(void **state)
 		const char *retry_after;
 		enum iopd_result result;
 		double retry;
-		int auth;
+		int auth, misdirected;
 	} cases[] = {
 		{200, NULL, IOPD_DELIVERED, -1, 0},
 		{204, "5", IOPD_DELIVERED, -1, 0},
@@ -260,7 +260,9 @@ static void test_http_status(void **state)
 		{429, NULL, IOPD_TRANSIENT, -1, 0},
 		{500, NULL, IOPD_TRANSIENT, -1, 0},
 		{503, "Tue, 01 Dec 2026 00:02:00 GMT", IOPD_TRANSIENT, 120, 0},
-		{301, "5", IOPD_TRANSIENT, -1, 0},
+		{301, "5", IOPD_PERMANENT, -1, 0, 1},
+		{302, NULL, IOPD_PERMANENT, -1, 0, 1},
+		{307, NULL, IOPD_PERMANENT, -1, 0, 1},
 		{100, NULL, IOPD_TRANSIENT, -1, 0},
 	};
 	size_t i;
@@ -276,11 +278,15 @@ static void test_http_status(void **state)
 		gw_result_outcome(&r, &o);
 		assert_int_equal(o.result, cases[i].result);
 		assert_int_equal(r.auth_failed, cases[i].auth);
+		assert_int_equal(r.misdirected, cases[i].misdirected);
 		assert_true(o.retry_after == cases[i].retry);
 		snprintf(want, sizeof want, "HTTP %ld", cases[i].status);
 		if (o.result == IOPD_DELIVERED) {
 			assert_null(o.reason);
 			assert_null(o.gateway_id);
+		} else if (cases[i].misdirected) {
+			assert_true(strncmp(o.reason, want, strlen(want)) == 0);
+			assert_non_null(strstr(o.reason, "a redirect (never followed): check the channel's url"));
 		} else {
 			assert_string_equal(o.reason, want);
 		}

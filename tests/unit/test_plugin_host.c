@@ -1,8 +1,9 @@
 /* test_plugin_host.c - daemon/plugin_host.c with the real example plugin.
  *
  * TEST_BUILDDIR (from Makefile.am) locates the build tree's plugins:
- * plugins/.libs/example.so and console.so, and the refused ones in
- * tests/unit/.libs (badabi.so: ABI 2.0; badops.so: short ops table). */
+ * plugins/.libs/example.so, console.so and sms.so, the refused ones in
+ * tests/unit/.libs (badabi.so: ABI 2.0; badops.so: short ops table), and
+ * abi10.so there, a plugin built against ABI 1.0, which must still load. */
 #include "config.h"
 
 #include <fcntl.h>
@@ -260,7 +261,7 @@ static void test_unknown_keys(void **state)
 	assert_int_equal(e.count, 2);
 	snprintf(want, sizeof want, "%s:5: unknown key \"bogus\" in channel t1 (module example); "
 	    "known keys: name, module, rate, concurrency, timeout, insecure_tls, token_file, "
-	    "token_credential, delay\n", conf_path);
+	    "token_credential, fallback, replies, callback_key_file, delay\n", conf_path);
 	assert_contains(e.text.s, want);
 	snprintf(want, sizeof want, "%s:7: unknown key \"colour\" in channel t1", conf_path);
 	assert_contains(e.text.s, want);
@@ -297,7 +298,7 @@ static void test_configure_ok_then_free_unstarted(void **state)
 static void test_secret_read_file(void **state)
 {
 	char err[512];
-	char *s;
+	char *s, *big;
 
 	(void)state;
 	write_file(tmp_path("s1"), "abc\n\n", 0600);
@@ -326,6 +327,54 @@ static void test_secret_read_file(void **state)
 
 	assert_null(secret_read_file(tmp, err, sizeof err));
 	assert_contains(err, "not a regular file");
+
+	/* 64 KiB is the most a secret may be; one byte more is refused */
+	big = xmalloc(64 * 1024 + 2);
+	memset(big, 'k', 64 * 1024 + 1);
+	big[64 * 1024] = '\0';
+	write_file(tmp_path("s5"), big, 0600);
+	s = secret_read_file(tmp_path("s5"), err, sizeof err);
+	assert_non_null(s);
+	assert_int_equal(strlen(s), 64 * 1024);
+	free(s);
+	big[64 * 1024] = 'k';
+	big[64 * 1024 + 1] = '\0';
+	write_file(tmp_path("s5"), big, 0600);
+	assert_null(secret_read_file(tmp_path("s5"), err, sizeof err));
+	assert_contains(err, "is larger than 65536 bytes: not a secret");
+	free(big);
+}
+
+/* A symbolic link is refused, whatever it points to: the mode and owner
+ * checks would judge the target, which the link's owner may change. */
+static void test_secret_symlink(void **state)
+{
+	char err[512];
+	char *s;
+
+	(void)state;
+	write_file(tmp_path("real"), "token\n", 0600);
+	assert_int_equal(symlink(tmp_path("real"), tmp_path("link")), 0);
+	assert_null(secret_read_file(tmp_path("link"), err, sizeof err));
+	assert_contains(err, "is a symbolic link: name the file itself");
+	s = secret_read_file(tmp_path("real"), err, sizeof err);
+	assert_string_equal(s, "token");
+	free(s);
+}
+
+/* Owned by root or by iopd's own user; another account could rewrite it. */
+static void test_secret_owner(void **state)
+{
+	char err[512];
+	uid_t other = 65534;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();                        /* only root can give a file away */
+	write_file(tmp_path("owned"), "token\n", 0600);
+	assert_int_equal(chown(tmp_path("owned"), other, (gid_t)-1), 0);
+	assert_null(secret_read_file(tmp_path("owned"), err, sizeof err));
+	assert_contains(err, "belongs to uid 65534, neither root nor iopd's user");
 }
 
 static void test_secret_load_file(void **state)
@@ -486,6 +535,136 @@ static void test_send_outcomes_and_cancel(void **state)
 	ev_loop_destroy(loop);
 }
 
+
+/* ------------------------------------------------------------------------
+ * ABI 1.1
+ * --------------------------------------------------------------------- */
+
+static struct chan_inst *configure_module(const char *dir, const char *module, const char *text,
+    struct errs *e)
+{
+	char err[512];
+	const struct plugin_mod *m;
+	const config_setting_t *s = load_channel(text);
+	struct iopd_channel_info info = {"t1", 15.0, 0};
+
+	setenv("IOPD_PLUGIN_DIR", dir, 1);
+	m = plugin_load(module, NULL, err, sizeof err);
+	if (!m)
+		fail_msg("%s", err);
+	memset(e, 0, sizeof *e);
+	e->main_file = conf_path;
+	return chan_inst_configure(m, s, &info, tmp, e);
+}
+
+static void sync_done(void *token, const struct iopd_outcome *o)
+{
+	*(int *)token = (int)o->result + 1;
+}
+
+/* A plugin built against 1.0 (a five-operation table) loads, configures,
+ * sends; it takes no callbacks and is never given a notice. */
+static void test_abi10_loads(void **state)
+{
+	struct errs e;
+	struct chan_inst *c;
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct http *http = http_new(loop);
+	struct iopd_message m = {"00000000000000c1", "session", "P1", "t1", "+15550001234", "hi",
+		NULL, NULL, 0, 0, 0, 1};
+	struct iopd_request rq = {"status", NULL, 0};
+	struct iopd_callback cb;
+	char err[512];
+	int done = 0;
+
+	(void)state;
+	setenv("IOPD_PLUGIN_DIR", BADPLUGINS, 1);
+	assert_non_null(plugin_load("abi10", NULL, err, sizeof err));
+	assert_int_equal(plugin_desc(plugin_load("abi10", NULL, err, sizeof err))->abi_minor, 0);
+	c = configure_module(BADPLUGINS, "abi10", "channel = { name = \"t1\"; module = \"abi10\"; };\n", &e);
+	assert_non_null(c);
+	assert_null(chan_inst_inbound(c));
+	assert_int_equal(chan_inst_takes_notices(c), 0);
+	assert_int_equal(chan_inst_start(c, loop, http), 0);
+	assert_int_equal(chan_inst_callback(c, &rq, &cb), -1);
+	chan_inst_send(c, &m, sync_done, &done);
+	assert_int_equal(done, IOPD_DELIVERED + 1);
+	chan_inst_free(c);
+	errs_free(&e);
+	http_free(http);
+	ev_loop_destroy(loop);
+}
+
+/* The sms plugin takes callbacks: Kannel's by key (GET, answers on by
+ * default), Twilio's by signature (POST, answers off: Twilio's own). */
+static void test_sms_inbound(void **state)
+{
+	struct errs e;
+	struct chan_inst *c;
+	const struct iopd_inbound *in;
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct http *http = http_new(loop);
+	const config_setting_t *g;
+	struct iopd_param p[] = {{"id", "00000000000000d4"}, {"type", "1"}};
+	struct iopd_request rq = {"status", p, 2};
+	struct iopd_callback cb;
+
+	(void)state;
+	write_file(tmp_path("pw"), "secret\n", 0600);
+	write_file(tmp_path("key"), "K3y-abc_9\n", 0600);
+	c = configure_module(PLUGINS, "sms", "channel = { name = \"t1\"; module = \"sms\"; api = \"kannel\";\n"
+	    "  url = \"http://127.0.0.1:1/cgi-bin/sendsms\"; user = \"u\"; token_file = \"pw\";\n"
+	    "  callback_key_file = \"key\"; };\n", &e);
+	if (!c)
+		fail_msg("%s", e.text.s);
+	assert_non_null(in = chan_inst_inbound(c));
+	assert_int_equal(in->auth, IOPD_AUTH_KEY);
+	assert_string_equal(in->method, "GET");
+	assert_int_equal(in->replies, 1);
+	assert_int_equal(chan_inst_takes_notices(c), 1);
+	g = config_lookup(&cfg, "channel");
+	assert_int_equal(chan_inst_inbound_bind(c, g, "https://iopd.example.org/", &e), 0);
+	assert_string_equal(chan_inst_auth_secret(c), "K3y-abc_9");
+	assert_int_equal(chan_inst_start(c, loop, http), 0);
+	assert_int_equal(chan_inst_callback(c, &rq, &cb), 0);
+	assert_int_equal(cb.type, IOPD_CALLBACK_RECEIPT);
+	assert_int_equal(cb.receipt, IOPD_RECEIPT_DELIVERED);
+	p[1].value = "x";
+	assert_int_equal(chan_inst_callback(c, &rq, &cb), -1);
+	chan_inst_free(c);
+	errs_free(&e);
+	c = configure_module(PLUGINS, "sms", "channel = { name = \"t1\"; module = \"sms\"; api = \"twilio\";\n"
+	    "  account = \"AC1\"; from = \"+15550001111\"; token_file = \"pw\"; };\n", &e);
+	assert_non_null(c);
+	assert_non_null(in = chan_inst_inbound(c));
+	assert_int_equal(in->auth, IOPD_AUTH_TWILIO);
+	assert_string_equal(in->method, "POST");
+	assert_int_equal(in->replies, 0);
+	assert_int_equal(chan_inst_inbound_bind(c, config_lookup(&cfg, "channel"), "https://x.example", &e), 0);
+	assert_string_equal(chan_inst_auth_secret(c), "secret");   /* the channel's token */
+	chan_inst_free(c);
+	errs_free(&e);
+	/* the example plugin (1.1, no callbacks): notices yes, callbacks no */
+	c = configure_example("channel = { name = \"t1\"; module = \"example\"; };\n", &e);
+	assert_non_null(c);
+	assert_null(chan_inst_inbound(c));
+	assert_int_equal(chan_inst_takes_notices(c), 1);
+	chan_inst_free(c);
+	errs_free(&e);
+	http_free(http);
+	ev_loop_destroy(loop);
+}
+
+static void test_abi_has(void **state)
+{
+	(void)state;
+	assert_true(IOPD_ABI_HAS(sizeof(struct iopd_host), struct iopd_host, callback_url));
+	assert_false(IOPD_ABI_HAS(offsetof(struct iopd_host, callback_url), struct iopd_host, callback_url));
+	assert_true(IOPD_ABI_HAS(sizeof(struct iopd_plugin_ops), struct iopd_plugin_ops, callback));
+	assert_false(IOPD_ABI_HAS(offsetof(struct iopd_plugin_ops, inbound), struct iopd_plugin_ops, inbound));
+	assert_int_equal(IOPD_PLUGIN_ABI_MINOR, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,9 +679,14 @@ int main(void)
 		cmocka_unit_test(test_typed_key_errors),
 		cmocka_unit_test(test_configure_ok_then_free_unstarted),
 		cmocka_unit_test(test_secret_read_file),
+		cmocka_unit_test(test_secret_symlink),
+		cmocka_unit_test(test_secret_owner),
 		cmocka_unit_test(test_secret_load_file),
 		cmocka_unit_test(test_secret_load_credential),
 		cmocka_unit_test(test_send_outcomes_and_cancel),
+		cmocka_unit_test(test_abi10_loads),
+		cmocka_unit_test(test_sms_inbound),
+		cmocka_unit_test(test_abi_has),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

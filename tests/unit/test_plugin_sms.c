@@ -62,12 +62,12 @@ static void test_twilio_form(void **state)
 	struct gw_buf b = {0};
 
 	(void)state;
-	sms_twilio_form(&b, "+15551234567", "+15550001111", "Hi Alex, see you Tue 6:00 PM & bye", 3600);
+	sms_twilio_form(&b, "+15551234567", "+15550001111", "Hi Alex, see you Tue 6:00 PM & bye", 3600, NULL);
 	assert_string_equal(gw_buf_str(&b),
 	    "To=%2B15551234567&From=%2B15550001111&Body=Hi+Alex%2C+see+you+Tue+6%3A00+PM+%26+bye"
 	    "&ValidityPeriod=3600");
 	gw_buf_free(&b);
-	sms_twilio_form(&b, "+15551234567", "MG0123456789abcdef0123456789abcdef", "Hola, mañana", 0);
+	sms_twilio_form(&b, "+15551234567", "MG0123456789abcdef0123456789abcdef", "Hola, mañana", 0, NULL);
 	assert_string_equal(gw_buf_str(&b),
 	    "To=%2B15551234567&MessagingServiceSid=MG0123456789abcdef0123456789abcdef"
 	    "&Body=Hola%2C+ma%C3%B1ana");
@@ -99,9 +99,25 @@ static void test_twilio_replies(void **state)
 	    "\"sid\": \"SM0123456789abcdef0123456789abcdef\", \"status\": \"queued\"}", NULL);
 	assert_int_equal(r.result, IOPD_DELIVERED);
 	assert_string_equal(r.gateway_id, "SM0123456789abcdef0123456789abcdef");
-	twilio(&r, 200, "not json", NULL);
-	assert_int_equal(r.result, IOPD_DELIVERED);
-	assert_string_equal(r.gateway_id, "");
+	/* a 2xx that is not Twilio's JSON came from something else: not sent */
+	twilio(&r, 200, "<html><body>Welcome to the hotel network</body></html>", NULL);
+	assert_int_equal(r.result, IOPD_PERMANENT);
+	assert_true(r.misdirected);
+	assert_false(r.auth_failed);
+	assert_string_equal(r.reason, "HTTP 200 but the reply is not Twilio's JSON (no \"sid\"): "
+	    "check the channel's url");
+	twilio(&r, 201, "{\"status\": \"queued\"}", NULL);
+	assert_int_equal(r.result, IOPD_PERMANENT);
+	assert_true(r.misdirected);
+	twilio(&r, 201, "{\"sid\": 5}", NULL);
+	assert_int_equal(r.result, IOPD_PERMANENT);
+	twilio(&r, 201, "", NULL);
+	assert_int_equal(r.result, IOPD_PERMANENT);
+	/* a redirect: never followed, a wrong url */
+	twilio(&r, 302, "", NULL);
+	assert_int_equal(r.result, IOPD_PERMANENT);
+	assert_true(r.misdirected);
+	assert_string_equal(r.reason, "HTTP 302: a redirect (never followed): check the channel's url");
 
 	twilio(&r, 400, twilio_err(21610, 400), NULL);
 	assert_int_equal(r.result, IOPD_OPTED_OUT);
@@ -237,11 +253,167 @@ static void test_kannel_replies(void **state)
 	assert_string_equal(r.reason, "kannel HTTP 400: Receiver # rejected");
 	kannel(&r, 400, "");
 	assert_string_equal(r.reason, "kannel HTTP 400");
+	kannel(&r, 301, "Moved");
+	assert_int_equal(r.result, IOPD_PERMANENT);
+	assert_true(r.misdirected);
+	assert_string_equal(r.reason, "kannel HTTP 301: a redirect (never followed): check the channel's url");
 
 	kannel(&r, 503, "Temporal failure, try again later.");
 	assert_int_equal(r.result, IOPD_TRANSIENT);
 	assert_true(r.retry_after < 0);
 	assert_string_equal(r.reason, "kannel HTTP 503: Temporal failure, try again later.");
+}
+
+
+/* ---- callbacks (ABI 1.1) ------------------------------------------------ */
+
+static void test_callback_urls(void **state)
+{
+	struct gw_buf b = {0};
+
+	(void)state;
+	sms_callback_url(&b, "https://iopd.example.org/sms/sms/status", "00000000000000a1", 0);
+	assert_string_equal(gw_buf_str(&b), "https://iopd.example.org/sms/sms/status?id=00000000000000a1");
+	gw_buf_free(&b);
+	sms_callback_url(&b, "http://127.0.0.1:8787/sms/k/status?key=K3y", "00000000000000a1", 1);
+	assert_string_equal(gw_buf_str(&b), "http://127.0.0.1:8787/sms/k/status?key=K3y&id=00000000000000a1&type=%d");
+	gw_buf_free(&b);
+	/* Twilio: StatusCallback on the form */
+	sms_twilio_form(&b, "+15551234567", "+15550001111", "Hi", 60,
+	    "https://iopd.example.org/sms/sms/status?id=00000000000000a1");
+	assert_string_equal(gw_buf_str(&b), "To=%2B15551234567&From=%2B15550001111&Body=Hi&ValidityPeriod=60"
+	    "&StatusCallback=https%3A%2F%2Fiopd.example.org%2Fsms%2Fsms%2Fstatus%3Fid%3D00000000000000a1");
+	gw_buf_free(&b);
+}
+
+/* Reads a callback from "name=value" pairs. */
+static int cb(int kannel, const char *what, struct iopd_callback *out, struct sms_cb_buf *buf,
+    const char *const *pairs)
+{
+	struct iopd_param p[16];
+	struct iopd_request rq = {what, p, 0};
+	static char copies[16][128];
+
+	for (; pairs[rq.nparams]; rq.nparams++) {
+		char *eq;
+		snprintf(copies[rq.nparams], sizeof copies[0], "%s", pairs[rq.nparams]);
+		eq = strchr(copies[rq.nparams], '=');
+		*eq = '\0';
+		p[rq.nparams].name = copies[rq.nparams];
+		p[rq.nparams].value = eq + 1;
+	}
+	memset(out, 0, sizeof *out);
+	memset(buf, 0, sizeof *buf);
+	return kannel ? sms_kannel_callback(&rq, out, buf) : sms_twilio_callback(&rq, out, buf);
+}
+
+#define PAIRS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static void test_twilio_callbacks(void **state)
+{
+	struct iopd_callback o;
+	struct sms_cb_buf b;
+
+	(void)state;
+	/* an incoming message */
+	assert_int_equal(cb(0, "reply", &o, &b, PAIRS("ToCountry=US", "From=+15557770001",
+	    "To=+15550001111", "Body=Stop", "MessageSid=SM0123", "NumMedia=0")), 0);
+	assert_int_equal(o.type, IOPD_CALLBACK_REPLY);
+	assert_string_equal(o.from, "+15557770001");
+	assert_string_equal(o.text, "Stop");
+	assert_string_equal(o.dedup, "SM0123");
+	assert_int_equal(cb(0, "reply", &o, &b, PAIRS("From=+15557770001", "MessageSid=SM1")), 0);
+	assert_string_equal(o.text, "");
+	assert_int_equal(cb(0, "reply", &o, &b, PAIRS("Body=Stop", "MessageSid=SM1")), -1);
+	assert_int_equal(cb(0, "reply", &o, &b, PAIRS("From=+15557770001", "Body=Stop")), -1);
+	/* status callbacks: final and interim, our id from the query */
+	assert_int_equal(cb(0, "status", &o, &b, PAIRS("id=00000000000000a1", "MessageSid=SMab",
+	    "MessageStatus=delivered", "AccountSid=AC1")), 0);
+	assert_int_equal(o.type, IOPD_CALLBACK_RECEIPT);
+	assert_int_equal(o.receipt, IOPD_RECEIPT_DELIVERED);
+	assert_string_equal(o.reminder, "00000000000000a1");
+	assert_string_equal(o.gateway_id, "SMab");
+	assert_string_equal(o.dedup, "SMab:delivered");
+	assert_null(o.reason);
+	assert_int_equal(cb(0, "status", &o, &b, PAIRS("MessageSid=SMab", "MessageStatus=undelivered",
+	    "ErrorCode=30003")), 0);
+	assert_int_equal(o.receipt, IOPD_RECEIPT_UNDELIVERED);
+	assert_null(o.reminder);
+	assert_string_equal(o.reason, "twilio 30003");
+	assert_int_equal(cb(0, "status", &o, &b, PAIRS("MessageSid=SMab", "MessageStatus=failed",
+	    "ErrorCode=30008")), 0);
+	assert_int_equal(o.receipt, IOPD_RECEIPT_FAILED);
+	assert_int_equal(cb(0, "status", &o, &b, PAIRS("MessageSid=SMab", "MessageStatus=read")), 0);
+	assert_int_equal(o.receipt, IOPD_RECEIPT_READ);
+	assert_int_equal(cb(0, "status", &o, &b, PAIRS("MessageSid=SMab", "MessageStatus=canceled")), 0);
+	assert_int_equal(o.receipt, IOPD_RECEIPT_FAILED);
+	assert_int_equal(cb(0, "status", &o, &b, PAIRS("MessageSid=SMab", "MessageStatus=sent")), 0);
+	assert_int_equal(o.receipt, IOPD_RECEIPT_INTERIM);
+	assert_string_equal(o.stage, "sent");
+	assert_int_equal(cb(0, "status", &o, &b, PAIRS("MessageSid=SMab", "MessageStatus=queued",
+	    "ErrorCode=not-a-number")), 0);
+	assert_int_equal(o.receipt, IOPD_RECEIPT_INTERIM);
+	assert_null(o.reason);
+	/* a "code" as long as a phone number is no reason to keep */
+	assert_int_equal(cb(0, "status", &o, &b, PAIRS("MessageSid=SMab", "MessageStatus=failed",
+	    "ErrorCode=15557770001")), 0);
+	assert_int_equal(o.receipt, IOPD_RECEIPT_FAILED);
+	assert_null(o.reason);
+	assert_int_equal(cb(0, "status", &o, &b, PAIRS("MessageSid=SMab", "MessageStatus=failed",
+	    "ErrorCode=123456")), 0);
+	assert_string_equal(o.reason, "twilio 123456");
+	/* malformed */
+	assert_int_equal(cb(0, "status", &o, &b, PAIRS("MessageStatus=delivered")), -1);
+	assert_int_equal(cb(0, "status", &o, &b, PAIRS("MessageSid=SMab")), -1);
+	assert_int_equal(cb(0, "status", &o, &b, PAIRS("MessageSid=SM ab", "MessageStatus=delivered")), -1);
+	assert_int_equal(cb(0, "status", &o, &b, PAIRS("MessageSid=", "MessageStatus=delivered")), -1);
+	assert_int_equal(cb(0, "status", &o, &b, PAIRS("id=00000000000000A1", "MessageSid=SMab",
+	    "MessageStatus=delivered")), -1);
+	assert_int_equal(cb(0, "status", &o, &b, PAIRS("id=a1", "MessageSid=SMab",
+	    "MessageStatus=delivered")), -1);
+}
+
+static void test_kannel_callbacks(void **state)
+{
+	struct iopd_callback o;
+	struct sms_cb_buf b;
+
+	(void)state;
+	/* MO through the sms-service get-url */
+	assert_int_equal(cb(1, "reply", &o, &b, PAIRS("from=+15551230001", "to=12345", "text=C")), 0);
+	assert_int_equal(o.type, IOPD_CALLBACK_REPLY);
+	assert_string_equal(o.from, "+15551230001");
+	assert_string_equal(o.text, "C");
+	assert_null(o.dedup);
+	assert_int_equal(cb(1, "reply", &o, &b, PAIRS("from=15551230001", "to=12345")), 0);
+	assert_string_equal(o.from, "+15551230001");       /* an SMSC that drops the '+' */
+	assert_string_equal(o.text, "");
+	assert_int_equal(cb(1, "reply", &o, &b, PAIRS("to=12345", "text=STOP")), -1);
+	assert_int_equal(cb(1, "reply", &o, &b, PAIRS("from=", "text=STOP")), -1);
+	/* delivery reports */
+	assert_int_equal(cb(1, "status", &o, &b, PAIRS("id=00000000000000b2", "type=1")), 0);
+	assert_int_equal(o.type, IOPD_CALLBACK_RECEIPT);
+	assert_int_equal(o.receipt, IOPD_RECEIPT_DELIVERED);
+	assert_string_equal(o.reminder, "00000000000000b2");
+	assert_string_equal(o.dedup, "00000000000000b2:1");
+	assert_null(o.reason);
+	assert_int_equal(cb(1, "status", &o, &b, PAIRS("id=00000000000000b2", "type=2")), 0);
+	assert_int_equal(o.receipt, IOPD_RECEIPT_FAILED);
+	assert_string_equal(o.reason, "kannel type 2");
+	assert_int_equal(cb(1, "status", &o, &b, PAIRS("id=00000000000000b2", "type=16")), 0);
+	assert_int_equal(o.receipt, IOPD_RECEIPT_FAILED);
+	assert_string_equal(o.reason, "kannel type 16");
+	assert_int_equal(cb(1, "status", &o, &b, PAIRS("id=00000000000000b2", "type=8")), 0);
+	assert_int_equal(o.receipt, IOPD_RECEIPT_INTERIM);     /* the SMSC's ack, not final */
+	assert_string_equal(o.stage, "8");
+	assert_int_equal(cb(1, "status", &o, &b, PAIRS("id=00000000000000b2", "type=4")), 0);
+	assert_int_equal(o.receipt, IOPD_RECEIPT_INTERIM);
+	/* malformed */
+	assert_int_equal(cb(1, "status", &o, &b, PAIRS("type=1")), -1);
+	assert_int_equal(cb(1, "status", &o, &b, PAIRS("id=00000000000000b2")), -1);
+	assert_int_equal(cb(1, "status", &o, &b, PAIRS("id=00000000000000b2", "type=%d")), -1);
+	assert_int_equal(cb(1, "status", &o, &b, PAIRS("id=00000000000000b2", "type=0")), -1);
+	assert_int_equal(cb(1, "status", &o, &b, PAIRS("id=xyz", "type=1")), -1);
 }
 
 int main(void)
@@ -254,6 +426,9 @@ int main(void)
 		cmocka_unit_test(test_gsm7),
 		cmocka_unit_test(test_kannel_url),
 		cmocka_unit_test(test_kannel_replies),
+		cmocka_unit_test(test_callback_urls),
+		cmocka_unit_test(test_twilio_callbacks),
+		cmocka_unit_test(test_kannel_callbacks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

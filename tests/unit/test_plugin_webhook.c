@@ -134,6 +134,26 @@ static void test_replies(void **state)
 	assert_string_equal(r.reason, "HTTP 401");
 }
 
+
+/* ABI 1.1: a staff notice is posted verbatim; everything else as before. */
+static void test_notice_verbatim(void **state)
+{
+	static const char json[] = "{\"type\":\"failed\",\"patient\":\"p-1\",\"channel\":\"sms\","
+	    "\"reminder\":\"00000000000000a1\",\"reason\":\"twilio 30003\"}";
+	struct iopd_message n = msg;
+	struct gw_buf b = {0};
+
+	(void)state;
+	n.kind = "notice";
+	n.body = json;
+	webhook_request_body(&b, &n);
+	assert_string_equal(gw_buf_str(&b), json);
+	gw_buf_free(&b);
+	webhook_request_body(&b, &msg);
+	assert_string_equal(gw_buf_str(&b), body_want);
+	gw_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +162,7 @@ int main(void)
 		cmocka_unit_test(test_body_escapes),
 		cmocka_unit_test(test_signature_known_vectors),
 		cmocka_unit_test(test_replies),
+		cmocka_unit_test(test_notice_verbatim),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

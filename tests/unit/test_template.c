@@ -77,13 +77,13 @@ static void test_render(void **state)
 	v.v[PH_TIME] = "6:00 PM";
 	v.v[PH_LOCATION] = "Room 2";
 	v.v[PH_LABEL] = "morning dose";
-	v.v[PH_CLINIC_PHONE] = "+15550009999";
+	v.v[PH_CLINIC_PHONE] = "+13125559999";
 	render(compile_ok("Hi {first_name}, reminder: appointment {day} at {time}. Reply STOP to opt out."),
 	    &v, out, sizeof out);
 	assert_string_equal(out, "Hi Alex, reminder: appointment Tue Dec 1 at 6:00 PM. Reply STOP to opt out.");
 	render(compile_ok("{date}|{day}|{time}|{location}|{label}|{clinic_phone}|{first_name}"), &v, out,
 	    sizeof out);
-	assert_string_equal(out, "2026-12-01|Tue Dec 1|6:00 PM|Room 2|morning dose|+15550009999|Alex");
+	assert_string_equal(out, "2026-12-01|Tue Dec 1|6:00 PM|Room 2|morning dose|+13125559999|Alex");
 	render(compile_ok("{first_name}{first_name}"), &v, out, sizeof out);
 	assert_string_equal(out, "AlexAlex");
 	render(compile_ok("no placeholder"), &v, out, sizeof out);

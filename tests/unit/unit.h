@@ -133,7 +133,7 @@ static inline struct snapshot *unit_load_ok(const char *dir, const char *text)
 
 struct unit_err {
 	const char *file;              /* absolute path */
-	int line;                      /* 0: "FILE: message" without a line */
+	int line;                      /* every diagnostic has one (1 for a whole file) */
 	const char *text;              /* a part of the message */
 };
 
