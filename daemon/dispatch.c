@@ -530,15 +530,18 @@ static bool missed_in_outage(const struct job *j, bool first)
 /* Why consent forbids sending a job now (paused, opted out since it was
  * offered), or NULL.  An answer and a notice are never held back: the
  * patient asked for the one, staff must hear the other (a STOP is
- * confirmed once, FCC 2024). */
-static const char *job_refused(const struct job *j)
+ * confirmed once, FCC 2024).  With a shared ledger the claim decides,
+ * with what every instance set; at the moment of sending a claimed one
+ * (`claimed`), what this instance knows since counts too: a STOP it took
+ * in between is never overrun. */
+static const char *job_refused(const struct job *j, bool claimed)
 {
 	const struct patient *p = job_patient(j);
 
 	if (j->type == SEND_ANSWER || j->type == SEND_NOTICE)
 		return NULL;
-	if (j->d->ledger->shared)
-		return NULL;                   /* the claim decides, with what all instances set */
+	if (j->d->ledger->shared && !claimed)
+		return NULL;
 	if (consent_paused(j->d->consent, p->id, (int64_t)now(j->d)))
 		return "paused";
 	if (consent_opted_out(j->d->consent, p->id, j->q->name))
@@ -563,7 +566,7 @@ static bool job_still_wanted(struct job *j)
 		job_note(j, REC_MISSED, "overdue by more than catch_up when the ledger took writes again");
 		return false;
 	}
-	if ((why = job_refused(j))) {
+	if ((why = job_refused(j, false))) {
 		job_note(j, REC_SKIPPED, why);
 		return false;
 	}
@@ -685,7 +688,7 @@ static void job_send(struct job *j)
 		job_skip_claimed(j, j->cancel);
 		return;
 	}
-	if ((why = job_refused(j))) {  /* consent, asked again at the moment of sending */
+	if ((why = job_refused(j, true))) {   /* consent, asked again at the moment of sending */
 		job_skip_claimed(j, why);
 		return;
 	}

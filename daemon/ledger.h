@@ -321,7 +321,8 @@ struct ledger *ledger_pg_open(struct ev_loop *loop, const struct snapshot *s, ch
 
 /* For `iopd agenda`: the PostgreSQL ledger s configures, read only on a
  * blocking connection of its own (see reader() for what it may do).  1
- * with *out set, or -1 with the reason in err. */
+ * with *out set, 0 when the database holds no ledger yet, or -1 with the
+ * reason in err. */
 int ledger_pg_peek(const struct snapshot *s, struct ledger **out, char *err, size_t errlen);
 
 /* `iopd ledger-copy` (ledger_copy.c): 0, or 1 with the reasons on stderr. */

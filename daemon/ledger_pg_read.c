@@ -307,6 +307,23 @@ struct ledger *pg_reader_open(const char *conninfo, const char *password, const 
 	return &p->base;
 }
 
+/* 1 if the database holds iopd's tables, 0 if not (no iopd ran on it
+ * yet), -1 with the reason. */
+static int has_ledger(struct ledger *l, char *err, size_t errlen)
+{
+	PGresult *r = rd_q(rd(l), "reading the schema", "SELECT to_regclass('iopd_meta') IS NOT NULL",
+	    0, NULL);
+	int rc;
+
+	if (!r) {
+		snprintf(err, errlen, "%s", rd(l)->err);
+		return -1;
+	}
+	rc = PQntuples(r) == 1 && *PQgetvalue(r, 0, 0) == 't';
+	PQclear(r);
+	return rc;
+}
+
 int ledger_pg_peek(const struct snapshot *s, struct ledger **out, char *err, size_t errlen)
 {
 	char *pw = NULL, app[160];
@@ -317,7 +334,11 @@ int ledger_pg_peek(const struct snapshot *s, struct ledger **out, char *err, siz
 		return -1;
 	snprintf(app, sizeof app, "%s-agenda", s->instance ? s->instance : "iopd");
 	if ((*out = pg_reader_open(s->pg_conninfo, pw, app, err, errlen)))
-		rc = 1;
+		rc = has_ledger(*out, err, errlen);
+	if (rc != 1 && *out) {
+		rd_close(*out);
+		*out = NULL;
+	}
 	if (pw) {
 		explicit_bzero(pw, strlen(pw));
 		free(pw);

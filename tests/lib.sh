@@ -577,14 +577,15 @@ _rig_pg_make() { # NAME CMD ARGS... -> runs pg.sh CMD DIR ARGS with a free port;
   shift 2
   d=$(mktemp -d "${TMPDIR:-/tmp}/iopd-pg.XXXXXX")
   chmod 755 "$d"                   # the server's user must reach its folder
-  RIG_STOPCMDS+=("$(printf 'sh %q stop %q immediate; rm -rf %q' "$RIG_DIR/pg.sh" "$d/c" "$d")")
+  RIG_STOPCMDS+=("$(printf 'without_faketime sh %q stop %q immediate; rm -rf %q' "$RIG_DIR/pg.sh" "$d/c" "$d")")
   for try in 1 2 3 4 5; do           # 3 = the port was taken meanwhile
     port=$(free_port) || return 1
     rm -rf "$d/c"
     rc=0
     case $cmd in
-    init) sh "$RIG_DIR/pg.sh" init "$d/c" "$port" "$@" >"$d/start.out" 2>&1 || rc=$? ;;
-    standby) sh "$RIG_DIR/pg.sh" standby "$d/c" "$1" "$port" >"$d/start.out" 2>&1 || rc=$? ;;
+    init) without_faketime sh "$RIG_DIR/pg.sh" init "$d/c" "$port" "$@" >"$d/start.out" 2>&1 || rc=$? ;;
+    standby) without_faketime sh "$RIG_DIR/pg.sh" standby "$d/c" "$1" "$port" >"$d/start.out" 2>&1 ||
+      rc=$? ;;
     esac
     [ "$rc" -eq 3 ] || break
     echo "# start_pg: port $port was taken (try $try)" >&2
@@ -606,12 +607,18 @@ _rig_pg_dir() { # [NAME] -> RIG_NAME, RIG_NSHIFT, RIG_PGDIR
   local v=${RIG_NAME}_DIR
   RIG_PGDIR=${!v}
 }
-pg_stop() { _rig_pg_dir "$@"; shift "$RIG_NSHIFT"; sh "$RIG_DIR/pg.sh" stop "$RIG_PGDIR" "${1:-fast}"; }
-pg_start() { _rig_pg_dir "$@"; sh "$RIG_DIR/pg.sh" start "$RIG_PGDIR" >/dev/null; }
-pg_promote() { _rig_pg_dir "$@"; sh "$RIG_DIR/pg.sh" promote "$RIG_PGDIR"; }
+# The server runs on the machine's clock even when the test runner's clock
+# is faked (tests/date_independence.sh): leases and heartbeats are the
+# server's own times, compared with each other only.
+pg_stop() {
+  _rig_pg_dir "$@"; shift "$RIG_NSHIFT"
+  without_faketime sh "$RIG_DIR/pg.sh" stop "$RIG_PGDIR" "${1:-fast}"
+}
+pg_start() { _rig_pg_dir "$@"; without_faketime sh "$RIG_DIR/pg.sh" start "$RIG_PGDIR" >/dev/null; }
+pg_promote() { _rig_pg_dir "$@"; without_faketime sh "$RIG_DIR/pg.sh" promote "$RIG_PGDIR"; }
 pg_q() { # [NAME] SQL
   _rig_pg_dir "$@"; shift "$RIG_NSHIFT"
-  sh "$RIG_DIR/pg.sh" psql "$RIG_PGDIR" -A -t -F '|' -v ON_ERROR_STOP=1 -c "$1"
+  without_faketime sh "$RIG_DIR/pg.sh" psql "$RIG_PGDIR" -A -t -F '|' -v ON_ERROR_STOP=1 -c "$1"
 }
 
 # ---------------------------------------------------------------- time
