@@ -97,6 +97,7 @@ struct daemon {
 	int64_t load_mark, load_now;
 	bool loaded, ledger_ready;
 	char *pause_lifting;           /* the patient whose pause's end is being recorded */
+	void *retention_step;          /* a retention step on its way to a networked ledger */
 	unsigned sched_gen, reload_gen; /* the schedule was rebuilt from the ledger's mark */
 };
 

@@ -144,6 +144,8 @@ struct ledger_batch {
 	int (*extra)(struct ledger *l, void *arg);
 	void *extra_arg;
 	int64_t mark;                          /* written when >= 0 */
+	long pruned;                           /* out: rows a prune in `extra` deleted, when
+	                                        * the backend knows only after the commit */
 	size_t lost;                           /* out: outcomes not recorded because another
 	                                        * instance took their claim over */
 };
@@ -271,7 +273,9 @@ struct ledger_ops {
 	 * `before`, with their outcomes, and at most `limit` replies and
 	 * callback keys older than `before`.  Overrides and their log are
 	 * kept, as are reminders still open.  Returns the rows of the three
-	 * kinds deleted (0: nothing left to do), or -1. */
+	 * kinds deleted (0: nothing left to do), or -1.  A backend whose
+	 * batches are answered later (PostgreSQL) returns 0 and puts the count
+	 * in the batch's `pruned` once it committed. */
 	long (*prune)(struct ledger *l, int64_t before, int limit);
 	/* backup: a consistent copy of the whole ledger into `path`, an empty
 	 * file the caller has just created (mode 0600, O_EXCL); runs on any

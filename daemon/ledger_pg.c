@@ -84,7 +84,8 @@ struct pg_job {
 	void *arg;
 	int tries;
 	int claim_stmt, outcome_stmt;  /* which statement of the request, or -1 */
-	PGresult *claim, *outcome;
+	int prune_stmt;
+	PGresult *claim, *outcome, *prune;
 	/* what the batch's parts recorded, for ledger_recent once committed */
 	struct ledger_rec *receipts;   /* id, receipt, receipt_at; response */
 	size_t nreceipts, capreceipts;
@@ -99,7 +100,7 @@ struct ledger_pg {
 	atomic_bool up;                /* ready for writes: readers on threads ask it */
 	struct pg_job *rec;            /* the batch being laid out: the parts write into it */
 	struct pgc_req *rec_req;
-	int rec_n;                     /* statements the parts added */
+	int rec_first, rec_n;          /* the parts' first statement, how many they added */
 	struct recent *recent;
 	struct strset cb_seen[2];      /* callback keys committed: this period's, the last one's */
 	char *conninfo, *password, *instance, *fingerprint, *host;
@@ -440,7 +441,7 @@ static struct pgc_req *batch_req(struct pg_job *j)
 	int n = 0;
 	size_t i;
 
-	j->claim_stmt = j->outcome_stmt = -1;
+	j->claim_stmt = j->outcome_stmt = j->prune_stmt = -1;
 	if (b->nnotes) {
 		add_notes(p, r, b);
 		n++;
@@ -457,9 +458,12 @@ static struct pgc_req *batch_req(struct pg_job *j)
 		add_claims(p, r, b);
 		j->claim_stmt = n++;
 	}
-	if (b->extra && add_parts(p, j, r)) {
-		pgc_req_free(r);
-		return NULL;
+	if (b->extra) {
+		p->rec_first = n;
+		if (add_parts(p, j, r)) {
+			pgc_req_free(r);
+			return NULL;
+		}
 	}
 	if (b->mark >= 0)
 		add_mark(p, r, b->mark);
@@ -476,6 +480,10 @@ static bool batch_result(void *arg, int stmt, PGresult *res)
 	}
 	if (stmt == j->outcome_stmt) {
 		j->outcome = res;
+		return true;
+	}
+	if (stmt == j->prune_stmt) {
+		j->prune = res;
 		return true;
 	}
 	return false;
@@ -544,6 +552,7 @@ static void job_free(struct pg_job *j)
 {
 	PQclear(j->claim);
 	PQclear(j->outcome);
+	PQclear(j->prune);
 	job_parts_clear(j);
 	free(j->receipts);
 	free(j->keys);
@@ -593,6 +602,7 @@ static void batch_done(void *arg, int rc, const char *err, const char *sqlstate,
 		if (j->b->nclaims)
 			claim_results(j);
 		j->b->lost = j->outcome ? (size_t)PQntuples(j->outcome) : 0;
+		j->b->pruned = j->prune && PQntuples(j->prune) ? atol(PQgetvalue(j->prune, 0, 0)) : 0;
 		remember(j);
 	} else if (transient(sqlstate) && ++j->tries <= RETRY_TRANSIENT) {
 		/* two instances claimed overlapping batches and the server chose
@@ -600,7 +610,8 @@ static void batch_done(void *arg, int rc, const char *err, const char *sqlstate,
 		log_debug("postgresql: %s; trying the batch again", err);
 		PQclear(j->claim);
 		PQclear(j->outcome);
-		j->claim = j->outcome = NULL;
+		PQclear(j->prune);
+		j->claim = j->outcome = j->prune = NULL;
 		if (job_send(j) == 0)
 			return;
 		set_err(p, "%s", err);
@@ -1240,6 +1251,12 @@ static struct pgc_req *rec_req(struct ledger_pg *p, const char *what)
 	return p->rec_req;
 }
 
+static void rec_exec(struct ledger_pg *p, const char *name, int n, const char *const *v)
+{
+	pgc_req_exec(p->rec_req, name, n, v);
+	p->rec_n++;
+}
+
 static struct ledger_rec *rec_note(struct ledger_pg *p, uint64_t id)
 {
 	struct pg_job *j = p->rec;
@@ -1264,7 +1281,7 @@ static int pg_receipt(struct ledger *l, uint64_t id, const char *state, int64_t 
 		return -1;
 	snprintf(ids, sizeof ids, "%" PRId64, (int64_t)id);
 	snprintf(ats, sizeof ats, "%" PRId64, at);
-	pgc_req_exec(r, "receipt", 4, v);
+	rec_exec(p, "receipt", 4, v);
 	n = rec_note(p, id);
 	n->receipt = xstrdup(state);
 	n->receipt_at = at;
@@ -1281,7 +1298,7 @@ static int pg_respond(struct ledger *l, uint64_t id, const char *response)
 	if (!r)
 		return -1;
 	snprintf(ids, sizeof ids, "%" PRId64, (int64_t)id);
-	pgc_req_exec(r, "respond", 2, v);
+	rec_exec(p, "respond", 2, v);
 	rec_note(p, id)->response = xstrdup(response);
 	return 0;
 }
@@ -1315,7 +1332,7 @@ static int pg_reply(struct ledger *l, const struct ledger_reply *y)
 	v[6] = y->reminder ? ev : NULL;
 	v[7] = id_or_null(ans, sizeof ans, y->answer);
 	v[8] = p->instance;
-	pgc_req_exec(r, "reply", 9, v);
+	rec_exec(p, "reply", 9, v);
 	return 0;
 }
 
@@ -1327,7 +1344,24 @@ static int pg_set_override(struct ledger *l, const struct ledger_ovr *o)
 	if (!r)
 		return -1;
 	add_override(p, r, o);
+	p->rec_n += 2;
 	return 0;
+}
+
+static long pg_prune(struct ledger *l, int64_t before, int limit)
+{
+	struct ledger_pg *p = lpg(l);
+	struct pgc_req *r = rec_req(p, "retention");
+	char b[24], n[16];
+	const char *v[2] = {b, n};
+
+	if (!r)
+		return -1;
+	snprintf(b, sizeof b, "%" PRId64, before);
+	snprintf(n, sizeof n, "%d", limit);
+	p->rec->prune_stmt = p->rec_first + p->rec_n;
+	rec_exec(p, "prune", 2, v);
+	return 0;                          /* the count comes with the commit (pruned) */
 }
 
 static int pg_callback_mark(struct ledger *l, const char *key, int64_t at)
@@ -1341,7 +1375,7 @@ static int pg_callback_mark(struct ledger *l, const char *key, int64_t at)
 	if (!r)
 		return -1;
 	snprintf(ats, sizeof ats, "%" PRId64, at);
-	pgc_req_exec(r, "cb_mark", 2, v);
+	rec_exec(p, "cb_mark", 2, v);
 	grow_array(&j->keys, &j->capkeys, j->nkeys + 1, sizeof *j->keys);
 	j->keys[j->nkeys++] = xstrdup(key);
 	return 0;
@@ -1359,7 +1393,7 @@ static int pg_callback_prune(struct ledger *l, int64_t before)
 	if (!r)
 		return -1;
 	snprintf(b, sizeof b, "%" PRId64, before);
-	pgc_req_exec(r, "cb_prune", 1, v);
+	rec_exec(p, "cb_prune", 1, v);
 	strset_free(&p->cb_seen[1]);
 	p->cb_seen[1] = p->cb_seen[0];
 	memset(&p->cb_seen[0], 0, sizeof p->cb_seen[0]);
@@ -1448,7 +1482,7 @@ static const struct ledger_ops pg_ops = {
 	.set_override = pg_set_override, .reader = pg_reader,
 	.receipt = pg_receipt, .respond = pg_respond, .reply = pg_reply,
 	.callback_seen = pg_callback_seen, .callback_mark = pg_callback_mark,
-	.callback_prune = pg_callback_prune, .latest_sent = pg_latest_sent,
+	.callback_prune = pg_callback_prune, .latest_sent = pg_latest_sent, .prune = pg_prune,
 };
 
 struct ledger *ledger_pg_open(struct ev_loop *loop, const struct snapshot *s, char *err, size_t errlen)

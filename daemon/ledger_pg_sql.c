@@ -221,6 +221,16 @@ const struct pg_stmt_def pg_stmts[] = {
 	    "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"},
 	{"cb_mark", "INSERT INTO callback(key, at) VALUES($1, $2) ON CONFLICT DO NOTHING"},
 	{"cb_prune", "DELETE FROM callback WHERE at < $1"},
+	/* retention (daemon.ledger_retention): a bounded step, the oldest
+	 * first; the rows of the three kinds deleted */
+	{"prune", "WITH r AS (DELETE FROM reminder WHERE ctid IN (SELECT ctid FROM reminder WHERE "
+	    "updated < $1 AND status NOT IN ('inflight', 'retry') ORDER BY updated LIMIT $2) RETURNING id),"
+	    " o AS (DELETE FROM outcome WHERE id IN (SELECT id FROM r) RETURNING 1),"
+	    " y AS (DELETE FROM reply WHERE ctid IN (SELECT ctid FROM reply WHERE at < $1 ORDER BY at "
+	    "LIMIT $2) RETURNING 1),"
+	    " c AS (DELETE FROM callback WHERE key IN (SELECT key FROM callback WHERE at < $1 ORDER BY at "
+	    "LIMIT $2) RETURNING 1)"
+	    " SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM y) + (SELECT count(*) FROM c)"},
 	{"stopped", "UPDATE instance SET stopped = true, inflight = 0, heartbeat = clock_timestamp() "
 	    "WHERE name = $1 AND token = $2"},
 };

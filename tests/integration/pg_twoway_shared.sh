@@ -7,6 +7,9 @@
 # reply) in the shared ledger and stops.  b, started afterwards, never heard
 # the STOP: its claim reads the shared opt-out and records the patient's
 # reminder skipped (opt-out); the other patient's, due with it, goes out.
+# Instance c, 45 days later with daemon.ledger_retention = "30d", deletes
+# the settled reminders, their outcomes and the reply from the shared
+# ledger, and keeps the opt-out (the record of consent).
 set -eu
 export IOPD_TEST_LEDGER=postgresql
 for d in "$(dirname "$0")" "${srcdir:-.}/tests/integration"; do
@@ -17,9 +20,9 @@ done
 
 start_twilio
 secret_file tw.tok "$TWILIO_TOKEN"
-conf() { # NAME PORT
+conf() { # NAME PORT [DAEMON SETTINGS]
 	{
-		iopd_daemon_block "$1" 'clinic_phone = "+15550009999";'
+		iopd_daemon_block "$1" "clinic_phone = \"+15550009999\"; ${3:-}"
 		cat <<EOF2
 channels = ( { name = "sms"; module = "sms"; api = "twilio"; url = "$TWILIO_API"; account = "$TWILIO_SID";
                token_file = "$T/tw.tok"; from = "+15550001111"; timeout = "5s"; } );
@@ -72,5 +75,14 @@ assert "opt" in t and "reply" in t.lower() and "skipped" in t, t
 PYEOF
 stop_iopd B
 check "b: SIGTERM, exit 0" test "$IOPD_RC" = 0
-check "no sanitizer report" sanitizer_clean "$A_LOG" "$B_LOG"
+
+conf c "$(free_port)" 'ledger_retention = "30d";'
+start_iopd C "$T/c.conf" '2027-01-15 12:00:00'
+check "c, 45 days later: retention empties the settled rows of the shared ledger" \
+	waitfor "[ \"\$(sql C 'SELECT (SELECT count(*) FROM reminder) + (SELECT count(*) FROM outcome) + (SELECT count(*) FROM reply)')\" = 0 ]" 30
+check "... and says so" waitfor "grep -q 'ledger retention: [0-9]* rows settled before 2026-12-16T12:00:[0-9]*Z deleted' '$C_LOG'" 10
+check "... the opt-out stays" test "$(sql C "SELECT origin FROM override WHERE patient = 'p-stop'")" = reply
+stop_iopd C
+check "c: SIGTERM, exit 0" test "$IOPD_RC" = 0
+check "no sanitizer report" sanitizer_clean "$A_LOG" "$B_LOG" "$C_LOG"
 finish
