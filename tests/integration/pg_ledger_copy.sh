@@ -13,6 +13,7 @@
 #   * iopd started on PostgreSQL carries on where the SQLite one stopped:
 #     nothing sent again except the reminder left in flight (at least once),
 #     the pause and the opt-out still hold, its history is there.
+# Both runs on fake clocks twice as fast as the real one.
 #
 # Run by `make check` from the top build directory; by hand:
 #   cd BUILDDIR && SRCDIR/tests/integration/pg_ledger_copy.sh
@@ -38,7 +39,7 @@ check "the agenda has 12 reminders, two on the slow channel" \
 	test "$(wc -l <"$T/agenda.jsonl"):$(ids "r['channel'] == 'slow'" | wc -l)" = "12:2"
 
 # --- the SQLite run -----------------------------------------------------------------
-iopd_start lite "$T/lite.conf" '@2026-12-01 09:59:50'
+iopd_start lite "$T/lite.conf" '@2026-12-01 09:59:50 x2'
 check "pause p-00002" ctl pause p-00002
 check "opt-out p-00003 hook" ctl opt-out p-00003 hook
 check "the 10:00 reminders of p-00004..6 sent, p-00001's on its way" \
@@ -82,7 +83,7 @@ check "a file that is not a ledger is refused" test "$rc" -eq 1 -a -n "$(echo "$
 # --- PostgreSQL carries on --------------------------------------------------------------
 n0=$(sink_ids "$WEBHOOK_LOG" | wc -l)
 SOCK=$T/pg.sock
-iopd_start pg "$T/pg.conf" '@2026-12-01 10:00:40'
+iopd_start pg "$T/pg.conf" '@2026-12-01 10:00:40 x2'
 check "the reminder left in flight is sent again" \
 	waitfor "[ \$(jsonl_count '$WEBHOOK_LOG' \"r['path'] == '/delay/3'\") -ge 2 ]" 30
 check "the 10:01 reminders of p-00001 and p-00004..6 are sent" \
