@@ -5,7 +5,8 @@
 #     and one for an opt-out (set with iopctl), a reminder left in flight by
 #     a kill -9 (its send never answered), the mark;
 #   * copied into an empty PostgreSQL ledger: the same rows, outcomes,
-#     overrides and override log, the mark, the open reminder owned by the
+#     overrides (with origin, author, reason, end) and override log,
+#     replies and callback keys, the mark, the open reminder owned by the
 #     instance FILE names;
 #   * a second copy is refused (the target holds rows), and so are a
 #     configuration whose ledger is not postgresql and a file that is not
@@ -58,6 +59,8 @@ sed "s|^  clinic_phone = .*|&\n  $(pg_extra clinic 30s)|; s|$T/lite.sock|$T/pg.s
 	"$T/lite.conf" >"$T/pg.conf"
 chmod 600 "$T/pg.conf"
 check "the PostgreSQL configuration is valid" "$IOPD" -t -c "$T/pg.conf"
+# a reply and a callback key, as two-way SMS leaves them (schema 3)
+sqlite3 "$DB" "INSERT INTO reply(id, patient, channel, intent, at) VALUES(42, 'p-00003', 'hook', 'stop', 1796119000); INSERT INTO callback(key, at) VALUES('sms/SM1', 1796119000)"
 check "ledger-copy succeeds" "$IOPD" ledger-copy -c "$T/pg.conf" --from "$DB"
 "$IOPD" ledger-copy -c "$T/pg.conf" --from "$DB" >"$T/again.out" 2>&1 && again=0 || again=$?
 check "a second copy is refused: the target holds rows" \
@@ -70,6 +73,11 @@ check "every reminder with its status, attempts, reason" \
 	"$(ledger_q "$DB" "SELECT group_concat(x, ',') FROM (SELECT printf('%016x', id) || status || attempts || coalesce(reason, '') x FROM reminder ORDER BY id)")"
 check "overrides and their log" \
 	test "$(pg_q "SELECT (SELECT string_agg(kind || ':' || patient, ',' ORDER BY kind) FROM override) || '/' || (SELECT count(*) FROM override_log)")" = "opt-out:p-00003,pause:p-00002/2"
+check "... with their origin, author, uid, reason and end (schemas 3 and 4)" \
+	test "$(pg_q "SELECT string_agg(kind || origin || coalesce(author, '') || coalesce(uid::text, '') || coalesce(reason, '') || coalesce(until::text, ''), ',' ORDER BY kind) FROM override")" = \
+	"$(ledger_q "$DB" "SELECT group_concat(x, ',') FROM (SELECT kind || origin || coalesce(author, '') || coalesce(uid, '') || coalesce(reason, '') || coalesce(until, '') x FROM override ORDER BY kind)")"
+check "replies and callback keys" \
+	test "$(pg_q "SELECT (SELECT string_agg(intent || ':' || patient, ',') FROM reply) || '/' || (SELECT string_agg(key, ',') FROM callback)")" = "stop:p-00003/sms/SM1"
 check "the mark, in instance clinic's row (stopped)" \
 	test "$(pg_q "SELECT mark || ':' || stopped FROM instance WHERE name = 'clinic'")" = "$lite_mark:true"
 check "the reminder left in flight is clinic's" \
