@@ -13,6 +13,7 @@
 
 #include "conf.h"
 #include "conf_parts.h"
+#include "conf_read.h"
 #include "conf_source.h"
 #include "conf_text.h"
 #include "lang.h"
@@ -96,22 +97,22 @@ static int parse_metrics(struct conf_ctx *c, const config_setting_t *g)
 	int bad = conf_string(c, g, "metrics_file", false, &file) == CONF_BAD;
 
 	if (file && file[0] != '/') {
-		errs_set(c->errs, config_setting_get_member(g, "metrics_file"),
+		errs_set(c->errs, conf_member(g, "metrics_file"),
 		    "daemon.metrics_file must be an absolute path, e.g. "
 		    "\"/var/lib/prometheus/node-exporter/iopd.prom\"");
 		bad++;
 	} else if (file) {
 		s->metrics_file = file;
 		if (strlen(file) < 5 || strcmp(file + strlen(file) - 5, ".prom") != 0)
-			warn_set(c->errs, config_setting_get_member(g, "metrics_file"),
+			warn_set(c->errs, conf_member(g, "metrics_file"),
 			    "daemon.metrics_file: node_exporter's textfile collector only reads "
 			    "files ending in .prom");
 	}
-	if (config_setting_get_member(g, "metrics_interval")) {
+	if (conf_member(g, "metrics_interval")) {
 		if (exact_secs(c, g, "metrics_interval", &every)) {
 			bad++;
 		} else if (every < 1 || every > 86400) {
-			errs_set(c->errs, config_setting_get_member(g, "metrics_interval"),
+			errs_set(c->errs, conf_member(g, "metrics_interval"),
 			    "daemon.metrics_interval must be between 1s and 24h");
 			bad++;
 		} else {
@@ -125,7 +126,7 @@ static int parse_metrics(struct conf_ctx *c, const config_setting_t *g)
  * ("(312) 555-0101") are read in. */
 static int parse_country(struct conf_ctx *c, const config_setting_t *g)
 {
-	const config_setting_t *cs = config_setting_get_member(g, "default_country");
+	const config_setting_t *cs = conf_member(g, "default_country");
 	const char *v = NULL;
 	char up[4];
 	size_t i;
@@ -152,9 +153,9 @@ static int parse_clinic_phone(struct conf_ctx *c, const config_setting_t *g)
 	struct phone_result pc;
 
 	if (conf_string(c, g, "clinic_phone", false, &phone) != CONF_OK)
-		return config_setting_get_member(g, "clinic_phone") != NULL;
+		return conf_member(g, "clinic_phone") != NULL;
 	if (phone_check(phone, c->snap->default_country, &pc) != 0) {
-		errs_set(c->errs, config_setting_get_member(g, "clinic_phone"),
+		errs_set(c->errs, conf_member(g, "clinic_phone"),
 		    "daemon.clinic_phone: \"%s\" is not a valid phone number: %s", phone, pc.why);
 		return 1;
 	}
@@ -173,7 +174,7 @@ static int parse_clinic_phone(struct conf_ctx *c, const config_setting_t *g)
  * (the main file): where a message about a default value points. */
 static const config_setting_t *daemon_key(const config_setting_t *g, const char *key)
 {
-	const config_setting_t *k = g ? config_setting_get_member(g, key) : NULL;
+	const config_setting_t *k = g ? conf_member(g, key) : NULL;
 
 	return k ? k : g;
 }
@@ -267,7 +268,7 @@ static int parse_daemon(struct conf_ctx *c, const config_setting_t *g)
 	bad += exact_secs(c, g, "medication_grace", &s->medication_grace);
 	bad += conf_string(c, g, "log_level", false, &level) == CONF_BAD;
 	if (level && (s->log_level = log_parse_level(level)) < 0) {
-		errs_set(c->errs, config_setting_get_member(g, "log_level"),
+		errs_set(c->errs, conf_member(g, "log_level"),
 		    "daemon.log_level: unknown level \"%s\" (err, warning, notice, info or debug)", level);
 		bad++;
 	}
@@ -323,18 +324,25 @@ static void syntax_error(config_t *cfg, const struct conf_source *src, const cha
 		    f ? f : path, line);
 }
 
-static int read_tree(config_t *cfg, const char *path, struct conf_source *src, struct errs *e)
+/* The tree: iopd's reader (conf_read.h) when it takes the text, else
+ * libconfig, whose diagnostics a text it does not take gets.  Returns the
+ * root, or NULL. */
+static config_setting_t *read_tree(config_t *cfg, const char *path, struct conf_source *src,
+    struct errs *e, struct conf_reader **reader)
 {
 	config_init(cfg);
+	*reader = NULL;
 	e->src = src;                  /* errors in the includes sort by file too */
 	if (conf_source_load(src, path, e) != 0)
-		return -1;
+		return NULL;
+	if ((*reader = conf_read(src->text.s, src->text.len, cfg)))
+		return conf_read_root(*reader);
 	/* patients = ( ... ) in several files: one list (conf_text.h) */
 	conf_text_merge(&src->text, "patients");
 	if (config_read_string(cfg, src->text.s))
-		return 0;
+		return config_root_setting(cfg);
 	syntax_error(cfg, src, path, e);
-	return -1;
+	return NULL;
 }
 
 /* SPEC 7: files holding patients must not be readable by "other". */
@@ -346,14 +354,13 @@ static int check_patient_files(struct conf_ctx *c)
 	struct stat st;
 
 	for (i = 0; i < c->snap->npatients; i++) {
-		const config_setting_t *p = c->patient_set[i];
-		const char *f = setting_file(c->errs, p);      /* opens from here */
+		const char *f = text_file(c->errs, c->patient_line[i]);     /* opens from here */
 		if (last && strcmp(f, last) == 0)
 			continue;
 		last = f;
 		if (stat(f, &st) == 0 && (st.st_mode & S_IROTH)) {
-			errs_set(c->errs, p, "%s holds patient data and is readable by other users; "
-			    "chmod o-r %s", f, f);
+			errs_line(c->errs, c->patient_line[i], "%s holds patient data and is readable by "
+			    "other users; chmod o-r %s", f, f);
 			bad++;
 		}
 	}
@@ -406,14 +413,10 @@ static int check_unique_patients(struct conf_ctx *c)
 		/* a missing or empty id is reported already */
 		if (*s->patients[a].id && strcmp(s->patients[a].id, s->patients[b].id) == 0) {
 			uint32_t later = a > b ? a : b, first = a > b ? b : a;
-			const config_setting_t *p = c->patient_set[later], *q = c->patient_set[first];
+			int q = c->patient_id_line[first];
 			/* at the offending setting itself: the later `id` */
-			if (config_setting_get_member(p, "id"))
-				p = config_setting_get_member(p, "id");
-			if (config_setting_get_member(q, "id"))
-				q = config_setting_get_member(q, "id");
-			errs_set(c->errs, p, "duplicate patient id \"%s\" (also at %s:%d)",
-			    s->patients[a].id, setting_file(c->errs, q), setting_line(c->errs, q));
+			errs_line(c->errs, c->patient_id_line[later], "duplicate patient id \"%s\" (also at "
+			    "%s:%d)", s->patients[a].id, text_file(c->errs, q), text_line(c->errs, q));
 			bad++;
 		}
 	}
@@ -444,19 +447,19 @@ static int check_not_empty(struct conf_ctx *c, const config_setting_t *root)
 	int bad = 0;
 
 	if (!s->nchannels) {
-		errs_set(c->errs, config_setting_get_member(root, "channels"), "no channels: iopd would "
+		errs_set(c->errs, conf_member(root, "channels"), "no channels: iopd would "
 		    "have nowhere to send; add channels = ( { name = \"sms\"; module = \"sms\"; ... } ) "
 		    "(iopd.conf(5), CHANNELS)");
 		bad++;
 	}
 	if (!s->nprograms) {
-		errs_set(c->errs, config_setting_get_member(root, "programs"), "no programs: no patient "
+		errs_set(c->errs, conf_member(root, "programs"), "no programs: no patient "
 		    "can be enrolled; add programs = ( { id = \"iop\"; timezone = ...; sessions = ( ... ); } ) "
 		    "(iopd.conf(5), PROGRAMS)");
 		bad++;
 	}
 	if (!s->npatients && !bad)
-		warn_set(c->errs, config_setting_get_member(root, "patients"), "no patients: nothing "
+		warn_set(c->errs, conf_member(root, "patients"), "no patients: nothing "
 		    "will be sent until patients = ( ... ) are added and iopd reloaded");
 	return bad;
 }
@@ -469,15 +472,15 @@ static int parse_root(struct conf_ctx *c, config_setting_t *root)
 	size_t nlists;
 	int bad = conf_check_keys(c, root, root_keys);
 
-	if ((g = config_setting_get_member(root, "daemon")))
+	if ((g = conf_member(root, "daemon")))
 		bad += parse_daemon(c, g);
-	if ((g = config_setting_get_member(root, "channels")))
+	if ((g = conf_member(root, "channels")))
 		bad += conf_parse_channels(c, g);
 	build_channel_order(c->snap);
-	if ((g = config_setting_get_member(root, "templates")))
+	if ((g = conf_member(root, "templates")))
 		bad += conf_parse_templates(c, g);
 	bad += conf_dates(c, root, "closures", false, &closures, &nclosures) == CONF_BAD;
-	if ((g = config_setting_get_member(root, "programs")))
+	if ((g = conf_member(root, "programs")))
 		bad += conf_parse_programs(c, g, closures, nclosures);
 	lists = xreallocarray(NULL, (size_t)config_setting_length(root) + 1, sizeof *lists);
 	nlists = patient_lists(root, lists, (size_t)config_setting_length(root));
@@ -487,13 +490,13 @@ static int parse_root(struct conf_ctx *c, config_setting_t *root)
 	bad += check_unique_patients(c);
 	if (c->check)
 		bad += check_patient_files(c);
-	if ((g = config_setting_get_member(root, "templates")))
+	if ((g = conf_member(root, "templates")))
 		bad += conf_check_templates(c, g);
 	conf_reply_templates(c);
-	bad += conf_parse_inbound(c, config_setting_get_member(root, "inbound"),
-	    config_setting_get_member(root, "channels"));
+	bad += conf_parse_inbound(c, conf_member(root, "inbound"),
+	    conf_member(root, "channels"));
 	if (c->check)
-		bad += check_paths(c, config_setting_get_member(root, "daemon")) + check_not_empty(c, root);
+		bad += check_paths(c, conf_member(root, "daemon")) + check_not_empty(c, root);
 	return bad;
 }
 
@@ -501,8 +504,9 @@ struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *e
 {
 	struct snapshot *s = snapshot_new();
 	char *abs = absolute(path), *dir = dir_of(abs);
-	struct conf_ctx c = {s, errs, NULL, dir, mode == CONF_FULL, NULL};
+	struct conf_ctx c = {.snap = s, .errs = errs, .config_dir = dir, .check = mode == CONF_FULL};
 	struct conf_source src;
+	config_setting_t *root;
 	config_t cfg;
 	int before = errs->count;
 
@@ -512,12 +516,15 @@ struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *e
 	errs->main_file = path;
 	s->loaded_at = time(NULL);
 	daemon_defaults(s);
-	if (read_tree(&cfg, path, &src, errs) == 0) {
-		c.cfg = &cfg;
-		parse_root(&c, config_root_setting(&cfg));
+	if ((root = read_tree(&cfg, path, &src, errs, &c.reader))) {
+		c.root = root;
+		parse_root(&c, root);
 	}
+	conf_read_free(c.reader);
 	config_destroy(&cfg);
-	free(c.patient_set);
+	free(c.patient_line);
+	free(c.patient_id_line);
+	free(c.prog_of);
 	errs_sort(errs);
 	errs->main_file = NULL;
 	errs->src = NULL;

@@ -20,27 +20,36 @@ struct errs_line {
 
 /* libconfig reads one text that iopd expanded (conf_source.c): its own
  * line numbers are mapped back to the files. */
-const char *setting_file(const struct errs *e, const config_setting_t *s)
+const char *text_file(const struct errs *e, int line)
 {
 	const char *f = NULL;
-	int line;
+	int l;
 
-	if (s && e->src)
-		conf_source_where(e->src, config_setting_source_line(s), &f, &line);
+	if (e->src)
+		conf_source_where(e->src, line, &f, &l);
 	return f ? f : (e->main_file ? e->main_file : "(config)");
+}
+
+int text_line(const struct errs *e, int line)
+{
+	const char *f;
+	int l;
+
+	if (!e->src)
+		return line;
+	conf_source_where(e->src, line, &f, &l);
+	return l;
+}
+
+const char *setting_file(const struct errs *e, const config_setting_t *s)
+{
+	return s ? text_file(e, config_setting_source_line(s)) :
+	    (e->main_file ? e->main_file : "(config)");
 }
 
 int setting_line(const struct errs *e, const config_setting_t *s)
 {
-	const char *f;
-	int line;
-
-	if (!s)
-		return 0;
-	if (!e->src)
-		return config_setting_source_line(s);
-	conf_source_where(e->src, config_setting_source_line(s), &f, &line);
-	return line;
+	return s ? text_line(e, config_setting_source_line(s)) : 0;
 }
 
 /* The file's place in the reading order: the main file first, then each
@@ -132,6 +141,24 @@ void warn_set(struct errs *e, const config_setting_t *s, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	add(e, 1, setting_file(e, s), setting_line(e, s), fmt, ap);
+	va_end(ap);
+}
+
+void errs_line(struct errs *e, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add(e, 0, text_file(e, line), text_line(e, line), fmt, ap);
+	va_end(ap);
+}
+
+void warn_line(struct errs *e, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add(e, 1, text_file(e, line), text_line(e, line), fmt, ap);
 	va_end(ap);
 }
 

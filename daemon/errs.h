@@ -39,6 +39,13 @@ void warn_at(struct errs *e, const char *file, int line, const char *fmt, ...) I
  * from the working directory) and its line there. */
 const char *setting_file(const struct errs *e, const config_setting_t *s);
 int setting_line(const struct errs *e, const config_setting_t *s);
+/* The same for line `line` of the text libconfig read (what
+ * config_setting_source_line() said of a setting no longer in memory: a
+ * patient is read one at a time, conf_read.h), and messages there. */
+const char *text_file(const struct errs *e, int line);
+int text_line(const struct errs *e, int line);
+void errs_line(struct errs *e, int line, const char *fmt, ...) IOPD_PRINTF(3, 4);
+void warn_line(struct errs *e, int line, const char *fmt, ...) IOPD_PRINTF(3, 4);
 /* Sorts errors and warnings by file (in the order the configuration's
  * files were read; e->src must still be set) and line; stable. */
 void errs_sort(struct errs *e);
