@@ -187,7 +187,7 @@ int conf_text_repeat(const char *s, const char *name)
 		return 0;
 	if (!s[n])
 		return 1;
-	if (s[n] != '*' || s[n + 1] < '2' || s[n + 1] > '9')
+	if (s[n] != '*' || s[n + 1] < '1' || s[n + 1] > '9')
 		return 0;
 	k = strtol(s + n + 1, &end, 10);
 	return *end || k < 2 || k > 1000000 ? 0 : (int)k;
