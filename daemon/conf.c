@@ -373,10 +373,38 @@ static int cmp_channel_name(const void *a, const void *b, void *arg)
 	return strcmp(s->channels[*(const uint16_t *)a].name, s->channels[*(const uint16_t *)b].name);
 }
 
-static int cmp_patient_id(const void *a, const void *b, void *arg)
+/* Patients sorted by id: each with its id's first 8 bytes as a number
+ * that compares as strcmp() does, so that most comparisons need not reach
+ * the ids (a million of them, far apart in memory). */
+struct id_key {
+	uint64_t prefix;
+	const char *id;
+	uint32_t idx;
+};
+
+static int cmp_id_key(const void *a, const void *b)
 {
-	const struct snapshot *s = arg;
-	return strcmp(s->patients[*(const uint32_t *)a].id, s->patients[*(const uint32_t *)b].id);
+	const struct id_key *x = a, *y = b;
+	int c;
+
+	if (x->prefix != y->prefix)
+		return x->prefix < y->prefix ? -1 : 1;
+	if ((c = strcmp(x->id, y->id)) != 0)
+		return c;
+	return (x->idx > y->idx) - (x->idx < y->idx);   /* equal ids: in reading order */
+}
+
+static uint64_t id_prefix(const char *id)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		v = v << 8 | (unsigned char)*id;
+		if (*id)
+			id++;
+	}
+	return v;
 }
 
 /* Sorted indexes: the agenda's order (patient, channel) and id lookups. */
@@ -392,14 +420,21 @@ static void build_channel_order(struct snapshot *s)
 
 static void build_patient_order(struct snapshot *s)
 {
+	struct id_key *k = xreallocarray(NULL, s->npatients + 1u, sizeof *k);
 	uint32_t i;
 
+	for (i = 0; i < s->npatients; i++) {
+		k[i].prefix = id_prefix(s->patients[i].id);
+		k[i].id = s->patients[i].id;
+		k[i].idx = i;
+	}
+	qsort(k, s->npatients, sizeof *k, cmp_id_key);
 	s->patient_order = arena_alloc(&s->arena, sizeof *s->patient_order * (s->npatients + 1u));
-	for (i = 0; i < s->npatients; i++)
-		s->patient_order[i] = i;
-	qsort_r(s->patient_order, s->npatients, sizeof *s->patient_order, cmp_patient_id, s);
-	for (i = 0; i < s->npatients; i++)
-		s->patients[s->patient_order[i]].rank = i;
+	for (i = 0; i < s->npatients; i++) {
+		s->patient_order[i] = k[i].idx;
+		s->patients[k[i].idx].rank = i;
+	}
+	free(k);
 }
 
 static int check_unique_patients(struct conf_ctx *c)

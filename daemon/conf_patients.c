@@ -319,7 +319,7 @@ static int parse_patient(struct conf_ctx *c, const config_setting_t *g, struct p
 	if (conf_expect(c, g, CONFIG_TYPE_GROUP, "a group { id = ...; program = ...; start = ...; }"))
 		return 1;
 	bad = conf_check_keys(c, g, patient_keys);
-	if (conf_string(c, g, "id", true, &pt->id) != CONF_OK || !*pt->id) {
+	if (conf_string_copy(c, g, "id", true, &pt->id) != CONF_OK || !*pt->id) {
 		char where[256];
 		if (pt->id)
 			errs_set(c->errs, conf_member(g, "id"), "%s: the patient id is empty",

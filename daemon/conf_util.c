@@ -256,6 +256,18 @@ int conf_string(struct conf_ctx *c, const config_setting_t *g, const char *key, 
 	return rc;
 }
 
+int conf_string_copy(struct conf_ctx *c, const config_setting_t *g, const char *key,
+    bool required, const char **out)
+{
+	const config_setting_t *s = NULL;
+	const char *v = NULL;
+	int rc = string_member(c, g, key, required, &s, &v, NULL);
+
+	if (rc == CONF_OK)
+		*out = arena_strdup(&c->snap->arena, v);
+	return rc;
+}
+
 int conf_int(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
     long min, long max, long *out)
 {

@@ -55,6 +55,11 @@ int conf_expect(struct conf_ctx *c, const config_setting_t *s, int type, const c
 
 int conf_string(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
     const char **out);
+/* conf_string() for a value that is one of a kind (a patient's id): a copy
+ * in the arena, not interned (a table of a million ids is slow to grow and
+ * to search, for nothing). */
+int conf_string_copy(struct conf_ctx *c, const config_setting_t *g, const char *key,
+    bool required, const char **out);
 int conf_int(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
     long min, long max, long *out);
 int conf_float(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
