@@ -15,6 +15,7 @@
 #include "conf_parts.h"
 #include "conf_read.h"
 #include "conf_source.h"
+#include "snapcache.h"
 #include "conf_text.h"
 #include "lang.h"
 #include "log.h"
@@ -324,25 +325,74 @@ static void syntax_error(config_t *cfg, const struct conf_source *src, const cha
 		    f ? f : path, line);
 }
 
-/* The tree: iopd's reader (conf_read.h) when it takes the text, else
- * libconfig, whose diagnostics a text it does not take gets.  Returns the
- * root, or NULL. */
-static config_setting_t *read_tree(config_t *cfg, const char *path, struct conf_source *src,
-    struct errs *e, struct conf_reader **reader)
+/* libconfig's tree of the text, or NULL after a syntax error. */
+static config_setting_t *libconfig_tree(config_t *cfg, const char *path, struct conf_source *src,
+    struct errs *e)
 {
-	config_init(cfg);
-	*reader = NULL;
-	e->src = src;                  /* errors in the includes sort by file too */
-	if (conf_source_load(src, path, e) != 0)
-		return NULL;
-	if ((*reader = conf_read(src->text.s, src->text.len, cfg)))
-		return conf_read_root(*reader);
 	/* patients = ( ... ) in several files: one list (conf_text.h) */
 	conf_text_merge(&src->text, "patients");
 	if (config_read_string(cfg, src->text.s))
 		return config_root_setting(cfg);
 	syntax_error(cfg, src, path, e);
 	return NULL;
+}
+
+/* The tree: iopd's reader (conf_read.h) when it takes the text, else
+ * libconfig, whose diagnostics a text it does not take gets.  `lazy`:
+ * the patients lists are skimmed, for the cache (read_patients_from).
+ * Returns the root, or NULL. */
+static config_setting_t *read_tree(config_t *cfg, const char *path, struct conf_source *src,
+    struct errs *e, struct conf_reader **reader, bool lazy)
+{
+	config_init(cfg);
+	*reader = NULL;
+	e->src = src;                  /* errors in the includes sort by file too */
+	if (conf_source_load(src, path, e) != 0)
+		return NULL;
+	if ((*reader = conf_read_lazy(src->text.s, src->text.len, cfg, lazy)))
+		return conf_read_root(*reader);
+	return libconfig_tree(cfg, path, src, e);
+}
+
+/* state_dir as this configuration sets it, before anything else of it is
+ * read: where its cache is.  The daemon group read on its own, its
+ * messages dropped (the real reading says them). */
+static char *early_state_dir(const struct conf_ctx *real, const config_setting_t *root)
+{
+	struct snapshot *t = snapshot_new();
+	struct errs e = {0};
+	struct conf_ctx c = {.snap = t, .errs = &e, .root = root, .config_dir = real->config_dir};
+	const config_setting_t *g = conf_member(root, "daemon");
+	char *dir;
+
+	daemon_defaults(t);
+	if (g)
+		parse_daemon(&c, g);
+	dir = xstrdup(t->state_dir);
+	snapshot_unref(t);
+	errs_free(&e);
+	return dir;
+}
+
+/* Where the patients come from: the cache when it holds them (cc->use),
+ * else the text, whose skimmed lists are read once now (-1: they are not
+ * text iopd's reader takes; then libconfig must read it all). */
+static int read_patients_from(struct conf_ctx *c, const config_setting_t *root,
+    const struct conf_source *src, struct conf_cache *cc)
+{
+	struct snapcache *img = NULL;
+
+	snapcache_key(src, &cc->key);
+	if (cc->use) {
+		char *dir = early_state_dir(c, root);
+		if ((img = snapcache_open(dir, &cc->key, cc->map)) && snapcache_current(img) != 0) {
+			snapcache_free(img);
+			img = NULL;
+		}
+		free(dir);
+	}
+	c->cache = img;
+	return img || conf_read_check(c->reader) == 0 ? 0 : -1;
 }
 
 /* SPEC 7: files holding patients must not be readable by "other". */
@@ -517,11 +567,22 @@ static int parse_root(struct conf_ctx *c, config_setting_t *root)
 	bad += conf_dates(c, root, "closures", false, &closures, &nclosures) == CONF_BAD;
 	if ((g = conf_member(root, "programs")))
 		bad += conf_parse_programs(c, g, closures, nclosures);
-	lists = xreallocarray(NULL, (size_t)config_setting_length(root) + 1, sizeof *lists);
-	nlists = patient_lists(root, lists, (size_t)config_setting_length(root));
-	bad += conf_parse_patients(c, lists, nlists);
-	free(lists);
-	build_patient_order(c->snap);
+	if (c->cache) {
+		/* the snapshot's patients from the cache: as read before, with
+		 * what reading them said, said again here, in its place */
+		if (snapcache_apply(c->cache, c->snap, &c->patient_line, &c->patient_id_line, c->errs)) {
+			c->restart = true;
+			return bad + 1;
+		}
+	} else {
+		lists = xreallocarray(NULL, (size_t)config_setting_length(root) + 1, sizeof *lists);
+		nlists = patient_lists(root, lists, (size_t)config_setting_length(root));
+		c->errs->capture = c->said;
+		bad += conf_parse_patients(c, lists, nlists);
+		c->errs->capture = NULL;
+		free(lists);
+		build_patient_order(c->snap);
+	}
 	bad += check_unique_patients(c);
 	if (c->check)
 		bad += check_patient_files(c);
@@ -535,7 +596,10 @@ static int parse_root(struct conf_ctx *c, config_setting_t *root)
 	return bad;
 }
 
-struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *errs)
+/* One reading; with cc, the cache may give the patients (c.restart: it
+ * could not after all, and nothing of this reading counts). */
+static struct snapshot *load(const char *path, enum conf_mode mode, struct errs *errs,
+    struct conf_cache *cc, bool *restart)
 {
 	struct snapshot *s = snapshot_new();
 	char *abs = absolute(path), *dir = dir_of(abs);
@@ -544,6 +608,7 @@ struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *e
 	config_setting_t *root;
 	config_t cfg;
 	int before = errs->count;
+	bool lazy = cc && (cc->use || cc->keep);
 
 	/* messages name the files as the admin wrote them; the snapshot keeps
 	 * the absolute path, for reloads */
@@ -551,25 +616,92 @@ struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *e
 	errs->main_file = path;
 	s->loaded_at = time(NULL);
 	daemon_defaults(s);
-	if ((root = read_tree(&cfg, path, &src, errs, &c.reader))) {
+	root = read_tree(&cfg, path, &src, errs, &c.reader, lazy);
+	if (root && c.reader && lazy && read_patients_from(&c, root, &src, cc) != 0) {
+		conf_read_free(c.reader);      /* not iopd's to read: libconfig's */
+		c.reader = NULL;
+		root = libconfig_tree(&cfg, path, &src, errs);
+	}
+	if (root) {
 		c.root = root;
+		if (lazy && c.reader && !c.cache && cc->keep)
+			c.said = &cc->said;
 		parse_root(&c, root);
 	}
+	*restart = c.restart;
+	if (cc) {
+		cc->hit = c.cache != NULL && !c.restart;
+		cc->can_save = cc->keep && c.said && !c.restart;
+		if (cc->can_save) {            /* what the save needs, kept */
+			cc->patient_line = c.patient_line;
+			cc->patient_id_line = c.patient_id_line;
+			c.patient_line = c.patient_id_line = NULL;
+		}
+	}
+	snapcache_free(c.cache);
 	conf_read_free(c.reader);
 	config_destroy(&cfg);
 	free(c.patient_line);
 	free(c.patient_id_line);
 	free(c.prog_of);
-	errs_sort(errs);
+	if (!c.restart)                        /* else the caller drops what this one said */
+		errs_sort(errs);
 	errs->main_file = NULL;
 	errs->src = NULL;
 	conf_source_free(&src);
 	free(abs);
 	free(dir);
-	if (errs->count > before) {
+	if (errs->count > before || c.restart) {
+		if (cc)
+			cc->can_save = false;
 		snapshot_unref(s);
 		return NULL;
 	}
 	intern_free(&s->strings);      /* the strings stay; the lookup table is not needed */
 	return s;
+}
+
+struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *errs)
+{
+	bool restart;
+
+	return load(path, mode, errs, NULL, &restart);
+}
+
+struct snapshot *conf_load_cache(const char *path, enum conf_mode mode, struct errs *errs,
+    struct conf_cache *cc)
+{
+	struct errs_mark m;
+	struct snapshot *s;
+	bool restart;
+
+	errs_mark(errs, &m);
+	s = load(path, mode, errs, cc, &restart);
+	if (restart) {                         /* a cache that did not fit: read it all */
+		errs_rewind(errs, &m);
+		conf_cache_free(cc);
+		cc->use = false;
+		s = load(path, mode, errs, cc, &restart);
+	}
+	return s;
+}
+
+int conf_cache_save(struct conf_cache *cc, const struct snapshot *s, char *err, size_t errlen)
+{
+	struct snapcache_extra x = {cc->patient_line, cc->patient_id_line, cc->said.v, cc->said.n};
+
+	if (!cc->can_save) {
+		snprintf(err, errlen, "nothing to save");
+		return -1;
+	}
+	return snapcache_save(s->state_dir, &cc->key, s, &x, err, errlen);
+}
+
+void conf_cache_free(struct conf_cache *cc)
+{
+	free(cc->patient_line);
+	free(cc->patient_id_line);
+	cc->patient_line = cc->patient_id_line = NULL;
+	errs_capture_free(&cc->said);
+	cc->hit = cc->can_save = false;
 }

@@ -154,7 +154,7 @@ static int parse_med(struct conf_ctx *c, const config_setting_t *g, const struct
 		    conf_path(cs, where, sizeof where));
 		bad++;
 	}
-	conf_rule_channels(c->snap, &m->rule);
+	conf_rule_channels(c, &m->rule);
 	m->rule.at = -1;
 	bad += conf_template_ref(c, g, "template", "medication", &m->rule.tmpl);
 	m->from = pt->start;

@@ -18,14 +18,29 @@ static const char *const session_keys[] = {
 static const char *const rule_keys[] = {"before", "at", "channels", "template", NULL};
 static const char *const aftercare_keys[] = {"at", "after", "channels", "template", NULL};
 
-void conf_rule_channels(const struct snapshot *s, struct rule *r)
+void conf_rule_channels(struct conf_ctx *c, struct rule *r)
 {
-	uint16_t i;
+	struct snapshot *s = c->snap;
+	uint16_t i, *v;
+	unsigned k;
 
+	for (k = 0; k < c->nchansets; k++)
+		if (c->chansets[k].mask == r->channels) {
+			r->chan = c->chansets[k].chan;
+			r->nchan = c->chansets[k].n;
+			return;
+		}
+	v = arena_alloc(&s->arena, sizeof *v * (s->nchannels + 1u));
 	r->nchan = 0;
 	for (i = 0; i < s->nchannels; i++)
 		if (r->channels & ((chanmask)1 << s->channel_order[i]))
-			r->chan[r->nchan++] = s->channel_order[i];
+			v[r->nchan++] = s->channel_order[i];
+	r->chan = v;
+	if (c->nchansets < IOPD_NELEM(c->chansets)) {
+		c->chansets[c->nchansets].mask = r->channels;
+		c->chansets[c->nchansets].chan = v;
+		c->chansets[c->nchansets++].n = r->nchan;
+	}
 }
 
 /* channels = [...] of a rule or entry: required and not empty. */
@@ -41,7 +56,7 @@ static int rule_channels(struct conf_ctx *c, const config_setting_t *g, struct r
 		    conf_path(conf_member(g, "channels"), where, sizeof where));
 		return 1;
 	}
-	conf_rule_channels(c->snap, r);
+	conf_rule_channels(c, r);
 	return 0;
 }
 

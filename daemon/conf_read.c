@@ -74,6 +74,9 @@ struct stream {
 	int line;
 	struct token tok;
 	long count, next;
+	const char *end;               /* lazy: just after its ')' as skimmed */
+	int end_line;
+	bool unchecked;                /* lazy: skimmed, not yet read */
 };
 
 struct conf_reader {
@@ -92,6 +95,7 @@ struct conf_reader {
 	struct name *names;            /* settings' names, one copy of each */
 	size_t capnames, nnames;
 	bool check;                    /* reading only to check: string values are not kept */
+	bool lazy;                     /* patients lists skimmed (conf_read_lazy) */
 };
 
 /* ---- memory ----------------------------------------------------------- */
@@ -723,6 +727,90 @@ static config_setting_t *stream_elem(struct conf_reader *r, config_setting_t *li
 /* A top-level patients list, the lookahead its '(': its elements are read
  * here to check them (libconfig reads the whole text before any of it is
  * used) and again, one at a time, by conf_read_next. */
+/* Reads (to check) the elements of st from its first, counting them; the
+ * lookahead is then the list's ')'. */
+static bool check_list(struct conf_reader *r, struct stream *st)
+{
+	st->count = 0;
+	if (r->tok.t == T_LIST_END)
+		return true;
+	for (;;) {
+		bool ok;
+		r->check = true;
+		ok = stream_elem(r, st->list) != NULL;
+		r->check = false;
+		if (!ok)
+			return false;
+		st->count++;
+		if (r->tok.t != T_COMMA)
+			return r->tok.t == T_LIST_END;
+		if (!next(r))
+			return false;
+	}
+}
+
+/* Characters the skim stops at. */
+static bool skim_stop(char c)
+{
+	return c == '"' || c == '\n' || c == '#' || c == '/' || c == '(' || c == ')';
+}
+
+/* A patients list skimmed, not read: from after the lookahead (one token
+ * into the list) to just after its ')', counting lines, skipping strings
+ * and comments.  On text this reader takes, it ends where reading would
+ * (conf_read_check makes sure); a cached read needs no more. */
+static bool skim_list(struct conf_reader *r, struct stream *st)
+{
+	const char *p = r->p, *end = r->end;
+	int line = r->line, depth = r->tok.t == T_LIST_START ? 2 : 1;
+
+	if (r->tok.t == T_LIST_END)
+		depth = 0;
+	while (depth > 0) {
+		char c;
+		while (p < end && !skim_stop(*p))
+			p++;
+		if (p == end)
+			return false;
+		c = *p++;
+		if (c == '\n') {
+			line++;
+		} else if (c == '"') {
+			for (; p < end && *p != '"'; p++)
+				if (*p == '\\' && p + 1 < end)
+					line += *++p == '\n';
+				else
+					line += *p == '\n';
+			if (p++ == end)
+				return false;
+		} else if (c == '#' || (c == '/' && p < end && *p == '/')) {
+			p = memchr(p, '\n', (size_t)(end - p));
+			if (!p)
+				return false;
+		} else if (c == '/' && p < end && *p == '*') {
+			for (p++; p + 1 < end && !(p[0] == '*' && p[1] == '/'); p++)
+				line += *p == '\n';
+			if (p + 1 >= end)
+				return false;
+			p += 2;
+		} else if (c == '(') {
+			depth++;
+		} else if (c == ')') {
+			depth--;
+		}
+	}
+	r->p = p;
+	r->line = line;
+	st->end = p;
+	st->end_line = line;
+	st->unchecked = true;
+	return next(r);
+}
+
+/* A top-level patients list, the lookahead its '(': its elements are read
+ * here to check them (libconfig reads the whole text before any of it is
+ * used), or skimmed (lazy), and read again, one at a time, by
+ * conf_read_next. */
 static bool stream_list(struct conf_reader *r, config_setting_t *list)
 {
 	struct stream *st;
@@ -735,22 +823,26 @@ static bool stream_list(struct conf_reader *r, config_setting_t *list)
 	memset(st, 0, sizeof *st);
 	st->list = list;
 	save(r, st);
-	if (r->tok.t != T_LIST_END) {
-		for (;;) {
-			bool ok;
-			r->check = true;
-			ok = stream_elem(r, list) != NULL;
-			r->check = false;
-			if (!ok)
-				return false;
-			st->count++;
-			if (r->tok.t != T_COMMA)
-				break;
-			if (!next(r))
-				return false;
-		}
+	if (r->lazy && r->tok.t != T_LIST_END)
+		return skim_list(r, st);
+	return check_list(r, st) && expect(r, T_LIST_END);
+}
+
+int conf_read_check(struct conf_reader *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nstreams; i++) {
+		struct stream *st = &r->streams[i];
+		if (!st->unchecked)
+			continue;
+		restore(r, st);
+		/* read as the skim went: to the same ')' on the same line */
+		if (!check_list(r, st) || r->p != st->end || r->line != st->end_line)
+			return -1;
+		st->unchecked = false;
 	}
-	return expect(r, T_LIST_END);
+	return 0;
 }
 
 static struct stream *find_stream(const struct conf_reader *r, const config_setting_t *list)
@@ -767,7 +859,7 @@ long conf_read_count(const struct conf_reader *r, const config_setting_t *list)
 {
 	const struct stream *st = r ? find_stream(r, list) : NULL;
 
-	return st ? st->count : -1;
+	return st && !st->unchecked ? st->count : -1;
 }
 
 config_setting_t *conf_read_next(struct conf_reader *r, const config_setting_t *list)
@@ -775,7 +867,7 @@ config_setting_t *conf_read_next(struct conf_reader *r, const config_setting_t *
 	struct stream *st = find_stream(r, list);
 	config_setting_t *e;
 
-	if (!st || st->next >= st->count)
+	if (!st || st->unchecked || st->next >= st->count)
 		return NULL;
 	restore(r, st);
 	e = stream_elem(r, st->list);
@@ -793,8 +885,14 @@ config_setting_t *conf_read_next(struct conf_reader *r, const config_setting_t *
 
 struct conf_reader *conf_read(const char *text, size_t len, config_t *cfg)
 {
+	return conf_read_lazy(text, len, cfg, false);
+}
+
+struct conf_reader *conf_read_lazy(const char *text, size_t len, config_t *cfg, bool lazy)
+{
 	struct conf_reader *r = xcalloc(1, sizeof *r);
 
+	r->lazy = lazy;
 	r->p = text;
 	r->end = text + len;
 	r->line = 1;

@@ -19,6 +19,7 @@
 #ifndef IOPD_CONF_READ_H
 #define IOPD_CONF_READ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <libconfig.h>
@@ -31,10 +32,18 @@ struct conf_reader;
  * is cfg (libconfig's getters read its options).  NULL: the text is not
  * one this reader takes; read it with libconfig. */
 struct conf_reader *conf_read(const char *text, size_t len, config_t *cfg);
+/* The same, but with `lazy` the top-level patients lists are only skimmed
+ * (their end found), for a caller that may take the patients from the
+ * snapshot cache (snapcache.h) instead of reading them.  Before reading
+ * them (conf_read_count, conf_read_next), conf_read_check() must read them
+ * once: -1 if they are not text this reader takes (then libconfig reads
+ * the whole text). */
+struct conf_reader *conf_read_lazy(const char *text, size_t len, config_t *cfg, bool lazy);
+int conf_read_check(struct conf_reader *r);
 config_setting_t *conf_read_root(const struct conf_reader *r);
 /* A top-level `patients = ( ... )` list is streamed: it has no elements
  * of its own (config_setting_length() is 0); this is how many it has,
- * or -1 if `list` is not streamed. */
+ * or -1 if `list` is not streamed (or skimmed and not yet checked). */
 long conf_read_count(const struct conf_reader *r, const config_setting_t *list);
 /* The next element of streamed `list`, from the first; valid until the
  * next call.  Its parent is `list`, and conf_index() gives its index. */

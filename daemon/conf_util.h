@@ -17,6 +17,7 @@
 #include "snapshot.h"
 
 struct conf_reader;
+struct snapcache;
 
 /* Parsing context shared by the conf_*.c files. */
 struct conf_ctx {
@@ -31,6 +32,15 @@ struct conf_ctx {
 	 * the patient is read (conf_read.h) */
 	int *patient_line, *patient_id_line;
 	uint16_t *prog_of;             /* programs by the address of their id (conf_patients.c) */
+	struct snapcache *cache;       /* the patients, compiled (snapcache.h), or NULL */
+	struct {                       /* rules' channel arrays made so far (conf_rule_channels) */
+		chanmask mask;
+		const uint16_t *chan;
+		uint8_t n;
+	} chansets[32];
+	unsigned nchansets;
+	struct errs_capture *said;     /* where what reading the patients says is kept, or NULL */
+	bool restart;                  /* the cache did not fit: load again without it */
 	const char *lang_en;           /* "en", interned once */
 };
 

@@ -79,6 +79,21 @@ static void add(struct errs *e, int warn, const char *file, int line, const char
 	struct errs_line *w;
 	struct sbuf m = {0};
 
+	if (e->capture) {
+		struct errs_capture *c = e->capture;
+		struct sbuf t = {0};
+		va_list ap2;
+		va_copy(ap2, ap);
+		sbuf_vprintf(&t, fmt, ap2);
+		va_end(ap2);
+		grow_array(&c->v, &c->cap, c->n + 1, sizeof *c->v);
+		c->v[c->n].warn = warn;
+		c->v[c->n].file = file_rank(e, file);
+		c->v[c->n].line = line;
+		c->v[c->n].text = t.s ? t.s : xstrdup("");
+		c->n++;
+	}
+
 	grow_array(&e->where, &e->capwhere, e->nwhere + 1, sizeof *e->where);
 	w = &e->where[e->nwhere];
 	w->off = b->len;
@@ -205,6 +220,53 @@ void errs_sort(struct errs *e)
 		off[e->where[i].warn] += e->where[i].len;
 		e->where[i].seq = i;
 	}
+}
+
+void errs_mark(const struct errs *e, struct errs_mark *m)
+{
+	m->count = e->count;
+	m->nwarn = e->nwarn;
+	m->nwhere = e->nwhere;
+	m->text = e->text.len;
+	m->warn = e->warn.len;
+}
+
+void errs_rewind(struct errs *e, const struct errs_mark *m)
+{
+	e->count = m->count;
+	e->nwarn = m->nwarn;
+	e->nwhere = m->nwhere;
+	e->text.len = m->text;
+	e->warn.len = m->warn;
+	if (e->text.s)
+		e->text.s[e->text.len] = '\0';
+	if (e->warn.s)
+		e->warn.s[e->warn.len] = '\0';
+}
+
+void errs_replay(struct errs *e, const struct errs_said *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *file = e->src && v[i].file < e->src->nfiles ? e->src->files[v[i].file] :
+		    (e->main_file ? e->main_file : "(config)");
+		if (v[i].warn)
+			warn_at(e, file, v[i].line, "%s", v[i].text);
+		else
+			errs_at(e, file, v[i].line, "%s", v[i].text);
+	}
+}
+
+void errs_capture_free(struct errs_capture *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->v[i].text);
+	free(c->v);
+	c->v = NULL;
+	c->n = c->cap = 0;
 }
 
 void errs_print(const struct errs *e, FILE *f)
