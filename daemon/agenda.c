@@ -46,6 +46,7 @@ struct walk {
 	uint32_t nst;
 	uint32_t *next;                /* per stream: the next stream of its bucket */
 	uint32_t *bucket;              /* per slab: its first stream, or NONE */
+	uint64_t *mark;                /* per stream, a bit: in the slab being read */
 	uint64_t *series;              /* per stream: cached series hash of its first channel */
 	uint8_t *has_series;
 	int64_t from, to, width;
@@ -231,24 +232,34 @@ void agenda_walk(const struct snapshot *s, int64_t from, int64_t to, int64_t pat
 		if (w.st[i].due < to)
 			bucket_push(&w, i);
 	}
+	w.mark = xcalloc(w.nst / 64 + 1, sizeof *w.mark);
 	for (b = 0; b < w.nslabs && !stop; b++) {
 		int64_t end = from + (int64_t)(b + 1) * w.width;
 		uint32_t list = w.bucket[b];
+		size_t k;
 
+		/* the slab's streams in stream order, hence patient order (a
+		 * bitmap of them): the patients' memory is then read forwards
+		 * instead of where the bucket's list jumps (bench W1: a cache miss
+		 * for each group's patient was a fifth of the walk) */
 		w.bucket[b] = NONE;
-		while (list != NONE) {
-			struct stream *st = &w.st[list];
-			uint32_t next = w.next[list];
-			do {                   /* every group of this stream in the slab */
-				slab_add(&w, list);
-				cal_next(s, st);
-			} while (st->due < end && st->due < to);
-			if (st->due < to)
-				bucket_push(&w, list);
-			list = next;
-		}
+		for (; list != NONE; list = w.next[list])
+			w.mark[list / 64] |= (uint64_t)1 << (list % 64);
+		for (k = 0; k <= w.nst / 64; k++)
+			while (w.mark[k]) {
+				uint32_t x = (uint32_t)(k * 64) + (uint32_t)__builtin_ctzll(w.mark[k]);
+				struct stream *st = &w.st[x];
+				w.mark[k] &= w.mark[k] - 1;
+				do {           /* every group of this stream in the slab */
+					slab_add(&w, x);
+					cal_next(s, st);
+				} while (st->due < end && st->due < to);
+				if (st->due < to)
+					bucket_push(&w, x);
+			}
 		stop = slab_flush(&w, fn, arg);
 	}
+	free(w.mark);
 	free(w.st);
 	free(w.next);
 	free(w.series);
