@@ -6,7 +6,8 @@
 #                                 from a fresh state (contrib/demo.sh)
 #   contrib/quickstart.sh test    install what is missing, build, and run the
 #                                 whole test suite (unit, integration against
-#                                 real peers, the same again under ASan+UBSan)
+#                                 real peers, under valgrind, the same again
+#                                 under ASan+UBSan, the fuzz targets)
 #
 # Packages are installed with apt-get (through sudo when not root).  The
 # build happens in this source tree; the sanitizer build in build-san/.
@@ -21,7 +22,8 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config libev-dev
   libcurl4-openssl-dev libconfig-dev libsystemd-dev libsqlite3-dev libssl-dev
   libmicrohttpd-dev libcmocka-dev tzdata locales-all libphonenumber-dev libicu-dev"
 TEST_PKGS="python3 curl openssl socat faketime libfaketime kannel kannel-extras
-  python3-aiosmtpd clang libclang-rt-14-dev systemd systemd-container sqlite3"
+  python3-aiosmtpd clang libclang-rt-14-dev systemd systemd-container sqlite3
+  valgrind"
 
 install_missing() {
 	missing=""

@@ -29,7 +29,7 @@ static const char *const root_keys[] = {
 static const char *const daemon_keys[] = {
 	"timezone", "state_dir", "control_socket", "plugin_dir", "quiet_hours", "catch_up",
 	"medication_grace", "clinic_phone", "default_country", "log_level", "metrics_file",
-	"metrics_interval", NULL
+	"metrics_interval", "ledger_retention", NULL
 };
 
 /* Under systemd, StateDirectory= and RuntimeDirectory= say where the
@@ -73,6 +73,7 @@ static void daemon_defaults(struct snapshot *s)
 	s->log_level = -1;
 	s->metrics_file = NULL;
 	s->metrics_interval = 15.0;
+	s->ledger_retention = LEDGER_RETENTION_DEFAULT;
 }
 
 /* A duration in seconds: catch-up and grace are spans of elapsed time, so
@@ -121,6 +122,34 @@ static int parse_metrics(struct conf_ctx *c, const config_setting_t *g)
 		}
 	}
 	return bad;
+}
+
+/* ledger_retention: how long settled reminders, replies and callback
+ * keys stay in the ledger ("400d"), or "forever". */
+static int parse_retention(struct conf_ctx *c, const config_setting_t *g)
+{
+	const config_setting_t *rs = config_setting_get_member(g, "ledger_retention");
+	const char *v = NULL;
+	int64_t secs = 0;
+
+	if (!rs)
+		return 0;
+	if (conf_string(c, g, "ledger_retention", false, &v) != CONF_OK)
+		return 1;
+	if (strcmp(v, "forever") == 0) {
+		c->snap->ledger_retention = 0;
+		return 0;
+	}
+	if (exact_secs(c, g, "ledger_retention", &secs))
+		return 1;
+	if (secs < LEDGER_RETENTION_MIN) {
+		errs_set(c->errs, rs, "daemon.ledger_retention \"%s\" is shorter than 30 days: receipts, "
+		    "replies and iopctl history still need those rows; write \"30d\" or more, or "
+		    "\"forever\"", v);
+		return 1;
+	}
+	c->snap->ledger_retention = secs;
+	return 0;
 }
 
 /* default_country: the ISO 3166 code ("US") national phone numbers
@@ -274,6 +303,7 @@ static int parse_daemon(struct conf_ctx *c, const config_setting_t *g)
 		bad++;
 	}
 	bad += parse_metrics(c, g);
+	bad += parse_retention(c, g);
 	bad += parse_country(c, g);
 	bad += parse_clinic_phone(c, g);
 	return bad;

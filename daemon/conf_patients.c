@@ -162,14 +162,16 @@ static int parse_med(struct conf_ctx *c, const config_setting_t *g, const struct
 	bad += conf_date(c, g, "from", false, &m->from) == CONF_BAD;
 	bad += conf_date(c, g, "until", false, &m->until) == CONF_BAD;
 	if (!bad && m->until < m->from) {
-		/* at `until`, or at `from` when until is the enrollment's end */
+		/* at `until`, or at `from` when until is the enrollment's end;
+		 * with neither, the enrollment itself ends before it starts,
+		 * which is said at its discharge */
 		const config_setting_t *at = conf_member(g, "until");
+		const config_setting_t *from = conf_member(g, "from");
 		if (at)
 			errs_set(c->errs, at, "%s: is before from", conf_path(at, where, sizeof where));
-		else
-			errs_set(c->errs, conf_member(g, "from"), "%s: is after the end of "
-			    "the enrollment (until's default)", conf_path(conf_member(g, "from"),
-			    where, sizeof where));
+		else if (from)
+			errs_set(c->errs, from, "%s: is after the end of the enrollment (until's default)",
+			    conf_path(from, where, sizeof where));
 		bad++;
 	}
 	return bad;
@@ -318,6 +320,8 @@ static int parse_patient(struct conf_ctx *c, const config_setting_t *g, struct p
 
 	if (conf_expect(c, g, CONFIG_TYPE_GROUP, "a group { id = ...; program = ...; start = ...; }"))
 		return 1;
+	pt->file = intern(&c->snap->strings, setting_file(c->errs, g));
+	pt->line = setting_line(c->errs, g);
 	bad = conf_check_keys(c, g, patient_keys);
 	if (conf_string_copy(c, g, "id", true, &pt->id) != CONF_OK || !*pt->id) {
 		char where[256];

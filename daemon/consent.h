@@ -31,6 +31,12 @@ struct consent_change {
 	enum ovr_origin origin;
 	const char *source;            /* for history: "iopctl", "reply STOP on sms", ... */
 	int64_t at;
+	/* staff's (ledger.h, struct ledger_ovr): who, why, and until when a
+	 * pause lasts (0: until resumed) */
+	const char *author;
+	long uid;
+	const char *reason;
+	int64_t until;
 };
 
 struct consent *consent_new(void);
@@ -38,7 +44,16 @@ void consent_free(struct consent *c);
 /* What the ledger holds in force; 0, or -1 with the ledger's error. */
 int consent_load(struct consent *c, struct ledger *l);
 
-bool consent_paused(const struct consent *c, const char *patient);
+/* Is the patient paused at `now`?  A pause set with an end (--until) is
+ * over at that instant, even before the daemon recorded its lifting. */
+bool consent_paused(const struct consent *c, const char *patient, int64_t now);
+/* The end of the patient's pause: -1 not paused, 0 none (until resumed). */
+int64_t consent_pause_until(const struct consent *c, const char *patient);
+/* The earliest end of a pause in force, or 0 if no pause has one. */
+int64_t consent_next_expiry(const struct consent *c);
+/* A patient whose pause ended at or before `now` and is still recorded
+ * as in force (the daemon then lifts it, consent_set), or NULL. */
+const char *consent_first_expired(const struct consent *c, int64_t now);
 bool consent_opted_out(const struct consent *c, const char *patient, const char *channel);
 /* The origin of the opt-out in force, or -1 if there is none. */
 int consent_optout_origin(const struct consent *c, const char *patient, const char *channel);

@@ -27,7 +27,9 @@
 
 #include "civil.h"
 #include "consent.h"
+#include "control_int.h"
 #include "control_job.h"
+#include "ctl_proto.h"
 #include "daemon_int.h"
 #include "ident.h"
 #include "log.h"
@@ -39,7 +41,6 @@
 
 #define CTL_MAX_REQUEST 8192
 #define CTL_IDLE 30.0                  /* seconds a client may take */
-#define CTL_MAX_ARGS 8
 #define CTL_ACCEPT_PAUSE 1.0           /* seconds without accept() when out of descriptors */
 /* The longest `agenda` window one request may ask for: a quarter (a
  * 12-week program and then some).  Its answer streams, so the bound is not
@@ -49,44 +50,12 @@
 #define CTL_CHUNK 65536                /* bytes passed from a job to its client at a time */
 #define CONN_MAGIC 0x636f6e6eu
 
-struct conn {
-	uint32_t magic;
-	struct daemon *dm;
-	int fd;
-	ev_io io;
-	ev_timer idle;
-	struct sbuf in, out;
-	size_t sent;
-	bool json, answered, waiting, dead, linked;
-	struct conn *prev, *next;
-	/* an answer made by a job (control_job.h): read from job_io into out
-	 * while out is empty, written to the client while it is not */
-	struct cjob *job;
-	ev_io job_io;
-	/* send-test in flight */
-	struct snapshot *test_snap;
-	struct chan_inst *test_inst;
-	struct iopd_message test_msg;
-	char test_id[IDENT_HEX_LEN + 1];
-	char *test_text, *test_to;
-};
-
-struct control {
-	int fd;
-	char *path;
-	ev_io io;
-	struct cjobs *jobs;
-	ev_timer accept_again;         /* accepting paused: out of descriptors */
-	bool accept_failing;           /* said once in the log */
-	struct conn *conns;
-};
-
 /* ---- answers -------------------------------------------------------- */
 
 static void conn_free(struct conn *c);
 static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 
-static void answer(struct conn *c, bool ok)
+void ctl_answer(struct conn *c, bool ok)
 {
 	struct sbuf b = {0};
 
@@ -105,9 +74,7 @@ static void answer(struct conn *c, bool ok)
 	ev_io_start(c->dm->loop, &c->io);
 }
 
-static void fail(struct conn *c, const char *fmt, ...) IOPD_PRINTF(2, 3);
-
-static void fail(struct conn *c, const char *fmt, ...)
+void ctl_fail(struct conn *c, const char *fmt, ...)
 {
 	struct sbuf m = {0};
 	va_list ap;
@@ -127,10 +94,10 @@ static void fail(struct conn *c, const char *fmt, ...)
 		sbuf_addc(&c->out, '\n');
 	}
 	sbuf_free(&m);
-	answer(c, false);
+	ctl_answer(c, false);
 }
 
-static void ok_message(struct conn *c, const char *text)
+void ctl_ok(struct conn *c, const char *text)
 {
 	if (c->json) {
 		sbuf_adds(&c->out, "{\"ok\":true,\"message\":");
@@ -139,7 +106,7 @@ static void ok_message(struct conn *c, const char *text)
 	} else {
 		sbuf_printf(&c->out, "%s\n", text);
 	}
-	answer(c, true);
+	ctl_answer(c, true);
 }
 
 /* ---- answers made by a job --------------------------------------------- */
@@ -160,16 +127,65 @@ static void stream(struct conn *c, struct cjob *j)
 	ev_io_start(c->dm->loop, &c->job_io);
 }
 
-static void start_job(struct conn *c, struct cjob_req *req)
+void ctl_start_job(struct conn *c, struct cjob_req *req)
 {
 	char err[256];
 	struct cjob *j;
 
 	req->json = c->json;
 	if (!(j = cjob_start(c->dm->control->jobs, c->dm->snap, c->dm->ledger, req, err, sizeof err)))
-		fail(c, "%s", err);
+		ctl_fail(c, "%s", err);
 	else
 		stream(c, j);
+}
+
+/* A prep job's answer is for the loop: gathered, then handed to `then`. */
+static void job_collect(struct conn *c)
+{
+	char buf[4096];
+	ssize_t n = read(cjob_fd(c->job), buf, sizeof buf);
+	ctl_then_fn then = c->then;
+	char *body;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0 && c->got.len < CTL_MAX_REQUEST * 8) {
+		sbuf_add(&c->got, buf, (size_t)n);
+		return;
+	}
+	ev_io_stop(c->dm->loop, &c->job_io);
+	cjob_release(c->job);
+	c->job = NULL;
+	c->then = NULL;
+	sbuf_addc(&c->got, '\0');
+	body = c->got.s;
+	if (strncmp(body, "OK\n", 3) != 0) {
+		sbuf_reset(&c->out);               /* the job's error, as it is */
+		sbuf_adds(&c->out, strncmp(body, "ERR\n", 4) == 0 ? body + 4 : "iopd: the job failed\n");
+		ctl_answer(c, false);
+	} else {
+		then(c, body + 3);
+	}
+}
+
+void ctl_prep(struct conn *c, struct cjob_req *req, ctl_then_fn then)
+{
+	char err[256];
+	struct cjob *j;
+
+	req->kind = CJOB_PREP;
+	req->json = false;
+	req->uid = c->uid;
+	if (!(j = cjob_start(c->dm->control->jobs, c->dm->snap, c->dm->ledger, req, err, sizeof err))) {
+		ctl_fail(c, "%s", err);
+		return;
+	}
+	c->job = j;                            /* the idle timer waits for it */
+	c->then = then;
+	sbuf_reset(&c->got);
+	ev_io_init(&c->job_io, job_read_cb, cjob_fd(j), EV_READ);
+	c->job_io.data = c;
+	ev_io_start(c->dm->loop, &c->job_io);
 }
 
 /* Bytes from the job: to the client, and nothing more is read from the job
@@ -179,6 +195,10 @@ static void job_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct conn *c = w->data;
 	ssize_t n;
 
+	if (c->then) {
+		job_collect(c);
+		return;
+	}
 	sbuf_reserve(&c->out, CTL_CHUNK);
 	n = read(cjob_fd(c->job), c->out.s, CTL_CHUNK);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -335,7 +355,7 @@ static void cmd_status(struct conn *c, int argc, char **argv)
 		status_json(c, &st, &req);
 	else
 		status_text(c, &st, &req.head);
-	start_job(c, &req);
+	ctl_start_job(c, &req);
 }
 
 /* ---- agenda: the calendar with what the ledger knows ------------------ */
@@ -360,17 +380,17 @@ static void cmd_agenda(struct conn *c, int argc, char **argv)
 		if (strncmp(argv[i], "patient=", 8) == 0 &&
 		    (req.patient = snapshot_patient(dm->snap, argv[i] + 8)) >= 0)
 			continue;
-		fail(c, "agenda: bad argument \"%s\" (from=T, to=T, patient=ID)", argv[i]);
+		ctl_fail(c, "agenda: bad argument \"%s\" (from=T, to=T, patient=ID)", argv[i]);
 		return;
 	}
 	if (req.to - req.from > (int64_t)CTL_AGENDA_MAX_DAYS * 86400) {
-		fail(c, "agenda: the window is %.1f days long; one request may ask for at most %d days: "
-		    "ask for several windows, or run `iopd agenda -c FILE` for a longer one (the "
-		    "calendar without the ledger's statuses)", (double)(req.to - req.from) / 86400,
+		ctl_fail(c, "agenda: the window is %.1f days long; one request may ask for at most %d days: "
+		    "ask for several windows, or run `iopd agenda -c FILE` for a longer one (it reads "
+		    "the ledger beside the daemon)", (double)(req.to - req.from) / 86400,
 		    CTL_AGENDA_MAX_DAYS);
 		return;
 	}
-	start_job(c, &req);
+	ctl_start_job(c, &req);
 }
 
 /* ---- history ------------------------------------------------------------- */
@@ -380,51 +400,70 @@ static void cmd_history(struct conn *c, int argc, char **argv)
 	struct cjob_req req;
 
 	if (argc != 2) {
-		fail(c, "usage: history PATIENT");
+		ctl_fail(c, "usage: history PATIENT");
 		return;
 	}
 	memset(&req, 0, sizeof req);
 	req.kind = CJOB_HISTORY;
 	req.patient_id = xstrdup(argv[1]);
-	start_job(c, &req);
+	ctl_start_job(c, &req);
 }
 
-/* ---- overrides ------------------------------------------------------------ */
+/* ---- what the commands that change something share --------------------- */
 
-static void cmd_override(struct conn *c, int argc, char **argv)
+const char *ctl_option(struct conn *c, int argc, char **argv, int from, const char *key,
+    const char *const *keys, int *bad)
 {
-	bool pause = strcmp(argv[0], "pause") == 0 || strcmp(argv[0], "resume") == 0;
-	int on = strcmp(argv[0], "pause") == 0 || strcmp(argv[0], "opt-out") == 0;
-	struct consent_change ch;
-	char err[256], msg[512];
+	const char *v = NULL;
+	size_t n = strlen(key);
+	const char *const *k;
+	int i;
 
-	if (argc != (pause ? 2 : 3)) {
-		fail(c, "usage: %s PATIENT%s", argv[0], pause ? "" : " CHANNEL");
-		return;
+	for (i = from; i < argc && !*bad; i++) {
+		const char *eq = strchr(argv[i], '=');
+		for (k = keys; eq && *k; k++)
+			if ((size_t)(eq - argv[i]) == strlen(*k) && strncmp(argv[i], *k, strlen(*k)) == 0)
+				break;
+		if (!eq || !*k) {
+			ctl_fail(c, "%s: unexpected argument \"%s\"", argv[0], argv[i]);
+			*bad = -1;
+		} else if (strncmp(argv[i], key, n) == 0 && argv[i][n] == '=') {
+			v = argv[i] + n + 1;
+		}
 	}
-	if (snapshot_patient(c->dm->snap, argv[1]) < 0) {
-		fail(c, "no patient \"%s\" in the current configuration", argv[1]);
-		return;
+	return *bad ? NULL : v;
+}
+
+const char *ctl_body_value(const char *body, const char *key, char *out, size_t len)
+{
+	size_t n = strlen(key);
+	const char *line, *nl;
+
+	for (line = body; line && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		if (strncmp(line, key, n) == 0 && line[n] == ' ') {
+			snprintf(out, len, "%.*s", (int)(nl ? (size_t)(nl - line) - n - 1 : strlen(line + n + 1)),
+			    line + n + 1);
+			return out;
+		}
 	}
-	if (!pause && snapshot_channel(c->dm->snap, argv[2]) < 0) {
-		fail(c, "no channel \"%s\" in the current configuration", argv[2]);
-		return;
+	return NULL;
+}
+
+uint64_t ctl_parse_id(const char *s)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < IDENT_HEX_LEN; i++) {
+		char ch = s[i];
+		int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
+		    ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+		if (d < 0)
+			return 0;
+		v = v << 4 | (uint64_t)d;
 	}
-	ch.kind = pause ? OVR_PAUSE : OVR_OPTOUT;
-	ch.patient = argv[1];
-	ch.channel = pause ? NULL : argv[2];
-	ch.on = on;
-	ch.origin = OVR_STAFF;
-	ch.source = "iopctl";
-	ch.at = (int64_t)ev_now(c->dm->loop);
-	if (consent_set(c->dm->consent, c->dm->ledger, &ch, err, sizeof err)) {
-		fail(c, "could not record it in the ledger: %s", err);
-		return;
-	}
-	snprintf(msg, sizeof msg, "%s: %s%s%s from the next send", argv[1],
-	    pause ? (on ? "paused" : "resumed") : (on ? "opted out of " : "opted in to "),
-	    pause ? "" : argv[2], "");
-	ok_message(c, msg);
+	return s[IDENT_HEX_LEN] ? 0 : v;
 }
 
 /* ---- reload ---------------------------------------------------------- */
@@ -434,9 +473,9 @@ static void reload_done(int ok, const char *errors, void *arg)
 	struct conn *c = arg;
 
 	if (ok)
-		ok_message(c, "reloaded");
+		ctl_ok(c, "reloaded");
 	else
-		fail(c, "reload failed; the previous configuration keeps running:\n%s", errors ? errors : "");
+		ctl_fail(c, "reload failed; the previous configuration keeps running:\n%s", errors ? errors : "");
 }
 
 static void cmd_reload(struct conn *c, int argc, char **argv)
@@ -459,9 +498,9 @@ static void test_done(void *token, const struct iopd_outcome *o)
 	    o->gateway_id : o->reason) : "-");
 	c->test_inst = NULL;
 	if (o->result == IOPD_DELIVERED)
-		ok_message(c, msg);
+		ctl_ok(c, msg);
 	else
-		fail(c, "%s", msg);
+		ctl_fail(c, "%s", msg);
 }
 
 static void cmd_send_test(struct conn *c, int argc, char **argv)
@@ -472,11 +511,11 @@ static void cmd_send_test(struct conn *c, int argc, char **argv)
 	char when[FMT_UTC_LEN + 1];
 
 	if (argc != 3) {
-		fail(c, "usage: send-test CHANNEL ADDRESS");
+		ctl_fail(c, "usage: send-test CHANNEL ADDRESS");
 		return;
 	}
 	if ((ch = snapshot_channel(dm->snap, argv[1])) < 0 || !dm->snap->channels[ch].inst) {
-		fail(c, "no channel \"%s\" in the current configuration", argv[1]);
+		ctl_fail(c, "no channel \"%s\" in the current configuration", argv[1]);
 		return;
 	}
 	id = ident_reminder(ident_series("", "test", argv[1], "", argv[2]), (int64_t)(ev_now(dm->loop) * 1000));
@@ -506,7 +545,7 @@ static void cmd_send_test(struct conn *c, int argc, char **argv)
 static void cmd_metrics(struct conn *c, int argc, char **argv)
 {
 	metrics_text(c->dm, &c->out);
-	answer(c, true);
+	ctl_answer(c, true);
 }
 
 static const struct {
@@ -514,36 +553,11 @@ static const struct {
 	void (*fn)(struct conn *c, int argc, char **argv);
 } commands[] = {
 	{"status", cmd_status}, {"agenda", cmd_agenda}, {"history", cmd_history},
-	{"pause", cmd_override}, {"resume", cmd_override}, {"opt-out", cmd_override},
-	{"opt-in", cmd_override}, {"reload", cmd_reload}, {"send-test", cmd_send_test},
+	{"pause", ctl_cmd_override}, {"resume", ctl_cmd_override}, {"opt-out", ctl_cmd_override},
+	{"opt-in", ctl_cmd_override}, {"retry", ctl_cmd_retry}, {"cancel", ctl_cmd_cancel},
+	{"backup", ctl_cmd_backup}, {"reload", cmd_reload}, {"send-test", cmd_send_test},
 	{"metrics", cmd_metrics},
 };
-
-static int hexval(char ch)
-{
-	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
-	    ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-}
-
-/* Percent-decodes in place; -1 on a bad escape or a NUL. */
-static int unescape(char *s)
-{
-	char *w = s;
-
-	for (; *s; s++) {
-		if (*s == '%') {
-			int h = hexval(s[1]), l = h < 0 ? -1 : hexval(s[2]);
-			if (l < 0 || (h == 0 && l == 0))
-				return -1;
-			*w++ = (char)(h * 16 + l);
-			s += 2;
-		} else {
-			*w++ = *s;
-		}
-	}
-	*w = '\0';
-	return 0;
-}
 
 /* `unknown command "stauts" (did you mean status?)`, as iopctl says it. */
 static void unknown_command(struct conn *c, const char *name)
@@ -554,42 +568,45 @@ static void unknown_command(struct conn *c, const char *name)
 	for (i = 0; i < IOPD_NELEM(commands); i++)
 		names[i] = commands[i].name;
 	near = suggest_nearest(name, names, IOPD_NELEM(commands));
-	fail(c, "unknown command \"%s\"%s%s%s (status, agenda, history, pause, resume, opt-out, "
-	    "opt-in, send-test, reload, metrics)", name, near ? " (did you mean " : "", near ? near : "",
+	ctl_fail(c, "unknown command \"%s\"%s%s%s (status, agenda, history, pause, resume, opt-out, "
+	    "opt-in, retry, cancel, backup, send-test, reload, metrics)", name, near ? " (did you mean " : "", near ? near : "",
 	    near ? "?)" : "");
 }
 
 static void handle(struct conn *c, char *line)
 {
-	char *argv[CTL_MAX_ARGS + 3], *save = NULL, *tok;
-	int argc = 0;
+	struct ctl_req r;
+	enum ctl_req_rc rc = ctl_parse_request(line, &r);
 	size_t i;
 
-	for (tok = strtok_r(line, " ", &save); tok && argc < CTL_MAX_ARGS + 2; tok = strtok_r(NULL, " ", &save))
-		argv[argc++] = tok;
-	if (argc < 3 || strcmp(argv[0], "IOPD/1") != 0 ||
-	    (strcmp(argv[1], "json") != 0 && strcmp(argv[1], "text") != 0)) {
+	c->json = r.json;
+	if (rc == CTL_REQ_NOT_IOPD) {
 		sbuf_adds(&c->out, "iopd: this is iopd's control socket, protocol IOPD/1 "
 		    "(see docs/control-protocol.md)\n");
-		answer(c, false);
+		ctl_answer(c, false);
 		return;
 	}
-	c->json = strcmp(argv[1], "json") == 0;
-	for (i = 2; i < (size_t)argc; i++)
-		if (unescape(argv[i])) {
-			fail(c, "bad percent-encoding in \"%s\"", argv[i]);
-			return;
-		}
+	if (rc == CTL_REQ_TOO_MANY) {
+		ctl_fail(c, "too many arguments (at most %d)", CTL_MAX_ARGS);
+		return;
+	}
+	if (rc == CTL_REQ_BAD_ESCAPE) {
+		ctl_fail(c, "bad percent-encoding in \"%s\"", r.bad);
+		return;
+	}
 	if (c->dm->stopping) {
-		fail(c, "iopd is stopping");
+		ctl_fail(c, "iopd is stopping");
 		return;
 	}
+	c->argc = r.argc;                  /* they point into c->in: kept for `then` */
+	for (i = 0; i < (size_t)r.argc && i < IOPD_NELEM(c->argv); i++)
+		c->argv[i] = r.argv[i];
 	for (i = 0; i < IOPD_NELEM(commands); i++)
-		if (strcmp(commands[i].name, argv[2]) == 0) {
-			commands[i].fn(c, argc - 2, argv + 2);
+		if (strcmp(commands[i].name, r.argv[0]) == 0) {
+			commands[i].fn(c, r.argc, r.argv);
 			return;
 		}
-	unknown_command(c, argv[2]);
+	unknown_command(c, r.argv[0]);
 }
 
 /* ---- connections ------------------------------------------------------ */
@@ -633,6 +650,8 @@ static void conn_free(struct conn *c)
 	snapshot_unref(c->test_snap);
 	free(c->test_text);
 	free(c->test_to);
+	free(c->pending_msg);
+	sbuf_free(&c->got);
 	sbuf_free(&c->in);
 	sbuf_free(&c->out);
 	c->magic = 0;
@@ -657,7 +676,7 @@ static void conn_read(struct conn *c)
 		handle(c, c->in.s);
 	} else if (c->in.len > CTL_MAX_REQUEST) {
 		sbuf_adds(&c->out, "iopd: request too long\n");
-		answer(c, false);
+		ctl_answer(c, false);
 	}
 }
 
@@ -734,6 +753,18 @@ static void accept_again_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_io_start(loop, &dm->control->io);
 }
 
+/* Who is at the other end: the author of the overrides and cancels that
+ * connection makes (the kernel's word, not the client's). */
+static long peer_uid(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof cr;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 || len != sizeof cr)
+		return -1;
+	return (long)cr.uid;
+}
+
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct daemon *dm = w->data;
@@ -753,6 +784,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	c->magic = CONN_MAGIC;
 	c->dm = dm;
 	c->fd = fd;
+	c->uid = peer_uid(fd);
 	ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
 	ev_timer_init(&c->idle, conn_idle_cb, CTL_IDLE, CTL_IDLE);
 	c->io.data = c->idle.data = c;
@@ -846,6 +878,11 @@ void control_stop(struct daemon *dm)
 		struct conn *c = ctl->conns;
 		if (c->waiting && c->test_inst) {
 			chan_inst_cancel(c->test_inst, c);   /* its done will not run */
+			c->waiting = false;
+		}
+		if (c->waiting && (c->part.joined || c->watching)) {   /* neither will these */
+			dispatch_leave(dm->dispatch, &c->part);
+			dispatch_unwatch(dm->dispatch, c);
 			c->waiting = false;
 		}
 		conn_free(c);

@@ -19,17 +19,19 @@
 #include <unistd.h>
 
 #include "agenda.h"
+#include "agenda_ledger.h"
 #include "calendar.h"
 #include "control_job.h"
+#include "control_job_int.h"
 #include "ident.h"
 #include "log.h"
 #include "safetext.h"
-#include "strset.h"
 #include "timefmt.h"
 
 /* Threads at once, per class: agendas and histories may run long (a slow
  * client keeps its job waiting on the pipe), so more of them wait in turn;
- * `status` is short and has slots of its own, never queued behind them. */
+ * `status` and the prep of an override are short and have slots of their
+ * own, never queued behind them. */
 #define JOB_THREADS_LONG 4
 #define JOB_THREADS_STATUS 8
 #define JOB_CHUNK (64 * 1024)          /* what a job gathers before writing it */
@@ -53,9 +55,12 @@ struct cjobs {
 	int running[2];                /* threads of each class (job_class) */
 };
 
+/* The short ones (status; the name of a user for an override) have slots
+ * of their own; agendas, histories, searches of the calendar and backups
+ * may take a while. */
 static int job_class(const struct cjob *j)
 {
-	return j->req.kind == CJOB_STATUS;
+	return j->req.kind == CJOB_STATUS || (j->req.kind == CJOB_PREP && !j->req.find_id);
 }
 
 static bool job_may_run(const struct cjob *j)
@@ -65,22 +70,13 @@ static bool job_may_run(const struct cjob *j)
 
 /* ---- on the thread: the answer ---------------------------------------------- */
 
-/* An answer gathered in chunks: "OK\n" goes out with the first chunk, so
- * an error before it (the usual case: the ledger cannot be read) is still
- * a plain "ERR\n" answer. */
-struct out {
-	FILE *f;
-	struct sbuf buf;
-	bool json, started, failed;
-};
-
-static void out_write(struct out *o, const char *s, size_t n)
+static void out_write(struct cjob_out *o, const char *s, size_t n)
 {
 	if (!o->failed && n && fwrite(s, 1, n, o->f) != n)
 		o->failed = true;          /* the client is gone (EPIPE) */
 }
 
-static void out_flush(struct out *o)
+void cjob_out_flush(struct cjob_out *o)
 {
 	if (!o->started) {
 		out_write(o, "OK\n", 3);
@@ -90,14 +86,14 @@ static void out_flush(struct out *o)
 	sbuf_reset(&o->buf);
 }
 
-static void out_maybe_flush(struct out *o)
+void cjob_out_maybe_flush(struct cjob_out *o)
 {
 	if (o->buf.len >= JOB_CHUNK)
-		out_flush(o);
+		cjob_out_flush(o);
 }
 
 /* The error as an answer, or, once bytes went out, as the answer's last line. */
-static void out_error(struct out *o, const char *what, const char *why)
+void cjob_out_error(struct cjob_out *o, const char *what, const char *why)
 {
 	struct sbuf m = {0};
 
@@ -122,197 +118,21 @@ static void out_error(struct out *o, const char *what, const char *why)
 
 /* ---- agenda: the calendar with what the ledger knows ------------------------- */
 
-struct live {
-	struct ledger *r;
-	struct strset paused, optout;  /* "patient\x1f" and "patient\x1fchannel" */
-};
-
-static void live_ovr(const struct ledger_ovr *o, void *arg)
-{
-	struct live *lv = arg;
-	char k[512];
-
-	snprintf(k, sizeof k, "%s\x1f%s", o->patient, o->kind == OVR_PAUSE ? "" : o->channel);
-	strset_add(o->kind == OVR_PAUSE ? &lv->paused : &lv->optout, k);
-}
-
-/* A receipt as iopctl shows it (SPEC 8): "read" is delivered, and read. */
-static const char *receipt_shown(const char *receipt)
-{
-	return receipt && strcmp(receipt, "read") == 0 ? "delivered" : receipt;
-}
-
-/* The ledger's words as static strings (the agenda keeps them past the
- * lookup's buffer). */
-static const char *static_word(const char *w, const char *const *words)
-{
-	for (; w && *words; words++)
-		if (strcmp(w, *words) == 0)
-			return *words;
-	return NULL;
-}
-
-static const char *live_status(const struct snapshot *s, const struct agenda_row *r, char *buf,
-    size_t len, struct agenda_live *live, void *arg)
-{
-	static const char *const receipts[] = {"delivered", "undelivered", "failed", NULL};
-	static const char *const replies[] = {"confirm", "reschedule", "taken", NULL};
-	struct live *lv = arg;
-	struct ledger_rec rec;
-	char tmp[1024], k[512];
-
-	if (lv->r->ops->lookup(lv->r, r->id, &rec, tmp, sizeof tmp) == 1) {
-		live->receipt = static_word(receipt_shown(rec.receipt), receipts);
-		live->reply = static_word(rec.response, replies);
-		if (rec.status == REC_SKIPPED && rec.reason && !strchr(rec.reason, ' '))
-			snprintf(buf, len, "skipped:%s", rec.reason);
-		else
-			snprintf(buf, len, "%s", rec_status_names[rec.status]);
-		return buf;
-	}
-	if (r->status != STATUS_SCHEDULED)
-		return NULL;
-	snprintf(k, sizeof k, "%s\x1f", r->o->patient->id);
-	if (strset_has(&lv->paused, k))
-		return "skipped:paused";
-	snprintf(k, sizeof k, "%s\x1f%s", r->o->patient->id, s->channels[r->ch].name);
-	if (strset_has(&lv->optout, k))
-		return "skipped:opt-out";
-	return NULL;
-}
-
 /* The runtime overrides are read from the ledger, where iopd records them
  * before it acts on them: the thread needs nothing of the loop's. */
-static void job_agenda(struct cjob *j, struct ledger *r, struct out *o)
+static void job_agenda(struct cjob *j, struct ledger *r, struct cjob_out *o)
 {
-	struct live lv;
+	struct agenda_ledger *al;
+	char err[512];
 
-	memset(&lv, 0, sizeof lv);
-	lv.r = r;
-	if (r->ops->overrides(r, live_ovr, &lv)) {
-		out_error(o, "agenda", r->ops->error(r));
-	} else {
-		out_flush(o);
-		agenda_print(j->snap, j->req.from, j->req.to, j->req.patient,
-		    j->req.json ? AGENDA_JSONL : AGENDA_TABLE, o->f, live_status, &lv);
-	}
-	strset_free(&lv.paused);
-	strset_free(&lv.optout);
-}
-
-/* ---- history ------------------------------------------------------------------ */
-
-static void hist_rec(const struct ledger_rec *r, void *arg)
-{
-	struct out *o = arg;
-	char id[IDENT_HEX_LEN + 1], at[FMT_UTC_LEN + 1], due[FMT_UTC_LEN + 1], origin[IDENT_HEX_LEN + 1];
-	const char *detail = r->status == REC_SENT ? r->gateway_id : r->reason;
-	const char *receipt = receipt_shown(r->receipt);
-
-	if (o->failed)
-		return;                        /* nobody reads any more */
-	ident_hex(r->id, id);
-	ident_hex(r->origin, origin);
-	fmt_utc(r->at, at);
-	fmt_utc(r->due, due);
-	if (o->json) {
-		sbuf_printf(&o->buf, "{\"at\":\"%s\",\"id\":\"%s\",\"kind\":\"%s\",\"channel\":", at, id, r->kind);
-		sbuf_json_str(&o->buf, r->channel);
-		sbuf_printf(&o->buf, ",\"due\":\"%s\",\"status\":\"%s\",\"attempt\":%d,\"%s\":", due,
-		    rec_status_names[r->status], r->attempts, r->status == REC_SENT ? "gateway_id" : "reason");
-		if (detail)
-			sbuf_json_str(&o->buf, detail);
-		else
-			sbuf_adds(&o->buf, "null");
-		if (receipt)
-			sbuf_printf(&o->buf, ",\"receipt\":\"%s\"", receipt);
-		if (r->response)
-			sbuf_printf(&o->buf, ",\"reply\":\"%s\"", r->response);
-		if (r->origin)
-			sbuf_printf(&o->buf, ",\"origin\":\"%s\"", origin);
-		sbuf_adds(&o->buf, "}\n");
-	} else {
-		sbuf_printf(&o->buf, "%s  %s  %-11s %-10s %s  %-8s %7d  %s%s%s%s%s%s%s\n", at, id, r->kind,
-		    r->channel, due, rec_status_names[r->status], r->attempts, detail ? detail : "",
-		    receipt ? " [receipt: " : "", receipt ? receipt : "", receipt ? "]" : "",
-		    r->response ? " [patient: " : "", r->response ? r->response : "",
-		    r->response ? "]" : "");
-	}
-	out_maybe_flush(o);
-}
-
-static void hist_ovr(const struct ledger_ovr *ov, void *arg)
-{
-	struct out *o = arg;
-	char at[FMT_UTC_LEN + 1];
-	const char *what = ov->kind == OVR_PAUSE ? (ov->on ? "paused" : "resumed") :
-	    (ov->on ? "opted out" : "opted in");
-
-	if (o->failed)
-		return;
-	fmt_utc(ov->at, at);
-	if (o->json) {
-		sbuf_printf(&o->buf, "{\"at\":\"%s\",\"override\":\"%s\",\"channel\":", at, what);
-		if (ov->channel && *ov->channel)
-			sbuf_json_str(&o->buf, ov->channel);
-		else
-			sbuf_adds(&o->buf, "null");
-		sbuf_adds(&o->buf, ",\"source\":");
-		sbuf_json_str(&o->buf, ov->source ? ov->source : "");
-		sbuf_adds(&o->buf, "}\n");
-	} else {
-		sbuf_printf(&o->buf, "%s  %s%s%s (%s)\n", at, what, !ov->channel || !*ov->channel ? "" :
-		    ov->kind == OVR_OPTOUT && !ov->on ? " to " : " of ", ov->channel ? ov->channel : "",
-		    ov->source ? ov->source : "");
-	}
-	out_maybe_flush(o);
-}
-
-/* A patient's reply: its intent (never its text) and what it applied to. */
-static void hist_reply(const struct ledger_reply *rp, void *arg)
-{
-	struct out *o = arg;
-	char at[FMT_UTC_LEN + 1], id[IDENT_HEX_LEN + 1], ev[FMT_UTC_LEN + 1];
-
-	if (o->failed)
-		return;
-	fmt_utc(rp->at, at);
-	ident_hex(rp->reminder, id);
-	if (rp->reminder)
-		fmt_utc(rp->event, ev);
-	if (o->json) {
-		sbuf_printf(&o->buf, "{\"at\":\"%s\",\"reply\":\"%s\",\"channel\":", at, rp->intent);
-		sbuf_json_str(&o->buf, rp->channel);
-		if (rp->reminder)
-			sbuf_printf(&o->buf, ",\"reminder\":\"%s\",\"event\":\"%s\"}\n", id, ev);
-		else
-			sbuf_adds(&o->buf, ",\"reminder\":null,\"event\":null}\n");
-	} else {
-		sbuf_printf(&o->buf, "%s  reply %s on %s", at, rp->intent, rp->channel);
-		if (rp->reminder)
-			sbuf_printf(&o->buf, " (reminder %s, event %s)", id, ev);
-		sbuf_addc(&o->buf, '\n');
-	}
-	out_maybe_flush(o);
-}
-
-static void job_history(struct cjob *j, struct ledger *r, struct out *o)
-{
-	const char *p = j->req.patient_id;
-
-	if (!o->json)
-		sbuf_printf(&o->buf, "%-20s  %-16s  %-11s %-10s %-20s  %-8s %7s  %s\n", "AT", "ID", "KIND",
-		    "CHANNEL", "DUE", "STATUS", "ATTEMPT", "GATEWAY ID / REASON");
-	if (r->ops->history(r, p, hist_rec, hist_ovr, hist_reply, o)) {
-		out_error(o, "history", r->ops->error(r));
+	if (!(al = agenda_ledger_new(r, true, err, sizeof err))) {
+		cjob_out_error(o, "agenda", err);
 		return;
 	}
-	if (snapshot_patient(j->snap, p) < 0 && !o->json) {
-		sbuf_adds(&o->buf, "(note: ");
-		safe_escape(&o->buf, p, strlen(p));
-		sbuf_adds(&o->buf, " is not in the current configuration)\n");
-	}
-	out_flush(o);
+	cjob_out_flush(o);
+	agenda_print(j->snap, j->req.from, j->req.to, j->req.patient,
+	    j->req.json ? AGENDA_JSONL : AGENDA_TABLE, o->f, agenda_ledger_status, al);
+	agenda_ledger_free(al);
 }
 
 /* ---- status: the day's counts per channel ---------------------------------------- */
@@ -338,13 +158,14 @@ static void req_free(struct cjob_req *req)
 	size_t i;
 
 	free(req->patient_id);
+	free(req->path);
 	sbuf_free(&req->head);
 	for (i = 0; i < req->nproblems; i++)
 		free(req->problems[i]);
 	free(req->problems);
 }
 
-static void job_status(struct cjob *j, struct ledger *r, struct out *o)
+static void job_status(struct cjob *j, struct ledger *r, struct cjob_out *o)
 {
 	const struct snapshot *s = j->snap;
 	struct day_counts *dc = xcalloc(1, sizeof *dc);
@@ -373,14 +194,14 @@ static void job_status(struct cjob *j, struct ledger *r, struct out *o)
 	}
 	if (o->json)
 		sbuf_adds(&o->buf, "]}\n");
-	out_flush(o);
+	cjob_out_flush(o);
 	free(dc);
 }
 
 static void *job_main(void *arg)
 {
 	struct cjob *j = arg;
-	struct out o;
+	struct cjob_out o;
 	struct ledger *r;
 	char err[512];
 	int fd = j->wfd;
@@ -391,15 +212,20 @@ static void *job_main(void *arg)
 	if (!(o.f = fdopen(fd, "w"))) {
 		close(fd);
 	} else {
-		r = j->ledger->ops->reader(j->ledger, err, sizeof err);
-		if (j->req.kind == CJOB_STATUS)
+		r = j->req.kind == CJOB_PREP || j->req.kind == CJOB_BACKUP ? NULL :
+		    j->ledger->ops->reader(j->ledger, err, sizeof err);
+		if (j->req.kind == CJOB_PREP)
+			cjob_prep(&j->req, j->snap, &o);
+		else if (j->req.kind == CJOB_BACKUP)
+			cjob_backup(&j->req, j->ledger, &o);
+		else if (j->req.kind == CJOB_STATUS)
 			job_status(j, r, &o);      /* says what is wrong with the ledger */
 		else if (!r)
-			out_error(&o, "cannot read the ledger", err);
+			cjob_out_error(&o, "cannot read the ledger", err);
 		else if (j->req.kind == CJOB_AGENDA)
 			job_agenda(j, r, &o);
 		else
-			job_history(j, r, &o);
+			cjob_history(&j->req, j->snap, r, &o);
 		if (r)
 			r->ops->close(r);
 		fclose(o.f);                   /* end of file for the connection */

@@ -26,7 +26,11 @@
 #include "snapshot.h"
 #include "util.h"
 
-enum cjob_kind { CJOB_AGENDA, CJOB_HISTORY, CJOB_STATUS };
+enum cjob_kind {
+	CJOB_AGENDA, CJOB_HISTORY, CJOB_STATUS,
+	CJOB_PREP,                     /* for the loop, not the client: see control_admin.c */
+	CJOB_BACKUP
+};
 
 struct cjob_req {
 	enum cjob_kind kind;
@@ -37,6 +41,10 @@ struct cjob_req {
 	struct sbuf head;              /* status: the answer's beginning, made on the loop */
 	char **problems;               /* status, JSON: each channel's "problem" value, made on the loop */
 	size_t nproblems;
+	long uid;                      /* prep: the user whose name is wanted */
+	uint64_t find_id;              /* prep: a reminder to find in the calendar (0: none) */
+	int64_t find_from;             /* ... due at or after this */
+	char *path;                    /* backup: the new file (absolute) */
 };
 
 struct cjobs;

@@ -30,6 +30,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "plugin_host.h"
+#include "retention.h"
 #include "timefmt.h"
 
 #define DRAIN_BOUND 10.0               /* seconds in-flight sends get at SIGTERM */
@@ -41,6 +42,7 @@
 #define LOOKAHEAD 0.5
 #define STATUS_EVERY 1.0               /* seconds: STATUS= is rebuilt (sent if changed) */
 #define STALL_EVERY 0.1                /* seconds between two measures of the loop's lateness */
+#define LEDGER_RETRY_PAUSE 5.0         /* seconds: the end of a pause not recorded, tried again */
 
 static int log_level_for(const struct daemon_opts *o, const struct snapshot *s);
 
@@ -85,6 +87,47 @@ static void run_schedule(struct daemon *dm)
 static void tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 {
 	run_schedule(w->data);
+}
+
+/* ---- pauses with an end (iopctl pause until=T) -------------------------- */
+
+/* Lifts, and records lifted, every pause whose end has come; a pause is
+ * no longer in force from its end on (consent_paused), recorded or not. */
+static void pause_expiry_cb(struct ev_loop *loop, ev_periodic *w, int revents)
+{
+	struct daemon *dm = w->data;
+	int64_t now = (int64_t)ev_now(loop);
+	const char *p;
+	char err[256];
+
+	while ((p = consent_first_expired(dm->consent, now))) {
+		char *id = xstrdup(p);
+		struct consent_change ch = {OVR_PAUSE, id, NULL, 0, OVR_STAFF, "pause ended", now,
+			"iopd", -1, NULL, 0};
+		int rc = consent_set(dm->consent, dm->ledger, &ch, err, sizeof err);
+		if (rc)
+			log_warn("[%s] cannot record the end of the pause yet (%s): tried again in %.0f s",
+			    id, err, LEDGER_RETRY_PAUSE);
+		free(id);
+		if (rc) {
+			ev_periodic_set(w, (double)now + LEDGER_RETRY_PAUSE, 0., NULL);
+			ev_periodic_again(loop, w);
+			return;
+		}
+	}
+	daemon_pause_expiry_arm(dm);
+}
+
+void daemon_pause_expiry_arm(struct daemon *dm)
+{
+	int64_t t = consent_next_expiry(dm->consent);
+
+	if (!t) {
+		ev_periodic_stop(dm->loop, &dm->pause_w);
+		return;
+	}
+	ev_periodic_set(&dm->pause_w, (double)t, 0., NULL);
+	ev_periodic_again(dm->loop, &dm->pause_w);
 }
 
 /* ---- start-up: what the ledger left open ------------------------------ */
@@ -650,6 +693,8 @@ static void save_start_cache(struct daemon *dm)
 static void watchers_init(struct daemon *dm)
 {
 	ev_periodic_init(&dm->tick_w, tick_cb, 0., 0., NULL);
+	ev_periodic_init(&dm->pause_w, pause_expiry_cb, 0., 0., NULL);
+	dm->pause_w.data = dm;
 	ev_signal_init(&dm->term_w, term_cb, SIGTERM);
 	ev_signal_init(&dm->int_w, term_cb, SIGINT);
 	ev_signal_init(&dm->hup_w, hup_cb, SIGHUP);
@@ -734,6 +779,8 @@ static int daemon_start(struct daemon *dm)
 	notify_start(dm->loop);
 	metrics_arm(dm);
 	stall_start(dm);
+	daemon_pause_expiry_arm(dm);           /* pauses that ended while iopd was down, too */
+	retention_start(dm);
 	/* the last run may have offered (and settled) anything due up to now */
 	dispatch_recheck(dm->dispatch, (int64_t)floor(ev_now(dm->loop)) + 1);
 	run_schedule(dm);
@@ -782,8 +829,10 @@ static void daemon_cleanup(struct daemon *dm)
 	notify_stop(dm->loop);
 	if (dm->loop) {
 		ev_timer_stop(dm->loop, &dm->metrics_w);
+		ev_periodic_stop(dm->loop, &dm->pause_w);
 		stall_stop(dm);
 	}
+	retention_stop(dm);
 	inbound_stop(dm->inbound);
 	dispatch_free(dm->dispatch);
 	inbound_free(dm->inbound);         /* after the batches that held its writes */

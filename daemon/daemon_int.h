@@ -46,6 +46,9 @@ struct daemon {
 	char last_error[256];
 
 	ev_periodic tick_w;            /* the next due reminder */
+	ev_periodic pause_w;           /* the earliest end of a pause (iopctl pause --until) */
+	ev_timer retention_w;          /* the ledger's upkeep (retention.c) */
+	long retention_deleted;        /* rows deleted by the current run of steps */
 	ev_signal term_w, int_w, hup_w;
 	ev_timer drain_w, status_w, metrics_w;
 	/* the loop's longest stall (seconds): how late stall_w ran, and the
@@ -97,6 +100,10 @@ void daemon_status_line(struct daemon *dm);
 /* Why the ledger cannot be written now, or NULL: the dispatcher's last
  * failed batch, or a ledger file that is gone. */
 const char *daemon_ledger_error(const struct daemon *dm, const struct dispatch_stats *st);
+
+/* The pauses with an end changed (iopctl pause --until): the timer that
+ * lifts them is set again for the earliest. */
+void daemon_pause_expiry_arm(struct daemon *dm);
 
 int control_start(struct daemon *dm, char *err, size_t errlen);
 void control_stop(struct daemon *dm);

@@ -23,6 +23,7 @@
 #include "plugin_host.h"
 #include "render.h"
 #include "strset.h"
+#include "timefmt.h"
 #include "util.h"
 
 #define JOB_MAGIC 0x6a6f6221u
@@ -73,6 +74,12 @@ struct job {
 	char *reason, *gateway_id;
 	double retry_at;
 	bool optout_signal;
+	/* iopctl: retry (sent now, quiet hours or not, once) and its watcher;
+	 * cancel of a claim not yet sent */
+	bool forced;
+	dispatch_watch_fn watch;
+	void *watch_arg;
+	char *cancel;
 };
 
 struct joblist {
@@ -132,6 +139,7 @@ struct dispatch {
 	uint64_t rng;
 	long waiting;
 	struct dispatch_stats totals;
+	struct idset cancelled;        /* not yet due, cancelled by iopctl (this run) */
 };
 
 /* ---- small helpers ------------------------------------------------ */
@@ -265,10 +273,14 @@ static bool dq_token(struct dq *q)
 
 /* ---- jobs ------------------------------------------------------------ */
 
+static void job_report(struct job *j, bool ok, const char *what);
+
 static void job_free(struct job *j)
 {
 	struct dispatch *d = j->d;
 
+	job_report(j, false, d->draining ? "iopd stopped before it was sent" : "it left the queue");
+	free(j->cancel);
 	if (j->state == J_WAITING)
 		d->waiting--;
 	if (j->all_prev)
@@ -457,6 +469,11 @@ static void job_note(struct job *j, enum rec_status st, const char *reason)
 	dispatch_note(j->d, &r);
 	log_ctx(LOG_LVL_INFO, &(struct log_ctx){j->hex, job_patient(j)->id, j->q->name},
 	    "%s: %s", rec_status_names[st], reason);
+	if (j->watch) {
+		char *what = xasprintf("not sent: %s: %s", rec_status_names[st], reason);
+		job_report(j, false, what);
+		free(what);
+	}
 }
 
 /* ---- starting sends ----------------------------------------------- */
@@ -471,7 +488,7 @@ static const char *job_refused(const struct job *j)
 
 	if (j->type == SEND_ANSWER || j->type == SEND_NOTICE)
 		return NULL;
-	if (consent_paused(j->d->consent, p->id))
+	if (consent_paused(j->d->consent, p->id, (int64_t)now(j->d)))
 		return "paused";
 	if (consent_opted_out(j->d->consent, p->id, j->q->name))
 		return "opt-out";
@@ -526,7 +543,7 @@ static void pump(struct dq *q)
 		/* a first attempt too can reach the front of its queue inside
 		 * the patient's quiet hours: at a catch-up after downtime, or
 		 * behind a slow rate; it waits for the morning like a retry */
-		if (job_quiet_applies(j) && in_quiet(j, now(d))) {
+		if (job_quiet_applies(j) && !j->forced && in_quiet(j, now(d))) {
 			list_pop(&q->queue);
 			if (wait_quiet(j))
 				continue;
@@ -546,6 +563,7 @@ static void pump(struct dq *q)
 			break;
 		list_pop(&q->queue);
 		q->inflight++;
+		j->forced = false;             /* a later retry waits for the morning again */
 		j->state = J_CLAIMING;
 		list_push(&d->claims, j);
 		ensure_flush(d);
@@ -606,6 +624,10 @@ static void job_send(struct job *j)
 	const char *why;
 
 	j->state = J_INFLIGHT;
+	if (j->cancel) {               /* iopctl cancel while it was being claimed */
+		job_skip_claimed(j, j->cancel);
+		return;
+	}
 	if ((why = job_refused(j))) {  /* consent, asked again at the moment of sending */
 		job_skip_claimed(j, why);
 		return;
@@ -645,13 +667,18 @@ static void recovered(struct dq *q)
 }
 
 /* When to try again: backoff with jitter, no sooner than the gateway asked,
- * and outside the patient's quiet hours for kinds that have them. */
+ * and outside the patient's quiet hours for kinds that have them.  Counted
+ * from the clock, not the loop's cached time: a reply read in the loop
+ * iteration that sent its request is later than that time by the
+ * iteration's work (a retry left 7 s before Retry-After: 120 ran out under
+ * valgrind in tests/integration/faults_outage.sh). */
 static double retry_time(struct job *j, double retry_after)
 {
-	double t = now(j->d) + dispatch_backoff(j->attempts, RETRY_BASE, RETRY_CAP, &j->d->rng);
+	double from = ev_time();
+	double t = from + dispatch_backoff(j->attempts, RETRY_BASE, RETRY_CAP, &j->d->rng);
 
-	if (retry_after > 0 && now(j->d) + retry_after > t)
-		t = now(j->d) + retry_after;
+	if (retry_after > 0 && from + retry_after > t)
+		t = from + retry_after;
 	if (job_quiet_applies(j))
 		t = (double)cal_after_quiet(job_patient(j), (int64_t)ceil(t));
 	return t;
@@ -790,6 +817,29 @@ static void wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	pump(j->q);
 }
 
+/* The watcher of iopctl retry learns what its attempt came to. */
+static void report_outcome(struct job *j)
+{
+	char t[FMT_UTC_LEN + 1], *what;
+
+	fmt_utc((int64_t)ceil(j->retry_at), t);
+	switch (j->out) {
+	case REC_SENT:
+		what = xasprintf("sent on %s (attempt %d, gateway id %s)", j->q->name, j->attempts,
+		    j->gateway_id ? j->gateway_id : "-");
+		break;
+	case REC_RETRY:
+		what = xasprintf("attempt %d on %s failed again (%s); next try at %s", j->attempts,
+		    j->q->name, j->reason, t);
+		break;
+	default:
+		what = xasprintf("%s on %s (attempt %d): %s", rec_status_names[j->out], j->q->name,
+		    j->attempts, j->reason ? j->reason : "-");
+	}
+	job_report(j, j->out == REC_SENT, what);
+	free(what);
+}
+
 /* After its outcome is durable: free the slot, then finish or wait. */
 static void outcome_committed(struct job *j)
 {
@@ -799,6 +849,8 @@ static void outcome_committed(struct job *j)
 	j->q->inflight--;
 	if (j->kind < KIND_COUNT)
 		j->q->counts.by_kind[j->kind][j->out]++;
+	if (j->watch)
+		report_outcome(j);
 	switch (j->out) {
 	case REC_SENT:
 		d->totals.sent++;
@@ -984,6 +1036,7 @@ static void after_commit(struct dispatch *d)
 	}
 	while ((j = list_pop(&claims))) {
 		if (j->claim_result == CLAIM_FINAL) {   /* sent (or settled) before: never again */
+			job_report(j, false, "not sent: the ledger has it settled already");
 			j->q->inflight--;
 			pump(j->q);
 			job_free(j);
@@ -994,9 +1047,13 @@ static void after_commit(struct dispatch *d)
 	}
 }
 
+/* Nothing to write.  While the ledger is down a batch is due all the
+ * same, empty or not: the one refused may have held others' parts only
+ * (callbacks, answered 503 and gone), and until a batch commits the ledger
+ * counts as down (callbacks refused at once, status says so). */
 static bool batch_empty(const struct dispatch *d)
 {
-	return !d->nnotes && !d->outcomes.n && !d->claims.n && !d->parts &&
+	return !d->ledger_down && !d->nnotes && !d->outcomes.n && !d->claims.n && !d->parts &&
 	    mark_target(d) == d->mark;
 }
 
@@ -1040,7 +1097,9 @@ static void flush(struct dispatch *d, bool all)
 		after_commit(d);
 		/* synchronous plugin outcomes land in the lists again: loop */
 	}
-	if (batch_empty(d))
+	/* nothing to write, or nothing to try before the retry timer (which
+	 * starts busy_w again): an idle watcher left on would spin the loop */
+	if (batch_empty(d) || ev_is_active(&d->ledger_retry_w))
 		ev_idle_stop(d->loop, &d->busy_w);
 }
 
@@ -1161,7 +1220,7 @@ static const char *why_not(struct dispatch *d, const struct snapshot *s, const s
 	*rs = REC_SKIPPED;
 	if (st != STATUS_SCHEDULED)
 		return status_names[st] + strlen("skipped:");
-	if (consent_paused(d->consent, o->patient->id))
+	if (consent_paused(d->consent, o->patient->id, (int64_t)t))
 		return "paused";
 	if (consent_opted_out(d->consent, o->patient->id, s->channels[ch].name))
 		return "opt-out";
@@ -1209,6 +1268,13 @@ void dispatch_offer(struct dispatch *d, const struct snapshot *s, const struct o
 
 		if (idset_has(&d->active, id))
 			continue;                      /* already on its way */
+		if (idset_del(&d->cancelled, id)) {
+			char hex[IDENT_HEX_LEN + 1];
+			ident_hex(id, hex);
+			log_ctx(LOG_LVL_INFO, &(struct log_ctx){hex, o->patient->id, s->channels[ch].name},
+			    "not sent: cancelled with iopctl");
+			continue;
+		}
 		if (settled(d, o->due, id))
 			continue;                      /* done with before */
 		j = job_new(d, s, o, ch, id);
@@ -1297,6 +1363,19 @@ bool dispatch_send(struct dispatch *d, const struct snapshot *s, const struct se
 	return true;
 }
 
+bool dispatch_idle(const struct dispatch *d, double horizon)
+{
+	int i;
+
+	if (!batch_empty(d) || d->ledger_down || d->draining ||
+	    (d->hold_next > ev_time() && d->hold_next - ev_time() < horizon))
+		return false;
+	for (i = 0; i < d->nqs; i++)
+		if (d->qs[i]->queue.n)
+			return false;
+	return true;
+}
+
 bool dispatch_ledger_down(const struct dispatch *d)
 {
 	return d->ledger_down;
@@ -1310,6 +1389,18 @@ void dispatch_join(struct dispatch *d, struct dispatch_part *p)
 	p->next = d->parts;
 	d->parts = p;
 	ensure_flush(d);
+}
+
+void dispatch_leave(struct dispatch *d, struct dispatch_part *p)
+{
+	struct dispatch_part **q;
+
+	for (q = &d->parts; *q && *q != p; q = &(*q)->next)
+		;
+	if (*q)
+		*q = p->next;
+	p->next = NULL;
+	p->joined = false;
 }
 
 void dispatch_on_failed(struct dispatch *d, dispatch_failed_fn fn, void *arg)
@@ -1483,6 +1574,169 @@ void dispatch_free(struct dispatch *d)
 	notes_free(d);
 	free(d->notes);
 	idset_free(&d->active);
+	idset_free(&d->cancelled);
 	snapshot_unref(d->snap);
 	free(d);
+}
+
+/* ---- queue control ------------------------------------------------------ */
+
+static void job_report(struct job *j, bool ok, const char *what)
+{
+	dispatch_watch_fn fn = j->watch;
+
+	if (!fn)
+		return;
+	j->watch = NULL;
+	fn(j->watch_arg, ok, what);
+}
+
+bool dispatch_holds(const struct dispatch *d, uint64_t id)
+{
+	return idset_has(&d->active, id);
+}
+
+static struct job *job_by_id(struct dispatch *d, uint64_t id)
+{
+	struct job *j;
+
+	if (!idset_has(&d->active, id))
+		return NULL;
+	for (j = d->all; j && j->id != id; j = j->all_next)
+		;
+	return j;
+}
+
+/* Why a job cannot be retried or cancelled now, or NULL. */
+static const char *job_busy(const struct job *j, bool cancel)
+{
+	switch (j->state) {
+	case J_INFLIGHT:
+		return cancel ? "too late: it is being sent now" : "it is being sent now";
+	case J_OUTCOME:
+		return cancel ? "too late: it was just sent or refused (iopctl history shows which)" :
+		    "its attempt just ended (iopctl history shows how)";
+	case J_CLAIMING:
+	case J_HELD:
+		return cancel ? NULL : "it is claimed and leaves at its due time";
+	case J_QUEUED:
+		return cancel ? NULL : "it is queued already, waiting for a send slot or the channel's rate";
+	default:
+		return NULL;
+	}
+}
+
+static void list_remove(struct joblist *l, struct job *j)
+{
+	struct job **p, *prev = NULL;
+
+	for (p = &l->head; *p && *p != j; p = &(*p)->next)
+		prev = *p;
+	if (!*p)
+		return;
+	*p = j->next;
+	if (l->tail == j)
+		l->tail = prev;
+	l->n--;
+	j->next = NULL;
+}
+
+enum dispatch_ctl dispatch_retry(struct dispatch *d, uint64_t id, dispatch_watch_fn fn, void *arg,
+    char *msg, size_t len)
+{
+	struct job *j = job_by_id(d, id);
+	const char *why;
+
+	if (!j)
+		return DCTL_NOT_HERE;
+	if (d->draining || (why = job_busy(j, false))) {
+		snprintf(msg, len, "%s", d->draining ? "iopd is stopping" : why);
+		return DCTL_REFUSED;
+	}
+	if (j->watch) {
+		snprintf(msg, len, "another iopctl retry already waits for it");
+		return DCTL_REFUSED;
+	}
+	ev_timer_stop(d->loop, &j->wait);
+	d->waiting--;
+	j->state = J_QUEUED;
+	j->watch = fn;
+	j->watch_arg = arg;
+	j->forced = true;
+	log_ctx(LOG_LVL_NOTICE, &(struct log_ctx){j->hex, job_patient(j)->id, j->q->name},
+	    "retried now with iopctl (attempt %d so far)", j->attempts);
+	if (j->snap != d->snap && !job_rebind(j, d->snap)) {
+		job_note(j, REC_SKIPPED, "removed from the configuration");
+		job_free(j);
+		return DCTL_DONE;
+	}
+	list_push_front(&j->q->queue, j);
+	pump(j->q);
+	return DCTL_DONE;
+}
+
+void dispatch_unwatch(struct dispatch *d, void *arg)
+{
+	struct job *j;
+
+	for (j = d->all; j; j = j->all_next)
+		if (j->watch && j->watch_arg == arg)
+			j->watch = NULL;
+}
+
+enum dispatch_ctl dispatch_cancel(struct dispatch *d, uint64_t id, const char *reason, char *msg,
+    size_t len)
+{
+	struct job *j = job_by_id(d, id);
+	const char *why;
+
+	if (!j)
+		return DCTL_NOT_HERE;
+	if ((why = job_busy(j, true))) {
+		snprintf(msg, len, "%s", why);
+		return DCTL_REFUSED;
+	}
+	switch (j->state) {
+	case J_CLAIMING:                       /* skipped when its claim is committed */
+		free(j->cancel);
+		j->cancel = xstrdup(reason);
+		snprintf(msg, len, "it was being claimed: it will not be sent");
+		return DCTL_DONE;
+	case J_HELD:                           /* claimed ahead of its due: never handed over */
+		ev_periodic_stop(d->loop, &j->hold);
+		j->state = J_INFLIGHT;
+		job_skip_claimed(j, reason);
+		snprintf(msg, len, "it was claimed, due at its time: it will not be sent");
+		return DCTL_DONE;
+	case J_WAITING:
+		snprintf(msg, len, "it was waiting for a retry (%d attempt%s so far): it will not be "
+		    "tried again", j->attempts, j->attempts == 1 ? "" : "s");
+		break;
+	default:
+		list_remove(&j->q->queue, j);
+		snprintf(msg, len, "it was queued to be sent: it will not be");
+	}
+	job_note(j, REC_SKIPPED, reason);
+	job_free(j);
+	return DCTL_DONE;
+}
+
+void dispatch_cancel_future(struct dispatch *d, const struct snapshot *s, const struct occ *o,
+    uint16_t ch, const char *reason)
+{
+	struct ledger_rec r;
+
+	memset(&r, 0, sizeof r);
+	r.id = cal_id(s, o, ch);
+	r.patient = o->patient->id;
+	r.channel = s->channels[ch].name;
+	r.kind = kind_names[o->kind];
+	r.due = o->due;
+	r.event = o->event;
+	r.expires = expiry(s, o);
+	r.status = REC_SKIPPED;
+	r.reason = reason;
+	r.at = (int64_t)now(d);
+	dispatch_note(d, &r);
+	idset_add(&d->cancelled, r.id);
 }

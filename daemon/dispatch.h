@@ -105,8 +105,52 @@ struct dispatch_part {
 	struct dispatch_part *next;
 };
 void dispatch_join(struct dispatch *d, struct dispatch_part *p);
+/* The part leaves the batch before it is written; `done` is not called. */
+void dispatch_leave(struct dispatch *d, struct dispatch_part *p);
+/* Has the dispatcher nothing to write or send in the next `horizon`
+ * seconds (no batch pending, nothing queued, no claim held for a due that
+ * close)?  Then the ledger's upkeep may take a moment (retention.c). */
+bool dispatch_idle(const struct dispatch *d, double horizon);
 /* Does the ledger refuse writes (a batch failed and waits to be tried again)? */
 bool dispatch_ledger_down(const struct dispatch *d);
+
+/* ---- queue control (iopctl retry, iopctl cancel), as Postfix's queue ----- */
+
+enum dispatch_ctl {
+	DCTL_DONE,                     /* done, see each function */
+	DCTL_REFUSED,                  /* not possible now: msg says why */
+	DCTL_NOT_HERE                  /* the dispatcher does not hold that id */
+};
+
+/* What happened to a reminder iopctl retry sent on its way: `ok` when it
+ * was sent, else why not (another transient failure, expired, skipped
+ * ...).  Called once, on the loop. */
+typedef void (*dispatch_watch_fn)(void *arg, bool ok, const char *what);
+
+/* Is `id` on its way (queued, waiting, claimed, in flight)? */
+bool dispatch_holds(const struct dispatch *d, uint64_t id);
+
+/* A reminder waiting for a retry, or for the end of the patient's quiet
+ * hours, goes now: at the front of its queue (the channel's rate and
+ * concurrency still hold), quiet hours or not, if it is still wanted and
+ * has not expired.  DCTL_DONE: fn(arg, ...) is called once when its
+ * attempt is settled; DCTL_REFUSED: msg says why (queued already, in
+ * flight ...). */
+enum dispatch_ctl dispatch_retry(struct dispatch *d, uint64_t id, dispatch_watch_fn fn, void *arg,
+    char *msg, size_t len);
+/* The watcher `arg` is gone: fn will not be called for it. */
+void dispatch_unwatch(struct dispatch *d, void *arg);
+
+/* A reminder the dispatcher holds (queued, waiting, claimed ahead of its
+ * due) is never sent: recorded skipped with `reason` in the next batch.
+ * DCTL_REFUSED: too late, a send is under way (msg). */
+enum dispatch_ctl dispatch_cancel(struct dispatch *d, uint64_t id, const char *reason, char *msg,
+    size_t len);
+/* A reminder of the calendar not yet due: recorded skipped with `reason`
+ * in the next batch, and not sent when it falls due (the ledger's final
+ * state refuses its claim even after a restart). */
+void dispatch_cancel_future(struct dispatch *d, const struct snapshot *s, const struct occ *o,
+    uint16_t ch, const char *reason);
 
 /* Shutdown: stop starting sends; `done` runs once nothing is in flight. */
 void dispatch_drain(struct dispatch *d, void (*done)(void *arg), void *arg);

@@ -72,7 +72,7 @@ static const char *unreachable(struct daemon *dm, const struct snapshot *s, uint
 		return "its channel is out of service";
 	if ((c->contact == IOPD_CONTACT_PHONE && !p->phone) || (c->contact == IOPD_CONTACT_EMAIL && !p->email))
 		return "no contact for it";
-	if (p->paused || consent_paused(dm->consent, p->id))
+	if (p->paused || consent_paused(dm->consent, p->id, (int64_t)ev_now(dm->loop)))
 		return "paused";
 	if ((p->optout & bit) || !(p->allow & bit) || consent_opted_out(dm->consent, p->id, c->name))
 		return "opted out of it";

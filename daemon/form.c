@@ -41,14 +41,19 @@ int form_decode(char *s, bool plus)
 	return 0;
 }
 
-/* Decodes one "name=value" piece of `len` bytes into f (not yet counted). */
+/* Decodes one "name=value" piece of `len` bytes into f (not yet counted).
+ * A NUL byte in it is refused like %00: as a C string it would cut the
+ * name or value short (a text "STOP\0..." read as "STOP"). */
 static int form_piece(struct form *f, const char *s, size_t len, bool from_body)
 {
 	const char *eq = memchr(s, '=', len);
 	size_t nlen = eq ? (size_t)(eq - s) : len;
 	struct form_param *p;
-	char *name = xmalloc(nlen + 1), *value;
+	char *name, *value;
 
+	if (memchr(s, '\0', len))
+		return -1;
+	name = xmalloc(nlen + 1);
 	memcpy(name, s, nlen);
 	name[nlen] = '\0';
 	value = eq ? xmalloc(len - nlen) : xstrdup("");

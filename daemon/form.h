@@ -29,7 +29,8 @@ int form_decode(char *s, bool plus);
 
 /* Appends the parameters of `len` bytes at s ("a=1&b=2&a=3"): split at '&',
  * each at its first '=' (none: the value is ""), empty pieces skipped.
- * 0, or -1 if a piece does not decode (the form is then unchanged). */
+ * 0, or -1 if a piece does not decode or holds a NUL byte (the form is
+ * then unchanged). */
 int form_parse(struct form *f, const char *s, size_t len, bool from_body);
 
 /* The value of the first parameter named `name` (exact, case-sensitive), or NULL. */

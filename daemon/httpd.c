@@ -463,8 +463,7 @@ static enum MHD_Result httpd_complete(struct httpd *h, struct httpd_req *r, stru
 	const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 
 	if (r->body.len && form_is_urlencoded(ctype) &&
-	    (memchr(r->body.s, '\0', r->body.len) ||
-	     form_parse(&r->params, r->body.s, r->body.len, true) < 0)) {
+	    form_parse(&r->params, r->body.s, r->body.len, true) < 0) {
 		h->st.bad++;
 		return httpd_refuse(r, c, MHD_HTTP_BAD_REQUEST, "bad percent-encoding in the form body\n");
 	}

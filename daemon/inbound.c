@@ -60,9 +60,16 @@ struct inbound {
 
 /* ---- answers ------------------------------------------------------------ */
 
+static const char *const refusal_text[REFUSED_COUNT] = {
+	"not found\n", "forbidden\n", "forbidden\n", "bad request\n",
+	"the ledger cannot record it now; try again\n"
+};
+
+/* 200, or 503 for a callback its batch could not record. */
 static void send_answer(struct httpd_req *r, int status, bool twiml)
 {
 	static const char twiml_empty[] = "<Response/>";
+	const char *why = refusal_text[REFUSED_LEDGER];
 
 	if (!r)
 		return;
@@ -71,18 +78,13 @@ static void send_answer(struct httpd_req *r, int status, bool twiml)
 	else if (status == 200)
 		httpd_answer(r, 200, "text/plain", "", 0);
 	else
-		httpd_answer(r, status, "text/plain", "", 0);
+		httpd_answer(r, status, "text/plain", why, strlen(why));
 }
 
 static void refuse(struct inbound *in, struct httpd_req *r, int status, enum inbound_refusal why)
 {
-	static const char *const text[REFUSED_COUNT] = {
-		"not found\n", "forbidden\n", "forbidden\n", "bad request\n",
-		"the ledger cannot record it now; try again\n"
-	};
-
 	in->st.refused[why]++;
-	httpd_answer(r, status, "text/plain", text[why], strlen(text[why]));
+	httpd_answer(r, status, "text/plain", refusal_text[why], strlen(refusal_text[why]));
 }
 
 static void item_free(struct cb_item *it)

@@ -74,6 +74,15 @@ struct ledger_ovr {
 	int64_t at;
 	int on;                        /* history rows: 1 set, 0 undone */
 	enum ovr_origin origin;
+	/* Who and why (schema 4): the user name and uid of the control
+	 * socket's peer (SO_PEERCRED), or "iopd" (uid -1) for what the daemon
+	 * does itself (an expired pause lifted); NULL and -1 for replies and
+	 * gateways, and for rows of older ledgers.  `reason` is the staff's
+	 * free text (--reason), or NULL. */
+	const char *author;
+	long uid;                      /* the author's, when author is set; -1: none */
+	const char *reason;
+	int64_t until;                 /* OVR_PAUSE set with --until: lifted then; 0: none */
 };
 
 /* One reply of a patient (SPEC 8): its intent, never its text. */
@@ -158,6 +167,22 @@ struct ledger_ops {
 	 * NULL-terminated).  1 found (r filled, strings in buf), 0 none, -1. */
 	int (*latest_sent)(struct ledger *l, const char *patient, const char *const *channels,
 	    const char *const *kinds, int64_t since, struct ledger_rec *r, char *buf, size_t len);
+
+	/* ---- upkeep (daemon.ledger_retention, iopctl backup) ---- */
+
+	/* prune: one small step of retention, inside a batch: deletes at most
+	 * `limit` finished reminders (final status) last changed before
+	 * `before`, with their outcomes, and at most `limit` replies and
+	 * callback keys older than `before`.  Overrides and their log are
+	 * kept, as are reminders still open.  Returns the rows of the three
+	 * kinds deleted (0: nothing left to do), or -1. */
+	long (*prune)(struct ledger *l, int64_t before, int limit);
+	/* backup: a consistent copy of the whole ledger into `path`, an empty
+	 * file the caller has just created (mode 0600, O_EXCL); runs on any
+	 * thread with connections of its own and never makes the writer wait.
+	 * 0 with the copy's size in *bytes, or -1 with the reason in err (a
+	 * backend that is backed up otherwise, e.g. with pg_dump, says so). */
+	int (*backup)(struct ledger *l, const char *path, int64_t *bytes, char *err, size_t errlen);
 };
 
 struct ledger {
@@ -169,6 +194,16 @@ struct ledger {
 struct ledger *ledger_sqlite_open(const char *state_dir, char *err, size_t errlen);
 /* Whether state_dir holds a SQLite ledger (-1: cannot tell, see errno). */
 int ledger_sqlite_exists(const char *state_dir);
+/* For a program beside the daemon (`iopd agenda`): the ledger in
+ * state_dir read only, as a reader (see reader() for what it may do),
+ * without ever creating, locking for long or writing a file -- not even
+ * the -wal and -shm files a read-only SQLite connection makes when they
+ * are missing.  With the daemon running (or after a crash: both files
+ * there) it reads through them like any reader, each query its own short
+ * read transaction; with the daemon stopped (neither there: everything is
+ * in the database file) it reads the file as immutable.  1 with *out set,
+ * 0 when state_dir holds no ledger, -1 with the reason in err. */
+int ledger_sqlite_peek(const char *state_dir, struct ledger **out, char *err, size_t errlen);
 
 /* The daemon's way in (ledger_guard.c): ledger_sqlite_open, checked
  * against the marker state_dir/ledger.id, which names the ledger that

@@ -45,7 +45,7 @@ enum rec_status rec_status_parse(const char *s)
 
 const char *const ovr_origin_names[OVR_ORIGIN_COUNT] = {"staff", "reply", "gateway"};
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 /* migrations[v] brings a ledger from version v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -113,7 +113,20 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	"ALTER TABLE override ADD COLUMN origin TEXT NOT NULL DEFAULT 'staff';"
 	"ALTER TABLE override_log ADD COLUMN origin TEXT NOT NULL DEFAULT 'staff';"
 	"UPDATE override SET origin = 'gateway' WHERE source LIKE 'opted out at the gateway%';"
-	"UPDATE override_log SET origin = 'gateway' WHERE source LIKE 'opted out at the gateway%';"
+	"UPDATE override_log SET origin = 'gateway' WHERE source LIKE 'opted out at the gateway%';",
+	/* 3 -> 4 (day-to-day administration): who set an override (the user
+	 * name and uid of iopctl's caller), why (--reason), and until when a
+	 * pause lasts (--until; the daemon lifts it then); replies by time,
+	 * for daemon.ledger_retention.  Earlier rows have none of it. */
+	"ALTER TABLE override ADD COLUMN author TEXT;"
+	"ALTER TABLE override ADD COLUMN uid INTEGER;"
+	"ALTER TABLE override ADD COLUMN reason TEXT;"
+	"ALTER TABLE override ADD COLUMN until INTEGER;"
+	"ALTER TABLE override_log ADD COLUMN author TEXT;"
+	"ALTER TABLE override_log ADD COLUMN uid INTEGER;"
+	"ALTER TABLE override_log ADD COLUMN reason TEXT;"
+	"ALTER TABLE override_log ADD COLUMN until INTEGER;"
+	"CREATE INDEX reply_at ON reply(at);"
 };
 
 enum {
@@ -121,6 +134,7 @@ enum {
 	Q_OVR_SET, Q_OVR_DEL, Q_OVR_LOG, Q_OVR_LIST, Q_PENDING, Q_HIST, Q_HIST_OVR, Q_COUNTS,
 	Q_GET_ID, Q_SET_ID,
 	Q_RECEIPT, Q_RESPOND, Q_REPLY, Q_CB_SEEN, Q_CB_MARK, Q_CB_PRUNE, Q_LATEST, Q_HIST_REPLY,
+	Q_PRUNE_REM, Q_PRUNE_OUT, Q_PRUNE_REPLY, Q_PRUNE_CB,
 	Q_COUNT
 };
 
@@ -151,19 +165,20 @@ static const char *const queries[Q_COUNT] = {
 	[Q_LOOKUP] = "SELECT " REC_COLS " FROM reminder WHERE id = ?1",
 	[Q_SET_MARK] = "INSERT OR REPLACE INTO meta(key, value) VALUES('mark', ?1)",
 	[Q_GET_MARK] = "SELECT value FROM meta WHERE key = 'mark'",
-	[Q_OVR_SET] = "INSERT OR REPLACE INTO override(kind, patient, channel, source, at, origin) "
-	    "VALUES(?1, ?2, ?3, ?4, ?5, ?7)",
+	[Q_OVR_SET] = "INSERT OR REPLACE INTO override(kind, patient, channel, source, at, origin, "
+	    "author, uid, reason, until) VALUES(?1, ?2, ?3, ?4, ?5, ?7, ?8, ?9, ?10, ?11)",
 	[Q_OVR_DEL] = "DELETE FROM override WHERE kind = ?1 AND patient = ?2 AND channel = ?3",
-	[Q_OVR_LOG] = "INSERT INTO override_log(at, kind, patient, channel, on_, source, origin) "
-	    "VALUES(?5, ?1, ?2, ?3, ?6, ?4, ?7)",
-	[Q_OVR_LIST] = "SELECT kind, patient, channel, source, at, origin FROM override",
+	[Q_OVR_LOG] = "INSERT INTO override_log(at, kind, patient, channel, on_, source, origin, "
+	    "author, uid, reason, until) VALUES(?5, ?1, ?2, ?3, ?6, ?4, ?7, ?8, ?9, ?10, ?11)",
+	[Q_OVR_LIST] = "SELECT kind, patient, channel, source, at, origin, author, uid, reason, until "
+	    "FROM override",
 	[Q_PENDING] = "SELECT id, " REC_COLS " FROM reminder WHERE status IN ('inflight', 'retry')",
 	[Q_HIST] = "SELECT r.id, r.patient, r.channel, r.kind, r.due, r.event, r.expires, o.status, "
 	    "o.attempt, o.reason, o.gateway_id, o.at, r.origin, r.template, NULL, r.receipt, "
 	    "r.receipt_at, r.response FROM reminder r JOIN outcome o ON o.id = r.id "
 	    "WHERE r.patient = ?1 ORDER BY o.at, r.due, r.id",
-	[Q_HIST_OVR] = "SELECT kind, patient, channel, source, at, origin, on_ FROM override_log "
-	    "WHERE patient = ?1 ORDER BY at",
+	[Q_HIST_OVR] = "SELECT kind, patient, channel, source, at, origin, author, uid, reason, until, "
+	    "on_ FROM override_log WHERE patient = ?1 ORDER BY at, rowid",
 	[Q_COUNTS] = "SELECT channel, status, count(*) FROM reminder WHERE updated >= ?1 "
 	    "GROUP BY channel, status",
 	[Q_GET_ID] = "SELECT value FROM meta WHERE key = 'ledger_id'",
@@ -181,6 +196,14 @@ static const char *const queries[Q_COUNT] = {
 	    "AND updated >= ?2 ORDER BY updated DESC, due DESC, id",
 	[Q_HIST_REPLY] = "SELECT id, patient, channel, intent, at, reminder, event, answer FROM reply "
 	    "WHERE patient = ?1 ORDER BY at, rowid",
+	/* retention: the oldest first, a bounded step at a time */
+	[Q_PRUNE_REM] = "DELETE FROM reminder WHERE rowid IN (SELECT rowid FROM reminder WHERE "
+	    "updated < ?1 AND status NOT IN ('inflight', 'retry') ORDER BY updated LIMIT ?2) RETURNING id",
+	[Q_PRUNE_OUT] = "DELETE FROM outcome WHERE id = ?1",
+	[Q_PRUNE_REPLY] = "DELETE FROM reply WHERE rowid IN (SELECT rowid FROM reply WHERE at < ?1 "
+	    "ORDER BY at LIMIT ?2)",
+	[Q_PRUNE_CB] = "DELETE FROM callback WHERE key IN (SELECT key FROM callback WHERE at < ?1 "
+	    "ORDER BY at LIMIT ?2)",
 };
 
 #define ID_HEX 32
@@ -232,6 +255,12 @@ static int fail(struct ledger_sqlite *s, const char *what)
 	if (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN ||
 	    code == SQLITE_READONLY)
 		diagnose(s, why, sizeof why);
+	else if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		snprintf(why, sizeof why, "; another process holds a lock on the ledger (an sqlite3 "
+		    "shell, a script in a transaction?): end its transaction");
+	else if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
+		snprintf(why, sizeof why, "; the ledger file is damaged: stop iopd and restore it "
+		    "from a backup");
 	snprintf(s->err, sizeof s->err, "%s: %s%s", what, sqlite3_errmsg(s->db), why);
 	return -1;
 }
@@ -480,6 +509,16 @@ static int sq_set_override(struct ledger *l, const struct ledger_ovr *o)
 			bind_text(st, 4, o->source);
 			sqlite3_bind_int64(st, 5, o->at);
 			sqlite3_bind_text(st, 7, ovr_origin_names[o->origin], -1, SQLITE_STATIC);
+			bind_text(st, 8, o->author);
+			if (o->author && o->uid >= 0)
+				sqlite3_bind_int64(st, 9, o->uid);
+			else
+				sqlite3_bind_null(st, 9);
+			bind_text(st, 10, o->reason);
+			if (o->until > 0)
+				sqlite3_bind_int64(st, 11, o->until);
+			else
+				sqlite3_bind_null(st, 11);
 		}
 		if (q == Q_OVR_LOG)
 			sqlite3_bind_int(st, 6, o->on);
@@ -497,6 +536,10 @@ static void row_ovr(sqlite3_stmt *st, struct ledger_ovr *o)
 	o->source = col_text(st, 3);
 	o->at = sqlite3_column_int64(st, 4);
 	o->origin = origin_parse(col_text(st, 5));
+	o->author = col_text(st, 6);
+	o->uid = sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : (long)sqlite3_column_int64(st, 7);
+	o->reason = col_text(st, 8);
+	o->until = sqlite3_column_int64(st, 9);
 	o->on = 1;
 }
 
@@ -563,7 +606,7 @@ static int sq_history(struct ledger *l, const char *patient, ledger_rec_fn fn, l
 	bind_text(st, 1, patient);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		row_ovr(st, &o);
-		o.on = sqlite3_column_int(st, 6);
+		o.on = sqlite3_column_int(st, 10);
 		ofn(&o, arg);
 	}
 	sqlite3_reset(st);
@@ -693,6 +736,118 @@ static int sq_latest_sent(struct ledger *l, const char *patient, const char *con
 	return found;
 }
 
+/* ---- upkeep ------------------------------------------------------------ */
+
+/* One DELETE ... LIMIT step of the oldest rows; the rows it removed. */
+static long prune_step(struct ledger_sqlite *s, int q, int64_t before, int limit)
+{
+	sqlite3_stmt *st = s->q[q];
+
+	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int(st, 2, limit);
+	if (step_done(s, q))
+		return -1;
+	return (long)sqlite3_changes(s->db);
+}
+
+static long sq_prune(struct ledger *l, int64_t before, int limit)
+{
+	struct ledger_sqlite *s = lsq(l);
+	sqlite3_stmt *st = s->q[Q_PRUNE_REM], *out = s->q[Q_PRUNE_OUT];
+	sqlite3_int64 *ids = xreallocarray(NULL, limit > 0 ? (size_t)limit : 1, sizeof *ids);
+	long n = 0, more;
+	int rc, i;
+
+	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int(st, 2, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (n < limit)
+			ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		free(ids);
+		return fail(s, "pruning the ledger");
+	}
+	/* the outcomes of the reminders gone (by the index on outcome.id) */
+	for (i = 0; i < n; i++) {
+		sqlite3_bind_int64(out, 1, ids[i]);
+		if (step_done(s, Q_PRUNE_OUT)) {
+			free(ids);
+			return -1;
+		}
+	}
+	free(ids);
+	if ((more = prune_step(s, Q_PRUNE_REPLY, before, limit)) < 0)
+		return -1;
+	n += more;
+	if ((more = prune_step(s, Q_PRUNE_CB, before, limit)) < 0)
+		return -1;
+	return n + more;
+}
+
+static int open_ro(const char *path, sqlite3 **db, char *err, size_t errlen)
+{
+	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
+	    sqlite3_exec(*db, "PRAGMA busy_timeout = 2000", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	snprintf(err, errlen, "%s: %s", path, *db ? sqlite3_errmsg(*db) : "out of memory");
+	return -1;
+}
+
+/* The whole ledger in one step: one read transaction, so the copy is the
+ * ledger at one instant.  In WAL mode a reader never holds the writer up
+ * (the WAL only grows a little meanwhile, as checkpoints wait for it); a
+ * copy made in several steps would start again each time the daemon
+ * wrote, and on a busy day never end. */
+static int sq_backup(struct ledger *l, const char *path, int64_t *bytes, char *err, size_t errlen)
+{
+	struct ledger_sqlite *s = lsq(l);
+	sqlite3 *src = NULL, *dst = NULL;
+	sqlite3_backup *b;
+	struct stat st;
+	int rc = -1;
+
+	if (open_ro(s->path, &src, err, errlen))
+		goto out;
+	if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, dst ? sqlite3_errmsg(dst) : "out of memory");
+		goto out;
+	}
+	if (!(b = sqlite3_backup_init(dst, "main", src, "main"))) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(dst));
+		goto out;
+	}
+	rc = sqlite3_backup_step(b, -1);
+	if (sqlite3_backup_finish(b) != SQLITE_OK || rc != SQLITE_DONE) {
+		snprintf(err, errlen, "copying %s: %s", s->path, sqlite3_errmsg(dst));
+		rc = -1;
+		goto out;
+	}
+	/* a copy in rollback-journal mode: one file, whole, to store away
+	 * (iopd puts it back in WAL mode when it opens it) */
+	if (sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(dst));
+		rc = -1;
+		goto out;
+	}
+	rc = 0;
+out:
+	if (dst && sqlite3_close(dst) != SQLITE_OK && rc == 0) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(dst));
+		rc = -1;
+	}
+	sqlite3_close(src);
+	if (rc == 0) {
+		if (stat(path, &st) == 0) {
+			*bytes = (int64_t)st.st_size;
+		} else {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
 static int sq_counts_since(struct ledger *l, int64_t t, ledger_count_fn fn, void *arg)
 {
 	struct ledger_sqlite *s = lsq(l);
@@ -758,6 +913,7 @@ static const struct ledger_ops sqlite_ops = {
 	.callback_seen = sq_callback_seen, .callback_mark = sq_callback_mark,
 	.callback_prune = sq_callback_prune, .latest_sent = sq_latest_sent,
 	.identity = sq_identity, .check = sq_check, .reader = sq_reader,
+	.prune = sq_prune, .backup = sq_backup,
 };
 
 static int pragma_int(sqlite3 *db, const char *sql)
@@ -797,6 +953,45 @@ static int migrate(struct ledger_sqlite *s)
 		}
 	}
 	return 0;
+}
+
+/* A ledger iopd will not start on: what it says, and what to do. */
+static int damaged(struct ledger_sqlite *s, const char *why)
+{
+	char *nl;
+
+	snprintf(s->err, sizeof s->err, "%s is damaged (%s): iopd will not start on it; restore it "
+	    "from a backup, or move it aside and start iopd once with --new-ledger (what it "
+	    "recorded as sent may then be sent again)", s->path, why);
+	while ((nl = strchr(s->err, '\n')))   /* quick_check's report has lines: one log line */
+		*nl = ' ';
+	return -1;
+}
+
+static int is_damage(int code)
+{
+	return code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
+}
+
+/* SQLite meets a damaged page only when it reads it, at any time later,
+ * and a write there loses records: so every page is read once at start
+ * (quick_check: the b-trees and records, without integrity_check's slow
+ * cross-check of every index entry). */
+static int check_intact(struct ledger_sqlite *s)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL) != SQLITE_OK)
+		return is_damage(sqlite3_errcode(s->db)) ? damaged(s, sqlite3_errmsg(s->db)) :
+		    fail(s, "checking the ledger");
+	if (sqlite3_step(st) != SQLITE_ROW)
+		rc = is_damage(sqlite3_errcode(s->db)) ? damaged(s, sqlite3_errmsg(s->db)) :
+		    fail(s, "checking the ledger");
+	else if (strcmp(col_text(st, 0) ? col_text(st, 0) : "", "ok") != 0)
+		rc = damaged(s, col_text(st, 0) ? col_text(st, 0) : "quick_check");
+	sqlite3_finalize(st);
+	return rc;
 }
 
 static int prepare_all(struct ledger_sqlite *s)
@@ -862,12 +1057,17 @@ static int setup(struct ledger_sqlite *s)
 {
 	/* cache_size: up to 64 MiB of pages (the default, 2 MiB, is a tenth of
 	 * the pages 100,000 reminders touch: bench W2 re-read ~8 pages per
-	 * delivery with pread; now ~0.6).  Memory grows only as pages are used. */
+	 * delivery with pread; now ~0.6).  Memory grows only as pages are used.
+	 * busy_timeout: SQLite waits for another process's lock by sleeping,
+	 * on the loop thread; a batch it refuses is tried again a few seconds
+	 * later (dispatch.c), so the wait stays short (2 s stalled the loop for
+	 * 2 s at every try: tests/integration/faults_busy.sh). */
 	if (sqlite3_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-	    "PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 2000; PRAGMA cache_size = -65536;",
+	    "PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 20; PRAGMA cache_size = -65536;",
 	    NULL, NULL, NULL) != SQLITE_OK)
-		return fail(s, "configuring the ledger");
-	if (migrate(s) || prepare_all(s) || load_identity(s))
+		return is_damage(sqlite3_errcode(s->db)) ? damaged(s, sqlite3_errmsg(s->db)) :
+		    fail(s, "configuring the ledger");
+	if (check_intact(s) || migrate(s) || prepare_all(s) || load_identity(s))
 		return -1;
 	return note_file(s);
 }
@@ -961,4 +1161,98 @@ static struct ledger *sq_reader(struct ledger *l, char *err, size_t errlen)
 		return NULL;
 	}
 	return &s->base;
+}
+
+/* ---- read only, beside the daemon (iopd agenda) ---------------------------- */
+
+static bool file_there(const char *path, const char *suffix)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof p, "%s%s", path, suffix);
+	return access(p, F_OK) == 0;
+}
+
+/* "file:" + the path, with what a URI would read otherwise escaped. */
+static char *uri_of(const char *path, const char *query)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct sbuf b = {0};
+
+	sbuf_adds(&b, "file:");
+	for (; *path; path++) {
+		unsigned char c = (unsigned char)*path;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    strchr("/-._~", c)) {
+			sbuf_addc(&b, (char)c);
+		} else {
+			sbuf_addc(&b, '%');
+			sbuf_addc(&b, hex[c >> 4]);
+			sbuf_addc(&b, hex[c & 15]);
+		}
+	}
+	sbuf_printf(&b, "?%s", query);
+	return b.s;
+}
+
+int ledger_sqlite_peek(const char *state_dir, struct ledger **out, char *err, size_t errlen)
+{
+	struct ledger_sqlite *s;
+	bool wal, shm;
+	char *uri;
+	int v;
+
+	*out = NULL;
+	switch (ledger_sqlite_exists(state_dir)) {
+	case 0:
+		return 0;
+	case -1:
+		if (errno == ENOTDIR)
+			return 0;
+		snprintf(err, errlen, "cannot read %s/ledger.db: %s", state_dir, strerror(errno));
+		return -1;
+	}
+	s = xcalloc(1, sizeof *s);
+	s->base.ops = &sqlite_ops;
+	s->path = xasprintf("%s/ledger.db", state_dir);
+	wal = file_there(s->path, "-wal");
+	shm = file_there(s->path, "-shm");
+	if (wal != shm) {
+		/* SQLite would make the missing one */
+		snprintf(err, errlen, "%s-%s is there without %s-%s (an iopd starting or stopping, or one "
+		    "that crashed): not read, so as not to create files beside the daemon's; try again, or "
+		    "start iopd", s->path, wal ? "wal" : "shm", s->path, wal ? "shm" : "wal");
+		sq_close(&s->base);
+		return -1;
+	}
+	/* both there: a running daemon's (or a crashed one's), read through
+	 * them; neither: a stopped daemon's, whole in the file */
+	uri = uri_of(s->path, wal ? "mode=ro" : "mode=ro&immutable=1");
+	if (sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+	    NULL) != SQLITE_OK || sqlite3_exec(s->db, "PRAGMA busy_timeout = 1000", NULL, NULL, NULL)
+	    != SQLITE_OK) {
+		snprintf(err, errlen, "cannot read %s: %s", s->path, s->db ? sqlite3_errmsg(s->db) :
+		    "out of memory");
+		free(uri);
+		sq_close(&s->base);
+		return -1;
+	}
+	free(uri);
+	if ((v = pragma_int(s->db, "PRAGMA user_version")) != SCHEMA_VERSION) {
+		if (v < 0)
+			snprintf(err, errlen, "cannot read %s: %s", s->path, sqlite3_errmsg(s->db));
+		else
+			snprintf(err, errlen, "%s has schema version %d, this iopd reads %d (%s)", s->path, v,
+			    SCHEMA_VERSION, v < SCHEMA_VERSION ? "the daemon upgrades it at its next start" :
+			    "it was written by a newer iopd");
+		sq_close(&s->base);
+		return -1;
+	}
+	if (prepare_all(s) || note_file(s)) {
+		snprintf(err, errlen, "cannot read %s: %s", s->path, s->err);
+		sq_close(&s->base);
+		return -1;
+	}
+	*out = &s->base;
+	return 1;
 }

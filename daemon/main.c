@@ -10,9 +10,11 @@
 #include <time.h>
 
 #include "agenda.h"
+#include "agenda_ledger.h"
 #include "conf.h"
 #include "daemon.h"
 #include "lang.h"
+#include "ledger.h"
 #include "log.h"
 #include "plugin_host.h"
 #include "preview.h"
@@ -26,7 +28,8 @@ static void usage(FILE *f)
 	      "                                                 run the daemon\n"
 	      "       iopd -t -c FILE                          check the configuration\n"
 	      "       iopd agenda -c FILE --from T --to T [--patient ID] [--format jsonl|table] [--text]\n"
-	      "                                                 print the reminders due in [T, T)\n"
+	      "                   [--no-ledger]                 print the reminders due in [T, T)\n"
+	      "                                                 (with the ledger's statuses, if it has one)\n"
 	      "       iopd render -c FILE --patient ID [--at T] [--count N]\n"
 	      "                                                 a patient's next reminders, as they read\n"
 	      "       iopd -h | --help, iopd -V | --version\n"
@@ -59,7 +62,7 @@ static int check_config(const char *path)
 /* The options of `agenda` and `render`. */
 struct cmd_args {
 	const char *config, *from, *to, *patient, *format, *at, *count;
-	int text;
+	int text, no_ledger;
 };
 
 static int cmd_parse_args(const char *cmd, int argc, char **argv, struct cmd_args *a)
@@ -69,7 +72,8 @@ static int cmd_parse_args(const char *cmd, int argc, char **argv, struct cmd_arg
 		{"to", required_argument, NULL, 'T'}, {"patient", required_argument, NULL, 'p'},
 		{"format", required_argument, NULL, 'o'}, {"text", no_argument, NULL, 'x'},
 		{"at", required_argument, NULL, 'a'}, {"count", required_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}
+		{"no-ledger", no_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}
 	};
 	int c;
 
@@ -86,6 +90,7 @@ static int cmd_parse_args(const char *cmd, int argc, char **argv, struct cmd_arg
 		case 'x': a->text = 1; break;
 		case 'a': a->at = optarg; break;
 		case 'n': a->count = optarg; break;
+		case 'L': a->no_ledger = 1; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -117,7 +122,7 @@ static int render_check_args(const struct cmd_args *a, int *count)
 	char *end;
 	long n = a->count ? strtol(a->count, &end, 10) : 5;
 
-	if (!a->config || !a->patient || a->from || a->to || a->text) {
+	if (!a->config || !a->patient || a->from || a->to || a->text || a->no_ledger) {
 		fputs("iopd render: needs -c FILE and --patient ID (and takes --at T, --count N)\n", stderr);
 		usage(stderr);
 		return -1;
@@ -164,10 +169,49 @@ static int64_t find_patient(const char *cmd, const struct snapshot *s, const cha
 	return p;
 }
 
+/* The ledger of the configuration's state_dir, read only beside a running
+ * daemon (ledger_sqlite_peek): what it recorded, and the runtime pauses
+ * and opt-outs, over the configuration's statuses.  None (NULL): the
+ * configuration alone, as with --no-ledger, printed exactly as then; one
+ * that cannot be read is said on stderr and left out. */
+static struct agenda_ledger *agenda_ledger_open(const struct snapshot *s, struct ledger **l)
+{
+	struct agenda_ledger *al = NULL;
+	char err[1024];
+	int rc = ledger_sqlite_peek(s->state_dir, l, err, sizeof err);
+
+	if (rc == 1 && !(al = agenda_ledger_new(*l, false, err, sizeof err))) {
+		(*l)->ops->close(*l);
+		*l = NULL;
+		rc = -1;
+	}
+	if (rc < 0)
+		fprintf(stderr, "iopd agenda: the ledger is left out (%s): the statuses are the "
+		    "configuration's alone\n", err);
+	return al;
+}
+
+/* Says that the statuses are the ledger's too: the table's first line,
+ * or (JSON lines stay JSON) a line on stderr. */
+static void agenda_ledger_header(const struct snapshot *s, const struct agenda_ledger *al,
+    bool table)
+{
+	char t[FMT_UTC_LEN + 1];
+	size_t n = agenda_ledger_overrides(al);
+
+	fmt_utc((int64_t)time(NULL), t);
+	fprintf(table ? stdout : stderr, "%sstatuses include the ledger %s/ledger.db as of %s: what "
+	    "it recorded, and %zu pause%s and opt-out%s in force (--no-ledger: the configuration "
+	    "alone)\n", table ? "# " : "iopd agenda: ", s->state_dir, t, n, n == 1 ? "" : "s",
+	    n == 1 ? "" : "s");
+}
+
 static int run_agenda(int argc, char **argv)
 {
 	struct cmd_args a;
 	struct snapshot *s;
+	struct ledger *l = NULL;
+	struct agenda_ledger *al = NULL;
 	int64_t from, to, patient = -1;
 	int rc = 1, format;
 
@@ -181,12 +225,17 @@ static int run_agenda(int argc, char **argv)
 	if (a.patient && (patient = find_patient("agenda", s, a.patient)) < 0)
 		goto out;
 	format = (strcmp(a.format, "table") ? AGENDA_JSONL : AGENDA_TABLE) | (a.text ? AGENDA_TEXT : 0);
-	if (agenda_print(s, from, to, patient, format, stdout, NULL, NULL)) {
+	if (!a.no_ledger && (al = agenda_ledger_open(s, &l)))
+		agenda_ledger_header(s, al, strcmp(a.format, "table") == 0);
+	if (agenda_print(s, from, to, patient, format, stdout, al ? agenda_ledger_status : NULL, al)) {
 		perror("iopd agenda: writing the agenda");
 		goto out;
 	}
 	rc = 0;
 out:
+	agenda_ledger_free(al);
+	if (l)
+		l->ops->close(l);
 	snapshot_unref(s);
 	return rc;
 }

@@ -59,6 +59,7 @@ static void add_change(struct cb_writes *w, const char *patient, const char *cha
 
 	grow_array(&w->changes, &w->capchanges, w->nchanges + 1, sizeof *w->changes);
 	c = &w->changes[w->nchanges++];
+	memset(c, 0, sizeof *c);               /* no author, reason or end: a patient's */
 	c->kind = OVR_OPTOUT;
 	c->patient = patient;
 	c->channel = channel;

@@ -31,7 +31,7 @@
 #include "snapcache.h"
 #include "tz.h"
 
-#define FORMAT 1
+#define FORMAT 2                       /* 2: a patient's file */
 #define TAG ((uint64_t)1 << 63)
 #define PROGRAM_RULES ((uint64_t)1)
 #define PAYLOAD_MAX ((uint64_t)1 << 40)
@@ -478,6 +478,7 @@ static void put_patient(struct writer *w, const struct patient *p, struct patien
 	SLOT(out->phone, put_str(w, p->phone));
 	SLOT(out->email, put_str(w, p->email));
 	SLOT(out->language, put_str(w, p->language));
+	SLOT(out->file, put_str(w, p->file));
 	SLOT(out->tz, table_index((const void ***)&w->zones, &w->nzones, &w->capzones, p->tz));
 	SLOT(out->lang, table_index((const void ***)&w->langs, &w->nlangs, &w->caplangs, p->lang));
 	SLOT(out->absences, put_bytes(w, p->absences, p->nabsences * sizeof *p->absences));
@@ -832,6 +833,7 @@ static void fix_patient(struct reloc *r, const struct snapcache *c, const struct
 	FIX_STR(p->phone);
 	FIX_STR(p->email);
 	FIX_STR(p->language);
+	FIX_STR(p->file);
 	if (zone > c->h.nzones || lang > c->h.nlangs || p->program >= s->nprograms) {
 		r->bad = true;
 		return;

@@ -18,6 +18,8 @@
 #include "util.h"
 
 #define SNAP_MAX_CHANNELS 64           /* channel sets are 64-bit masks */
+#define LEDGER_RETENTION_DEFAULT (400 * 86400)
+#define LEDGER_RETENTION_MIN (30 * 86400)
 
 typedef uint64_t chanmask;
 
@@ -134,6 +136,10 @@ struct patient {
 	uint16_t program;
 	uint16_t nabsences, nappts, nmeds;
 	bool paused;
+	/* where its entry is (the line of its `{`), for messages that send an
+	 * admin there: iopctl resume of a patient `paused = true` holds */
+	const char *file;
+	int32_t line;
 };
 
 struct chan_inst;
@@ -182,6 +188,7 @@ struct snapshot {
 	int log_level;                 /* daemon.log_level; -1: not set */
 	const char *metrics_file;      /* daemon.metrics_file (absolute); NULL: none */
 	double metrics_interval;       /* daemon.metrics_interval, seconds (default 15) */
+	int64_t ledger_retention;      /* daemon.ledger_retention, seconds; 0: forever */
 	struct inbound_conf inbound;
 
 	struct channel *channels;      /* in file order */

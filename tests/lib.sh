@@ -16,6 +16,9 @@
 #            finish              print "N passed, N failed[, N skipped]" and exit
 #                                (1 if anything failed); the trap does it too
 # Waiting:   waitfor 'CMD' [TIMEOUT_S=10]  eval CMD every 0.05 s until true
+#            RIG_WAIT_SCALE=N (an integer, default 1) multiplies every bounded
+#            wait (waitfor, stop_pid, stop_all): a slow iopd (valgrind, `make
+#            check-valgrind`) gets more time, and no check gets weaker
 # JSON logs: jsonl_count FILE [COND]        records where python COND(r) holds
 #            jsonl_field FILE EXPR [COND]  EXPR(r) of matching records, one a line
 # Ports:     free_port [N]       unused 127.0.0.1 TCP port (base of N consecutive)
@@ -226,7 +229,8 @@ finish() {
 # ---------------------------------------------------------------- waiting
 _rig_now_us() { local t=${EPOCHREALTIME:-}; t=${t//[!0-9]/}; echo "${t:-0}"; }
 waitfor() { # 'CMD' [TIMEOUT_S]
-  local cmd=$1 timeout=${2:-10} deadline n=0 max
+  local cmd=$1 timeout deadline n=0 max
+  timeout=$(_rig_scaled "${2:-10}")
   if [ -n "${EPOCHREALTIME:-}" ]; then
     deadline=$(( $(_rig_now_us) + $(_rig_secs_us "$timeout") ))
     until eval "$cmd" >/dev/null 2>&1; do
@@ -240,6 +244,11 @@ waitfor() { # 'CMD' [TIMEOUT_S]
       sleep "$RIG_STEP"
     done
   fi
+}
+_rig_scaled() { # SECONDS -> SECONDS * RIG_WAIT_SCALE (a decimal string)
+  local s=${RIG_WAIT_SCALE:-1}
+  [ "$s" = 1 ] && { echo "$1"; return; }
+  echo $(( $(_rig_secs_us "$1") * s / 1000 ))e-3 | awk '{ printf "%.3f\n", $1 }'
 }
 _rig_secs_us() { # "2.5" -> 2500000
   local s=$1 i f
@@ -343,7 +352,7 @@ stop_pid() { # PID [TIMEOUT_S]
   local pid=$1 deadline
   STOP_RC=
   kill -TERM "$pid" 2>/dev/null || true
-  deadline=$(( $(_rig_now_us) + $(_rig_secs_us "${2:-5}") ))
+  deadline=$(( $(_rig_now_us) + $(_rig_secs_us "$(_rig_scaled "${2:-5}")") ))
   while alive "$pid" && [ "$(_rig_now_us)" -lt "$deadline" ]; do sleep "$RIG_STEP"; done
   if alive "$pid"; then
     echo "# stop_pid: $pid did not exit after SIGTERM, sending SIGKILL" >&2
@@ -362,7 +371,7 @@ stop_all() {
   RIG_STOPCMDS=()
   [ ${#RIG_PIDS[@]} -gt 0 ] || return 0
   for p in "${RIG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  deadline=$(( $(_rig_now_us) + $(_rig_secs_us "${RIG_STOP_TIMEOUT:-5}") ))
+  deadline=$(( $(_rig_now_us) + $(_rig_secs_us "$(_rig_scaled "${RIG_STOP_TIMEOUT:-5}")") ))
   while :; do
     left=()
     for p in "${RIG_PIDS[@]}"; do alive "$p" && left+=("$p"); done

@@ -7,11 +7,18 @@
 #   2. tests/date_independence.sh: every test that fakes or reads the clock
 #                            again, with the runner's own clock faked to two
 #                            other dates (skipped when IOPD_SKIP_DATECHECK=1)
-#   3. the same as 1. under ASan+UBSan, in an out-of-tree build (build-san/)
-#   4. make distcheck        (skipped when IOPD_SKIP_DISTCHECK=1)
+#   3. make check-valgrind   the integration tests that bear it, with iopd
+#                            under valgrind's memcheck (skipped without
+#                            valgrind, or when IOPD_SKIP_VALGRIND=1)
+#   4. the same as 1. under ASan+UBSan, in an out-of-tree build (build-san/)
+#   5. the fuzz targets (tests/fuzz), built with clang and libFuzzer in
+#      build-fuzz/, each run $IOPD_FUZZ_SECONDS (30) s, two at a time
+#      (skipped when IOPD_SKIP_FUZZ=1)
+#   6. make distcheck        (skipped when IOPD_SKIP_DISTCHECK=1)
 #
 # The last line is the plain summary "N passed, N failed" over every test
-# of every pass (automake's own summaries are not it).
+# of every pass, each fuzz target counting as one (automake's own summaries
+# are not it).
 set -u
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -27,11 +34,13 @@ stamp=$(mktemp)
 passed=0
 failed=0
 
-run_check() {   # run_check LABEL DIR [make args]
+run_check() {   # run_check LABEL DIR [make args]: make check, or the target given
 	label=$1 dir=$2
 	shift 2
 	echo "=== $label"
-	if ! make -C "$dir" -j"$jobs" check "$@"; then
+	[ $# -gt 0 ] || set -- check
+	touch "$stamp"                 # this pass's results only
+	if ! make -C "$dir" -j"$jobs" "$@"; then
 		status=1
 		find "$dir" -name '*.log' -newer "$stamp" ! -name 'config.log' ! -name 'test-suite.log' |
 			while read -r log; do
@@ -66,6 +75,10 @@ if [ "${IOPD_SKIP_DATECHECK:-0}" != 1 ]; then
 	fi
 fi
 
+if [ "${IOPD_SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null 2>&1; then
+	run_check "make check-valgrind" "$top" check-valgrind
+fi
+
 # A second, out-of-tree build needs a source tree that was never configured
 # in place: `make distdir` gives exactly the distributed sources.
 san="$top/build-san"
@@ -79,6 +92,28 @@ else
 	echo "sanitizer build FAILED"
 	failed=$((failed + 1))
 	status=1
+fi
+
+# The fuzz targets: their own out-of-tree build, like the sanitizer pass;
+# fuzz.sh prints one PASS: or FAIL: line per target.
+if [ "${IOPD_SKIP_FUZZ:-0}" != 1 ]; then
+	fz="$top/build-fuzz"
+	echo "=== fuzzing in $fz"
+	rm -rf "$fz" && mkdir -p "$fz"
+	if make distdir distdir="$fz/src" >/dev/null && mkdir -p "$fz/build" &&
+	    (cd "$fz/build" && ../src/configure --enable-fuzzing CC=clang >/dev/null &&
+	     make -j"$jobs" >/dev/null); then
+		make -C "$fz/build" fuzz FUZZ_SECONDS="${IOPD_FUZZ_SECONDS:-30}" FUZZ_JOBS="$jobs" || status=1
+		p=$(grep -c '^PASS: ' "$fz/build/fuzz-out/results" 2>/dev/null)
+		f=$(grep -c '^FAIL: ' "$fz/build/fuzz-out/results" 2>/dev/null)
+		passed=$((passed + ${p:-0}))
+		failed=$((failed + ${f:-0}))
+		[ "${p:-0}" -gt 0 ] || { echo "fuzzing: no target ran"; failed=$((failed + 1)); status=1; }
+	else
+		echo "fuzz build FAILED"
+		failed=$((failed + 1))
+		status=1
+	fi
 fi
 
 if [ "${IOPD_SKIP_DISTCHECK:-0}" != 1 ]; then

@@ -28,9 +28,15 @@ static void usage(FILE *f)
 	      "  status                         uptime, schedule, deliveries today\n"
 	      "  agenda [--from T] [--to T] [--patient ID]\n"
 	      "                                 the live schedule with ledger statuses (default: next 24 h)\n"
-	      "  history PATIENT                every outcome and override of a patient\n"
-	      "  pause PATIENT | resume PATIENT\n"
-	      "  opt-out PATIENT CHANNEL | opt-in PATIENT CHANNEL\n"
+	      "  history PATIENT                a patient's sends, overrides and replies, in time order\n"
+	      "  pause PATIENT [--until T] [--reason TEXT]\n"
+	      "  resume PATIENT [--reason TEXT]\n"
+	      "  opt-out PATIENT CHANNEL [--reason TEXT]\n"
+	      "  opt-in PATIENT CHANNEL [--reason TEXT]\n"
+	      "  retry ID                       a reminder waiting for a retry (or for the end of\n"
+	      "                                 quiet hours) goes now; says how it went\n"
+	      "  cancel ID [--reason TEXT]      never send this reminder\n"
+	      "  backup FILE                    a consistent copy of the ledger, made by iopd\n"
 	      "  send-test CHANNEL ADDRESS      a test message through a channel\n"
 	      "  reload                         reload the configuration and wait for the result\n"
 	      "  metrics                        Prometheus text format\n"
@@ -156,13 +162,110 @@ static int agenda_args(int argc, char **argv, char *req, size_t len)
 	return optind == argc ? 0 : -1;
 }
 
+enum { OPT_UNTIL = 1, OPT_REASON = 2 };
+
 static const struct {
 	const char *cmd;
 	int n;                         /* its arguments; -1: options (agenda) */
+	int opts;                      /* OPT_*: the options it takes besides */
 } commands[] = {
-	{"status", 0}, {"agenda", -1}, {"history", 1}, {"pause", 1}, {"resume", 1}, {"opt-out", 2},
-	{"opt-in", 2}, {"send-test", 2}, {"reload", 0}, {"metrics", 0},
+	{"status", 0, 0}, {"agenda", -1, 0}, {"history", 1, 0}, {"pause", 1, OPT_UNTIL | OPT_REASON},
+	{"resume", 1, OPT_REASON}, {"opt-out", 2, OPT_REASON}, {"opt-in", 2, OPT_REASON},
+	{"retry", 1, 0}, {"cancel", 1, OPT_REASON}, {"backup", 1, 0}, {"send-test", 2, 0},
+	{"reload", 0, 0}, {"metrics", 0, 0},
 };
+
+/* The command's own options (--until T, --reason TEXT) become key=value
+ * arguments after the positional ones; 0, or -1 on a usage error. */
+static int command_args(int opts, int argc, char **argv, char *req, size_t len)
+{
+	static const struct option lo[] = {
+		{"until", required_argument, NULL, 'u'}, {"reason", required_argument, NULL, 'r'},
+		{NULL, 0, NULL, 0}
+	};
+	char kv[4096];
+	int c, i;
+
+	optind = 0;                            /* a new scan, in GNU order: options anywhere */
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c == '?' || (c == 'u' && !(opts & OPT_UNTIL)) || (c == 'r' && !(opts & OPT_REASON))) {
+			if (c != '?')
+				fprintf(stderr, "iopctl: %s takes no --%s\n", argv[0], c == 'u' ? "until" : "reason");
+			return -1;
+		}
+		snprintf(kv, sizeof kv, "%s=%s", c == 'u' ? "until" : "reason", optarg);
+		add_arg(req, len, kv);
+	}
+	for (i = optind; i < argc; i++)
+		if (strchr(argv[i], '=') && strcmp(argv[0], "backup") != 0) {
+			fprintf(stderr, "iopctl: %s: unexpected \"%s\"\n", argv[0], argv[i]);
+			return -1;
+		}
+	return 0;
+}
+
+/* backup FILE: the daemon writes it, from its own working directory. */
+static int absolute_arg(const char *path, char *out, size_t len)
+{
+	char cwd[4096];
+
+	if (path[0] == '/')
+		return snprintf(out, len, "%s", path) < (int)len ? 0 : -1;
+	if (!getcwd(cwd, sizeof cwd))
+		return -1;
+	return snprintf(out, len, "%s/%s", cwd, path) < (int)len ? 0 : -1;
+}
+
+/* The positional arguments among argv[1..argc): options and their values
+ * left out. */
+static int positionals(int argc, char **argv)
+{
+	int i, n = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return n + argc - i - 1;
+		if (strncmp(argv[i], "--", 2) == 0) {
+			if (!strchr(argv[i], '=') && i + 1 < argc)
+				i++;               /* --until T */
+			continue;
+		}
+		n++;
+	}
+	return n;
+}
+
+/* Every other command: its positional arguments, then its options as
+ * key=value; backup's FILE made absolute. */
+static int other_args(int argc, char **argv, char *req, size_t len)
+{
+	char opts[8192] = "", path[4096];
+	size_t k;
+	int i;
+
+	for (k = 0; k < sizeof commands / sizeof commands[0]; k++)
+		if (strcmp(commands[k].cmd, argv[0]) == 0)
+			break;
+	if (command_args(commands[k].opts, argc, argv, opts, sizeof opts))
+		return -1;
+	for (i = optind; i < argc; i++) {      /* getopt_long moved them to the end */
+		if (strcmp(argv[0], "backup") == 0) {
+			if (absolute_arg(argv[i], path, sizeof path)) {
+				fprintf(stderr, "iopctl: backup: cannot make %s an absolute path\n", argv[i]);
+				return -1;
+			}
+			add_arg(req, len, path);
+		} else {
+			add_arg(req, len, argv[i]);
+		}
+	}
+	if (strlen(req) + strlen(opts) + 2 >= len) {
+		fputs("iopctl: the request is too long\n", stderr);
+		return -1;
+	}
+	strcat(req, opts);
+	return 0;
+}
 
 /* 0, or 2 after saying what is wrong: an unknown command (with the
  * nearest known one) or the wrong number of arguments. */
@@ -211,7 +314,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if ((rc = check_args(argv[optind], argc - optind - 1)) != 0)
+	if ((rc = check_args(argv[optind], strcmp(argv[optind], "send-test") == 0 ?
+	    argc - optind - 1 : positionals(argc - optind, argv + optind))) != 0)
 		return rc;
 	snprintf(req, sizeof req, "IOPD/1 %s", json ? "json" : "text");
 	add_arg(req, sizeof req, argv[optind]);
@@ -220,9 +324,12 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-	} else {
+	} else if (strcmp(argv[optind], "send-test") == 0) {
 		for (i = optind + 1; i < argc; i++)
 			add_arg(req, sizeof req, argv[i]);
+	} else if (other_args(argc - optind, argv + optind, req, sizeof req)) {
+		usage(stderr);
+		return 2;
 	}
 	strcat(req, "\n");
 	if ((fd = connect_to(sock ? sock : DEFAULT_SOCKET)) < 0)

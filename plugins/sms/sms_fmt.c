@@ -405,7 +405,9 @@ static int sms_twilio_status(const struct iopd_request *rq, struct iopd_callback
 	out->receipt = (int)sms_twilio_receipt(status);
 	snprintf(buf->dedup, sizeof buf->dedup, "%s:%s", sid, status);
 	out->dedup = buf->dedup;
-	if (code && *code && strspn(code, "0123456789") == strlen(code) && strlen(code) < 12) {
+	/* Twilio's error codes have five digits; a longer run of digits could
+	 * be a phone number, which never goes to the ledger or the log. */
+	if (code && *code && strspn(code, "0123456789") == strlen(code) && strlen(code) <= 6) {
 		snprintf(buf->reason, sizeof buf->reason, "twilio %s", code);
 		out->reason = buf->reason;
 	}

@@ -87,8 +87,9 @@ void sms_callback_url(struct gw_buf *b, const char *base, const char *id, int ka
 /* Twilio's incoming-message webhook ("reply": From, Body, MessageSid) and
  * StatusCallback ("status": MessageSid, MessageStatus, ErrorCode, and our
  * `id` in the query).  Statuses delivered, undelivered, failed, read are
- * final (canceled counts as failed); the others are stages.  0, or -1
- * when a required parameter is missing or bad. */
+ * final (canceled counts as failed); the others are stages.  The reason
+ * is "twilio CODE" for an ErrorCode of up to 6 digits, else none.  0, or
+ * -1 when a required parameter is missing or bad. */
 int sms_twilio_callback(const struct iopd_request *rq, struct iopd_callback *out,
     struct sms_cb_buf *buf);
 /* Kannel's sms-service get-url ("reply": from, text) and dlr-url

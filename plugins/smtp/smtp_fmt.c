@@ -407,6 +407,26 @@ int smtp_queue_id(const char *lines, size_t len, char *out, size_t outlen)
 	return -1;
 }
 
+/* The length of the enhanced status code at q (RFC 3463: class "."
+ * subject "." detail, subject and detail 1 to 3 digits), 0 if there is
+ * none.  Anything longer is not one: a run of digits in a reason could be
+ * a phone number the server echoed. */
+static size_t smtp_enhanced_len(const char *q, const char *end)
+{
+	const char *s = q + 1;
+	int part, n;
+
+	for (part = 0; part < 2; part++) {
+		if (s >= end || *s++ != '.')
+			return 0;
+		for (n = 0; s < end && smtp_isdigit(*s); s++)
+			n++;
+		if (n < 1 || n > 3)
+			return 0;
+	}
+	return s < end && *s == '.' ? 0 : (size_t)(s - q);
+}
+
 /* The enhanced status code ("5.1.1") of the last reply line with `code`. */
 static void smtp_enhanced(const char *lines, size_t len, long code, char *out, size_t outlen)
 {
@@ -417,18 +437,15 @@ static void smtp_enhanced(const char *lines, size_t len, long code, char *out, s
 	snprintf(want, sizeof want, "%03ld", code);
 	while (p && p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p)), *q = p + 4;
-		size_t n = 0;
-		int dots = 0;
+		size_t n;
 
 		if (end - p >= 6 && memcmp(p, want, 3) == 0 && (p[3] == ' ' || p[3] == '-') &&
 		    *q == want[0]) {
-			for (; q < end && n + 1 < outlen && (smtp_isdigit(*q) || *q == '.'); q++) {
-				dots += *q == '.';
-				out[n++] = *q;
-			}
+			n = smtp_enhanced_len(q, end);
+			if (n >= outlen)
+				n = 0;
+			memcpy(out, q, n);
 			out[n] = '\0';
-			if (dots != 2 || out[n - 1] == '.')
-				out[0] = '\0';
 		}
 		p = nl ? nl + 1 : end;
 	}

@@ -28,6 +28,10 @@
 #        iopd_daemon_block).
 #   iopd_daemon_block NAME [extra settings]  a `daemon = {...}` group for a
 #        config file, with state_dir $T/NAME.state and the control socket in it
+#   before 'YYYY-MM-DD hh:mm:ss' SECONDS [SPEED e.g. x10]
+#        that time, less SECONDS real seconds (times RIG_WAIT_SCALE) on a
+#        clock SPEED times as fast: a start that leaves a slow iopd
+#        (valgrind) time to start on a new ledger before the first due
 #   stop_iopd NAME                   SIGTERM, bounded wait; IOPD_RC = exit status
 #   fake_now NAME                    the daemon's fake clock now (float)
 #   to_fake NAME REAL                a real Unix time as the daemon's fake time
@@ -119,6 +123,11 @@ start_iopd() { # NAME CONF 'YYYY-MM-DD hh:mm:ss' [SPEED]
 		alive "$pid" || echo "# start_iopd $n: iopd exited" >&2
 		return 1
 	fi
+}
+
+before() { # 'YYYY-MM-DD hh:mm:ss' SECONDS [SPEED]
+	local speed=${3:-x1}
+	date -u -d "@$(( $(epoch "$1") - $2 * ${RIG_WAIT_SCALE:-1} * ${speed#x} ))" '+%Y-%m-%d %H:%M:%S'
 }
 
 stop_iopd() { # NAME -> IOPD_RC

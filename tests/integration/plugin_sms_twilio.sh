@@ -2,7 +2,8 @@
 # plugin_sms_twilio.sh - the sms plugin, api = "twilio", through
 # tests/tools/sendone against the sink's Twilio Messages API: the request
 # (form, basic auth, idempotency token, ValidityPeriod), Twilio's error
-# codes, rate limiting, network and TLS failures, configuration errors.
+# codes, rate limiting, a reply read to its first 16 KiB only, network and
+# TLS failures, configuration errors.
 #
 # Run by `make check` from the top build directory; by hand:
 #   cd BUILDDIR && SRCDIR/tests/integration/plugin_sms_twilio.sh
@@ -95,6 +96,17 @@ control 'status=503&retry_after=30&body=%3Chtml%3Edown%3C%2Fhtml%3E'
 run tw --id 00000000000000b6 --to +15551230006
 check "503 without JSON: transient, retry_after=30" \
 	grep -qx "00000000000000b6 transient HTTP 503 retry_after=30" "$T/tw.stdout"
+# a reply body is kept up to 16 KiB: Twilio's code after that is never read
+padded() { "$PY" -c 'import sys, urllib.parse
+print(urllib.parse.quote("{\"message\": \"%s\", \"code\": 21610, \"status\": 400}" % ("x" * int(sys.argv[1]))))' "$1"; }
+control "status=400&body=$(padded 16000)"
+run tw --id 00000000000000f7 --to +15551230007
+check "a 400 whose code is within 16 KiB: read (opted-out)" \
+	grep -qx "00000000000000f7 opted-out twilio 21610: HTTP 400" "$T/tw.stdout"
+control "status=400&body=$(padded 17000)"
+run tw --id 00000000000000f8 --to +15551230008
+check "... past 16 KiB: never read, the rest of the body dropped" \
+	grep -qx "00000000000000f8 permanent HTTP 400" "$T/tw.stdout"
 check "no phone number in any outcome or log line" \
 	test "$(cat "$T"/tw.stdout "$T"/tw.stderr | grep -cE '555123|555122|5550009|5550002|5551200' || true)" -eq 0
 

@@ -20,8 +20,11 @@
 # answered by iopd; YES while opted out by a reply starts again; HELP on a
 # channel with replies = true is answered through the Messages API as a
 # recorded send of kind "reply"; every malformed request class gets its
-# status and changes nothing; kill -9 right after a callback was answered
-# loses nothing it recorded.
+# status and changes nothing; while another process holds a lock on the
+# ledger a callback is answered 503 and nothing of it is kept, and the
+# gateway's retry once the lock is gone is taken (the ledger used to count
+# as down until iopd had something of its own to write); kill -9 right
+# after a callback was answered loses nothing it recorded.
 set -eu
 for d in "$(dirname "$0")" "${srcdir:-.}/tests/integration"; do
 	[ -f "$d/daemon_lib.sh" ] && { . "$d/daemon_lib.sh"; break; }
@@ -197,6 +200,35 @@ head -c 70000 /dev/zero | tr '\0' a >"$T/big"
 check "a body over 64 KiB: 413" test "$(code -X POST -H 'Content-Type: application/x-www-form-urlencoded' --data-binary "@$T/big" "$LISTEN/sms/sms/reply")" = 413
 check "none of them changed anything" test "$(state)" = "$S1"
 check "/healthz: ok" test "$(curl -s "$LISTEN/healthz")" = ok
+
+# --- the ledger locked by another process: 503, nothing kept; the retry is taken ---------
+# hold_lock.py DB UNLOCK LOCKED: BEGIN IMMEDIATE until UNLOCK appears (30 s at most);
+# LOCKED appears once the lock is held
+cat >"$T/hold_lock.py" <<'EOF'
+import os, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+db.execute("BEGIN IMMEDIATE")
+open(sys.argv[3], "w").close()
+end = time.monotonic() + 30
+while not os.path.exists(sys.argv[2]) and time.monotonic() < end:
+    time.sleep(0.05)
+db.execute("ROLLBACK")
+EOF
+S2=$(state)
+spawn lock "$PY" "$T/hold_lock.py" "$D_DB" "$T/unlock" "$T/locked"
+LOCK_PID=$SPAWN_PID
+waitfor "[ -f '$T/locked' ]" 10
+taken() { post /sms/sms2/reply From=+15557770002 Body=T MessageSid=SMin5; }
+A1=$(taken)
+A2=$(taken)
+check "the ledger locked by another process: 503, try again ($A1)" \
+	test "$A1" = "503 the ledger cannot record it now; try again"
+check "... again while the lock lasts: 503 ($A2)" test "$A2" = "503 the ledger cannot record it now; try again"
+touch "$T/unlock"
+waitfor "! alive $LOCK_PID" 10
+check "... nothing of it was recorded" test "$(state)" = "$S2"
+check "the gateway's retry once the lock is gone: 200" waitfor "[ \"\$(taken)\" = '200 <Response/>' ]" 30
+check "... recorded once" test "$(sql D "SELECT count(*) FROM reply WHERE intent = 'taken'")" = 1
 
 # --- YES while opted out by a reply, then kill -9 at once --------------------------------
 check "YES while opted out by a reply: 200" test "$(post /sms/sms/reply From=+15557770001 Body=YES MessageSid=SMin4)" = "200 <Response/>"

@@ -26,7 +26,9 @@ from libconfig_mini import parse_file  # noqa: E402
 
 
 def run_iopd(iopd, conf, frm, to, patient=None):
-    cmd = [iopd, "agenda", "-c", conf, "--from", frm, "--to", to]
+    # --no-ledger: the calendar alone, whatever ledger the default
+    # state_dir of this machine may hold
+    cmd = [iopd, "agenda", "-c", conf, "--from", frm, "--to", to, "--no-ledger"]
     if patient:  # the --patient run also spells out the default format
         cmd += ["--patient", patient, "--format", "jsonl"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)

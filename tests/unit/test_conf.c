@@ -288,6 +288,9 @@ static void test_wrong_types(void **state)
 		{"daemon = {\n  quiet_hours = \"21:00-08:00\"; };\n", 2, "daemon.quiet_hours: expected a group"},
 		{"daemon = {\n  timezone = 5; };\n", 2, "daemon.timezone: expected a string"},
 		{"daemon = {\n  catch_up = 2.5; };\n", 2, "daemon.catch_up: expected a string"},
+		{"daemon = {\n  ledger_retention = \"7d\"; };\n", 2,
+		    "daemon.ledger_retention \"7d\" is shorter than 30 days"},
+		{"daemon = {\n  ledger_retention = \"ever\"; };\n", 2, "daemon.ledger_retention"},
 		{"daemon = {\n  quiet_hours = { from = 2100; to = \"08:00\"; }; };\n", 2,
 		    "daemon.quiet_hours.from: expected a string (a time like \"18:00\")"},
 		{"programs = ( { id = \"x\";\n  sessions = { }; } );\n", 2, "programs[0].sessions: expected a list"},
@@ -419,6 +422,7 @@ static void test_defaults(void **state)
 	assert_int_equal(s->quiet.to, 8 * 3600);
 	assert_int_equal(s->catch_up, 2 * 3600);
 	assert_int_equal(s->medication_grace, 3600);
+	assert_int_equal(s->ledger_retention, 400 * 86400);
 	assert_string_equal(s->clinic_phone, "");
 	assert_int_equal(s->log_level, -1);                /* info, the daemon's default */
 	assert_true(pr->tz == s->tz);
@@ -479,13 +483,27 @@ static void test_defaults(void **state)
 	snapshot_unref(s);
 }
 
+/* daemon.ledger_retention = "forever": nothing is ever deleted (0). */
+static void test_retention_forever(void **state)
+{
+	struct snapshot *s = unit_load_ok(unit_dir,
+	    "daemon = { ledger_retention = \"forever\"; };\n"
+	    "channels = ( { name = \"sms\"; module = \"sms\"; } );\n"
+	    "programs = ( { id = \"iop\"; sessions = ( { id = \"g\"; days = [ \"mon\" ]; start = \"18:00\"; } ); } );\n");
+
+	(void)state;
+	assert_int_equal(s->ledger_retention, 0);
+	snapshot_unref(s);
+}
+
 static void test_values_set(void **state)
 {
 	struct snapshot *s = unit_load_ok(unit_dir,
 	    "daemon = { timezone = \"America/New_York\"; state_dir = \"/srv/iopd\";\n"
 	    "  control_socket = \"/run/x.sock\"; plugin_dir = \"/opt/iopd/plugins\";\n"
 	    "  quiet_hours = { from = \"22:30\"; to = \"06:45\"; }; catch_up = \"90m\";\n"
-	    "  medication_grace = \"1h30m\"; clinic_phone = \"+13125559999\"; log_level = \"debug\"; };\n"
+	    "  medication_grace = \"1h30m\"; clinic_phone = \"+13125559999\"; log_level = \"debug\";\n"
+	    "  ledger_retention = \"6w\"; };\n"
 	    "channels = ( { name = \"sms\"; module = \"sms\"; rate = 2; concurrency = 3; timeout = \"1m\";\n"
 	    "  insecure_tls = true; api = \"twilio\"; url = \"https://example.org\"; } );\n"
 	    "closures = [ \"2027-01-01\", \"2026-12-25\", \"2026-12-25\" ];\n"
@@ -512,6 +530,7 @@ static void test_values_set(void **state)
 	assert_int_equal(s->quiet.to, 6 * 3600 + 2700);
 	assert_int_equal(s->catch_up, 5400);
 	assert_int_equal(s->medication_grace, 5400);
+	assert_int_equal(s->ledger_retention, 42 * 86400);
 	assert_string_equal(s->clinic_phone, "+13125559999");
 	assert_true(s->log_level >= 0);
 	assert_true(s->channels[0].rate == 2.0);
@@ -535,6 +554,11 @@ static void test_values_set(void **state)
 	/* the patient */
 	assert_string_equal(tz_name(z->tz), "Europe/Madrid");
 	assert_string_equal(z->language, "es");
+	/* where each entry is, for messages that send an admin there */
+	assert_int_equal(z->line, 13);
+	assert_int_equal(s->patients[1].line, 17);
+	assert_true(z->file == s->patients[1].file);
+	assert_true(strlen(z->file) > 8 && strcmp(z->file + strlen(z->file) - 8, "/ok.conf") == 0);
 	assert_int_equal(z->quiet.from, z->quiet.to);      /* from == to: none */
 	assert_true(z->paused);
 	assert_true(z->allow == 1);
@@ -1284,6 +1308,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_cascade, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_defaults, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_values_set, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_retention_forever, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_spec_example, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_shipped_config, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_patient_file_modes, unit_setup, unit_teardown),

@@ -3,7 +3,8 @@
  * files or too large, patient ids and values that would forge log lines,
  * invalid UTF-8, and what -t must refuse because the daemon could not use
  * it (overlong paths, a control_socket that is not a socket, an empty
- * configuration), each reported as FILE:LINE. */
+ * configuration), each reported as FILE:LINE; and the bounds on what is
+ * read (64 MiB a file, 256 MiB in all, includes 16 files deep). */
 #include "config.h"
 
 #include <errno.h>
@@ -130,6 +131,65 @@ static void test_include_too_large(void **state)
 	errs_free(&e);
 	free(path);
 	free(big);
+}
+
+/* A file read from several includes counts each time: the whole text is
+ * bounded as well (256 MiB), not only each file (64 MiB). */
+static void test_includes_too_large_together(void **state)
+{
+	char *big = unit_path(unit_dir, "big.conf"), *path, *blank = malloc(1 << 20);
+	struct errs e = {0};
+	int fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0600), i;
+
+	(void)state;
+	assert_true(fd >= 0 && blank);
+	memset(blank, '\n', 1 << 20);     /* text (blank lines): each read is kept */
+	for (i = 0; i < 60; i++)
+		assert_int_equal(write(fd, blank, 1 << 20), 1 << 20);
+	assert_int_equal(close(fd), 0);
+	free(blank);
+	path = unit_write(unit_dir, "main.conf", "@include \"big.conf\"\n@include \"big.conf\"\n"
+	    "@include \"big.conf\"\n@include \"big.conf\"\n@include \"big.conf\"\n", 0600);
+	assert_null(conf_load(path, CONF_CALENDAR, &e));
+	expect_one(&e, path, 5, "with it the configuration and its includes would be larger than "
+	    "256 MiB, the most iopd reads");
+	errs_free(&e);
+	free(path);
+	free(big);
+}
+
+/* Files 16 deep (the main one and 15 nested includes) are read; one more
+ * is an error where its @include is written. */
+static void test_include_depth(void **state)
+{
+	char name[32], text[64], *path, *last = NULL;
+	struct errs e = {0};
+	struct snapshot *s;
+	int i;
+
+	(void)state;
+	/* main.conf -> 1.inc -> ... -> 15.inc: 16 files deep */
+	for (i = 1; i < 15; i++) {
+		snprintf(name, sizeof name, "%d.inc", i);
+		snprintf(text, sizeof text, "# level %d\n@include \"%d.inc\"\n", i, i + 1);
+		free(unit_write(unit_dir, name, text, 0600));
+	}
+	free(unit_write(unit_dir, "15.inc", "# the deepest that is read\n", 0600));
+	path = unit_write(unit_dir, "main.conf", "@include \"1.inc\"\n"
+	    "programs = ( { id = \"op\"; kind = \"OP\"; } );\n", 0600);
+	s = conf_load(path, CONF_CALENDAR, &e);
+	if (!s)
+		fail_msg("%s", e.text.s);
+	snapshot_unref(s);
+	errs_free(&e);
+	free(unit_write(unit_dir, "15.inc", "# one level too many\n@include \"16.inc\"\n", 0600));
+	free(unit_write(unit_dir, "16.inc", "# never read\n", 0600));
+	last = unit_path(unit_dir, "15.inc");
+	assert_null(conf_load(path, CONF_CALENDAR, &e));
+	expect_one(&e, last, 2, "includes nested too deep");
+	errs_free(&e);
+	free(last);
+	free(path);
 }
 
 /* ---- 7: patient ids, escaped values, UTF-8 --------------------------------------- */
@@ -341,12 +401,43 @@ static void test_state_dir_readable(void **state)
 	free(dir);
 }
 
+/* A medication's dates default to the enrollment's: when that ends before
+ * it starts, the error is said once, at the discharge (reading it used to
+ * crash on a medication with neither from nor until). */
+static void test_med_dates_of_a_bad_enrollment(void **state)
+{
+	static const char text[] =
+	    "templates = { medication = { sms = \"m\"; }; };\n"
+	    "patients = ( { id = \"p\"; program = \"op\"; start = \"2026-03-08\";\n"
+	    "  discharge = \"2025-03-08\";\n"
+	    "  medications = ( { label = \"night\"; times = [\"02:30\"]; channels = [\"term\"]; } ); },\n"
+	    "  { id = \"q\"; program = \"op\"; start = \"2026-03-08\"; discharge = \"2026-03-10\";\n"
+	    "  medications = ( { label = \"dose\"; times = [\"09:00\"]; channels = [\"term\"];\n"
+	    "    from = \"2026-03-11\"; } ); } );\n"
+	    "channels = ( { name = \"term\"; module = \"console\"; } );\n"
+	    "programs = ( { id = \"op\"; kind = \"OP\"; } );\n";
+	char *path = unit_path(unit_dir, "main.conf");
+	struct errs e = {0};
+	const struct unit_err want[] = {
+		{path, 3, "patients[0] id \"p\": discharge: is before start"},
+		{path, 7, "from: is after the end of the enrollment (until's default)"},
+	};
+
+	(void)state;
+	assert_null(unit_load_text(unit_dir, "main.conf", text, CONF_CALENDAR, &e));
+	unit_expect_errs(&e, want, 2, unit_dir);
+	errs_free(&e);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_nul_byte, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_include_not_regular, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_include_too_large, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_includes_too_large_together, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_include_depth, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_patient_id_rule, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_values_escaped, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_utf8, unit_setup, unit_teardown),
@@ -354,6 +445,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_overlong_paths, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_empty_configuration, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_state_dir_readable, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_med_dates_of_a_bad_enrollment, unit_setup, unit_teardown),
 	};
 
 	int rc;

@@ -125,6 +125,7 @@ static void test_form_bad_leaves_form_unchanged(void **state)
 {
 	struct form f = {0};
 	const char *good = "a=1", *bad = "b=2&c=%zz&d=4";
+	static const char nul[] = "Body=STOP\0 please&b=1";
 
 	(void)state;
 	assert_int_equal(form_parse(&f, good, strlen(good), false), 0);
@@ -133,6 +134,11 @@ static void test_form_bad_leaves_form_unchanged(void **state)
 	want_param(&f, 0, "a", "1", false);
 	assert_int_equal(form_parse(&f, "n%00=1", 6, true), -1);
 	assert_int_equal(f.n, 1);
+	/* a NUL byte would cut the text short: "STOP" of "STOP\0 please" */
+	assert_int_equal(form_parse(&f, nul, sizeof nul - 1, true), -1);
+	assert_int_equal(form_parse(&f, "b=1&\0=x", 7, true), -1);
+	assert_int_equal(f.n, 1);
+	want_param(&f, 0, "a", "1", false);
 	form_free(&f);
 }
 

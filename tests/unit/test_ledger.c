@@ -1,7 +1,9 @@
-/* test_ledger.c - the SQLite ledger's schema 3 (SPEC 8): a version 2
- * ledger with rows is migrated in place, keeping every row and telling
- * where its overrides came from; the new operations (receipts, responses,
- * replies, callback keys, the latest send, derived sends) write and read
+/* test_ledger.c - the SQLite ledger's schemas 3 and 4: a version 2 ledger
+ * with rows is migrated in place, keeping every row and telling where its
+ * overrides came from; the operations of two-way SMS (receipts,
+ * responses, replies, callback keys, the latest send, derived sends) and
+ * of upkeep (who set an override, why and until when; prune; backup; the
+ * read-only peek of `iopd agenda`, which makes no file) write and read
  * back through ledger.h. */
 #include "config.h"
 
@@ -127,7 +129,7 @@ static void test_migrate_v2(void **state)
 	struct seen s;
 
 	(void)state;
-	assert_int_equal(user_version(dir), 3);
+	assert_int_equal(user_version(dir), 4);
 	assert_int_equal(l->ops->get_mark(l), 1764608000);
 	/* every row, as it was, with nothing of schema 3 set */
 	assert_int_equal(l->ops->lookup(l, 1, &r, buf, sizeof buf), 1);
@@ -160,7 +162,7 @@ static void test_migrate_v2(void **state)
 	/* opening it again migrates nothing */
 	l = ledger_sqlite_open(dir, buf, sizeof buf);
 	assert_non_null(l);
-	assert_int_equal(user_version(dir), 3);
+	assert_int_equal(user_version(dir), 4);
 	l->ops->close(l);
 	unit_rmtree(dir);
 }
@@ -174,10 +176,10 @@ static void test_newer_refused(void **state)
 	assert_int_equal(mkdir(dir, 0700), 0);
 	path = unit_path(dir, "ledger.db");
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 5", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_null(ledger_sqlite_open(dir, err, sizeof err));
-	assert_non_null(strstr(err, "schema version 4, newer than this iopd knows (3)"));
+	assert_non_null(strstr(err, "schema version 5, newer than this iopd knows (4)"));
 	free(path);
 	unit_rmtree(dir);
 }
@@ -272,12 +274,269 @@ static void test_twoway_ops(void **state)
 	unit_rmtree(dir);
 }
 
+/* ---- schema 4: who, why, until -------------------------------------------- */
+
+struct ovr_seen {
+	int n;
+	char what[8][160];
+};
+
+static void ovr_full(const struct ledger_ovr *o, void *arg)
+{
+	struct ovr_seen *s = arg;
+
+	snprintf(s->what[s->n++ % 8], sizeof s->what[0], "%s %s %s %ld %s %lld %d",
+	    o->patient, o->source ? o->source : "-", o->author ? o->author : "-", o->uid,
+	    o->reason ? o->reason : "-", (long long)o->until, o->on);
+}
+
+static void test_override_author(void **state)
+{
+	char *dir, err[512];
+	struct ledger *l;
+	struct ledger_ovr a = {OVR_PAUSE, "p-1", NULL, "iopctl", 1764600000, 1, OVR_STAFF,
+		"alice", 1000, "in hospital", 1764700000};
+	struct ledger_ovr b = {OVR_OPTOUT, "p-2", "sms", "reply STOP on sms", 1764600001, 1, OVR_REPLY,
+		NULL, 7, NULL, 0};         /* no author: the uid means nothing */
+	struct ledger_ovr c = {OVR_PAUSE, "p-1", NULL, "pause ended", 1764700000, 0, OVR_STAFF,
+		"iopd", -1, NULL, 0};
+	struct ovr_seen seen;
+
+	(void)state;
+	dir = unit_path(unit_dir, "state");
+	l = ledger_sqlite_open(dir, err, sizeof err);
+	assert_non_null(l);
+	assert_int_equal(l->ops->begin(l), 0);
+	assert_int_equal(l->ops->set_override(l, &a), 0);
+	assert_int_equal(l->ops->set_override(l, &b), 0);
+	assert_int_equal(l->ops->commit(l), 0);
+	memset(&seen, 0, sizeof seen);
+	assert_int_equal(l->ops->overrides(l, ovr_full, &seen), 0);
+	assert_int_equal(seen.n, 2);                /* by kind: opt-outs, then pauses */
+	assert_string_equal(seen.what[0], "p-2 reply STOP on sms - -1 - 0 1");
+	assert_string_equal(seen.what[1], "p-1 iopctl alice 1000 in hospital 1764700000 1");
+	/* lifted by iopd at its end: gone from the overrides, both in the log */
+	assert_int_equal(l->ops->begin(l), 0);
+	assert_int_equal(l->ops->set_override(l, &c), 0);
+	assert_int_equal(l->ops->commit(l), 0);
+	memset(&seen, 0, sizeof seen);
+	assert_int_equal(l->ops->overrides(l, ovr_full, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	memset(&seen, 0, sizeof seen);
+	assert_int_equal(l->ops->history(l, "p-1", rec_cb, ovr_full, reply_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.what[0], "p-1 iopctl alice 1000 in hospital 1764700000 1");
+	assert_string_equal(seen.what[1], "p-1 pause ended iopd -1 - 0 0");
+	l->ops->close(l);
+	free(dir);
+}
+
+/* ---- prune ---------------------------------------------------------------------- */
+
+static void put_rec(struct ledger *l, uint64_t id, const char *status, int64_t at)
+{
+	struct ledger_rec r;
+
+	memset(&r, 0, sizeof r);
+	r.id = id;
+	r.patient = "p-1";
+	r.channel = "sms";
+	r.kind = "medication";
+	r.due = r.event = at;
+	r.expires = at + 3600;
+	r.status = rec_status_parse(status);
+	r.attempts = 1;
+	r.at = at;
+	if (r.status == REC_INFLIGHT)
+		assert_int_equal(l->ops->claim(l, &r), CLAIM_OK);
+	else
+		assert_int_equal(l->ops->record(l, &r), 0);
+}
+
+static long count(const char *dir, const char *sql)
+{
+	char *path = unit_path(dir, "ledger.db");
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long v = -1;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	free(path);
+	return v;
+}
+
+static void test_prune(void **state)
+{
+	char *dir = unit_path(unit_dir, "state"), err[512];
+	struct ledger *l = ledger_sqlite_open(dir, err, sizeof err);
+	struct ledger_reply rp = {9, "p-1", "sms", "stop", 1000, 0, 0, 0};
+	struct ledger_ovr o = {OVR_OPTOUT, "p-1", "sms", "reply STOP on sms", 1000, 1, OVR_REPLY};
+	uint64_t id;
+	long n, total = 0;
+
+	(void)state;
+	assert_non_null(l);
+	assert_int_equal(l->ops->begin(l), 0);
+	for (id = 1; id <= 25; id++)               /* old and settled: go */
+		put_rec(l, id, id % 2 ? "sent" : "skipped", 1000 + (int64_t)id);
+	put_rec(l, 100, "retry", 1000);            /* old but open: stays */
+	put_rec(l, 101, "inflight", 1000);
+	put_rec(l, 102, "sent", 5000);             /* recent: stays */
+	assert_int_equal(l->ops->reply(l, &rp), 0);
+	rp.id = 10;
+	rp.at = 6000;
+	assert_int_equal(l->ops->reply(l, &rp), 0);
+	assert_int_equal(l->ops->callback_mark(l, "sms/SM1:delivered", 1000), 0);
+	assert_int_equal(l->ops->callback_mark(l, "sms/SM2:delivered", 6000), 0);
+	assert_int_equal(l->ops->set_override(l, &o), 0);
+	assert_int_equal(l->ops->commit(l), 0);
+	assert_int_equal(count(dir, "SELECT count(*) FROM outcome"), 27);   /* the claim has none */
+	/* steps of at most 10 reminders, 10 replies, 10 keys */
+	do {
+		assert_int_equal(l->ops->begin(l), 0);
+		n = l->ops->prune(l, 4000, 10);
+		assert_int_equal(l->ops->commit(l), 0);
+		assert_true(n >= 0 && n <= 30);
+		total += n;
+	} while (n > 0);
+	assert_int_equal(total, 25 + 1 + 1);
+	assert_int_equal(count(dir, "SELECT count(*) FROM reminder"), 3);
+	assert_int_equal(count(dir, "SELECT count(*) FROM outcome"), 2);
+	assert_int_equal(count(dir, "SELECT count(*) FROM reply"), 1);
+	assert_int_equal(count(dir, "SELECT count(*) FROM callback"), 1);
+	assert_int_equal(count(dir, "SELECT count(*) FROM override"), 1);
+	assert_int_equal(count(dir, "SELECT count(*) FROM override_log"), 1);
+	l->ops->close(l);
+	free(dir);
+}
+
+/* ---- backup and peek ---------------------------------------------------------------- */
+
+static int file_there(const char *dir, const char *name)
+{
+	char *p = unit_path(dir, name);
+	int r = access(p, F_OK) == 0;
+
+	free(p);
+	return r;
+}
+
+static void test_backup(void **state)
+{
+	char *dir = unit_path(unit_dir, "state"), *copy = unit_path(unit_dir, "copy.db"), err[512];
+	struct ledger *l = ledger_sqlite_open(dir, err, sizeof err), *b;
+	struct ledger_rec r;
+	char buf[1024];
+	int64_t bytes = 0;
+	int fd;
+
+	(void)state;
+	assert_non_null(l);
+	assert_int_equal(l->ops->begin(l), 0);
+	put_rec(l, 42, "sent", 1000);
+	assert_int_equal(l->ops->commit(l), 0);
+	fd = open(copy, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(l->ops->backup(l, copy, &bytes, err, sizeof err), 0);
+	assert_true(bytes > 0);
+	/* the copy: a ledger of its own, with the same identity and rows */
+	{
+		char *rdir = unit_path(unit_dir, "restored"), *dst = unit_path(rdir, "ledger.db");
+		assert_int_equal(mkdir(rdir, 0700), 0);
+		assert_int_equal(rename(copy, dst), 0);
+		b = ledger_sqlite_open(rdir, err, sizeof err);
+		assert_non_null(b);
+		assert_string_equal(b->ops->identity(b), l->ops->identity(l));
+		assert_int_equal(b->ops->lookup(b, 42, &r, buf, sizeof buf), 1);
+		assert_int_equal(r.status, REC_SENT);
+		b->ops->close(b);
+		free(dst);
+		free(rdir);
+	}
+	l->ops->close(l);
+	free(copy);
+	free(dir);
+}
+
+static void test_peek(void **state)
+{
+	char *dir = unit_path(unit_dir, "state"), *none = unit_path(unit_dir, "none"), err[512], buf[1024];
+	char *wal = unit_path(dir, "ledger.db-wal"), *db_path = unit_path(dir, "ledger.db");
+	struct ledger_ovr o = {OVR_PAUSE, "p-1", NULL, "iopctl", 1000, 1, OVR_STAFF, "alice", 1000, NULL, 0};
+	struct ledger *l, *p;
+	struct ledger_rec r;
+	struct seen s;
+	sqlite3 *db;
+
+	(void)state;
+	/* no state folder, or no ledger in it: nothing, and nothing made */
+	assert_int_equal(ledger_sqlite_peek(none, &p, err, sizeof err), 0);
+	assert_int_equal(access(none, F_OK), -1);
+	assert_int_equal(mkdir(none, 0700), 0);
+	assert_int_equal(ledger_sqlite_peek(none, &p, err, sizeof err), 0);
+	assert_false(file_there(none, "ledger.db"));
+	/* beside a writer: through its -wal and -shm */
+	l = ledger_sqlite_open(dir, err, sizeof err);
+	assert_non_null(l);
+	assert_int_equal(l->ops->begin(l), 0);
+	put_rec(l, 7, "sent", 1000);
+	assert_int_equal(l->ops->set_override(l, &o), 0);
+	assert_int_equal(l->ops->commit(l), 0);
+	assert_true(file_there(dir, "ledger.db-wal") && file_there(dir, "ledger.db-shm"));
+	assert_int_equal(ledger_sqlite_peek(dir, &p, err, sizeof err), 1);
+	memset(&s, 0, sizeof s);
+	assert_int_equal(p->ops->overrides(p, ovr_cb, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(p->ops->lookup(p, 7, &r, buf, sizeof buf), 1);
+	/* the writer goes on beside it, and the reader sees the new rows */
+	assert_int_equal(l->ops->begin(l), 0);
+	put_rec(l, 8, "sent", 1001);
+	assert_int_equal(l->ops->commit(l), 0);
+	assert_int_equal(p->ops->lookup(p, 8, &r, buf, sizeof buf), 1);
+	p->ops->close(p);
+	/* the writer stopped: the file alone, and no -wal or -shm made */
+	l->ops->close(l);
+	assert_false(file_there(dir, "ledger.db-wal") || file_there(dir, "ledger.db-shm"));
+	assert_int_equal(ledger_sqlite_peek(dir, &p, err, sizeof err), 1);
+	assert_int_equal(p->ops->lookup(p, 8, &r, buf, sizeof buf), 1);
+	assert_int_equal(r.status, REC_SENT);
+	p->ops->close(p);
+	assert_false(file_there(dir, "ledger.db-wal") || file_there(dir, "ledger.db-shm"));
+	/* a -wal without its -shm: not read (SQLite would make the -shm) */
+	assert_int_equal(close(open(wal, O_WRONLY | O_CREAT, 0600)), 0);
+	assert_int_equal(ledger_sqlite_peek(dir, &p, err, sizeof err), -1);
+	assert_non_null(strstr(err, "ledger.db-wal is there without"));
+	assert_false(file_there(dir, "ledger.db-shm"));
+	assert_int_equal(unlink(wal), 0);
+	/* an older schema (the daemon migrates it at its start): said, not read */
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_false(file_there(dir, "ledger.db-wal") || file_there(dir, "ledger.db-shm"));
+	assert_int_equal(ledger_sqlite_peek(dir, &p, err, sizeof err), -1);
+	assert_non_null(strstr(err, "schema version 3, this iopd reads 4"));
+	free(wal);
+	free(db_path);
+	free(dir);
+	free(none);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_migrate_v2, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_newer_refused, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_twoway_ops, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_override_author, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_prune, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_backup, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_peek, unit_setup, unit_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

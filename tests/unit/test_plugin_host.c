@@ -298,7 +298,7 @@ static void test_configure_ok_then_free_unstarted(void **state)
 static void test_secret_read_file(void **state)
 {
 	char err[512];
-	char *s;
+	char *s, *big;
 
 	(void)state;
 	write_file(tmp_path("s1"), "abc\n\n", 0600);
@@ -327,6 +327,22 @@ static void test_secret_read_file(void **state)
 
 	assert_null(secret_read_file(tmp, err, sizeof err));
 	assert_contains(err, "not a regular file");
+
+	/* 64 KiB is the most a secret may be; one byte more is refused */
+	big = xmalloc(64 * 1024 + 2);
+	memset(big, 'k', 64 * 1024 + 1);
+	big[64 * 1024] = '\0';
+	write_file(tmp_path("s5"), big, 0600);
+	s = secret_read_file(tmp_path("s5"), err, sizeof err);
+	assert_non_null(s);
+	assert_int_equal(strlen(s), 64 * 1024);
+	free(s);
+	big[64 * 1024] = 'k';
+	big[64 * 1024 + 1] = '\0';
+	write_file(tmp_path("s5"), big, 0600);
+	assert_null(secret_read_file(tmp_path("s5"), err, sizeof err));
+	assert_contains(err, "is larger than 65536 bytes: not a secret");
+	free(big);
 }
 
 /* A symbolic link is refused, whatever it points to: the mode and owner

@@ -354,6 +354,14 @@ static void test_twilio_callbacks(void **state)
 	    "ErrorCode=not-a-number")), 0);
 	assert_int_equal(o.receipt, IOPD_RECEIPT_INTERIM);
 	assert_null(o.reason);
+	/* a "code" as long as a phone number is no reason to keep */
+	assert_int_equal(cb(0, "status", &o, &b, PAIRS("MessageSid=SMab", "MessageStatus=failed",
+	    "ErrorCode=15557770001")), 0);
+	assert_int_equal(o.receipt, IOPD_RECEIPT_FAILED);
+	assert_null(o.reason);
+	assert_int_equal(cb(0, "status", &o, &b, PAIRS("MessageSid=SMab", "MessageStatus=failed",
+	    "ErrorCode=123456")), 0);
+	assert_string_equal(o.reason, "twilio 123456");
 	/* malformed */
 	assert_int_equal(cb(0, "status", &o, &b, PAIRS("MessageStatus=delivered")), -1);
 	assert_int_equal(cb(0, "status", &o, &b, PAIRS("MessageSid=SMab")), -1);

@@ -310,6 +310,16 @@ static void test_replies(void **state)
 	assert_string_equal(r.reason, "SMTP 550");
 	reply(&r, CURLE_SEND_ERROR, 550, "550 4.1.1 wrong class\r\n");
 	assert_string_equal(r.reason, "SMTP 550");
+	/* RFC 3463: 1 to 3 digits a part, so no echoed number gets through
+	 * (found by tests/fuzz/fuzz_smtp) */
+	reply(&r, CURLE_SEND_ERROR, 550, "550 5.1.15551234567 <alex@example.org>\r\n");
+	assert_string_equal(r.reason, "SMTP 550");
+	reply(&r, CURLE_SEND_ERROR, 550, "550 5..1 empty subject\r\n");
+	assert_string_equal(r.reason, "SMTP 550");
+	reply(&r, CURLE_SEND_ERROR, 550, "550 5.7.1.2 four parts\r\n");
+	assert_string_equal(r.reason, "SMTP 550");
+	reply(&r, CURLE_SEND_ERROR, 554, "554 5.123.456\r\n");
+	assert_string_equal(r.reason, "SMTP 554 5.123.456");
 }
 
 int main(void)

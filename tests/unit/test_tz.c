@@ -249,7 +249,7 @@ struct tzif_spec {
 	const int32_t *types;
 	int leaps;
 	const char *footer;
-	size_t truncate;          /* write only this many bytes, if nonzero */
+	size_t truncate;          /* the file's length, if nonzero: cut short, or grown with zeros */
 };
 
 static void put32(FILE *f, uint32_t v)
@@ -335,6 +335,8 @@ static int setup_tzdir(void **state)
 		{"Trunc", '2', 3, close_at, close_idx, 2, close_types, 0, "<+05>-5", 100},
 		{"BadFooter", '2', 0, NULL, NULL, 2, t2, 0, "AAA3BBB,M13.1.0,M11.1.0", 0},
 		{"NoEnd", '2', 0, NULL, NULL, 2, t2, 0, "AAA3BBB,M3.2.0", 0},
+		/* a zone file is never megabytes: refused before it is read */
+		{"Huge", '2', 0, NULL, NULL, 1, t0, 0, "UTC0", (1 << 20) + 1},
 	};
 	char path[512];
 	FILE *f;
@@ -478,6 +480,7 @@ static void test_tzdir_bad_files(void **state)
 		{"Test/BadFooter", "bad TZ string footer"},
 		{"Test/NoEnd", "bad TZ string footer"},
 		{"Test/Text", "not a TZif file"},
+		{"Test/Huge", "File too large"},
 	};
 
 	(void)state;
