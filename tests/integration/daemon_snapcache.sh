@@ -11,7 +11,8 @@
 #   * the first start writes the cache (mode 0600); the agenda with it is
 #     byte for byte the agenda without it, warnings included;
 #   * a reload of the same configuration, and the next start, take the
-#     patients from it;
+#     patients from it, with where each one's entry is (iopctl resume of a
+#     patient `paused = true` names its file and line);
 #   * a patients file edited to the same size and modification time: the
 #     reload reads the patients again, and the agenda shows the edit;
 #   * a cache file others may read is not used (and is replaced by one
@@ -43,6 +44,7 @@ for f in 0 1 2; do
 		echo "patients = ("
 		for i in $(seq $((f * 100 + 1)) $((f * 100 + 100))); do
 			lang=; [ "$i" = 150 ] && lang=' language = "zz";'
+			[ "$i" = 250 ] && lang=' paused = true;'
 			printf '  { id = "p-%05d"; program = "iop"; start = "2026-12-%02d";%s medications = ( { label = "dose"; times = ["08:00"]; channels = ["term"]; } ); }%s\n' \
 				"$i" $((i % 28 + 1)) "$lang" "$([ "$i" -lt $((f * 100 + 100)) ] && echo ,)"
 		done
@@ -109,6 +111,11 @@ stop_iopd a
 # --- the next start reads the cache the reload wrote ---------------------------------
 start_iopd a "$CONF" "$CLOCK" || { fail "iopd did not start again"; finish; }
 check "the next start takes the patients from the cache" test "$(from_cache)" -eq 1
+# a patient's entry (file and line) comes from the cache too: iopctl says it
+line=$(grep -n '"p-00250"' "$T/patients/2.conf" | cut -d: -f1)
+RC=0; ctl a resume p-00250 >"$T/resume.out" 2>&1 || RC=$?
+check "... with each patient's entry: resume names $T/patients/2.conf:$line" \
+	sh -c "[ $RC = 1 ] && grep -qF 'paused = true in its entry at $T/patients/2.conf:$line' '$T/resume.out'"
 stop_iopd a
 
 # --- a cache others may read is not used, and is replaced -----------------------------

@@ -111,6 +111,21 @@ static void daemon_load(bool expect_hit)
 	errs_free(&e);
 }
 
+/* Each patient's entry (file and line, for iopctl's messages) and
+ * configured pause are the same in both snapshots. */
+static void same_entries(const struct snapshot *a, const struct snapshot *b)
+{
+	size_t i;
+
+	assert_int_equal(a->npatients, b->npatients);
+	for (i = 0; i < a->npatients; i++) {
+		assert_non_null(a->patients[i].file);
+		assert_string_equal(a->patients[i].file, b->patients[i].file);
+		assert_int_equal(a->patients[i].line, b->patients[i].line);
+		assert_int_equal(a->patients[i].paused, b->patients[i].paused);
+	}
+}
+
 /* A load as the agenda's; its agenda must be that of a load without any
  * cache, and the cache used or not as `expect_hit` says. */
 static void agenda_load(bool expect_hit, bool map)
@@ -128,6 +143,7 @@ static void agenda_load(bool expect_hit, bool map)
 	a = agenda_of(s, &e);
 	b = agenda_of(plain, &e2);
 	assert_string_equal(a, b);
+	same_entries(s, plain);
 	assert_non_null(strstr(a, "language \"zz\" (1 patient)"));   /* said again from the cache */
 	assert_non_null(strstr(a, "\"patient\":\"p-3\""));
 	free(a);
@@ -324,6 +340,10 @@ static void test_not_private(void **st)
 	assert_int_equal(chmod(cf, 0640), 0);
 	agenda_load(false, true);
 	assert_int_equal(chmod(cf, 0604), 0);
+	agenda_load(false, true);
+	assert_int_equal(chmod(cf, 0620), 0);  /* others may write it, not read it */
+	agenda_load(false, true);
+	assert_int_equal(chmod(cf, 0602), 0);
 	agenda_load(false, true);
 	assert_int_equal(chmod(cf, 0600), 0);
 	agenda_load(true, true);
