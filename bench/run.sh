@@ -148,7 +148,7 @@ w1() {
 
   # warm-up runs, which also check the counts at full size
   pin "$IOPD" -t -c "$conf" >&2 2>/dev/null || die "iopd -t failed"
-  rows=$(pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 2>/dev/null | wc -l)
+  rows=$(pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 --no-ledger 2>/dev/null | wc -l)
   [ "$rows" -eq "$expect" ] || die "W1: iopd agenda printed $rows rows, expected $expect"
   n=$(pin remind -q -b1 "$d/calendar.rem" 2027-01-11 '*7' | grep -c ' [gm][123]$')
   [ "$n" -eq "$expect" ] || die "W1: Remind printed $n occurrences, expected $expect"
@@ -156,15 +156,15 @@ w1() {
   # the patients cache a running daemon keeps; the agenda with it is the
   # agenda without it, byte for byte
   cache_warm "$conf"
-  pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 2>"$td/agenda-cached.err" | md5sum >"$td/agenda-cached.md5"
-  without_cache "$conf" pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 2>"$td/agenda-fresh.err" |
+  pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 --no-ledger 2>"$td/agenda-cached.err" | md5sum >"$td/agenda-cached.md5"
+  without_cache "$conf" pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 --no-ledger 2>"$td/agenda-fresh.err" |
     md5sum >"$td/agenda-fresh.md5"
   cmp -s "$td/agenda-cached.md5" "$td/agenda-fresh.md5" && cmp -s "$td/agenda-cached.err" "$td/agenda-fresh.err" ||
     die "W1: the agenda with the patients cache differs from the agenda without it"
   log "W1: the agenda with the daemon's patients cache = without it ($(cut -c1-12 "$td/agenda-cached.md5"))"
 
   : >"$td/check"; : >"$td/agenda"; : >"$td/load"; : >"$td/remind"; : >"$td/remtz"; : >"$td/dateutil"
-  : >"$td/phones"; : >"$td/nocache"
+  : >"$td/phones"; : >"$td/nocache"; : >"$td/ledger"
   local phones=
   if [ "$W1_PHONES" = 1 ]; then
     phones=$(calendar_phones "$P")/iopd.conf
@@ -176,12 +176,15 @@ w1() {
     if [ -n "$phones" ]; then
       walltime pin "$IOPD" -t -c "$phones" >>"$td/phones"; echo >>"$td/phones"
     fi
-    walltime pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 >>"$td/agenda"; echo >>"$td/agenda"
+    walltime pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 --no-ledger >>"$td/agenda"; echo >>"$td/agenda"
     # an empty window: configuration load + positioning every stream, no rows
-    walltime pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-11 >>"$td/load"; echo >>"$td/load"
+    walltime pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-11 --no-ledger >>"$td/load"; echo >>"$td/load"
     # the agenda of a configuration no daemon has cached
-    without_cache "$conf" walltime pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 >>"$td/nocache"
+    without_cache "$conf" walltime pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 --no-ledger >>"$td/nocache"
     echo >>"$td/nocache"
+    # as a user runs it beside the daemon: each row's status looked up in
+    # its ledger (which the daemon that wrote the cache left in state_dir)
+    walltime pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 >>"$td/ledger"; echo >>"$td/ledger"
     walltime pin remind -q -b1 "$d/calendar.rem" 2027-01-11 '*7' >>"$td/remind"; echo >>"$td/remind"
     if [ "$r" -le "$RUNS_SLOW" ]; then
       if [ "$W1_REMIND_TZ" = 1 ]; then
@@ -202,12 +205,15 @@ w1() {
   record $w "iopd agenda wall (s)" "$td/agenda" s "$expect rows, jsonl to /dev/null; patients from the daemon's cache" >/dev/null
   s_load=$(record $w "iopd agenda empty window (s)" "$td/load" s "config load (cache) + stream seek, no rows")
   record $w "iopd agenda wall, no patients cache (s)" "$td/nocache" s "$expect rows; every patient read" >/dev/null
+  record $w "iopd agenda wall, beside the ledger (s)" "$td/ledger" s "$expect rows; without --no-ledger: a ledger lookup per row" >/dev/null
   rates "$td/agenda" "$expect" "$td/agenda.rate"
   rates "$td/remind" "$expect" "$td/remind.rate"
   rates "$td/dateutil" "$expect" "$td/dateutil.rate"
   s_agenda=$(record $w "iopd agenda" "$td/agenda.rate" rows/s "whole process")
   rates "$td/nocache" "$expect" "$td/nocache.rate"
   record $w "iopd agenda, no patients cache" "$td/nocache.rate" rows/s "whole process" >/dev/null
+  rates "$td/ledger" "$expect" "$td/ledger.rate"
+  record $w "iopd agenda, beside the ledger" "$td/ledger.rate" rows/s "whole process" >/dev/null
   s_rem=$(record $w "Remind plain (-q -b1 '*7')" "$td/remind.rate" occ/s "whole process, local times only")
   if [ -s "$td/remtz" ]; then
     rates "$td/remtz" "$expect" "$td/remtz.rate"
@@ -572,11 +578,11 @@ wm() {
   expect=$((17 * P_BIG))
   log "WM: $P_BIG patients ($(ls "$d/patients" | wc -l) files)"
   pin "$IOPD" -t -c "$conf" >/dev/null 2>&1 || die "iopd -t failed on $conf"
-  rows=$(pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 2>/dev/null | wc -l)
+  rows=$(pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 --no-ledger 2>/dev/null | wc -l)
   [ "$rows" -eq "$expect" ] || die "WM: iopd agenda printed $rows rows, expected $expect"
   cache_warm "$conf"
   : >"$td/nocache"
-  without_cache "$conf" walltime pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 >>"$td/nocache"
+  without_cache "$conf" walltime pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 --no-ledger >>"$td/nocache"
   echo >>"$td/nocache"
   local cpu=()
   [ "$PIN" = 1 ] && cpu=(taskset -c 1)
@@ -586,7 +592,7 @@ wm() {
     line=$(/usr/bin/time -f 'TIME %e %M' -o /dev/stdout "${cpu[@]}" "$IOPD" -t -c "$conf" 2>/dev/null |
       sed -n 's/^TIME //p')
     echo "${line% *}" >>"$td/check"; echo "${line#* }" >>"$td/peak"
-    walltime pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 >>"$td/agenda"; echo >>"$td/agenda"
+    walltime pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 --no-ledger >>"$td/agenda"; echo >>"$td/agenda"
     log "WM round $r: iopd -t ${line% *} s, peak ${line#* } KiB"
   done
   local s_check s_peak
