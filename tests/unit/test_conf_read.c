@@ -195,8 +195,8 @@ static void test_valid(void **state)
 		"*a = 1; a-b_c* = 2; A9 = 3;",
 		"/* open\n comment */ a = 1; // tail\n",
 		"a\n=\n1\n;\nb\n=\n{\n}\n",
-		"patients = ( { id = \"a\"; }, { id = \"b\"; } );\n"
-		"x = 1;\npatients = ( { id = \"c\"; } );\npatients = ();\n",
+		("patients = ( { id = \"a\"; }, { id = \"b\"; } );\n"
+		 "x = 1;\npatients = ( { id = \"c\"; } );\npatients = ();\n"),
 		"patients = [ 1, 2 ];\npatients = { a = 1; };\npatients = ( 1, \"x\", ( ), [ 3 ] );",
 		"patients*2 = ( { id = \"a\"; } );",
 		"g = { patients = ( { id = 1; } ); };",
