@@ -26,8 +26,9 @@ int conf_parse_rules(struct conf_ctx *c, const config_setting_t *list, struct ru
  * else `fallback` (a kind's default); reports a missing template. */
 int conf_template_ref(struct conf_ctx *c, const config_setting_t *g, const char *key,
     const char *fallback, int32_t *out);
-/* Fills rule->chan (channel indexes in name order) from rule->channels. */
-void conf_rule_channels(const struct snapshot *s, struct rule *r);
+/* Fills rule->chan (channel indexes in name order) from rule->channels:
+ * one array per set of channels, shared by the rules that have it. */
+void conf_rule_channels(struct conf_ctx *c, struct rule *r);
 
 /* Checks run once everything is parsed: discreet texts, SMS lengths. */
 int conf_check_templates(struct conf_ctx *c, const config_setting_t *group);
