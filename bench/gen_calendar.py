@@ -3,7 +3,8 @@
 Synthetic reminder calendar: P patients x (3 weekly group-session series + 2 daily
 medication times) in 5 time zones, 12-week enrollment, starts staggered over 4 weeks.
 
-Writes (deterministic, no randomness) into OUTDIR (argv[2], default bench/data):
+Writes (deterministic, no randomness) into OUTDIR (argv[2], default bench/data; with a third
+argument --tsv-only, the TSV alone: the 1,000,000-patient size needs no Remind files):
   data/patients.tsv      one line per patient: pid tz start end g1=MO@18:00 ... m2=*@20:00
   data/calendar.rem      Remind: one REM line per series (5 per patient), floating local time
   data/calendar-tz.rem   Remind, same, MSG prints the UTC time via tzconvert()
@@ -17,6 +18,7 @@ P = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
 here = os.path.dirname(os.path.abspath(__file__))
 # bench/ adaptation: the output folder is the second argument (default bench/data)
 out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "data")
+tsv_only = len(sys.argv) > 3 and sys.argv[3] == "--tsv-only"
 os.makedirs(out, exist_ok=True)
 
 ZONES = ["America/New_York", "America/Chicago", "America/Los_Angeles",
@@ -31,8 +33,8 @@ def hm(minutes):
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 with open(os.path.join(out, "patients.tsv"), "w") as tsv, \
-     open(os.path.join(out, "calendar.rem"), "w") as rem, \
-     open(os.path.join(out, "calendar-tz.rem"), "w") as remtz:
+     open(os.devnull if tsv_only else os.path.join(out, "calendar.rem"), "w") as rem, \
+     open(os.devnull if tsv_only else os.path.join(out, "calendar-tz.rem"), "w") as remtz:
     for i in range(1, P + 1):
         pid = f"p{i:06d}"
         tz = ZONES[i % len(ZONES)]
@@ -45,7 +47,7 @@ with open(os.path.join(out, "patients.tsv"), "w") as tsv, \
         series += [("m1", "*", m1), ("m2", "*", m2)]
         tsv.write("\t".join([pid, tz, start.isoformat(), end.isoformat()] +
                             [f"{n}={d}@{hm(t)}" for n, d, t in series]) + "\n")
-        for n, d, t in series:
+        for n, d, t in ([] if tsv_only else series):
             day = "" if d == "*" else REMDAY[d] + " "
             head = f"REM {day}FROM {start.isoformat()} UNTIL {end.isoformat()} AT {hm(t)} MSG "
             rem.write(f"{head}{pid} {n}\n")

@@ -16,6 +16,9 @@
       the week 2027-01-11..17).  --shift-days moves every enrollment (a multiple of 7
       keeps the weekdays) so that nothing falls due while a daemon holds it.
       --empty writes the same daemon/channels/templates/programs with no patients.
+      --phones gives every patient a phone number (distinct, in four notations: national
+      "(312) 234-5678" and "312-234-5678" read in default_country US, "+1 312 234 5678",
+      "+13122345678"; real area codes, never 555), each checked by libphonenumber at load.
   gen_iopd.py burst OUTDIR --n N --due EPOCH
       W2: N patients, each with ONE session reminder due at EPOCH (whole seconds):
       one program, daily session at a minute boundary E >= due + 10 min, rule
@@ -30,7 +33,9 @@
       inbound block (listen and public_url http://ADDR:PORT) that takes their
       status callbacks.
 Common: --url URL (the sink), --concurrency C, --state DIR (state_dir and the
-control socket), --key FILE (webhook HMAC key file; omitted: unsigned),
+control socket), --key FILE (webhook HMAC key file; omitted: unsigned), --split N
+(the patients in files of N each, OUTDIR/patients/NNNN.conf, read through
+@include "patients/*.conf": one file may hold at most 64 MiB, about 250,000 patients),
 --daemon-extra TEXT (settings added to the daemon group: a PostgreSQL ledger).
 Writes OUTDIR/iopd.conf and OUTDIR/patients.conf (mode 0600, as iopd requires),
 and for burst/spread OUTDIR/dues.tsv (patient, due epoch).
@@ -62,6 +67,8 @@ ap.add_argument("--sms-n", type=int, default=0)
 ap.add_argument("--sms-due", type=int)
 ap.add_argument("--sms-token")
 ap.add_argument("--listen")
+ap.add_argument("--phones", action="store_true")
+ap.add_argument("--split", type=int, default=0)
 ap.add_argument("--before", default="0s",
                 help='calendar: the session rule\'s lead ("0s": one agenda row per session; '
                      'daemons use "2h", as "0s" reminders are never sent)')
@@ -96,6 +103,7 @@ daemon = {{
   quiet_hours = {{ from = "00:00"; to = "00:00"; }};
   catch_up = "2h";
   clinic_phone = "+13125559999";
+  default_country = "US";
   {a.daemon_extra}
 }};
 channels = (
@@ -110,20 +118,48 @@ templates = {{
 programs = (
 {programs}
 );
-@include "patients.conf"
+@include "{'patients/*.conf' if a.split else 'patients.conf'}"
 """
+
+
+def write_private(path, lines):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("patients = (\n")
+        f.write(",\n".join(lines))
+        f.write("\n);\n")
 
 
 def write(programs, patients_lines):
     with open(os.path.join(a.outdir, "iopd.conf"), "w") as f:
         f.write(head(",\n".join(programs)))
-    p = os.path.join(a.outdir, "patients.conf")
-    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write("patients = (\n")
-        f.write(",\n".join(patients_lines))
-        f.write("\n);\n")
+    if not a.split:
+        write_private(os.path.join(a.outdir, "patients.conf"), patients_lines)
+        return
+    folder = os.path.join(a.outdir, "patients")
+    if os.path.isdir(folder):
+        for old in os.listdir(folder):
+            os.unlink(os.path.join(folder, old))
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    for k in range(0, max(len(patients_lines), 1), a.split):
+        write_private(os.path.join(folder, f"{k // a.split:04d}.conf"), patients_lines[k:k + a.split])
+
+
+# Area codes and exchanges libphonenumber takes as numbers in use (never 555, no N11).
+AREAS = ["312", "773", "415", "212", "646", "617", "202", "305", "713", "206"]
+EXCHANGES = [e for e in range(200, 1000) if e % 100 != 11 and e != 555]
+
+
+def phone(i):
+    """Patient i's number, distinct for i < 10 x 10,000 x len(EXCHANGES) (79 million)."""
+    area = AREAS[i % len(AREAS)]
+    r = i // len(AREAS)
+    exch = EXCHANGES[(r // 10000) % len(EXCHANGES)]
+    line = (r * 7919) % 10000           # 7919 is prime to 10,000: r -> line is one to one
+    n = (area, f"{exch:03d}", f"{line:04d}")
+    return [f"({n[0]}) {n[1]}-{n[2]}", f"{n[0]}-{n[1]}-{n[2]}", f"+1 {n[0]} {n[1]} {n[2]}",
+            f"+1{n[0]}{n[1]}{n[2]}"][i % 4]
 
 
 def hhmm(t):
@@ -151,7 +187,8 @@ def calendar_parts(tsv, shift):
             med = ", ".join(
                 f'{{ label = "{m.split("=")[0]}"; times = ["{m.split("@")[1]}"]; channels = ["hook"]; }}'
                 for m in meds)
-            pats.append(f'  {{ id = "{pid}"; first_name = "Pat"; timezone = "{tz}"; program = "{progs[k]}";'
+            ph = f' phone = "{phone(len(pats))}";' if a.phones else ""
+            pats.append(f'  {{ id = "{pid}"; first_name = "Pat";{ph} timezone = "{tz}"; program = "{progs[k]}";'
                         f' start = "{start}";{disch} medications = ( {med} ); }}')
     plist = []
     for k in order:

@@ -13,7 +13,9 @@
 
 #include "conf.h"
 #include "conf_parts.h"
+#include "conf_read.h"
 #include "conf_source.h"
+#include "snapcache.h"
 #include "conf_text.h"
 #include "lang.h"
 #include "log.h"
@@ -97,22 +99,22 @@ static int parse_metrics(struct conf_ctx *c, const config_setting_t *g)
 	int bad = conf_string(c, g, "metrics_file", false, &file) == CONF_BAD;
 
 	if (file && file[0] != '/') {
-		errs_set(c->errs, config_setting_get_member(g, "metrics_file"),
+		errs_set(c->errs, conf_member(g, "metrics_file"),
 		    "daemon.metrics_file must be an absolute path, e.g. "
 		    "\"/var/lib/prometheus/node-exporter/iopd.prom\"");
 		bad++;
 	} else if (file) {
 		s->metrics_file = file;
 		if (strlen(file) < 5 || strcmp(file + strlen(file) - 5, ".prom") != 0)
-			warn_set(c->errs, config_setting_get_member(g, "metrics_file"),
+			warn_set(c->errs, conf_member(g, "metrics_file"),
 			    "daemon.metrics_file: node_exporter's textfile collector only reads "
 			    "files ending in .prom");
 	}
-	if (config_setting_get_member(g, "metrics_interval")) {
+	if (conf_member(g, "metrics_interval")) {
 		if (exact_secs(c, g, "metrics_interval", &every)) {
 			bad++;
 		} else if (every < 1 || every > 86400) {
-			errs_set(c->errs, config_setting_get_member(g, "metrics_interval"),
+			errs_set(c->errs, conf_member(g, "metrics_interval"),
 			    "daemon.metrics_interval must be between 1s and 24h");
 			bad++;
 		} else {
@@ -154,7 +156,7 @@ static int parse_retention(struct conf_ctx *c, const config_setting_t *g)
  * ("(312) 555-0101") are read in. */
 static int parse_country(struct conf_ctx *c, const config_setting_t *g)
 {
-	const config_setting_t *cs = config_setting_get_member(g, "default_country");
+	const config_setting_t *cs = conf_member(g, "default_country");
 	const char *v = NULL;
 	char up[4];
 	size_t i;
@@ -181,9 +183,9 @@ static int parse_clinic_phone(struct conf_ctx *c, const config_setting_t *g)
 	struct phone_result pc;
 
 	if (conf_string(c, g, "clinic_phone", false, &phone) != CONF_OK)
-		return config_setting_get_member(g, "clinic_phone") != NULL;
+		return conf_member(g, "clinic_phone") != NULL;
 	if (phone_check(phone, c->snap->default_country, &pc) != 0) {
-		errs_set(c->errs, config_setting_get_member(g, "clinic_phone"),
+		errs_set(c->errs, conf_member(g, "clinic_phone"),
 		    "daemon.clinic_phone: \"%s\" is not a valid phone number: %s", phone, pc.why);
 		return 1;
 	}
@@ -202,7 +204,7 @@ static int parse_clinic_phone(struct conf_ctx *c, const config_setting_t *g)
  * (the main file): where a message about a default value points. */
 static const config_setting_t *daemon_key(const config_setting_t *g, const char *key)
 {
-	const config_setting_t *k = g ? config_setting_get_member(g, key) : NULL;
+	const config_setting_t *k = g ? conf_member(g, key) : NULL;
 
 	return k ? k : g;
 }
@@ -296,7 +298,7 @@ static int parse_daemon(struct conf_ctx *c, const config_setting_t *g)
 	bad += exact_secs(c, g, "medication_grace", &s->medication_grace);
 	bad += conf_string(c, g, "log_level", false, &level) == CONF_BAD;
 	if (level && (s->log_level = log_parse_level(level)) < 0) {
-		errs_set(c->errs, config_setting_get_member(g, "log_level"),
+		errs_set(c->errs, conf_member(g, "log_level"),
 		    "daemon.log_level: unknown level \"%s\" (err, warning, notice, info or debug)", level);
 		bad++;
 	}
@@ -354,18 +356,80 @@ static void syntax_error(config_t *cfg, const struct conf_source *src, const cha
 		    f ? f : path, line);
 }
 
-static int read_tree(config_t *cfg, const char *path, struct conf_source *src, struct errs *e)
+/* libconfig's tree of the text, or NULL after a syntax error. */
+static config_setting_t *libconfig_tree(config_t *cfg, const char *path, struct conf_source *src,
+    struct errs *e)
 {
-	config_init(cfg);
-	e->src = src;                  /* errors in the includes sort by file too */
-	if (conf_source_load(src, path, e) != 0)
-		return -1;
 	/* patients = ( ... ) in several files: one list (conf_text.h) */
 	conf_text_merge(&src->text, "patients");
 	if (config_read_string(cfg, src->text.s))
-		return 0;
+		return config_root_setting(cfg);
 	syntax_error(cfg, src, path, e);
-	return -1;
+	return NULL;
+}
+
+/* The tree: iopd's reader (conf_read.h) when it takes the text, else
+ * libconfig, whose diagnostics a text it does not take gets.  `lazy`:
+ * the patients lists are skimmed, for the cache (read_patients_from).
+ * Returns the root, or NULL. */
+static config_setting_t *read_tree(config_t *cfg, const char *path, struct conf_source *src,
+    struct errs *e, struct conf_reader **reader, bool lazy)
+{
+	config_init(cfg);
+	*reader = NULL;
+	e->src = src;                  /* errors in the includes sort by file too */
+	if (conf_source_load(src, path, e) != 0)
+		return NULL;
+	if ((*reader = conf_read_lazy(src->text.s, src->text.len, cfg, lazy)))
+		return conf_read_root(*reader);
+	return libconfig_tree(cfg, path, src, e);
+}
+
+/* state_dir as this configuration sets it, before anything else of it is
+ * read: where its cache is.  The daemon group read on its own, its
+ * messages dropped (the real reading says them). */
+static char *early_state_dir(const struct conf_ctx *real, const config_setting_t *root,
+    enum ledger_kind *ledger)
+{
+	struct snapshot *t = snapshot_new();
+	struct errs e = {0};
+	struct conf_ctx c = {.snap = t, .errs = &e, .root = root, .config_dir = real->config_dir};
+	const config_setting_t *g = conf_member(root, "daemon");
+	char *dir;
+
+	daemon_defaults(t);
+	if (g)
+		parse_daemon(&c, g);
+	dir = xstrdup(t->state_dir);
+	*ledger = t->ledger;
+	snapshot_unref(t);
+	errs_free(&e);
+	return dir;
+}
+
+/* Where the patients come from: the cache when it holds them (cc->use),
+ * else the text, whose skimmed lists are read once now (-1: they are not
+ * text iopd's reader takes; then libconfig must read it all). */
+static int read_patients_from(struct conf_ctx *c, const config_setting_t *root,
+    const struct conf_source *src, struct conf_cache *cc)
+{
+	struct snapcache *img = NULL;
+
+	snapcache_key(src, &cc->key);
+	if (cc->use) {
+		enum ledger_kind ledger;
+		char *dir = early_state_dir(c, root, &ledger);
+		/* a shared ledger's instances compare fingerprints, which need
+		 * every patient read: no cache */
+		if (ledger == LEDGER_SQLITE && (img = snapcache_open(dir, &cc->key, cc->map)) &&
+		    snapcache_current(img) != 0) {
+			snapcache_free(img);
+			img = NULL;
+		}
+		free(dir);
+	}
+	c->cache = img;
+	return img || conf_read_check(c->reader) == 0 ? 0 : -1;
 }
 
 /* SPEC 7: files holding patients must not be readable by "other". */
@@ -377,14 +441,13 @@ static int check_patient_files(struct conf_ctx *c)
 	struct stat st;
 
 	for (i = 0; i < c->snap->npatients; i++) {
-		const config_setting_t *p = c->patient_set[i];
-		const char *f = setting_file(c->errs, p);      /* opens from here */
+		const char *f = text_file(c->errs, c->patient_line[i]);     /* opens from here */
 		if (last && strcmp(f, last) == 0)
 			continue;
 		last = f;
 		if (stat(f, &st) == 0 && (st.st_mode & S_IROTH)) {
-			errs_set(c->errs, p, "%s holds patient data and is readable by other users; "
-			    "chmod o-r %s", f, f);
+			errs_line(c->errs, c->patient_line[i], "%s holds patient data and is readable by "
+			    "other users; chmod o-r %s", f, f);
 			bad++;
 		}
 	}
@@ -397,10 +460,38 @@ static int cmp_channel_name(const void *a, const void *b, void *arg)
 	return strcmp(s->channels[*(const uint16_t *)a].name, s->channels[*(const uint16_t *)b].name);
 }
 
-static int cmp_patient_id(const void *a, const void *b, void *arg)
+/* Patients sorted by id: each with its id's first 8 bytes as a number
+ * that compares as strcmp() does, so that most comparisons need not reach
+ * the ids (a million of them, far apart in memory). */
+struct id_key {
+	uint64_t prefix;
+	const char *id;
+	uint32_t idx;
+};
+
+static int cmp_id_key(const void *a, const void *b)
 {
-	const struct snapshot *s = arg;
-	return strcmp(s->patients[*(const uint32_t *)a].id, s->patients[*(const uint32_t *)b].id);
+	const struct id_key *x = a, *y = b;
+	int c;
+
+	if (x->prefix != y->prefix)
+		return x->prefix < y->prefix ? -1 : 1;
+	if ((c = strcmp(x->id, y->id)) != 0)
+		return c;
+	return (x->idx > y->idx) - (x->idx < y->idx);   /* equal ids: in reading order */
+}
+
+static uint64_t id_prefix(const char *id)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		v = v << 8 | (unsigned char)*id;
+		if (*id)
+			id++;
+	}
+	return v;
 }
 
 /* Sorted indexes: the agenda's order (patient, channel) and id lookups. */
@@ -416,14 +507,21 @@ static void build_channel_order(struct snapshot *s)
 
 static void build_patient_order(struct snapshot *s)
 {
+	struct id_key *k = xreallocarray(NULL, s->npatients + 1u, sizeof *k);
 	uint32_t i;
 
+	for (i = 0; i < s->npatients; i++) {
+		k[i].prefix = id_prefix(s->patients[i].id);
+		k[i].id = s->patients[i].id;
+		k[i].idx = i;
+	}
+	qsort(k, s->npatients, sizeof *k, cmp_id_key);
 	s->patient_order = arena_alloc(&s->arena, sizeof *s->patient_order * (s->npatients + 1u));
-	for (i = 0; i < s->npatients; i++)
-		s->patient_order[i] = i;
-	qsort_r(s->patient_order, s->npatients, sizeof *s->patient_order, cmp_patient_id, s);
-	for (i = 0; i < s->npatients; i++)
-		s->patients[s->patient_order[i]].rank = i;
+	for (i = 0; i < s->npatients; i++) {
+		s->patient_order[i] = k[i].idx;
+		s->patients[k[i].idx].rank = i;
+	}
+	free(k);
 }
 
 static int check_unique_patients(struct conf_ctx *c)
@@ -437,14 +535,10 @@ static int check_unique_patients(struct conf_ctx *c)
 		/* a missing or empty id is reported already */
 		if (*s->patients[a].id && strcmp(s->patients[a].id, s->patients[b].id) == 0) {
 			uint32_t later = a > b ? a : b, first = a > b ? b : a;
-			const config_setting_t *p = c->patient_set[later], *q = c->patient_set[first];
+			int q = c->patient_id_line[first];
 			/* at the offending setting itself: the later `id` */
-			if (config_setting_get_member(p, "id"))
-				p = config_setting_get_member(p, "id");
-			if (config_setting_get_member(q, "id"))
-				q = config_setting_get_member(q, "id");
-			errs_set(c->errs, p, "duplicate patient id \"%s\" (also at %s:%d)",
-			    s->patients[a].id, setting_file(c->errs, q), setting_line(c->errs, q));
+			errs_line(c->errs, c->patient_id_line[later], "duplicate patient id \"%s\" (also at "
+			    "%s:%d)", s->patients[a].id, text_file(c->errs, q), text_line(c->errs, q));
 			bad++;
 		}
 	}
@@ -475,19 +569,19 @@ static int check_not_empty(struct conf_ctx *c, const config_setting_t *root)
 	int bad = 0;
 
 	if (!s->nchannels) {
-		errs_set(c->errs, config_setting_get_member(root, "channels"), "no channels: iopd would "
+		errs_set(c->errs, conf_member(root, "channels"), "no channels: iopd would "
 		    "have nowhere to send; add channels = ( { name = \"sms\"; module = \"sms\"; ... } ) "
 		    "(iopd.conf(5), CHANNELS)");
 		bad++;
 	}
 	if (!s->nprograms) {
-		errs_set(c->errs, config_setting_get_member(root, "programs"), "no programs: no patient "
+		errs_set(c->errs, conf_member(root, "programs"), "no programs: no patient "
 		    "can be enrolled; add programs = ( { id = \"iop\"; timezone = ...; sessions = ( ... ); } ) "
 		    "(iopd.conf(5), PROGRAMS)");
 		bad++;
 	}
 	if (!s->npatients && !bad)
-		warn_set(c->errs, config_setting_get_member(root, "patients"), "no patients: nothing "
+		warn_set(c->errs, conf_member(root, "patients"), "no patients: nothing "
 		    "will be sent until patients = ( ... ) are added and iopd reloaded");
 	return bad;
 }
@@ -500,48 +594,65 @@ static int parse_root(struct conf_ctx *c, config_setting_t *root)
 	size_t nlists;
 	int bad = conf_check_keys(c, root, root_keys);
 
-	if ((g = config_setting_get_member(root, "daemon")))
+	if ((g = conf_member(root, "daemon")))
 		bad += parse_daemon(c, g);
 	else
 		bad += conf_parse_ledger(c, NULL);
-	if ((g = config_setting_get_member(root, "channels")))
+	if ((g = conf_member(root, "channels")))
 		bad += conf_parse_channels(c, g);
 	build_channel_order(c->snap);
-	if ((g = config_setting_get_member(root, "templates")))
+	if ((g = conf_member(root, "templates")))
 		bad += conf_parse_templates(c, g);
 	bad += conf_dates(c, root, "closures", false, &closures, &nclosures) == CONF_BAD;
-	if ((g = config_setting_get_member(root, "programs")))
+	if ((g = conf_member(root, "programs")))
 		bad += conf_parse_programs(c, g, closures, nclosures);
-	lists = xreallocarray(NULL, (size_t)config_setting_length(root) + 1, sizeof *lists);
-	nlists = patient_lists(root, lists, (size_t)config_setting_length(root));
-	bad += conf_parse_patients(c, lists, nlists);
-	free(lists);
-	build_patient_order(c->snap);
+	if (c->cache) {
+		/* the snapshot's patients from the cache: as read before, with
+		 * what reading them said, said again here, in its place */
+		if (snapcache_apply(c->cache, c->snap, &c->patient_line, &c->patient_id_line, c->errs)) {
+			c->restart = true;
+			return bad + 1;
+		}
+	} else {
+		lists = xreallocarray(NULL, (size_t)config_setting_length(root) + 1, sizeof *lists);
+		nlists = patient_lists(root, lists, (size_t)config_setting_length(root));
+		c->errs->capture = c->said;
+		bad += conf_parse_patients(c, lists, nlists);
+		c->errs->capture = NULL;
+		free(lists);
+		build_patient_order(c->snap);
+	}
 	bad += check_unique_patients(c);
 	if (c->check)
 		bad += check_patient_files(c);
-	if ((g = config_setting_get_member(root, "templates")))
+	if ((g = conf_member(root, "templates")))
 		bad += conf_check_templates(c, g);
 	conf_reply_templates(c);
-	bad += conf_parse_inbound(c, config_setting_get_member(root, "inbound"),
-	    config_setting_get_member(root, "channels"));
+	bad += conf_parse_inbound(c, conf_member(root, "inbound"),
+	    conf_member(root, "channels"));
 	if (c->check)
-		bad += check_paths(c, config_setting_get_member(root, "daemon")) + check_not_empty(c, root);
+		bad += check_paths(c, conf_member(root, "daemon")) + check_not_empty(c, root);
 	/* a shared ledger: what every instance must agree on, for the others
 	 * to compare (only then: it walks the whole tree) */
 	if (!bad && c->check && c->snap->ledger == LEDGER_POSTGRESQL)
-		c->snap->fingerprint = conf_fingerprint(&c->snap->strings, root);
+		c->snap->fingerprint = conf_fingerprint(&c->snap->strings, root, c->fp_patients,
+		    c->nfp_patients);
 	return bad;
 }
 
-struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *errs)
+/* One reading; with cc, the cache may give the patients (c.restart: it
+ * could not after all, and nothing of this reading counts). */
+static struct snapshot *load(const char *path, enum conf_mode mode, struct errs *errs,
+    struct conf_cache *cc, bool *restart)
 {
 	struct snapshot *s = snapshot_new();
 	char *abs = absolute(path), *dir = dir_of(abs);
-	struct conf_ctx c = {s, errs, NULL, dir, mode == CONF_FULL, NULL};
+	struct conf_ctx c = {.snap = s, .errs = errs, .config_dir = dir, .check = mode == CONF_FULL};
 	struct conf_source src;
+	config_setting_t *root;
 	config_t cfg;
 	int before = errs->count;
+	bool lazy = cc && (cc->use || cc->keep);
 
 	/* messages name the files as the admin wrote them; the snapshot keeps
 	 * the absolute path, for reloads */
@@ -549,22 +660,93 @@ struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *e
 	errs->main_file = path;
 	s->loaded_at = time(NULL);
 	daemon_defaults(s);
-	if (read_tree(&cfg, path, &src, errs) == 0) {
-		c.cfg = &cfg;
-		parse_root(&c, config_root_setting(&cfg));
+	root = read_tree(&cfg, path, &src, errs, &c.reader, lazy);
+	if (root && c.reader && lazy && read_patients_from(&c, root, &src, cc) != 0) {
+		conf_read_free(c.reader);      /* not iopd's to read: libconfig's */
+		c.reader = NULL;
+		root = libconfig_tree(&cfg, path, &src, errs);
 	}
+	if (root) {
+		c.root = root;
+		if (lazy && c.reader && !c.cache && cc->keep)
+			c.said = &cc->said;
+		parse_root(&c, root);
+	}
+	*restart = c.restart;
+	if (cc) {
+		cc->hit = c.cache != NULL && !c.restart;
+		cc->can_save = cc->keep && c.said && !c.restart;
+		if (cc->can_save) {            /* what the save needs, kept */
+			cc->patient_line = c.patient_line;
+			cc->patient_id_line = c.patient_id_line;
+			c.patient_line = c.patient_id_line = NULL;
+		}
+	}
+	snapcache_free(c.cache);
+	conf_read_free(c.reader);
 	config_destroy(&cfg);
-	free(c.patient_set);
-	errs_sort(errs);
+	free(c.patient_line);
+	free(c.patient_id_line);
+	free(c.prog_of);
+	free(c.fp_patients);
+	if (!c.restart)                        /* else the caller drops what this one said */
+		errs_sort(errs);
 	errs->main_file = NULL;
 	errs->src = NULL;
 	conf_source_free(&src);
 	free(abs);
 	free(dir);
-	if (errs->count > before) {
+	if (errs->count > before || c.restart) {
+		if (cc)
+			cc->can_save = false;
 		snapshot_unref(s);
 		return NULL;
 	}
 	intern_free(&s->strings);      /* the strings stay; the lookup table is not needed */
 	return s;
+}
+
+struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *errs)
+{
+	bool restart;
+
+	return load(path, mode, errs, NULL, &restart);
+}
+
+struct snapshot *conf_load_cache(const char *path, enum conf_mode mode, struct errs *errs,
+    struct conf_cache *cc)
+{
+	struct errs_mark m;
+	struct snapshot *s;
+	bool restart;
+
+	errs_mark(errs, &m);
+	s = load(path, mode, errs, cc, &restart);
+	if (restart) {                         /* a cache that did not fit: read it all */
+		errs_rewind(errs, &m);
+		conf_cache_free(cc);
+		cc->use = false;
+		s = load(path, mode, errs, cc, &restart);
+	}
+	return s;
+}
+
+int conf_cache_save(struct conf_cache *cc, const struct snapshot *s, char *err, size_t errlen)
+{
+	struct snapcache_extra x = {cc->patient_line, cc->patient_id_line, cc->said.v, cc->said.n};
+
+	if (!cc->can_save) {
+		snprintf(err, errlen, "nothing to save");
+		return -1;
+	}
+	return snapcache_save(s->state_dir, &cc->key, s, &x, err, errlen);
+}
+
+void conf_cache_free(struct conf_cache *cc)
+{
+	free(cc->patient_line);
+	free(cc->patient_id_line);
+	cc->patient_line = cc->patient_id_line = NULL;
+	errs_capture_free(&cc->said);
+	cc->hit = cc->can_save = false;
 }

@@ -56,7 +56,7 @@ static int common_keys(struct conf_ctx *c, const config_setting_t *g, struct cha
 	bad += conf_dur(c, g, "timeout", false, &timeout, NULL) == CONF_BAD;
 	ch->timeout = (double)dur_approx_secs(timeout);
 	if (ch->timeout <= 0) {
-		errs_set(c->errs, config_setting_get_member(g, "timeout"),
+		errs_set(c->errs, conf_member(g, "timeout"),
 		    "channel %s: timeout must be more than 0s", ch->name);
 		bad++;
 	}
@@ -73,7 +73,7 @@ static int common_keys(struct conf_ctx *c, const config_setting_t *g, struct cha
 static int channel_callbacks(struct conf_ctx *c, const config_setting_t *g, struct channel *ch)
 {
 	const struct iopd_inbound *in = chan_inst_inbound(ch->inst);
-	const config_setting_t *r = config_setting_get_member(g, "replies");
+	const config_setting_t *r = conf_member(g, "replies");
 
 	ch->callbacks = in != NULL;
 	if (!r)
@@ -89,7 +89,7 @@ static int channel_callbacks(struct conf_ctx *c, const config_setting_t *g, stru
 /* Loads the module's plugin (full mode) and lets it check its own keys. */
 static int configure_plugin(struct conf_ctx *c, const config_setting_t *g, struct channel *ch)
 {
-	const config_setting_t *ms = config_setting_get_member(g, "module");
+	const config_setting_t *ms = conf_member(g, "module");
 	const struct plugin_mod *m;
 	char err[512];
 	struct iopd_channel_info info;
@@ -107,7 +107,7 @@ static int configure_plugin(struct conf_ctx *c, const config_setting_t *g, struc
 	info.timeout = ch->timeout;
 	info.insecure_tls = ch->insecure_tls;
 	if (ch->insecure_tls)
-		warn_set(c->errs, config_setting_get_member(g, "insecure_tls"),
+		warn_set(c->errs, conf_member(g, "insecure_tls"),
 		    "channel %s: TLS certificate verification is OFF (insecure_tls): for tests only", ch->name);
 	ch->inst = chan_inst_configure(m, g, &info, c->config_dir, c->errs);
 	if (!ch->inst)
@@ -127,12 +127,12 @@ static int parse_channel(struct conf_ctx *c, const config_setting_t *g, struct c
 	    conf_string(c, g, "module", true, &ch->module) != CONF_OK)
 		return 1;
 	if (!name_ok(ch->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_.-")) {
-		errs_set(c->errs, config_setting_get_member(g, "name"),
+		errs_set(c->errs, conf_member(g, "name"),
 		    "channel name \"%s\": use letters, digits, '_', '.' or '-'", ch->name);
 		bad++;
 	}
 	if (!name_ok(ch->module, "_-")) {
-		errs_set(c->errs, config_setting_get_member(g, "module"),
+		errs_set(c->errs, conf_member(g, "module"),
 		    "module \"%s\": use lowercase letters, digits, '_' or '-'", ch->module);
 		return bad + 1;
 	}
@@ -151,9 +151,9 @@ static int resolve_fallbacks(struct conf_ctx *c, const config_setting_t *list)
 
 	for (i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-		const config_setting_t *f = g ? config_setting_get_member(g, "fallback") : NULL;
+		const config_setting_t *f = g ? conf_member(g, "fallback") : NULL;
 		const char *name = f ? config_setting_get_string(f) : NULL;
-		const config_setting_t *nm = g ? config_setting_get_member(g, "name") : NULL;
+		const config_setting_t *nm = g ? conf_member(g, "name") : NULL;
 		int self = nm && config_setting_get_string(nm) ?
 		    snapshot_channel(s, config_setting_get_string(nm)) : -1;
 		int to;
@@ -203,7 +203,7 @@ int conf_parse_channels(struct conf_ctx *c, const config_setting_t *list)
 		}
 		dup = snapshot_channel(s, ch->name);
 		if (dup >= 0) {
-			errs_set(c->errs, config_setting_get_member(g, "name"),
+			errs_set(c->errs, conf_member(g, "name"),
 			    "duplicate channel name \"%s\" (first defined at %s:%d)", ch->name,
 			    s->channels[dup].file, s->channels[dup].line);
 			if (ch->inst)

@@ -49,7 +49,7 @@ static bool host_is_loopback(const char *h, size_t n)
  * is what Twilio signs (SPEC 8). */
 static int parse_public_url(struct conf_ctx *c, const config_setting_t *g, const char **out)
 {
-	const config_setting_t *s = config_setting_get_member(g, "public_url");
+	const config_setting_t *s = conf_member(g, "public_url");
 	const char *v = *out, *host;
 	size_t hn, n;
 	char *t;
@@ -76,7 +76,7 @@ static int parse_public_url(struct conf_ctx *c, const config_setting_t *g, const
  * "notice" kind). */
 static int parse_staff(struct conf_ctx *c, const config_setting_t *g, const char *name)
 {
-	const config_setting_t *s = config_setting_get_member(g, "staff");
+	const config_setting_t *s = conf_member(g, "staff");
 	struct snapshot *snap = c->snap;
 	int ch = snapshot_channel(snap, name);
 
@@ -128,18 +128,18 @@ static int bind_channels(struct conf_ctx *c, const config_setting_t *list)
 		if (!ch->inst || !g)
 			continue;
 		if (!s->inbound.listen) {
-			const config_setting_t *k = config_setting_get_member(g, "callback_key_file");
+			const config_setting_t *k = conf_member(g, "callback_key_file");
 			if (k)
 				warn_set(c->errs, k, "channel %s: callback_key_file has no use without an "
 				    "inbound block", ch->name);
 			continue;
 		}
-		if (ch->callbacks || config_setting_get_member(g, "callback_key_file"))
+		if (ch->callbacks || conf_member(g, "callback_key_file"))
 			bad += chan_inst_inbound_bind(ch->inst, g, s->inbound.public_url, c->errs) != 0;
 		answers |= ch->replies;
 	}
 	if (answers && !*s->clinic_phone)
-		warn_set(c->errs, config_setting_get_member(config_root_setting(c->cfg), "inbound"),
+		warn_set(c->errs, conf_member(c->root, "inbound"),
 		    "iopd answers HELP, STOP and START with texts that give daemon.clinic_phone, "
 		    "which is not set");
 	return bad;
@@ -165,7 +165,7 @@ int conf_parse_inbound(struct conf_ctx *c, const config_setting_t *g, const conf
 	bad += conf_string(c, g, "public_url", true, &url) != CONF_OK;
 	bad += conf_string(c, g, "staff", false, &staff) == CONF_BAD;
 	if (listen && !listen_ok(listen)) {
-		errs_set(c->errs, config_setting_get_member(g, "listen"), "inbound.listen \"%s\": expected "
+		errs_set(c->errs, conf_member(g, "listen"), "inbound.listen \"%s\": expected "
 		    "ADDRESS:PORT with a numeric address (or localhost), e.g. \"127.0.0.1:8787\" or "
 		    "\"[::1]:8787\"", listen);
 		bad++;

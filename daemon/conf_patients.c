@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conf_parts.h"
+#include "conf_read.h"
 #include "lang.h"
 #include "phone.h"
 #include "safetext.h"
@@ -44,12 +45,12 @@ static int parse_appt(struct conf_ctx *c, const config_setting_t *g, const struc
 	a->duration = (int32_t)dur_approx_secs(d);
 	bad += conf_template_ref(c, g, "template", NULL, &a->tmpl);
 	a->rules = p->rules;
-	if ((m = config_setting_get_member(g, "reminders")))
+	if ((m = conf_member(g, "reminders")))
 		bad += conf_parse_rules(c, m, &a->rules);
 	if (conf_string(c, g, "at", true, &at) != CONF_OK) {
 		bad++;
 	} else if (parse_date_hhmm(at, &wall)) {
-		const config_setting_t *as = config_setting_get_member(g, "at");
+		const config_setting_t *as = conf_member(g, "at");
 		char where[256];
 		errs_set(c->errs, as, "%s: bad time \"%s\": write \"YYYY-MM-DD HH:MM\" (the program's "
 		    "local time)", conf_path(as, where, sizeof where), at);
@@ -100,25 +101,26 @@ static int cmp_i32(const void *a, const void *b)
 
 static int parse_times(struct conf_ctx *c, const config_setting_t *g, struct medication *m)
 {
-	const config_setting_t *ts;
-	const char **v;
+	const config_setting_t *ts = NULL;
 	uint32_t n, i, k = 0;
 	int bad = 0;
 	char where[256];
 
-	if (conf_strings(c, g, "times", true, &v, &n) != CONF_OK)
+	if (conf_string_list(c, g, "times", true, &ts) != CONF_OK)
 		return 1;
-	ts = config_setting_get_member(g, "times");
+	n = (uint32_t)config_setting_length(ts);
 	m->times = arena_alloc(&c->snap->arena, sizeof *m->times * (n ? n : 1));
-	for (i = 0; i < n; i++)
-		if (parse_hhmm(v[i], &m->times[k]) == 0) {
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(ts, i);
+		const char *v = config_setting_get_string(e);
+		if (parse_hhmm(v, &m->times[k]) == 0) {
 			k++;
 		} else {
-			const config_setting_t *e = config_setting_get_elem(ts, i);
 			errs_set(c->errs, e, "%s: bad time \"%s\": write HH:MM on a 24-hour clock, 00:00 to 23:59",
-			    conf_path(e, where, sizeof where), v[i]);
+			    conf_path(e, where, sizeof where), v);
 			bad++;
 		}
+	}
 	if (!n) {
 		errs_set(c->errs, ts, "%s: empty list: give at least one time",
 		    conf_path(ts, where, sizeof where));
@@ -147,12 +149,12 @@ static int parse_med(struct conf_ctx *c, const config_setting_t *g, const struct
 		bad++;
 	} else if (!m->rule.channels) {
 		/* as for reminder rules: an empty list would silently send nothing */
-		const config_setting_t *cs = config_setting_get_member(g, "channels");
+		const config_setting_t *cs = conf_member(g, "channels");
 		errs_set(c->errs, cs, "%s: empty channel list: name at least one channel",
 		    conf_path(cs, where, sizeof where));
 		bad++;
 	}
-	conf_rule_channels(c->snap, &m->rule);
+	conf_rule_channels(c, &m->rule);
 	m->rule.at = -1;
 	bad += conf_template_ref(c, g, "template", "medication", &m->rule.tmpl);
 	m->from = pt->start;
@@ -163,8 +165,8 @@ static int parse_med(struct conf_ctx *c, const config_setting_t *g, const struct
 		/* at `until`, or at `from` when until is the enrollment's end;
 		 * with neither, the enrollment itself ends before it starts,
 		 * which is said at its discharge */
-		const config_setting_t *at = config_setting_get_member(g, "until");
-		const config_setting_t *from = config_setting_get_member(g, "from");
+		const config_setting_t *at = conf_member(g, "until");
+		const config_setting_t *from = conf_member(g, "from");
 		if (at)
 			errs_set(c->errs, at, "%s: is before from", conf_path(at, where, sizeof where));
 		else if (from)
@@ -199,7 +201,7 @@ static int parse_meds(struct conf_ctx *c, const config_setting_t *list, struct p
  * number (SPEC 7). */
 static int parse_phone(struct conf_ctx *c, const config_setting_t *g, struct patient *pt)
 {
-	const config_setting_t *ps = config_setting_get_member(g, "phone");
+	const config_setting_t *ps = conf_member(g, "phone");
 	struct phone_result pc;
 	char where[256];
 
@@ -222,7 +224,7 @@ static int parse_contact(struct conf_ctx *c, const config_setting_t *g, struct p
 	if (pt->phone)
 		bad += parse_phone(c, g, pt);
 	if (pt->email && !conf_email_ok(pt->email)) {
-		const config_setting_t *es = config_setting_get_member(g, "email");
+		const config_setting_t *es = conf_member(g, "email");
 		errs_set(c->errs, es, "%s: not an e-mail address like name@example.org",
 		    conf_path(es, where, sizeof where));
 		bad++;
@@ -244,6 +246,40 @@ static const char *program_hint(const struct snapshot *s, const char *id, char *
 	return hint;
 }
 
+/* The index of the program with interned id `id` (snapshot_program()):
+ * the programs' ids are interned too (and unique), so the address names
+ * one.  A strcmp through 210 programs for each patient was 6% of loading
+ * 100,000; here the addresses are sorted once, then searched. */
+static int cmp_addr(const void *a, const void *b, void *arg)
+{
+	const struct snapshot *s = arg;
+	uintptr_t x = (uintptr_t)s->programs[*(const uint16_t *)a].id;
+	uintptr_t y = (uintptr_t)s->programs[*(const uint16_t *)b].id;
+
+	return (x > y) - (x < y);
+}
+
+static int program_index(struct conf_ctx *c, const char *id)
+{
+	struct snapshot *s = c->snap;
+	uint16_t i, lo = 0, hi = s->nprograms;
+
+	if (!c->prog_of) {
+		c->prog_of = xreallocarray(NULL, s->nprograms + 1u, sizeof *c->prog_of);
+		for (i = 0; i < s->nprograms; i++)
+			c->prog_of[i] = i;
+		qsort_r(c->prog_of, s->nprograms, sizeof *c->prog_of, cmp_addr, s);
+	}
+	while (lo < hi) {                      /* the first at or after id */
+		uint16_t mid = (uint16_t)(lo + (hi - lo) / 2);
+		if ((uintptr_t)s->programs[c->prog_of[mid]].id < (uintptr_t)id)
+			lo = (uint16_t)(mid + 1);
+		else
+			hi = mid;
+	}
+	return lo < s->nprograms && s->programs[c->prog_of[lo]].id == id ? c->prog_of[lo] : -1;
+}
+
 static int parse_enrollment(struct conf_ctx *c, const config_setting_t *g, struct patient *pt,
     const struct program **prog)
 {
@@ -254,8 +290,8 @@ static int parse_enrollment(struct conf_ctx *c, const config_setting_t *g, struc
 	*prog = NULL;
 	if (conf_string(c, g, "program", true, &pid) != CONF_OK)
 		bad++;
-	else if ((idx = snapshot_program(c->snap, pid)) < 0) {
-		const config_setting_t *ps = config_setting_get_member(g, "program");
+	else if ((idx = program_index(c, pid)) < 0) {
+		const config_setting_t *ps = conf_member(g, "program");
 		errs_set(c->errs, ps, "%s: unknown program \"%s\"%s (define it in programs = ( ... ))",
 		    conf_path(ps, where, sizeof where), pid, program_hint(c->snap, pid, hint, sizeof hint));
 		bad++;
@@ -268,7 +304,7 @@ static int parse_enrollment(struct conf_ctx *c, const config_setting_t *g, struc
 	pt->end = *prog ? pt->start + 7 * (*prog)->weeks - 1 : pt->start;
 	bad += conf_date(c, g, "discharge", false, &pt->end) == CONF_BAD;
 	if (pt->end < pt->start) {
-		const config_setting_t *ds = config_setting_get_member(g, "discharge");
+		const config_setting_t *ds = conf_member(g, "discharge");
 		errs_set(c->errs, ds, "%s: is before start", conf_path(ds, where, sizeof where));
 		bad++;
 	}
@@ -287,16 +323,16 @@ static int parse_patient(struct conf_ctx *c, const config_setting_t *g, struct p
 	pt->file = intern(&c->snap->strings, setting_file(c->errs, g));
 	pt->line = setting_line(c->errs, g);
 	bad = conf_check_keys(c, g, patient_keys);
-	if (conf_string(c, g, "id", true, &pt->id) != CONF_OK || !*pt->id) {
+	if (conf_string_copy(c, g, "id", true, &pt->id) != CONF_OK || !*pt->id) {
 		char where[256];
 		if (pt->id)
-			errs_set(c->errs, config_setting_get_member(g, "id"), "%s: the patient id is empty",
-			    conf_path(config_setting_get_member(g, "id"), where, sizeof where));
+			errs_set(c->errs, conf_member(g, "id"), "%s: the patient id is empty",
+			    conf_path(conf_member(g, "id"), where, sizeof where));
 		return bad + 1;
 	}
 	if (!safe_id(pt->id)) {
 		/* ids go into the log, the ledger and iopctl arguments as they are */
-		errs_set(c->errs, config_setting_get_member(g, "id"), "patient id \"%s\": use "
+		errs_set(c->errs, conf_member(g, "id"), "patient id \"%s\": use "
 		    SAFE_ID_RULE " (e.g. \"p-00042\")", pt->id);
 		pt->id = NULL;
 		return bad + 1;
@@ -305,7 +341,9 @@ static int parse_patient(struct conf_ctx *c, const config_setting_t *g, struct p
 	bad += parse_contact(c, g, pt);
 	pt->tz = c->snap->tz;
 	bad += conf_tz(c, g, "timezone", false, &pt->tz) == CONF_BAD;
-	pt->language = intern(&c->snap->strings, "en");
+	if (!c->lang_en)
+		c->lang_en = intern(&c->snap->strings, "en");
+	pt->language = c->lang_en;
 	bad += conf_string(c, g, "language", false, &pt->language) == CONF_BAD;
 	pt->lang = lang_get(pt->language);
 	bad += parse_enrollment(c, g, pt, &prog);
@@ -319,9 +357,9 @@ static int parse_patient(struct conf_ctx *c, const config_setting_t *g, struct p
 	bad += conf_bool(c, g, "paused", false, &pt->paused) == CONF_BAD;
 	if (!prog)
 		return bad + 1;
-	if ((m = config_setting_get_member(g, "appointments")))
+	if ((m = conf_member(g, "appointments")))
 		bad += parse_appts(c, m, prog, pt);
-	if ((m = config_setting_get_member(g, "medications")))
+	if ((m = conf_member(g, "medications")))
 		bad += parse_meds(c, m, pt);
 	return bad;
 }
@@ -330,7 +368,8 @@ static int parse_patient(struct conf_ctx *c, const config_setting_t *g, struct p
  * patient, with how many patients speak it. */
 struct lang_miss {
 	const struct lang *lang;
-	const config_setting_t *first;
+	char where[256];               /* the first patient's `language`: conf_path */
+	int line;                      /* and its line in the text */
 	uint32_t n;
 };
 
@@ -344,10 +383,14 @@ static void note_language(struct lang_miss *v, size_t *n, const struct patient *
 	for (i = 0; i < *n && v[i].lang != pt->lang; i++)
 		;
 	if (i == *n) {
+		const config_setting_t *ls = conf_member(g, "language");
+		if (!ls)
+			ls = g;
 		if (*n == 16)
 			return;
 		v[i].lang = pt->lang;
-		v[i].first = config_setting_get_member(g, "language");
+		conf_path(ls, v[i].where, sizeof v[i].where);
+		v[i].line = config_setting_source_line(ls);
 		v[i].n = 0;
 		(*n)++;
 	}
@@ -356,14 +399,46 @@ static void note_language(struct lang_miss *v, size_t *n, const struct patient *
 
 static void warn_languages(struct conf_ctx *c, const struct lang_miss *v, size_t n)
 {
-	char where[256];
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		warn_set(c->errs, v[i].first, "%s: language \"%s\" (%u patient%s): no date and time names "
+		warn_line(c->errs, v[i].line, "%s: language \"%s\" (%u patient%s): no date and time names "
 		    "for it on this system (no such locale: install Debian's locales-all, or use a code "
-		    "like \"es\" or \"es-MX\"): {day} and {time} are in English", conf_path(v[i].first,
-		    where, sizeof where), lang_code(v[i].lang), v[i].n, v[i].n == 1 ? "" : "s");
+		    "like \"es\" or \"es-MX\"): {day} and {time} are in English", v[i].where,
+		    lang_code(v[i].lang), v[i].n, v[i].n == 1 ? "" : "s");
+}
+
+/* A top-level list's patients: read one at a time when the reader
+ * streams it (conf_read.h), else libconfig's elements. */
+static long list_length(const struct conf_ctx *c, const config_setting_t *list)
+{
+	long n = conf_read_count(c->reader, list);
+
+	return n >= 0 ? n : config_setting_length(list);
+}
+
+static const config_setting_t *list_elem(struct conf_ctx *c, const config_setting_t *list, long i)
+{
+	const config_setting_t *e;
+
+	if (conf_read_count(c->reader, list) < 0)
+		return config_setting_get_elem(list, (unsigned)i);
+	e = conf_read_next(c->reader, list);
+	if (e && c->check && c->snap->ledger == LEDGER_POSTGRESQL) {   /* for its fingerprint */
+		grow_array(&c->fp_patients, &c->capfp_patients, c->nfp_patients + 1,
+		    sizeof *c->fp_patients);
+		c->fp_patients[c->nfp_patients++] = conf_fp_setting(e);
+	}
+	return e;
+}
+
+/* What the checks after the last patient need of each: lines. */
+static void note_lines(struct conf_ctx *c, uint32_t k, const config_setting_t *g)
+{
+	const config_setting_t *id = conf_member(g, "id");
+
+	c->patient_line[k] = config_setting_source_line(g);
+	c->patient_id_line[k] = config_setting_source_line(id ? id : g);
 }
 
 int conf_parse_patients(struct conf_ctx *c, const config_setting_t *const *lists, size_t nlists)
@@ -372,23 +447,30 @@ int conf_parse_patients(struct conf_ctx *c, const config_setting_t *const *lists
 	struct lang_miss miss[16];
 	size_t l, nmiss = 0, total = 0;
 	uint32_t k = 0;
-	int i, bad = 0;
+	long i;
+	int bad = 0;
 
 	for (l = 0; l < nlists; l++) {
 		if (conf_expect(c, lists[l], CONFIG_TYPE_LIST, "a list ( { id = ...; program = ...; }, ... )"))
 			bad++;
 		else
-			total += (size_t)config_setting_length(lists[l]);
+			total += (size_t)list_length(c, lists[l]);
 	}
 	s->patients = arena_alloc(&s->arena, sizeof *s->patients * (total ? total : 1));
-	c->patient_set = xreallocarray(NULL, total ? total : 1, sizeof *c->patient_set);
+	c->patient_line = xreallocarray(NULL, total ? total : 1, sizeof *c->patient_line);
+	c->patient_id_line = xreallocarray(NULL, total ? total : 1, sizeof *c->patient_id_line);
 	for (l = 0; l < nlists; l++) {
 		int t = config_setting_type(lists[l]);
-		int n = t == CONFIG_TYPE_LIST || t == CONFIG_TYPE_ARRAY ? config_setting_length(lists[l]) : 0;
+		long n = t == CONFIG_TYPE_LIST || t == CONFIG_TYPE_ARRAY ? list_length(c, lists[l]) : 0;
 		for (i = 0; i < n; i++, k++) {
 			struct patient *pt = &s->patients[k];
-			const config_setting_t *g = config_setting_get_elem(lists[l], (unsigned)i);
-			c->patient_set[k] = g;
+			const config_setting_t *g = list_elem(c, lists[l], i);
+			if (!g) {                      /* the reader read it once already */
+				errs_set(c->errs, lists[l], "patients[%ld]: could not be read again", i);
+				s->npatients = k;
+				return bad + 1;
+			}
+			note_lines(c, k, g);
 			bad += parse_patient(c, g, pt) != 0;
 			if (!pt->id)
 				pt->id = "";

@@ -18,14 +18,29 @@ static const char *const session_keys[] = {
 static const char *const rule_keys[] = {"before", "at", "channels", "template", NULL};
 static const char *const aftercare_keys[] = {"at", "after", "channels", "template", NULL};
 
-void conf_rule_channels(const struct snapshot *s, struct rule *r)
+void conf_rule_channels(struct conf_ctx *c, struct rule *r)
 {
-	uint16_t i;
+	struct snapshot *s = c->snap;
+	uint16_t i, *v;
+	unsigned k;
 
+	for (k = 0; k < c->nchansets; k++)
+		if (c->chansets[k].mask == r->channels) {
+			r->chan = c->chansets[k].chan;
+			r->nchan = c->chansets[k].n;
+			return;
+		}
+	v = arena_alloc(&s->arena, sizeof *v * (s->nchannels + 1u));
 	r->nchan = 0;
 	for (i = 0; i < s->nchannels; i++)
 		if (r->channels & ((chanmask)1 << s->channel_order[i]))
-			r->chan[r->nchan++] = s->channel_order[i];
+			v[r->nchan++] = s->channel_order[i];
+	r->chan = v;
+	if (c->nchansets < IOPD_NELEM(c->chansets)) {
+		c->chansets[c->nchansets].mask = r->channels;
+		c->chansets[c->nchansets].chan = v;
+		c->chansets[c->nchansets++].n = r->nchan;
+	}
 }
 
 /* channels = [...] of a rule or entry: required and not empty. */
@@ -36,12 +51,12 @@ static int rule_channels(struct conf_ctx *c, const config_setting_t *g, struct r
 	if (conf_channels(c, g, "channels", true, &r->channels) != CONF_OK)
 		return 1;
 	if (!r->channels) {
-		errs_set(c->errs, config_setting_get_member(g, "channels"),
+		errs_set(c->errs, conf_member(g, "channels"),
 		    "%s: empty channel list: name at least one channel",
-		    conf_path(config_setting_get_member(g, "channels"), where, sizeof where));
+		    conf_path(conf_member(g, "channels"), where, sizeof where));
 		return 1;
 	}
-	conf_rule_channels(c->snap, r);
+	conf_rule_channels(c, r);
 	return 0;
 }
 
@@ -61,7 +76,7 @@ static int parse_rule(struct conf_ctx *c, const config_setting_t *g, struct rule
 	if (bad)
 		return bad;
 	if (dur_is_zero(r->before) && r->at < 0)
-		warn_set(c->errs, config_setting_get_member(g, "before"), "before = \"%s\": a reminder due "
+		warn_set(c->errs, conf_member(g, "before"), "before = \"%s\": a reminder due "
 		    "at the event itself is never sent (it would not be before the event)", r->before_text);
 	dur_format(r->before, canon, sizeof canon);
 	if (r->at >= 0)
@@ -105,7 +120,7 @@ static int parse_days(struct conf_ctx *c, const config_setting_t *g, uint8_t *da
 		for (k = 0; k < 7 && strcasecmp(v[i], weekday_abbr[k]) != 0; k++)
 			;
 		if (k == 7) {
-			errs_set(c->errs, config_setting_get_elem(config_setting_get_member(g, "days"), i),
+			errs_set(c->errs, config_setting_get_elem(conf_member(g, "days"), i),
 			    "unknown weekday \"%s\" (write mon, tue, wed, thu, fri, sat or sun)", v[i]);
 			bad++;
 		} else {
@@ -113,7 +128,7 @@ static int parse_days(struct conf_ctx *c, const config_setting_t *g, uint8_t *da
 		}
 	}
 	if (!n) {
-		errs_set(c->errs, config_setting_get_member(g, "days"), "session days: empty list: "
+		errs_set(c->errs, conf_member(g, "days"), "session days: empty list: "
 		    "name at least one weekday");
 		bad++;
 	}
@@ -154,7 +169,7 @@ static int parse_session(struct conf_ctx *c, const config_setting_t *g, const st
 	se->duration = (int32_t)dur_approx_secs(d);
 	bad += conf_template_ref(c, g, "template", NULL, &se->tmpl);
 	se->rules = p->rules;
-	if ((rs = config_setting_get_member(g, "reminders")))
+	if ((rs = conf_member(g, "reminders")))
 		bad += conf_parse_rules(c, rs, &se->rules);
 	if (bad)
 		return bad;
@@ -183,7 +198,7 @@ static int parse_sessions(struct conf_ctx *c, const config_setting_t *list, stru
 		for (j = 0; j < p->nsessions && strcmp(p->sessions[j].id, se->id); j++)
 			;
 		if (j < p->nsessions) {
-			errs_set(c->errs, config_setting_get_member(g, "id"),
+			errs_set(c->errs, conf_member(g, "id"),
 			    "duplicate session id \"%s\" in program %s", se->id, p->id);
 			bad++;
 			continue;
@@ -227,7 +242,7 @@ static int parse_aftercare(struct conf_ctx *c, const config_setting_t *g, struct
 	a->after = arena_alloc(&c->snap->arena, sizeof *a->after * (n ? n : 1));
 	a->after_text = texts;
 	for (i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(config_setting_get_member(g, "after"), i);
+		const config_setting_t *e = config_setting_get_elem(conf_member(g, "after"), i);
 		struct dur d;
 		char err[200];
 		int rc = dur_parse(texts[i], &d, err, sizeof err);
@@ -280,7 +295,7 @@ static int parse_kind(struct conf_ctx *c, const config_setting_t *g, enum progra
 			*kind = (enum program_kind)i;
 			return 0;
 		}
-	errs_set(c->errs, config_setting_get_member(g, "kind"),
+	errs_set(c->errs, conf_member(g, "kind"),
 	    "program kind \"%s\": expected IOP, PHP or OP", k);
 	return 1;
 }
@@ -306,13 +321,13 @@ static int parse_program(struct conf_ctx *c, const config_setting_t *g, struct p
 	p->weeks = (int)weeks;
 	bad += conf_dates(c, g, "closures", false, &own, &nown) == CONF_BAD;
 	merge_closures(c, p, closures, nclosures, own, nown);
-	if ((m = config_setting_get_member(g, "reminders")))
+	if ((m = conf_member(g, "reminders")))
 		bad += conf_parse_rules(c, m, &p->rules);
 	if (!p->id)
 		return bad;
-	if ((m = config_setting_get_member(g, "sessions")))
+	if ((m = conf_member(g, "sessions")))
 		bad += parse_sessions(c, m, p);
-	if ((m = config_setting_get_member(g, "aftercare")))
+	if ((m = conf_member(g, "aftercare")))
 		bad += parse_aftercare(c, m, &p->aftercare);
 	return bad;
 }
@@ -337,7 +352,7 @@ int conf_parse_programs(struct conf_ctx *c, const config_setting_t *list,
 		if (!p->id)
 			continue;
 		if (snapshot_program(s, p->id) >= 0) {
-			errs_set(c->errs, config_setting_get_member(g, "id"), "duplicate program id \"%s\"", p->id);
+			errs_set(c->errs, conf_member(g, "id"), "duplicate program id \"%s\"", p->id);
 			bad++;
 			continue;
 		}

@@ -128,47 +128,58 @@ static const char *file_kind(mode_t m)
 	    S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a regular file";
 }
 
-/* Reads a whole configuration file into a new buffer (NUL-terminated),
- * or returns NULL with the reason in why.  Regular files only, judged on
- * the open descriptor: a FIFO would block the reader for ever (and, in a
- * running daemon, a reload with it), /dev/zero would grow until memory
- * runs out.  O_NONBLOCK: opening a FIFO does not wait for a writer. */
-static char *read_all(const char *path, size_t left, size_t *len, char *why, size_t whylen)
+/* Appends a whole configuration file to b (the text: read straight into
+ * it, a patients file of 25 MB is not copied twice), or returns -1 with
+ * the reason in why (b as it was).  Regular files only, judged on the open
+ * descriptor: a FIFO would block the reader for ever (and, in a running
+ * daemon, a reload with it), /dev/zero would grow until memory runs out.
+ * O_NONBLOCK: opening a FIFO does not wait for a writer. */
+static int read_into(const char *path, struct sbuf *b, size_t left, size_t *len, char *why,
+    size_t whylen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	size_t max = left < FILE_MAX ? left : FILE_MAX;
-	struct sbuf b = {0};
+	size_t max = left < FILE_MAX ? left : FILE_MAX, at = b->len;
 	struct stat st;
-	char buf[65536];
 	ssize_t n = 0;
 
 	if (fd < 0) {
 		snprintf(why, whylen, "%s", strerror(errno));
-		return NULL;
+		return -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		snprintf(why, whylen, "it is %s: name a regular file", file_kind(st.st_mode));
 		close(fd);
-		return NULL;
+		return -1;
 	}
-	while (b.len <= max && ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)))
-		if (n > 0)
-			sbuf_add(&b, buf, (size_t)n);
-	if (b.len <= max && n < 0)
+	/* room for the file as it is now and a little more, then 64 KiB at a time */
+	sbuf_reserve(b, (st.st_size > 0 && (size_t)st.st_size <= max ? (size_t)st.st_size : 0) + 4096);
+	while (b->len - at <= max) {
+		if (b->cap - b->len < 4096)
+			sbuf_reserve(b, 65536);
+		n = read(fd, b->s + b->len, b->cap - b->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		b->len += (size_t)n;
+	}
+	if (b->len - at <= max && n < 0)
 		snprintf(why, whylen, "%s", strerror(errno));
-	else if (b.len > max && max == FILE_MAX)
+	else if (b->len - at > max && max == FILE_MAX)
 		snprintf(why, whylen, "it is larger than %zu MiB, the most iopd reads of one file",
 		    FILE_MAX >> 20);
-	else if (b.len > max)
+	else if (b->len - at > max)
 		snprintf(why, whylen, "with it the configuration and its includes would be larger "
 		    "than %zu MiB, the most iopd reads", TEXT_MAX >> 20);
 	close(fd);
-	if (b.len > max || n < 0) {
-		sbuf_free(&b);
-		return NULL;
+	*len = b->len - at;
+	if (*len > max || n < 0) {
+		b->len = at;
+		b->s[at] = '\0';
+		return -1;
 	}
-	*len = b.len;
-	return b.s ? b.s : xstrdup("");
+	b->s[b->len] = '\0';
+	return 0;
 }
 
 /* "patients/a.conf" named in "conf/iopd.conf" -> "conf/patients/a.conf". */
@@ -240,6 +251,34 @@ static int expand_glob(struct expand *x, size_t f, const char *written, int line
 	return bad ? -1 : 0;
 }
 
+/* A file with no @include and no NUL byte is its lines as they are: as
+ * read into the text at `at`, one span (a patients file of 100,000 lines,
+ * line by line, was a twentieth of loading it).  0 if it is not one. */
+static int plain_file(struct expand *x, size_t f, size_t at, size_t len)
+{
+	struct conf_source *s = x->src;
+	const char *text = s->text.s + at, *p = text, *end = text + len;
+	int lines = 0;
+
+	if (!len || memchr(text, '\0', len) || memmem(text, len, "@include", 8))
+		return 0;
+	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		lines++;
+		p++;
+	}
+	grow_array(&s->spans, &s->capspans, s->nspans + 1, sizeof *s->spans);
+	s->spans[s->nspans].out_line = s->out_lines + 1;
+	s->spans[s->nspans].line = 1;
+	s->spans[s->nspans].file = f;
+	s->nspans++;
+	if (text[len - 1] != '\n') {          /* as add_line ends every line */
+		sbuf_addc(&s->text, '\n');
+		lines++;
+	}
+	s->out_lines += lines;
+	return 1;
+}
+
 static int expand_text(struct expand *x, size_t f, const char *text, size_t len)
 {
 	const char *p = text, *end = text + len;
@@ -268,7 +307,10 @@ static int expand_text(struct expand *x, size_t f, const char *text, size_t len)
 			    "on a line of its own");
 			bad++;
 		} else {
-			in_comment = ends_in_comment(p, n, in_comment);
+			/* a line with no '/' opens no comment (most lines, and every
+			 * line of a patients file) */
+			if (in_comment || memchr(p, '/', n))
+				in_comment = ends_in_comment(p, n, in_comment);
 			add_line(x->src, f, line, p, n);
 		}
 		p += n + (nl != NULL);
@@ -279,16 +321,16 @@ static int expand_text(struct expand *x, size_t f, const char *text, size_t len)
 static int expand_file(struct expand *x, const char *name, const char *written, const char *from,
     int from_line)
 {
-	char *real = realpath(name, NULL), *text = NULL, why[256];
-	size_t len, f;
-	int i, rc;
+	struct sbuf *t = &x->src->text;
+	char *real = realpath(name, NULL), *text, why[256];
+	size_t len = 0, f, at = t->len;
+	int i, rc = -1;
 
 	if (!real)
 		snprintf(why, sizeof why, "%s", strerror(errno));
 	else
-		text = read_all(name, x->src->text.len < TEXT_MAX ? TEXT_MAX - x->src->text.len : 0, &len,
-		    why, sizeof why);
-	if (!text) {
+		rc = read_into(name, t, t->len < TEXT_MAX ? TEXT_MAX - t->len : 0, &len, why, sizeof why);
+	if (rc != 0) {
 		if (from)
 			errs_at(x->e, from, from_line, "cannot read @include \"%s\" (%s): %s", written, name, why);
 		else
@@ -300,16 +342,26 @@ static int expand_file(struct expand *x, const char *name, const char *written, 
 		if (i == MAX_DEPTH || (i < x->depth && strcmp(x->stack[i], real) == 0)) {
 			errs_at(x->e, from, from_line, "@include \"%s\": %s", written,
 			    i == MAX_DEPTH ? "includes nested too deep" : "it includes itself");
+			t->len = at;
+			t->s[at] = '\0';
 			free(real);
-			free(text);
 			return -1;
 		}
 	x->stack[x->depth++] = real;
 	f = add_file(x->src, name);
-	rc = expand_text(x, f, text, len);
+	if (plain_file(x, f, at, len)) {
+		rc = 0;
+	} else {                               /* line by line, from a copy */
+		text = xmalloc(len + 1);
+		memcpy(text, t->s + at, len);
+		text[len] = '\0';
+		t->len = at;
+		t->s[at] = '\0';
+		rc = expand_text(x, f, text, len);
+		free(text);
+	}
 	x->depth--;
 	free(real);
-	free(text);
 	return rc;
 }
 

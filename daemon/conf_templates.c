@@ -22,7 +22,7 @@ static int compile_field(struct conf_ctx *c, const config_setting_t *g, const ch
 	if (rc != CONF_OK)
 		return rc == CONF_BAD;
 	if (!(*out = tmpl_compile(&c->snap->arena, src, err, sizeof err))) {
-		const config_setting_t *s = config_setting_get_member(g, key);
+		const config_setting_t *s = conf_member(g, key);
 		errs_set(c->errs, s, "%s: %s", conf_path(s, where, sizeof where), err);
 		return 1;
 	}
@@ -126,9 +126,9 @@ int conf_template_ref(struct conf_ctx *c, const config_setting_t *g, const char 
 		uint16_t i;
 		for (i = 0; i < c->snap->ntemplates; i++)
 			names[i] = c->snap->templates[i].name;
-		errs_set(c->errs, config_setting_get_member(g, key), "%s: unknown template \"%s\"%s "
+		errs_set(c->errs, conf_member(g, key), "%s: unknown template \"%s\"%s "
 		    "(define it in templates = { %s = { sms = \"...\"; }; })",
-		    conf_path(config_setting_get_member(g, key), where, sizeof where), name,
+		    conf_path(conf_member(g, key), where, sizeof where), name,
 		    conf_did_you_mean(name, names, c->snap->ntemplates, hint, sizeof hint), name);
 		free(names);
 	} else {
@@ -162,8 +162,8 @@ static int check_discreet(struct conf_ctx *c, const config_setting_t *g, const s
 		for (j = 0; j < 2; j++)
 			if (txt[j] && tmpl_names_treatment(txt[j]->src, names, nn, word, sizeof word)) {
 				/* at the offending text itself (i > 0: in its language group) */
-				const config_setting_t *at = i ? config_setting_get_member(g, t->langs[i - 1].lang) : g;
-				at = at ? config_setting_get_member(at, j ? "email_subject" : "sms") : NULL;
+				const config_setting_t *at = i ? conf_member(g, t->langs[i - 1].lang) : g;
+				at = at ? conf_member(at, j ? "email_subject" : "sms") : NULL;
 				errs_set(c->errs, at ? at : g, "template %s: the %s text names treatment (\"%s\"), which "
 				    "would disclose it to anyone who sees the message; reword it, or set "
 				    "discreet = false if every patient consented", t->name,
@@ -174,33 +174,48 @@ static int check_discreet(struct conf_ctx *c, const config_setting_t *g, const s
 	return 0;
 }
 
-/* The longest value each placeholder takes anywhere in the calendar. */
+/* What the SMS length check renders each template with: the longest
+ * value each placeholder takes anywhere in the calendar, and the
+ * patients' languages.  Found once for every template (a walk through
+ * 100,000 patients per template was 4% of loading them). */
+struct longest {
+	const char *v[PH_COUNT];
+	const struct lang *langs[16];
+	size_t nlangs;
+};
+
+static void longer(const char **slot, size_t *len, const char *x)
+{
+	size_t n;
+
+	if (x && x != *slot && (n = strlen(x)) > *len) {
+		*slot = x;
+		*len = n;
+	}
+}
+
 static void longest_values(const struct snapshot *s, const char *v[PH_COUNT])
 {
+	size_t first = 0, loc = 0, label = 0;
 	uint32_t i;
-	uint16_t k;
+	uint16_t k, j;
 
 	v[PH_FIRST_NAME] = v[PH_LOCATION] = v[PH_LABEL] = "";
 	v[PH_DATE] = "2026-12-31";
 	v[PH_DAY] = "Wed Sep 30";
 	v[PH_TIME] = "12:00 PM";
 	v[PH_CLINIC_PHONE] = s->clinic_phone;
-#define LONGER(slot, x) do { if ((x) && strlen(x) > strlen(v[slot])) v[slot] = (x); } while (0)
-	for (k = 0; k < s->nprograms; k++) {
-		uint16_t j;
+	for (k = 0; k < s->nprograms; k++)
 		for (j = 0; j < s->programs[k].nsessions; j++)
-			LONGER(PH_LOCATION, s->programs[k].sessions[j].location);
-	}
+			longer(&v[PH_LOCATION], &loc, s->programs[k].sessions[j].location);
 	for (i = 0; i < s->npatients; i++) {
 		const struct patient *p = &s->patients[i];
-		uint16_t j;
-		LONGER(PH_FIRST_NAME, p->first_name);
+		longer(&v[PH_FIRST_NAME], &first, p->first_name);
 		for (j = 0; j < p->nappts; j++)
-			LONGER(PH_LOCATION, p->appts[j].location);
+			longer(&v[PH_LOCATION], &loc, p->appts[j].location);
 		for (j = 0; j < p->nmeds; j++)
-			LONGER(PH_LABEL, p->meds[j].label);
+			longer(&v[PH_LABEL], &label, p->meds[j].label);
 	}
-#undef LONGER
 }
 
 /* The longest {day} and {time} of the languages of `langs` (and English):
@@ -228,6 +243,8 @@ static size_t patient_langs(const struct snapshot *s, const struct lang **v, siz
 	uint32_t i;
 
 	for (i = 0; i < s->npatients && n < max; i++) {
+		if (n && v[n - 1] == s->patients[i].lang)
+			continue;              /* the usual case: one language for all */
 		for (k = 0; k < n && v[k] != s->patients[i].lang; k++)
 			;
 		if (k == n && s->patients[i].lang)
@@ -236,15 +253,14 @@ static size_t patient_langs(const struct snapshot *s, const struct lang **v, siz
 	return n;
 }
 
-static void check_sms_length(struct conf_ctx *c, const config_setting_t *g, const struct template *t)
+static void check_sms_length(struct conf_ctx *c, const config_setting_t *g, const struct template *t,
+    const struct longest *lo)
 {
-	const struct lang *langs[16];
-	size_t nlangs = patient_langs(c->snap, langs, IOPD_NELEM(langs));
 	struct tmpl_values v;
 	char day[LANG_DAY_MAX], clock[LANG_TIME_MAX];
 	uint16_t k;
 
-	longest_values(c->snap, v.v);
+	memcpy(v.v, lo->v, sizeof v.v);
 	for (k = 0; k <= t->nlangs; k++) {
 		const struct tmpl_text *txt = k ? t->langs[k - 1].f.sms : t->f.sms;
 		const struct lang *own = k ? lang_get(t->langs[k - 1].lang) : NULL;
@@ -255,7 +271,7 @@ static void check_sms_length(struct conf_ctx *c, const config_setting_t *g, cons
 			continue;
 		/* a language group is read by its language's patients; the
 		 * template's own text by every other one */
-		longest_clock(own ? &own : langs, own ? 1 : nlangs, day, clock);
+		longest_clock(own ? &own : lo->langs, own ? 1 : lo->nlangs, day, clock);
 		v.v[PH_DAY] = day;
 		v.v[PH_TIME] = clock;
 		tmpl_render(txt, &v, &out);
@@ -276,8 +292,8 @@ static void check_sms_length(struct conf_ctx *c, const config_setting_t *g, cons
 /* Labels and locations are rendered into texts too: one that names
  * treatment ("methadone dose") discloses it as surely as a template does.
  * They are data, not templates, so this is a warning (once per text). */
-static void warn_value(struct conf_ctx *c, const config_setting_t *at, const char *what,
-    const char *v, const char **seen, size_t *nseen, const char **clean)
+static void warn_value(struct conf_ctx *c, int line, const char *what, const char *v,
+    const char **seen, size_t *nseen, const char **clean)
 {
 	char word[64];
 	size_t i, slot = ((uintptr_t)v >> 3) % CLEAN_SLOTS;
@@ -292,44 +308,49 @@ static void warn_value(struct conf_ctx *c, const config_setting_t *at, const cha
 		return;
 	}
 	seen[(*nseen)++] = v;
-	warn_set(c->errs, at, "%s \"%s\" names treatment (\"%s\") and is shown in reminder "
+	warn_line(c->errs, line, "%s \"%s\" names treatment (\"%s\") and is shown in reminder "
 	    "texts through {%s}: consider a neutral wording", what, v, word, what);
 }
 
 static void check_values(struct conf_ctx *c, const config_setting_t *root)
 {
 	const struct snapshot *s = c->snap;
-	const config_setting_t *gl = config_setting_get_member(root, "programs");
+	const config_setting_t *gl = conf_member(root, "programs");
 	const char *seen[16], *clean[CLEAN_SLOTS] = {NULL};
 	size_t nseen = 0;
 	uint32_t i;
 	uint16_t j, k;
 
-	for (k = 0; gl && k < s->nprograms; k++)
+	for (k = 0; gl && k < s->nprograms; k++) {
+		const config_setting_t *pg = config_setting_get_elem(gl, k);
 		for (j = 0; j < s->programs[k].nsessions; j++)
-			warn_value(c, config_setting_get_elem(gl, k), "location",
+			warn_value(c, pg ? config_setting_source_line(pg) : 0, "location",
 			    s->programs[k].sessions[j].location, seen, &nseen, clean);
-	for (i = 0; c->patient_set && i < s->npatients; i++) {
+	}
+	for (i = 0; c->patient_line && i < s->npatients; i++) {
 		const struct patient *p = &s->patients[i];
-		const config_setting_t *ps = c->patient_set[i];
 		for (j = 0; j < p->nmeds; j++)
-			warn_value(c, ps, "label", p->meds[j].label, seen, &nseen, clean);
+			warn_value(c, c->patient_line[i], "label", p->meds[j].label, seen, &nseen, clean);
 		for (j = 0; j < p->nappts; j++)
-			warn_value(c, ps, "location", p->appts[j].location, seen, &nseen, clean);
+			warn_value(c, c->patient_line[i], "location", p->appts[j].location, seen, &nseen,
+			    clean);
 	}
 }
 
 int conf_check_templates(struct conf_ctx *c, const config_setting_t *group)
 {
 	const struct snapshot *s = c->snap;
+	struct longest lo;
 	uint16_t i;
 	int bad = 0;
 
+	longest_values(s, lo.v);
+	lo.nlangs = patient_langs(s, lo.langs, IOPD_NELEM(lo.langs));
 	for (i = 0; i < s->ntemplates; i++) {
-		const config_setting_t *g = config_setting_get_member(group, s->templates[i].name);
+		const config_setting_t *g = conf_member(group, s->templates[i].name);
 		if (s->templates[i].discreet)
 			bad += check_discreet(c, g, &s->templates[i]);
-		check_sms_length(c, g, &s->templates[i]);
+		check_sms_length(c, g, &s->templates[i], &lo);
 	}
 	check_values(c, config_setting_parent(group));
 	return bad;

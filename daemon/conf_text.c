@@ -95,7 +95,7 @@ static bool names_setting(const struct lex *at)
 	struct lex x = *at;
 	char c;
 
-	while ((c = next_code(&x)) == ' ' || c == '\t' || c == '\r' || c == '\n')
+	while ((c = next_code(&x)) == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\n')
 		;
 	return c == '=' || c == ':';
 }
@@ -105,7 +105,7 @@ int conf_text_merge(struct sbuf *text, const char *name)
 	struct lex x;
 	struct sbuf out = {0};
 	size_t n = strlen(name), copied = 0;
-	char c, prev = ' ';
+	char c;
 	int count = 0;
 
 	if (!text->s)
@@ -113,12 +113,13 @@ int conf_text_merge(struct sbuf *text, const char *name)
 	lex_init(&x, text->s, text->len);
 	while ((c = next_code(&x)) != 0) {
 		const char *start = x.p - 1;
-		if (x.depth == 0 && name_start(c) && !name_char(prev)) {
+		/* a name starts here unless it goes on from the byte before (a
+		 * comment between two names separates them) */
+		if (x.depth == 0 && name_start(c) && (start == x.s || !name_char(start[-1]))) {
 			const char *e = start;
 			while (e < x.end && name_char(*e))
 				e++;
 			x.p = e;
-			prev = e[-1];
 			if ((size_t)(e - start) == n && memcmp(start, name, n) == 0 && names_setting(&x) &&
 			    ++count > 1) {
 				sbuf_add(&out, text->s + copied, (size_t)(e - text->s) - copied);
@@ -127,7 +128,6 @@ int conf_text_merge(struct sbuf *text, const char *name)
 			}
 			continue;
 		}
-		prev = c;
 	}
 	if (count > 1) {
 		sbuf_add(&out, text->s + copied, text->len - copied);
@@ -187,7 +187,7 @@ int conf_text_repeat(const char *s, const char *name)
 		return 0;
 	if (!s[n])
 		return 1;
-	if (s[n] != '*' || s[n + 1] < '2' || s[n + 1] > '9')
+	if (s[n] != '*' || s[n + 1] < '1' || s[n + 1] > '9')
 		return 0;
 	k = strtol(s + n + 1, &end, 10);
 	return *end || k < 2 || k > 1000000 ? 0 : (int)k;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf_read.h"
 #include "conf_text.h"
 #include "conf_util.h"
 #include "safetext.h"
@@ -68,8 +69,8 @@ static bool path_of(const config_setting_t *s, struct sbuf *b)
 	}
 	if (after_id)
 		sbuf_adds(b, ": ");
-	sbuf_printf(b, "[%d]", config_setting_index(s));
-	if (!is_patient(s) || !(id = config_setting_get_member(s, "id")) ||
+	sbuf_printf(b, "[%d]", conf_index(s));
+	if (!is_patient(s) || !(id = conf_member(s, "id")) ||
 	    config_setting_type(id) != CONFIG_TYPE_STRING || !*config_setting_get_string(id))
 		return false;
 	sbuf_adds(b, " id ");
@@ -98,6 +99,19 @@ const char *conf_did_you_mean(const char *s, const char *const *names, size_t n,
 	return buf;
 }
 
+const config_setting_t *conf_member(const config_setting_t *g, const char *key)
+{
+	const config_list_t *l = g && g->type == CONFIG_TYPE_GROUP ? g->value.list : NULL;
+	unsigned i;
+
+	for (i = 0; l && i < l->length; i++) {
+		const char *n = l->elements[i]->name;
+		if (n && n[0] == key[0] && strcmp(n, key) == 0)
+			return l->elements[i];
+	}
+	return NULL;
+}
+
 static void known_keys(struct sbuf *b, const char *const *allowed)
 {
 	size_t i;
@@ -112,9 +126,12 @@ static bool key_allowed(const char *name, const char *const *allowed)
 	size_t k;
 
 	for (k = 0; allowed[k]; k++)
-		if (strcmp(allowed[k], name) == 0 ||
-		    (strcmp(allowed[k], "patients") == 0 && conf_text_repeat(name, "patients") > 1))
+		if (allowed[k][0] == name[0] && strcmp(allowed[k], name) == 0)
 			return true;
+	if (name[0] == 'p' && conf_text_repeat(name, "patients") > 1)
+		for (k = 0; allowed[k]; k++)
+			if (strcmp(allowed[k], "patients") == 0)
+				return true;
 	return false;
 }
 
@@ -165,7 +182,7 @@ int conf_expect(struct conf_ctx *c, const config_setting_t *s, int type, const c
 static const config_setting_t *member(struct conf_ctx *c, const config_setting_t *g,
     const char *key, bool required, int *rc)
 {
-	const config_setting_t *s = config_setting_get_member(g, key);
+	const config_setting_t *s = conf_member(g, key);
 	char where[256];
 
 	*rc = CONF_OK;
@@ -236,6 +253,18 @@ int conf_string(struct conf_ctx *c, const config_setting_t *g, const char *key, 
 
 	if (rc == CONF_OK)
 		*out = intern(&c->snap->strings, v);
+	return rc;
+}
+
+int conf_string_copy(struct conf_ctx *c, const config_setting_t *g, const char *key,
+    bool required, const char **out)
+{
+	const config_setting_t *s = NULL;
+	const char *v = NULL;
+	int rc = string_member(c, g, key, required, &s, &v, NULL);
+
+	if (rc == CONF_OK)
+		*out = arena_strdup(&c->snap->arena, v);
 	return rc;
 }
 
@@ -434,6 +463,25 @@ int conf_strings(struct conf_ctx *c, const config_setting_t *g, const char *key,
 		return CONF_BAD;
 	*out = v;
 	*n = (uint32_t)len;
+	return CONF_OK;
+}
+
+int conf_string_list(struct conf_ctx *c, const config_setting_t *g, const char *key, bool required,
+    const config_setting_t **list)
+{
+	int rc, i, len, bad = 0;
+	const config_setting_t *s = list_member(c, g, key, required, &rc,
+	    "a list of strings [ \"a\", \"b\" ]");
+
+	if (!s)
+		return rc;
+	len = config_setting_length(s);
+	for (i = 0; i < len; i++)
+		if (!conf_elem_string(c, s, i))
+			bad = 1;
+	if (bad)
+		return CONF_BAD;
+	*list = s;
 	return CONF_OK;
 }
 

@@ -592,9 +592,20 @@ static void *reload_thread(void *arg)
 {
 	struct daemon *dm = arg;
 
-	dm->reload_snap = conf_load(dm->config, CONF_FULL, &dm->reload_errs);
-	if (dm->reload_snap)
+	struct conf_cache cc = {.use = true, .keep = true};
+	char err[256];
+
+	dm->reload_cache[0] = '\0';
+	dm->reload_snap = conf_load_cache(dm->config, CONF_FULL, &dm->reload_errs, &cc);
+	if (dm->reload_snap) {
 		dm->reload_sched = sched_new(dm->reload_snap, dm->reload_mark);
+		/* the patients cache for the next start or reload, off the loop */
+		if (cc.hit)
+			snprintf(dm->reload_cache, sizeof dm->reload_cache, "patients from the cache");
+		else if (cc.can_save && conf_cache_save(&cc, dm->reload_snap, err, sizeof err) != 0)
+			snprintf(dm->reload_cache, sizeof dm->reload_cache, "patients cache not written: %s", err);
+	}
+	conf_cache_free(&cc);
 	malloc_trim(0);                    /* the parse tree's memory (see daemon_main), off the loop */
 	ev_async_send(dm->loop, &dm->reload_done_w);
 	return NULL;
@@ -700,6 +711,8 @@ static void reload_done_cb(struct ev_loop *loop, ev_async *w, int revents)
 	dm->reload_running = false;
 	if (dm->reload_errs.warn.len)
 		log_warn("reload warnings:\n%s", dm->reload_errs.warn.s);
+	if (dm->reload_cache[0])
+		log_info("reload: %s", dm->reload_cache);
 	if (!dm->reload_snap || dm->stopping) {
 		const char *text = dm->reload_errs.text.s ? dm->reload_errs.text.s : "cancelled: stopping";
 		dm->reload_failures++;
@@ -809,10 +822,10 @@ static void term_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 /* ---- main ------------------------------------------------------------- */
 
-static struct snapshot *load_config(const char *path)
+static struct snapshot *load_config(const char *path, struct conf_cache *cc)
 {
 	struct errs e = {0};
-	struct snapshot *s = conf_load(path, CONF_FULL, &e);
+	struct snapshot *s = conf_load_cache(path, CONF_FULL, &e, cc);
 
 	/* through the log, not straight to stderr: each FILE:LINE line then
 	 * carries its priority (journalctl -p warning finds them) */
@@ -822,8 +835,26 @@ static struct snapshot *load_config(const char *path)
 		log_err("%s", e.text.s);
 	if (!s)
 		log_err("%s: %d error(s); not starting", path, e.count);
+	else if (cc->hit)
+		log_info("%u patients from the cache in %s", s->npatients, s->state_dir);
 	errs_free(&e);
 	return s;
+}
+
+/* The patients cache, written at the first start of a configuration (the
+ * state_dir exists now) so that the next start, reload or agenda reads
+ * the patients from it. */
+static void save_start_cache(struct daemon *dm)
+{
+	char err[256];
+
+	if (dm->start_cache.can_save) {
+		if (conf_cache_save(&dm->start_cache, dm->snap, err, sizeof err) != 0)
+			log_notice("patients cache not written: %s", err);
+		else
+			log_info("patients cache written in %s", dm->snap->state_dir);
+	}
+	conf_cache_free(&dm->start_cache);
 }
 
 static void watchers_init(struct daemon *dm)
@@ -873,6 +904,7 @@ static int daemon_start(struct daemon *dm)
 		log_err("ledger: %s", err);
 		return -1;
 	}
+	save_start_cache(dm);
 	dm->http = http_new(dm->loop);
 	start_channels(dm, dm->snap);
 	dm->consent = consent_new();           /* filled by the ledger's load (ovr_cb) */
@@ -1047,7 +1079,8 @@ int daemon_main(const struct daemon_opts *o)
 	memset(&dm, 0, sizeof dm);
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (!(dm.snap = load_config(o->config)))
+	dm.start_cache.use = dm.start_cache.keep = true;
+	if (!(dm.snap = load_config(o->config, &dm.start_cache)))
 		goto out;
 	/* libconfig's tree of the file was freed, but malloc keeps the pages
 	 * (~4 KB per patient, 10 times the snapshot itself): give them back
@@ -1075,6 +1108,7 @@ int daemon_main(const struct daemon_opts *o)
 	}
 	daemon_cleanup(&dm);
 out:
+	conf_cache_free(&dm.start_cache);
 	curl_global_cleanup();
 	return rc;
 }

@@ -9,6 +9,7 @@
 
 #include <ev.h>
 
+#include "conf.h"
 #include "daemon.h"
 #include "dispatch.h"
 #include "errs.h"
@@ -69,6 +70,8 @@ struct daemon {
 	int64_t reload_mark;
 	double reload_started;
 	double reload_longest_swap;    /* seconds: the longest loop stall a swap caused */
+	char reload_cache[300];        /* what became of the patients cache (logged on the loop) */
+	struct conf_cache start_cache; /* the first load's, saved once state_dir exists */
 	struct reload_waiter *waiters;      /* answered by the running reload */
 	struct reload_waiter *waiters_next; /* asked while it ran: answered by the next one */
 

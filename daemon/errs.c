@@ -20,27 +20,36 @@ struct errs_line {
 
 /* libconfig reads one text that iopd expanded (conf_source.c): its own
  * line numbers are mapped back to the files. */
-const char *setting_file(const struct errs *e, const config_setting_t *s)
+const char *text_file(const struct errs *e, int line)
 {
 	const char *f = NULL;
-	int line;
+	int l;
 
-	if (s && e->src)
-		conf_source_where(e->src, config_setting_source_line(s), &f, &line);
+	if (e->src)
+		conf_source_where(e->src, line, &f, &l);
 	return f ? f : (e->main_file ? e->main_file : "(config)");
+}
+
+int text_line(const struct errs *e, int line)
+{
+	const char *f;
+	int l;
+
+	if (!e->src)
+		return line;
+	conf_source_where(e->src, line, &f, &l);
+	return l;
+}
+
+const char *setting_file(const struct errs *e, const config_setting_t *s)
+{
+	return s ? text_file(e, config_setting_source_line(s)) :
+	    (e->main_file ? e->main_file : "(config)");
 }
 
 int setting_line(const struct errs *e, const config_setting_t *s)
 {
-	const char *f;
-	int line;
-
-	if (!s)
-		return 0;
-	if (!e->src)
-		return config_setting_source_line(s);
-	conf_source_where(e->src, config_setting_source_line(s), &f, &line);
-	return line;
+	return s ? text_line(e, config_setting_source_line(s)) : 0;
 }
 
 /* The file's place in the reading order: the main file first, then each
@@ -69,6 +78,21 @@ static void add(struct errs *e, int warn, const char *file, int line, const char
 	struct sbuf *b = warn ? &e->warn : &e->text;
 	struct errs_line *w;
 	struct sbuf m = {0};
+
+	if (e->capture) {
+		struct errs_capture *c = e->capture;
+		struct sbuf t = {0};
+		va_list ap2;
+		va_copy(ap2, ap);
+		sbuf_vprintf(&t, fmt, ap2);
+		va_end(ap2);
+		grow_array(&c->v, &c->cap, c->n + 1, sizeof *c->v);
+		c->v[c->n].warn = warn;
+		c->v[c->n].file = file_rank(e, file);
+		c->v[c->n].line = line;
+		c->v[c->n].text = t.s ? t.s : xstrdup("");
+		c->n++;
+	}
 
 	grow_array(&e->where, &e->capwhere, e->nwhere + 1, sizeof *e->where);
 	w = &e->where[e->nwhere];
@@ -135,6 +159,24 @@ void warn_set(struct errs *e, const config_setting_t *s, const char *fmt, ...)
 	va_end(ap);
 }
 
+void errs_line(struct errs *e, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add(e, 0, text_file(e, line), text_line(e, line), fmt, ap);
+	va_end(ap);
+}
+
+void warn_line(struct errs *e, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add(e, 1, text_file(e, line), text_line(e, line), fmt, ap);
+	va_end(ap);
+}
+
 static int cmp_where(const void *a, const void *b)
 {
 	const struct errs_line *x = a, *y = b;
@@ -178,6 +220,53 @@ void errs_sort(struct errs *e)
 		off[e->where[i].warn] += e->where[i].len;
 		e->where[i].seq = i;
 	}
+}
+
+void errs_mark(const struct errs *e, struct errs_mark *m)
+{
+	m->count = e->count;
+	m->nwarn = e->nwarn;
+	m->nwhere = e->nwhere;
+	m->text = e->text.len;
+	m->warn = e->warn.len;
+}
+
+void errs_rewind(struct errs *e, const struct errs_mark *m)
+{
+	e->count = m->count;
+	e->nwarn = m->nwarn;
+	e->nwhere = m->nwhere;
+	e->text.len = m->text;
+	e->warn.len = m->warn;
+	if (e->text.s)
+		e->text.s[e->text.len] = '\0';
+	if (e->warn.s)
+		e->warn.s[e->warn.len] = '\0';
+}
+
+void errs_replay(struct errs *e, const struct errs_said *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *file = e->src && v[i].file < e->src->nfiles ? e->src->files[v[i].file] :
+		    (e->main_file ? e->main_file : "(config)");
+		if (v[i].warn)
+			warn_at(e, file, v[i].line, "%s", v[i].text);
+		else
+			errs_at(e, file, v[i].line, "%s", v[i].text);
+	}
+}
+
+void errs_capture_free(struct errs_capture *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->v[i].text);
+	free(c->v);
+	c->v = NULL;
+	c->n = c->cap = 0;
 }
 
 void errs_print(const struct errs *e, FILE *f)

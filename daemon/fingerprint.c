@@ -108,10 +108,26 @@ static uint64_t walk(const config_setting_t *s)
 	return h;
 }
 
-const char *conf_fingerprint(struct intern *strings, const config_setting_t *root)
+uint64_t conf_fp_setting(const config_setting_t *s)
+{
+	return walk(s);
+}
+
+const char *conf_fingerprint(struct intern *strings, const config_setting_t *root,
+    uint64_t *patients, size_t npatients)
 {
 	char hex[IDENT_HEX_LEN + 1];
+	uint64_t h = walk(root), *all;
 
-	ident_hex(walk(root), hex);
+	if (npatients) {
+		/* the streamed patients (conf_read.h), in any order, with the rest */
+		qsort(patients, npatients, sizeof *patients, cmp_u64);
+		all = xmalloc((npatients + 1) * sizeof *all);
+		all[0] = h;
+		memcpy(all + 1, patients, npatients * sizeof *all);
+		h = siphash24(fp_key, all, (npatients + 1) * sizeof *all);
+		free(all);
+	}
+	ident_hex(h, hex);
 	return intern(strings, hex);
 }

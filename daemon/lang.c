@@ -372,6 +372,15 @@ const char *lang_code(const struct lang *l)
 	return l->code;
 }
 
+void lang_describe(const struct lang *l, struct sbuf *b)
+{
+	sbuf_add(b, l->code, strlen(l->code) + 1);
+	sbuf_add(b, l->locale, strlen(l->locale) + 1);
+	sbuf_addc(b, l->fallback ? '1' : '0');
+	sbuf_add(b, l->day_fmt, strlen(l->day_fmt) + 1);
+	sbuf_add(b, l->time_fmt, strlen(l->time_fmt) + 1);
+}
+
 /* ---- formatting -------------------------------------------------------- */
 
 static void wall_tm(int64_t wall, struct tm *tm)

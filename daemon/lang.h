@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct sbuf;
+
 struct lang;
 
 #define LANG_DAY_MAX 128               /* a {day} text, with its NUL */
@@ -39,6 +41,10 @@ bool lang_fallback(const struct lang *l);
 const char *lang_locale(const struct lang *l);
 /* The code as the configuration wrote it: "es", "es-MX". */
 const char *lang_code(const struct lang *l);
+/* What the language's texts are made of (its code, locale, whether it
+ * fell back to English, its formats), as bytes appended to b: equal
+ * descriptions, equal texts (the snapshot cache compares them). */
+void lang_describe(const struct lang *l, struct sbuf *b);
 
 /* {day} ("Tue Dec 1", "mar 1 dic", "Di 1. Dez") and {time} ("6:00 PM",
  * "18:00") of a wall time (civil.h). */

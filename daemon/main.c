@@ -148,13 +148,18 @@ static int parse_when(const char *cmd, const char *what, const char *text, const
 	return -1;
 }
 
+/* agenda and render: the patients from the daemon's cache when it holds
+ * them (snapcache.h); never written here (SPEC 2: the agenda writes
+ * nothing). */
 static struct snapshot *load_calendar(const char *config)
 {
 	struct errs e = {0};
-	struct snapshot *s = conf_load(config, CONF_CALENDAR, &e);
+	struct conf_cache cc = {.use = true, .map = true};
+	struct snapshot *s = conf_load_cache(config, CONF_CALENDAR, &e, &cc);
 
 	errs_print(&e, stderr);
 	errs_free(&e);
+	conf_cache_free(&cc);
 	return s;
 }
 

@@ -62,7 +62,9 @@ struct rule {
 	int32_t at;                    /* seconds of day, patient's zone; -1: none */
 	int32_t tmpl;                  /* index into snapshot.templates; -1: the entry's */
 	chanmask channels;
-	uint16_t chan[SNAP_MAX_CHANNELS];   /* the same channels, in channel-name order */
+	const uint16_t *chan;          /* the same channels, in channel-name order (nchan):
+	                                * one array per set of channels, shared (a copy of 64
+	                                * in each rule was a quarter of a patient's memory) */
 	uint8_t nchan;
 };
 
@@ -170,6 +172,9 @@ enum ledger_kind { LEDGER_SQLITE, LEDGER_POSTGRESQL };
 struct snapshot {
 	struct arena arena;
 	struct intern strings;
+	void *image;                   /* the patients, when read from the cache (snapcache.h) */
+	size_t image_len;              /* mapped: its length (else malloc'd) */
+	bool image_mapped;
 	unsigned refs;
 
 	const char *config_file;       /* absolute path */

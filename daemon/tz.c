@@ -418,6 +418,16 @@ const char *tz_name(const struct tz *z)
 	return z->name;
 }
 
+void tz_describe(const struct tz *z, struct sbuf *b)
+{
+	uint64_t n = z->n;
+
+	sbuf_add(b, z->name, strlen(z->name) + 1);
+	sbuf_add(b, (const char *)&n, sizeof n);
+	sbuf_add(b, (const char *)z->at, z->n * sizeof *z->at);
+	sbuf_add(b, (const char *)z->off, (z->n + 1) * sizeof *z->off);
+}
+
 void tz_cleanup(void)
 {
 	struct tz *z;

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
+
 struct tz;
 
 /* The zone called `name` ("America/New_York", "UTC"), loaded on first use.
@@ -21,6 +23,10 @@ struct tz;
  * of the system database (absolute paths and ".." are refused). */
 const struct tz *tz_get(const char *name, char *err, size_t errlen);
 const char *tz_name(const struct tz *z);
+/* Everything tz_offset and tz_from_wall answer from, as bytes appended to
+ * b: two zones read alike if and only if their descriptions are equal (the
+ * snapshot cache compares them to the zone database of the day). */
+void tz_describe(const struct tz *z, struct sbuf *b);
 
 /* UTC offset in seconds east of Greenwich in force at instant t. */
 int32_t tz_offset(const struct tz *z, int64_t t);

@@ -13,7 +13,8 @@
 #             spring-forward (Sunday Mar 9)
 #
 # The check fails if any test fails at either.  Tests run IOPD_DATE_JOBS at a
-# time (default: the number of processors); each is stopped after
+# time (default: twice the number of processors: the tests mostly wait on
+# their clocks and peers); each is stopped after
 # IOPD_DATE_TIMEOUT seconds (default 900).  FAKETIME_RUNNER_LIB names the
 # libfaketime to preload (default: the plain libfaketime.so.1, as faketime(1)
 # preloads it).  Prints one result line per test and date, the log of each
@@ -65,7 +66,7 @@ else
 fi
 [ ${#tests[@]} -gt 0 ] || { echo "date_independence.sh: no test selected" >&2; exit 99; }
 
-jobs=${IOPD_DATE_JOBS:-$(nproc 2>/dev/null || echo 2)}
+jobs=${IOPD_DATE_JOBS:-$((2 * $(nproc 2>/dev/null || echo 2)))}
 limit=${IOPD_DATE_TIMEOUT:-900}
 out=$top/date-check
 rm -rf "$out"

@@ -813,6 +813,40 @@ static void test_glob_include(void **state)
 	free(sub);
 }
 
+/* Ten files and more: the tenth list is "patients*10" (a repeat, as the
+ * second is "patients*2"), read by iopd's reader and by libconfig alike
+ * (a first_name with "\\q" is a text only libconfig reads). */
+static void test_glob_many(void **state)
+{
+	char *sub = unit_path(unit_dir, "patients"), *main_file;
+	int k, pass;
+
+	(void)state;
+	assert_int_equal(mkdir(sub, 0700), 0);
+	main_file = unit_write(unit_dir, "main.conf", folder_main, 0600);
+	for (pass = 0; pass < 2; pass++) {
+		struct errs e = {0};
+		struct snapshot *s;
+		for (k = 0; k < 12; k++) {
+			char name[32], text[160];
+			snprintf(name, sizeof name, "%02d.conf", k);
+			snprintf(text, sizeof text, "patients = ( { id = \"p-%02d\"; first_name = \"%s\"; "
+			    "program = \"op\"; start = \"2026-12-01\"; } );\n", k, pass && k == 11 ? "A\\qB" : "A");
+			free(unit_write(sub, name, text, 0600));
+		}
+		s = conf_load(main_file, CONF_CALENDAR, &e);
+		if (!s)
+			fail_msg("%s", e.text.s);
+		assert_int_equal(s->npatients, 12);
+		assert_string_equal(s->patients[11].id, "p-11");
+		assert_string_equal(s->patients[11].first_name, pass ? "A\\qB" : "A");
+		snapshot_unref(s);
+		errs_free(&e);
+	}
+	free(main_file);
+	free(sub);
+}
+
 /* Errors in the merged files name their own file, line and index; a
  * patient id given twice names both places. */
 static void test_glob_errors(void **state)
@@ -1281,6 +1315,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_mode_plugin_keys, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_glob_include, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_glob_errors, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_glob_many, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_glob_edges, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_merge_lists, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_missing_comma, unit_setup, unit_teardown),

@@ -1,0 +1,457 @@
+/* test_snapcache.c - the patients' snapshot cache (daemon/snapcache.c) is
+ * used only when it holds what reading the configuration would give now.
+ *
+ * Each test writes a configuration (patients in a folder, read through a
+ * glob), loads it as the daemon does (conf_load_cache keeping what a save
+ * needs) and saves the cache, then changes one thing and loads again as
+ * `iopd agenda` does.  Whatever the change, the agenda and the messages of
+ * the second load must be those of a reading without any cache, and the
+ * cache must be used exactly when nothing it depends on changed. */
+#include "config.h"
+
+#include <sys/wait.h>
+#include <utime.h>
+
+#include "unit.h"
+
+#include "agenda.h"
+#include "snapcache.h"
+
+/* %s: the scratch folder (state_dir and control_socket are absolute) */
+static const char main_conf[] =
+	"daemon = { timezone = \"America/Chicago\"; state_dir = \"%s/state\";\n"
+	"  control_socket = \"%s/state/control.sock\"; };\n"
+	"channels = ( { name = \"term\"; module = \"console\"; } );\n"
+	"templates = { session = { sms = \"Group at {time}\"; }; medication = { sms = \"{label} now\"; };\n"
+	"  appointment = { sms = \"See you {day}\"; }; };\n"
+	"programs = ( { id = \"iop\"; weeks = 4; sessions = ( { id = \"g\"; days = [\"mon\", \"thu\"];\n"
+	"  start = \"18:00\"; location = \"Room 2\"; } ); reminders = ( { before = \"2h\"; channels = [\"term\"]; } ); } );\n"
+	"@include \"patients/*.conf\"\n";
+
+static const char patients_a[] =
+	"patients = (\n"
+	"  { id = \"p-1\"; first_name = \"Ana\"; program = \"iop\"; start = \"2026-12-07\";\n"
+	"    medications = ( { label = \"dose\"; times = [\"08:00\", \"20:00\"]; channels = [\"term\"]; } ); },\n"
+	"  { id = \"p-2\"; first_name = \"Bo\"; language = \"zz\"; timezone = \"Europe/London\";\n"
+	"    program = \"iop\"; start = \"2026-12-08\";\n"
+	"    appointments = ( { at = \"2026-12-10 09:30\"; type = \"intake\"; } ); }\n"
+	");\n";
+
+static const char patients_b[] =
+	"patients = ( { id = \"p-3\"; first_name = \"Cy\"; program = \"iop\"; start = \"2026-12-09\"; } );\n";
+
+static char *main_file, *pdir, *state;
+
+static void write_main(const char *lead)
+{
+	char text[2048], *at;
+
+	snprintf(text, sizeof text, main_conf, unit_dir, unit_dir);
+	if (lead && (at = strstr(text, "\"2h\"")))
+		memcpy(at + 1, lead, 2);
+	free(main_file);
+	main_file = unit_write(unit_dir, "main.conf", text, 0600);
+}
+
+static int setup(void **st)
+{
+	unit_setup(st);
+	pdir = unit_path(unit_dir, "patients");
+	state = unit_path(unit_dir, "state");
+	assert_int_equal(mkdir(pdir, 0700), 0);
+	assert_int_equal(mkdir(state, 0700), 0);
+	main_file = NULL;
+	write_main(NULL);
+	free(unit_write(pdir, "a.conf", patients_a, 0600));
+	free(unit_write(pdir, "b.conf", patients_b, 0600));
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	free(main_file);
+	free(pdir);
+	free(state);
+	return unit_teardown(st);
+}
+
+/* The agenda of a snapshot over December 2026, and the messages, as text. */
+static char *agenda_of(const struct snapshot *s, const struct errs *e)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	int64_t from, to;
+
+	assert_non_null(f);
+	assert_int_equal(parse_instant("2026-12-01T00:00:00Z", s->tz, &from), 0);
+	assert_int_equal(parse_instant("2027-01-01T00:00:00Z", s->tz, &to), 0);
+	fprintf(f, "warnings:\n%s", e->warn.s ? e->warn.s : "");
+	assert_int_equal(agenda_print(s, from, to, -1, AGENDA_JSONL, f, NULL, NULL), 0);
+	fclose(f);
+	return out;
+}
+
+/* A load as the daemon's: the cache written when it was not used. */
+static void daemon_load(bool expect_hit)
+{
+	struct conf_cache cc = {.use = true, .keep = true};
+	struct errs e = {0};
+	struct snapshot *s = conf_load_cache(main_file, CONF_FULL, &e, &cc);
+	char err[256];
+
+	if (!s)
+		fail_msg("%s", e.text.s);
+	assert_int_equal(cc.hit, expect_hit);
+	assert_int_equal(cc.can_save, !expect_hit);
+	if (cc.can_save && conf_cache_save(&cc, s, err, sizeof err) != 0)
+		fail_msg("save: %s", err);
+	conf_cache_free(&cc);
+	snapshot_unref(s);
+	errs_free(&e);
+}
+
+/* Each patient's entry (file and line, for iopctl's messages) and
+ * configured pause are the same in both snapshots. */
+static void same_entries(const struct snapshot *a, const struct snapshot *b)
+{
+	size_t i;
+
+	assert_int_equal(a->npatients, b->npatients);
+	for (i = 0; i < a->npatients; i++) {
+		assert_non_null(a->patients[i].file);
+		assert_string_equal(a->patients[i].file, b->patients[i].file);
+		assert_int_equal(a->patients[i].line, b->patients[i].line);
+		assert_int_equal(a->patients[i].paused, b->patients[i].paused);
+	}
+}
+
+/* A load as the agenda's; its agenda must be that of a load without any
+ * cache, and the cache used or not as `expect_hit` says. */
+static void agenda_load(bool expect_hit, bool map)
+{
+	struct conf_cache cc = {.use = true, .map = map};
+	struct errs e = {0}, e2 = {0};
+	struct snapshot *s = conf_load_cache(main_file, CONF_CALENDAR, &e, &cc);
+	struct snapshot *plain = conf_load(main_file, CONF_CALENDAR, &e2);
+	char *a, *b;
+
+	if (!s || !plain)
+		fail_msg("%s%s", e.text.s ? e.text.s : "", e2.text.s ? e2.text.s : "");
+	assert_int_equal(cc.hit, expect_hit);
+	assert_false(cc.can_save);             /* the agenda keeps nothing to write */
+	a = agenda_of(s, &e);
+	b = agenda_of(plain, &e2);
+	assert_string_equal(a, b);
+	same_entries(s, plain);
+	assert_non_null(strstr(a, "language \"zz\" (1 patient)"));   /* said again from the cache */
+	assert_non_null(strstr(a, "\"patient\":\"p-3\""));
+	free(a);
+	free(b);
+	conf_cache_free(&cc);
+	snapshot_unref(s);
+	snapshot_unref(plain);
+	errs_free(&e);
+	errs_free(&e2);
+}
+
+static char *cache_file(void)
+{
+	return unit_path(state, SNAPCACHE_FILE);
+}
+
+/* ---- used when nothing changed ------------------------------------------------ */
+
+static void test_hit(void **st)
+{
+	struct stat sb;
+	char *cf = cache_file();
+
+	(void)st;
+	daemon_load(false);
+	assert_int_equal(stat(cf, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	agenda_load(true, true);
+	agenda_load(true, false);
+	daemon_load(true);                     /* the daemon's next start reads it too */
+	free(cf);
+}
+
+/* A file touched, its text the same: still the same patients. */
+static void test_touch(void **st)
+{
+	char *b = unit_path(pdir, "b.conf");
+
+	(void)st;
+	daemon_load(false);
+	assert_int_equal(utime(b, NULL), 0);
+	agenda_load(true, true);
+	free(b);
+}
+
+/* ---- not used when anything changed ------------------------------------------- */
+
+static void test_edit(void **st)
+{
+	(void)st;
+	daemon_load(false);
+	free(unit_write(pdir, "a.conf", "patients = ( { id = \"p-9\"; program = \"iop\"; "
+	    "start = \"2026-12-07\"; language = \"zz\"; } );\n", 0600));
+	agenda_load(false, true);
+	daemon_load(false);                    /* and written again */
+	agenda_load(true, true);
+}
+
+/* The same size and the same modification time, one digit changed. */
+static void test_same_size_same_mtime(void **st)
+{
+	char *b = unit_path(pdir, "b.conf"), *edited = strdup(patients_b);
+	struct stat before, after;
+	struct timespec ts[2];
+
+	(void)st;
+	daemon_load(false);
+	assert_int_equal(stat(b, &before), 0);
+	memcpy(strstr(edited, "2026-12-09"), "2026-12-16", 10);
+	free(unit_write(pdir, "b.conf", edited, 0600));
+	ts[0] = before.st_atim;
+	ts[1] = before.st_mtim;
+	assert_int_equal(utimensat(AT_FDCWD, b, ts, 0), 0);
+	assert_int_equal(stat(b, &after), 0);
+	assert_int_equal(after.st_size, before.st_size);
+	assert_int_equal(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+	assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+	agenda_load(false, true);
+	free(b);
+	free(edited);
+}
+
+/* The main file (which includes the others) changed: a program's lead. */
+static void test_main_changed(void **st)
+{
+	(void)st;
+	daemon_load(false);
+	write_main("3h");
+	agenda_load(false, true);
+}
+
+/* Another file matches the glob; then the same text moves to another file
+ * (the text read is the same, its files and lines are not). */
+static void test_glob_gains_a_file(void **st)
+{
+	char *b = unit_path(pdir, "b.conf"), *c = unit_path(pdir, "c.conf");
+
+	(void)st;
+	daemon_load(false);
+	free(unit_write(pdir, "c.conf", "# nothing yet\n", 0600));
+	agenda_load(false, true);
+	daemon_load(false);
+	assert_int_equal(rename(b, c), 0);     /* b's text now comes after "# nothing yet" */
+	free(unit_write(pdir, "b.conf", "# nothing yet\n", 0600));
+	agenda_load(false, true);
+	free(b);
+	free(c);
+}
+
+/* The zone database changed under the cache (TZDIR, a zone replaced). */
+static void test_zone_changed(void **st)
+{
+	char *tzdir = unit_path(unit_dir, "zoneinfo"), *sub, cmd[1024];
+
+	(void)st;
+	sub = unit_path(tzdir, "America");
+	assert_int_equal(mkdir(tzdir, 0700), 0);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	free(sub);
+	sub = unit_path(tzdir, "Europe");
+	assert_int_equal(mkdir(sub, 0700), 0);
+	free(sub);
+	snprintf(cmd, sizeof cmd, "cp /usr/share/zoneinfo/America/Chicago %s/America/Chicago && "
+	    "cp /usr/share/zoneinfo/Europe/London %s/Europe/London && "
+	    "cp /usr/share/zoneinfo/UTC %s/UTC", tzdir, tzdir, tzdir);
+	assert_int_equal(system(cmd), 0);
+	setenv("TZDIR", tzdir, 1);
+	tz_cleanup();
+	daemon_load(false);
+	agenda_load(true, true);
+	/* London now keeps Lisbon's rules (the same offsets in 2026, other
+	 * names and history): what the patients were read with differs */
+	snprintf(cmd, sizeof cmd, "cp /usr/share/zoneinfo/Europe/Lisbon %s/Europe/London", tzdir);
+	assert_int_equal(system(cmd), 0);
+	tz_cleanup();
+	agenda_load(false, true);
+	unsetenv("TZDIR");
+	tz_cleanup();
+	free(tzdir);
+}
+
+/* ---- not used when it is not whole, not ours, or not private ------------------- */
+
+/* Runs a shell command on the cache file, named $F. */
+static void rewrite_cache(const char *script)
+{
+	char *cf = cache_file();
+
+	setenv("F", cf, 1);
+	assert_int_equal(system(script), 0);
+	unsetenv("F");
+	free(cf);
+}
+
+static void test_truncated(void **st)
+{
+	(void)st;
+	daemon_load(false);
+	rewrite_cache("truncate -s -1 \"$F\"");
+	agenda_load(false, true);
+	daemon_load(false);
+	rewrite_cache("truncate -s 100 \"$F\"");     /* inside the header */
+	agenda_load(false, true);
+	daemon_load(false);
+	rewrite_cache(": > \"$F\"");
+	agenda_load(false, true);
+}
+
+static void test_corrupted(void **st)
+{
+	(void)st;
+	daemon_load(false);
+	/* one byte of the payload, in its middle */
+	rewrite_cache("n=$(stat -c %s \"$F\"); printf '\\377' | "
+	    "dd of=\"$F\" bs=1 seek=$((n / 2)) conv=notrunc status=none");
+	agenda_load(false, true);
+	daemon_load(false);
+	/* one byte of a string only the checksum watches (a first name) */
+	rewrite_cache("n=$(grep -obUa 'Cy' \"$F\" | head -1 | cut -d: -f1); test -n \"$n\" && "
+	    "printf 'D' | dd of=\"$F\" bs=1 seek=$n conv=notrunc status=none");
+	agenda_load(false, true);
+	daemon_load(false);
+	/* one byte of the key */
+	rewrite_cache("printf '\\377' | dd of=\"$F\" bs=1 seek=20 conv=notrunc status=none");
+	agenda_load(false, true);
+}
+
+static void test_not_private(void **st)
+{
+	char *cf = cache_file();
+
+	(void)st;
+	daemon_load(false);
+	assert_int_equal(chmod(cf, 0640), 0);
+	agenda_load(false, true);
+	assert_int_equal(chmod(cf, 0604), 0);
+	agenda_load(false, true);
+	assert_int_equal(chmod(cf, 0620), 0);  /* others may write it, not read it */
+	agenda_load(false, true);
+	assert_int_equal(chmod(cf, 0602), 0);
+	agenda_load(false, true);
+	assert_int_equal(chmod(cf, 0600), 0);
+	agenda_load(true, true);
+	if (geteuid() == 0) {                  /* another user's file: only root can make one */
+		assert_int_equal(chown(cf, 65534, 65534), 0);
+		agenda_load(false, true);
+		daemon_load(false);            /* replaced by one of our own */
+		agenda_load(true, true);
+	}
+	/* a symbolic link to a good cache is not followed */
+	{
+		char *other = unit_path(unit_dir, "elsewhere.cache"), cmd[2048];
+		snprintf(cmd, sizeof cmd, "mv %s %s && ln -s %s %s", cf, other, other, cf);
+		assert_int_equal(system(cmd), 0);
+		agenda_load(false, true);
+		free(other);
+	}
+	free(cf);
+}
+
+/* ---- written whole or not at all ------------------------------------------------ */
+
+/* Writers racing (each a new file renamed over the cache) while a reader
+ * loads: every load is the right agenda, from the cache or not; no
+ * temporary file is left. */
+static void test_concurrent_writers(void **st)
+{
+	pid_t kids[2];
+	int k, i, status, hits = 0;
+	char cmd[1024];
+
+	(void)st;
+	daemon_load(false);
+	for (k = 0; k < 2; k++) {
+		if ((kids[k] = fork()) == 0) {
+			for (i = 0; i < 15; i++) {
+				struct conf_cache cc = {.use = false, .keep = true};
+				struct errs e = {0};
+				struct snapshot *s = conf_load_cache(main_file, CONF_FULL, &e, &cc);
+				char err[256];
+				if (!s || conf_cache_save(&cc, s, err, sizeof err) != 0)
+					_exit(1);
+				conf_cache_free(&cc);
+				snapshot_unref(s);
+				errs_free(&e);
+			}
+			_exit(0);
+		}
+		assert_true(kids[k] > 0);
+	}
+	for (i = 0; i < 30; i++) {
+		struct conf_cache cc = {.use = true, .map = i % 2};
+		struct errs e = {0}, e2 = {0};
+		struct snapshot *s = conf_load_cache(main_file, CONF_CALENDAR, &e, &cc);
+		struct snapshot *plain = conf_load(main_file, CONF_CALENDAR, &e2);
+		char *a = agenda_of(s, &e), *b = agenda_of(plain, &e2);
+		assert_string_equal(a, b);
+		hits += cc.hit;
+		free(a);
+		free(b);
+		conf_cache_free(&cc);
+		snapshot_unref(s);
+		snapshot_unref(plain);
+		errs_free(&e);
+		errs_free(&e2);
+	}
+	for (k = 0; k < 2; k++) {
+		assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_true(hits > 0);                 /* a file is always there to read */
+	snprintf(cmd, sizeof cmd, "test $(ls %s | wc -l) -eq 1", state);
+	assert_int_equal(system(cmd), 0);      /* patients.cache alone */
+	agenda_load(true, true);
+}
+
+/* iopd -t's reading (conf_load) neither reads nor writes the cache. */
+static void test_check_writes_nothing(void **st)
+{
+	struct errs e = {0};
+	struct snapshot *s;
+	char cmd[1024];
+
+	(void)st;
+	s = conf_load(main_file, CONF_FULL, &e);
+	assert_non_null(s);
+	snapshot_unref(s);
+	errs_free(&e);
+	agenda_load(false, true);              /* nor does the agenda's */
+	snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s)\"", state);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_hit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_touch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_edit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_same_size_same_mtime, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_main_changed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_glob_gains_a_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_zone_changed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_private, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_writes_nothing, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
