@@ -35,7 +35,8 @@
 Common: --url URL (the sink), --concurrency C, --state DIR (state_dir and the
 control socket), --key FILE (webhook HMAC key file; omitted: unsigned), --split N
 (the patients in files of N each, OUTDIR/patients/NNNN.conf, read through
-@include "patients/*.conf": one file may hold at most 64 MiB, about 250,000 patients).
+@include "patients/*.conf": one file may hold at most 64 MiB, about 250,000 patients),
+--daemon-extra TEXT (settings added to the daemon group: a PostgreSQL ledger).
 Writes OUTDIR/iopd.conf and OUTDIR/patients.conf (mode 0600, as iopd requires),
 and for burst/spread OUTDIR/dues.tsv (patient, due epoch).
 """
@@ -61,6 +62,7 @@ ap.add_argument("--url", default="http://127.0.0.1:28204/")
 ap.add_argument("--concurrency", type=int, default=8)
 ap.add_argument("--state")
 ap.add_argument("--key")
+ap.add_argument("--daemon-extra", default="")
 ap.add_argument("--sms-n", type=int, default=0)
 ap.add_argument("--sms-due", type=int)
 ap.add_argument("--sms-token")
@@ -102,6 +104,7 @@ daemon = {{
   catch_up = "2h";
   clinic_phone = "+13125559999";
   default_country = "US";
+  {a.daemon_extra}
 }};
 channels = (
   {{ name = "hook"; module = "webhook"; url = "{a.url}"; {key}concurrency = {a.concurrency}; timeout = "30s"; }}{sms}

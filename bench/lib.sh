@@ -112,8 +112,10 @@ sink_log() { [ -n "$SINK_LOG" ] || SINK_LOG=$(sink log); echo "$SINK_LOG"; }
 
 # ---------------------------------------------------------------- daemons
 DAEMON_PID=
+DAEMON_PIDS=()
 # daemon_start CONF LOG: iopd in the foreground (pinned), waits until its control
-# socket answers; sets DAEMON_PID
+# socket answers and its ledger takes writes; sets DAEMON_PID (the last one
+# started; DAEMON_PIDS holds every one)
 daemon_start() {
   local conf=$1 logf=$2 sock i
   sock=$(sed -n 's/^ *control_socket = "\(.*\)";/\1/p' "$conf")
@@ -125,26 +127,74 @@ daemon_start() {
     "$IOPD" -f -c "$conf" 2>"$logf" &
   fi
   DAEMON_PID=$!
+  DAEMON_PIDS+=("$DAEMON_PID")
   for i in $(seq 1 600); do
     if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
       cat "$logf" >&2; die "iopd exited during start"
     fi
-    [ -S "$sock" ] && "$IOPCTL" -s "$sock" status >/dev/null 2>&1 && return 0
+    [ -S "$sock" ] && "$IOPCTL" -s "$sock" status 2>/dev/null | grep -q '^ledger:' &&
+      ! "$IOPCTL" -s "$sock" status 2>/dev/null | grep -q 'CANNOT WRITE' && return 0
     sleep 0.05
   done
   die "iopd did not answer on $sock within 30 s"
 }
 daemon_stop() {
-  local i
+  local i keep=() p
   [ -n "$DAEMON_PID" ] || return 0
   kill -TERM "$DAEMON_PID" 2>/dev/null || true
   for i in $(seq 1 300); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.05; done
   kill -0 "$DAEMON_PID" 2>/dev/null && kill -KILL "$DAEMON_PID" 2>/dev/null
   wait "$DAEMON_PID" 2>/dev/null || true
+  for p in "${DAEMON_PIDS[@]}"; do [ "$p" = "$DAEMON_PID" ] || keep+=("$p"); done
+  DAEMON_PIDS=("${keep[@]}")
   DAEMON_PID=
+}
+daemon_stop_all() {
+  while [ ${#DAEMON_PIDS[@]} -gt 0 ]; do
+    DAEMON_PID=${DAEMON_PIDS[-1]}
+    daemon_stop
+  done
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+# W2PG and W3PG keep their ledger in a private cluster (tests/rig/pg.sh): its
+# server processes share cpu 0 with the sink (PIN=1); iopd reaches it over
+# TCP on loopback, with the password from a token_file.
+PG_BASE=
+pg_instances() { case $1 in pg2) echo i1 i2 ;; *) echo i1 ;; esac; }
+pg_extra() { # LEDGER INSTANCE -> settings of the daemon group ("" for SQLite)
+  [ "$1" = sqlite ] && return 0
+  printf 'ledger = "postgresql"; postgresql = { conninfo = "%s"; token_file = "%s"; }; instance = "%s";' \
+    "$PG_TCP" "$PG_PASSWORD_FILE" "$2"
+}
+pg_up() {
+  local p
+  [ -n "$PG_BASE" ] && return 0
+  PG_BASE=$(mktemp -d /tmp/iopd-bench-pg.XXXXXX)
+  chmod 755 "$PG_BASE"
+  sh "$ROOT/tests/rig/pg.sh" init "$PG_BASE/c" "${PG_BENCH_PORT:-28432}" >&2 ||
+    die "the PostgreSQL cluster did not start (is postgresql installed? is PG_BENCH_PORT free?)"
+  # shellcheck disable=SC1091
+  . "$PG_BASE/c/env"
+  if [ "$PIN" = 1 ]; then             # the postmaster, and what it forks from now on
+    p=$(head -n 1 "$PG_BASE/c/data/postmaster.pid")
+    for p in $p $(pgrep -P "$p"); do taskset -a -cp 0 "$p" >/dev/null; done
+  fi
+}
+pg_q() { "$PG_BIN/psql" -X -q -At -h "$PG_SOCKET" -p "$PG_PORT" -U iopd -d iopd -c "$1"; }
+pg_reset() { # a new, empty ledger for each run, as SQLite's new state folder
+  "$PG_BIN/psql" -X -q -h "$PG_SOCKET" -p "$PG_PORT" -U iopd -d postgres \
+    -c "DROP DATABASE IF EXISTS iopd WITH (FORCE)" -c "CREATE DATABASE iopd" >/dev/null || die "pg_reset"
+}
+pg_down() {
+  [ -n "$PG_BASE" ] || return 0
+  sh "$ROOT/tests/rig/pg.sh" stop "$PG_BASE/c" fast >/dev/null 2>&1 || true
+  rm -rf "$PG_BASE"
+  PG_BASE=
 }
 
 cleanup() {
-  daemon_stop
+  daemon_stop_all
   sink_down
+  pg_down
 }

@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/run.sh [W1|W2|W3|W4|W5|W6|WM|all]... - iopd against its alternatives, in one run.
+# bench/run.sh [W1|W2|W3|W4|W5|W6|WM|W2PG|W3PG|all]... - iopd against its alternatives, in one run.
 #
 # Prints, per workload, median (min-max) of N runs of iopd and of each alternative
 # measured in this same invocation, the ratios, and the targets of BENCH.md with
@@ -21,6 +21,9 @@
 #   P_BIG=1000000 (WM: the million-patient size), BIG_SPLIT=100000 (WM: patients per
 #   file of its patients folder; one file may hold 64 MiB), W1_PHONES=1 (W1 also times
 #   iopd -t on the same calendar with a phone number for every patient).
+# W2PG, W3PG: W2 and W3 with the ledger in PostgreSQL (a private cluster, tests/rig/pg.sh,
+#   pinned with the sink on cpu 0), one instance and two instances sharing it, each round
+#   against the SQLite figure of the same round; PG_BENCH_PORT=28432.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -240,18 +243,25 @@ w1() {
 
 # ---------------------------------------------------------------- W2
 # One iopd burst run: N reminders due at one instant; prints the sink's deliveries/s.
-w2_iopd_once() { # RUNDIR N CONC
-  local dir=$1 n=$2 conc=$3 due keyopt=() base got i now rate line
+# LEDGER: sqlite (default), pg1 (PostgreSQL, one instance), pg2 (two instances).
+w2_iopd_once() { # RUNDIR N CONC [LEDGER]
+  local dir=$1 n=$2 conc=$3 ledger=${4:-sqlite} due keyopt=() base got i now rate line k
   rm -rf "$dir"; mkdir -p "$dir"
   if [ "$W2_SIGN" = 1 ]; then
     printf 'bench-hmac-key\n' >"$dir/hook.key"; chmod 600 "$dir/hook.key"; keyopt=(--key "$dir/hook.key")
   fi
   due=$(( $(date +%s) + W2_LEAD ))
-  "$SYSPY" "$BENCH_DIR/gen_iopd.py" burst "$dir" --n "$n" --due "$due" --url "$SINK_URL" \
-    --concurrency "$conc" "${keyopt[@]}" >/dev/null || die "gen_iopd.py burst"
+  for k in $(pg_instances "$ledger"); do
+    "$SYSPY" "$BENCH_DIR/gen_iopd.py" burst "$dir/$k" --n "$n" --due "$due" --url "$SINK_URL" \
+      --concurrency "$conc" "${keyopt[@]}" --daemon-extra "$(pg_extra "$ledger" "$k")" >/dev/null ||
+      die "gen_iopd.py burst"
+  done
+  [ "$ledger" = sqlite ] || pg_reset
   sink logtruncate
   base=$(sink count)
-  daemon_start "$dir/iopd.conf" "$dir/iopd.log"
+  for k in $(pg_instances "$ledger"); do
+    daemon_start "$dir/$k/iopd.conf" "$dir/$k/iopd.log"
+  done
   now=$(date +%s)
   [ "$now" -lt "$due" ] || log "W2: the daemon was ready only $((now - due)) s after the due instant (raise W2_LEAD)"
   for i in $(seq 1 1200); do               # at most 10 min
@@ -259,16 +269,21 @@ w2_iopd_once() { # RUNDIR N CONC
     [ "$got" -ge "$n" ] && break
     sleep 0.5
   done
-  daemon_stop
+  daemon_stop_all
   sleep 1.3                                # nginx flushes its access log every second
   line=$("$SYSPY" "$BENCH_DIR/sinklog.py" rate "$(sink_log)")
-  echo "$line due=$due" >>"$dir/../runs.txt"
+  echo "$ledger $line due=$due" >>"$dir/../runs.txt"
   local req distinct sent
   req=$(echo "$line" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')
   distinct=$(echo "$line" | sed -n 's/.*distinct=\([0-9]*\).*/\1/p')
-  sent=$("$SYSPY" -c 'import sqlite3, sys
+  if [ "$ledger" = sqlite ]; then
+    sent=$("$SYSPY" -c 'import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-print(db.execute("select count(*) from reminder where status = ?", ("sent",)).fetchone()[0])' "$dir/state/ledger.db")
+print(db.execute("select count(*) from reminder where status = ?", ("sent",)).fetchone()[0])' "$dir/i1/state/ledger.db")
+  else
+    sent=$(pg_q "SELECT count(*) FROM reminder WHERE status = 'sent'")
+    [ "$ledger" = pg2 ] && log "W2 $ledger: sent per instance: $(pg_q "SELECT string_agg(instance || '=' || n, ' ') FROM (SELECT instance, count(*) n FROM outcome WHERE status = 'sent' GROUP BY 1 ORDER BY 1) s")"
+  fi
   [ "$distinct" -eq "$n" ] || log "W2: only $distinct of $n reminders reached the sink"
   [ "$sent" -eq "$n" ] || log "W2: the ledger has $sent of $n reminders sent"
   [ "$req" -eq "$distinct" ] || log "W2: $((req - distinct)) duplicate request(s)"
@@ -295,7 +310,7 @@ w2() {
         sed -n 's/^ANCHOR .* rate=\([0-9.]*\).*/\1/p' "$td/apprise-$m-$r.out" >>"$td/apprise-$m"
       done
     fi
-    w2_iopd_once "$BENCH_DATA/w2/run" "$W2_N" "$W2_CONC" >>"$td/iopd"
+    w2_iopd_once "$BENCH_DATA/w2/run" "$W2_N" "$W2_CONC" sqlite >>"$td/iopd"
   done
   local s_iopd s_wrk best=0 bestm= s
   s_wrk=$(record $w "wrk -t1 -c16 (HTTP limit)" "$td/wrk" req/s "${WRK_SECS}s, keep-alive, same sink")
@@ -316,24 +331,31 @@ w2() {
 # One spread run: N reminders over S seconds (+ optional background calendar);
 # with HUP_AT, a SIGHUP that many seconds after the first due.  Leaves in RUNDIR:
 # agenda.jsonl, iopd.log, metrics.txt, hup.txt; prints the lateness line.
-spread_once() { # RUNDIR N SECS CONC [TSV SHIFT HUP_AT]
-  local dir=$1 n=$2 secs=$3 conc=$4 tsv=${5:-} shift=${6:-0} hupat=${7:-} t0 bg=() base got i sock
+# LEDGER (with no TSV): sqlite (default), pg1, pg2 (see w2_iopd_once).
+spread_once() { # RUNDIR N SECS CONC [TSV SHIFT HUP_AT [LEDGER]]
+  local dir=$1 n=$2 secs=$3 conc=$4 tsv=${5:-} shift=${6:-0} hupat=${7:-} ledger=${8:-sqlite}
+  local t0 bg=() base got i sock k
   rm -rf "$dir"; mkdir -p "$dir"
   t0=$(( $(date +%s) + W3_LEAD ))
   [ -n "$tsv" ] && { bg=(--tsv "$tsv" --shift-days "$shift" --before 2h "${GEN_SPLIT[@]}"); t0=$((t0 + BG_LEAD)); }
   # a warm-up group (as many as the channel's concurrency) 5 s before the window
   # opens the channel's connections, as a warm-up run would; it is not counted
-  "$SYSPY" "$BENCH_DIR/gen_iopd.py" spread "$dir" --n "$n" --t0 "$t0" --secs "$secs" \
-    --warmup "$W3_WARMUP" --url "$SINK_URL" --concurrency "$conc" "${bg[@]}" >/dev/null ||
-    die "gen_iopd.py spread"
+  for k in $(pg_instances "$ledger"); do
+    "$SYSPY" "$BENCH_DIR/gen_iopd.py" spread "$dir/$k" --n "$n" --t0 "$t0" --secs "$secs" \
+      --warmup "$W3_WARMUP" --url "$SINK_URL" --concurrency "$conc" "${bg[@]}" \
+      --daemon-extra "$(pg_extra "$ledger" "$k")" >/dev/null || die "gen_iopd.py spread"
+  done
   # ids and dues, from iopd's own agenda
-  "$IOPD" agenda -c "$dir/iopd.conf" --from "$(date -u -d "@$t0" +%Y-%m-%dT%H:%M:%SZ)" \
+  "$IOPD" agenda -c "$dir/i1/iopd.conf" --from "$(date -u -d "@$t0" +%Y-%m-%dT%H:%M:%SZ)" \
     --to "$(date -u -d "@$((t0 + secs))" +%Y-%m-%dT%H:%M:%SZ)" >"$dir/agenda.jsonl" 2>/dev/null
   [ "$(wc -l <"$dir/agenda.jsonl")" -eq "$n" ] || die "spread: the agenda has $(wc -l <"$dir/agenda.jsonl") rows, expected $n"
+  [ "$ledger" = sqlite ] || pg_reset
   sink logtruncate
   base=$(sink count)
-  daemon_start "$dir/iopd.conf" "$dir/iopd.log"
-  sock=$dir/state/control.sock
+  for k in $(pg_instances "$ledger"); do
+    daemon_start "$dir/$k/iopd.conf" "$dir/$k/iopd.log"
+  done
+  sock=$dir/i1/state/control.sock
   [ "$(date +%s)" -lt "$t0" ] || log "spread: the daemon was ready only after the first due (raise W3_LEAD)"
   if [ -n "$hupat" ]; then
     # an edit before the reload, as an admin's would be: the patients are
@@ -351,7 +373,7 @@ spread_once() { # RUNDIR N SECS CONC [TSV SHIFT HUP_AT]
     sleep 0.1
   done
   "$IOPCTL" -s "$sock" metrics >"$dir/metrics.txt" 2>&1 || true
-  daemon_stop
+  daemon_stop_all
   sleep 1.3
   "$SYSPY" "$BENCH_DIR/sinklog.py" lateness "$(sink_log)" "$dir/agenda.jsonl"
 }
@@ -392,8 +414,8 @@ w5() {
     dir=$BENCH_DATA/w5/run
     line=$(spread_once "$dir" "$W3_N" "$W3_SECS" "$W3_CONC" "$d/patients.tsv" "$shift" "$W5_HUP_AT")
     stall=$(sed -n 's/^iopd_reload_longest_stall_seconds //p' "$dir/metrics.txt")
-    grep -q '^iopd_reloads_total{result="ok"} 1' "$dir/metrics.txt" || log "W5: the reload did not succeed (see $dir/iopd.log)"
-    rl=$(sed -n 's/.*reloaded .* in \([0-9.]*\) s (loop paused.*/\1/p' "$dir/iopd.log" | head -1)
+    grep -q '^iopd_reloads_total{result="ok"} 1' "$dir/metrics.txt" || log "W5: the reload did not succeed (see $dir/i1/iopd.log)"
+    rl=$(sed -n 's/.*reloaded .* in \([0-9.]*\) s (loop paused.*/\1/p' "$dir/i1/iopd.log" | head -1)
     hup=$(cut -d. -f1 "$dir/hup.txt")
     t_end=$(calc "$(cat "$dir/hup.txt") + ${rl:-0} + 1")
     # the reminders due from 1 s before the signal to 1 s after the swap: what a stall would delay
@@ -414,6 +436,61 @@ w5() {
   s_stall=$(echo "$s_stall" | cut -d' ' -f1); s_win=$(echo "$s_win" | cut -d' ' -f1)
   verdict $w "longest loop stall <= 100 ms (metric)" "$(fmtnum "$s_stall") ms" "$(pass_if "$s_stall <= 100")"
   verdict $w "... seen from outside: lateness during the reload <= 100 ms" "$(fmtnum "$s_win") ms" "$(pass_if "$s_win <= 100")"
+}
+
+# ---------------------------------------------------------------- W2PG / W3PG
+# The same bursts and spreads with the ledger in PostgreSQL: one instance, and
+# two instances sharing it (both on the client core), each round against the
+# SQLite run of that round.
+w2pg() {
+  need_tools nginx taskset curl
+  local w=W2PG td=$OUT_DIR/w2pg r l
+  mkdir -p "$td"
+  for l in sqlite pg1 pg2; do : >"$td/$l"; done
+  sink_up
+  pg_up
+  log "W2PG: $W2_N reminders due at once (concurrency $W2_CONC): SQLite, PostgreSQL with 1 and 2 instances"
+  for r in $(seq 1 "$RUNS"); do
+    for l in sqlite pg1 pg2; do
+      log "W2PG round $r/$RUNS: $l"
+      w2_iopd_once "$BENCH_DATA/w2pg/run" "$W2_N" "$W2_CONC" "$l" >>"$td/$l"
+    done
+  done
+  local s1 s2 s3
+  s1=$(record $w "iopd, SQLite ledger" "$td/sqlite" deliveries/s "same rounds as the PostgreSQL runs" | cut -d' ' -f1)
+  s2=$(record $w "iopd, PostgreSQL ledger, 1 instance" "$td/pg1" deliveries/s "private cluster, TCP loopback" | cut -d' ' -f1)
+  s3=$(record $w "iopd, PostgreSQL ledger, 2 instances" "$td/pg2" deliveries/s "both on the client core" | cut -d' ' -f1)
+  local r1; r1=$(calc "100 * $s2 / $s1")
+  verdict $w "PostgreSQL, 1 instance >= 50% of SQLite" "$(fmtnum "$s2") / $(fmtnum "$s1") = $(fmtnum "$r1")%" "$(pass_if "$r1 >= 50")"
+  verdict $w "(info) 2 instances vs 1" "$(fmtnum "$s3") / $(fmtnum "$s2") = $(fmtnum "$(calc "$s3 / $s2")")x" info
+}
+
+w3pg() {
+  need_tools nginx taskset
+  local w=W3PG td=$OUT_DIR/w3pg r l line
+  mkdir -p "$td"
+  for l in sqlite pg1 pg2; do : >"$td/$l.p50"; : >"$td/$l.p99"; : >"$td/$l.max"; done
+  sink_up
+  pg_up
+  log "W3PG: $W3_N reminders over $W3_SECS s: SQLite, PostgreSQL with 1 and 2 instances"
+  for r in $(seq 1 "$RUNS_SLOW"); do
+    for l in sqlite pg1 pg2; do
+      log "W3PG round $r/$RUNS_SLOW: $l (about $((W3_SECS + W3_LEAD + 10)) s)"
+      line=$(spread_once "$BENCH_DATA/w3pg/run" "$W3_N" "$W3_SECS" "$W3_CONC" "" 0 "" "$l")
+      log "W3PG $l run $r: $line"
+      echo "$l $line" >>"$td/runs.txt"
+      [ "$(lat_field "$line" missing)" = 0 ] || log "W3PG $l: $(lat_field "$line" missing) reminders never reached the sink"
+      lat_field "$line" p50 >>"$td/$l.p50"; lat_field "$line" p99 >>"$td/$l.p99"; lat_field "$line" max >>"$td/$l.max"
+    done
+  done
+  local p
+  for l in sqlite pg1 pg2; do
+    record $w "lateness p50, $l" "$td/$l.p50" ms "per run" >/dev/null
+    p=$(record $w "lateness p99, $l" "$td/$l.p99" ms "per run" | cut -d' ' -f1)
+    record $w "lateness max, $l" "$td/$l.max" ms "per run" >/dev/null
+    [ "$l" = pg1 ] && verdict $w "PostgreSQL, 1 instance: p99 lateness <= 5 ms" "$(fmtnum "$p") ms" "$(pass_if "$p <= 5")"
+    [ "$l" = sqlite ] && verdict $w "(info) SQLite p99 in the same rounds" "$(fmtnum "$p") ms" info
+  done
 }
 
 # ---------------------------------------------------------------- W6
@@ -677,8 +754,10 @@ for x in "${want[@]}"; do
   W5|w5) w5 ;;
   W6|w6) w6 ;;
   WM|wm) wm ;;
+  W2PG|w2pg) w2pg ;;
+  W3PG|w3pg) w3pg ;;
   all) w1; w2; w3; w4; w5; w6; wm ;;
-  *) die "unknown workload $x (W1 W2 W3 W4 W5 W6 WM all)" ;;
+  *) die "unknown workload $x (W1 W2 W3 W4 W5 W6 WM W2PG W3PG all)" ;;
   esac
 done
 report | tee "$OUT_DIR/report.md"

@@ -20,10 +20,10 @@ cd "$(dirname "$0")/.."
 # countries.
 BUILD_PKGS="build-essential autoconf automake libtool pkg-config libev-dev
   libcurl4-openssl-dev libconfig-dev libsystemd-dev libsqlite3-dev libssl-dev
-  libmicrohttpd-dev libcmocka-dev tzdata locales-all libphonenumber-dev libicu-dev"
+  libmicrohttpd-dev libcmocka-dev tzdata locales-all libphonenumber-dev libicu-dev libpq-dev"
 TEST_PKGS="python3 curl openssl socat faketime libfaketime kannel kannel-extras
   python3-aiosmtpd clang libclang-rt-14-dev systemd systemd-container sqlite3
-  valgrind"
+  valgrind postgresql"
 
 install_missing() {
 	missing=""

@@ -29,7 +29,7 @@ static const char *const root_keys[] = {
 static const char *const daemon_keys[] = {
 	"timezone", "state_dir", "control_socket", "plugin_dir", "quiet_hours", "catch_up",
 	"medication_grace", "clinic_phone", "default_country", "log_level", "metrics_file",
-	"metrics_interval", "ledger_retention", NULL
+	"metrics_interval", "ledger_retention", "ledger", "postgresql", "instance", NULL
 };
 
 /* Under systemd, StateDirectory= and RuntimeDirectory= say where the
@@ -303,6 +303,7 @@ static int parse_daemon(struct conf_ctx *c, const config_setting_t *g)
 		bad++;
 	}
 	bad += parse_metrics(c, g);
+	bad += conf_parse_ledger(c, g);
 	bad += parse_retention(c, g);
 	bad += parse_country(c, g);
 	bad += parse_clinic_phone(c, g);
@@ -387,7 +388,8 @@ static config_setting_t *read_tree(config_t *cfg, const char *path, struct conf_
 /* state_dir as this configuration sets it, before anything else of it is
  * read: where its cache is.  The daemon group read on its own, its
  * messages dropped (the real reading says them). */
-static char *early_state_dir(const struct conf_ctx *real, const config_setting_t *root)
+static char *early_state_dir(const struct conf_ctx *real, const config_setting_t *root,
+    enum ledger_kind *ledger)
 {
 	struct snapshot *t = snapshot_new();
 	struct errs e = {0};
@@ -399,6 +401,7 @@ static char *early_state_dir(const struct conf_ctx *real, const config_setting_t
 	if (g)
 		parse_daemon(&c, g);
 	dir = xstrdup(t->state_dir);
+	*ledger = t->ledger;
 	snapshot_unref(t);
 	errs_free(&e);
 	return dir;
@@ -414,8 +417,12 @@ static int read_patients_from(struct conf_ctx *c, const config_setting_t *root,
 
 	snapcache_key(src, &cc->key);
 	if (cc->use) {
-		char *dir = early_state_dir(c, root);
-		if ((img = snapcache_open(dir, &cc->key, cc->map)) && snapcache_current(img) != 0) {
+		enum ledger_kind ledger;
+		char *dir = early_state_dir(c, root, &ledger);
+		/* a shared ledger's instances compare fingerprints, which need
+		 * every patient read: no cache */
+		if (ledger == LEDGER_SQLITE && (img = snapcache_open(dir, &cc->key, cc->map)) &&
+		    snapcache_current(img) != 0) {
 			snapcache_free(img);
 			img = NULL;
 		}
@@ -589,6 +596,8 @@ static int parse_root(struct conf_ctx *c, config_setting_t *root)
 
 	if ((g = conf_member(root, "daemon")))
 		bad += parse_daemon(c, g);
+	else
+		bad += conf_parse_ledger(c, NULL);
 	if ((g = conf_member(root, "channels")))
 		bad += conf_parse_channels(c, g);
 	build_channel_order(c->snap);
@@ -623,6 +632,11 @@ static int parse_root(struct conf_ctx *c, config_setting_t *root)
 	    conf_member(root, "channels"));
 	if (c->check)
 		bad += check_paths(c, conf_member(root, "daemon")) + check_not_empty(c, root);
+	/* a shared ledger: what every instance must agree on, for the others
+	 * to compare (only then: it walks the whole tree) */
+	if (!bad && c->check && c->snap->ledger == LEDGER_POSTGRESQL)
+		c->snap->fingerprint = conf_fingerprint(&c->snap->strings, root, c->fp_patients,
+		    c->nfp_patients);
 	return bad;
 }
 
@@ -674,6 +688,7 @@ static struct snapshot *load(const char *path, enum conf_mode mode, struct errs 
 	free(c.patient_line);
 	free(c.patient_id_line);
 	free(c.prog_of);
+	free(c.fp_patients);
 	if (!c.restart)                        /* else the caller drops what this one said */
 		errs_sort(errs);
 	errs->main_file = NULL;

@@ -20,6 +20,9 @@ enum conf_mode {
 /* NULL if there was any error (all of them in errs). */
 struct snapshot *conf_load(const char *path, enum conf_mode mode, struct errs *errs);
 
+/* The shared ledger's password (daemon.postgresql.token_file or
+ * token_credential), read as every secret; NULL and err when it cannot be. */
+char *conf_pg_password(const struct snapshot *s, char *err, size_t errlen);
 /* The snapshot cache (snapcache.h): whether conf_load_cache may take the
  * patients from state_dir's cache (`use`: the daemon, agenda, render) and
  * keeps what writing the cache takes (`keep`: the daemon, which writes it

@@ -30,6 +30,16 @@ int conf_template_ref(struct conf_ctx *c, const config_setting_t *g, const char 
  * one array per set of channels, shared by the rules that have it. */
 void conf_rule_channels(struct conf_ctx *c, struct rule *r);
 
+/* daemon.ledger, daemon.postgresql, daemon.instance (daemon: NULL when the
+ * file has no daemon group: the defaults). */
+int conf_parse_ledger(struct conf_ctx *c, const config_setting_t *daemon);
+/* The hex digest of what decides reminders: the whole tree less the
+ * settings that differ per host (fingerprint.c). */
+const char *conf_fingerprint(struct intern *strings, const config_setting_t *root,
+    uint64_t *patients, size_t npatients);
+/* The digest of one setting, as conf_fingerprint folds it in. */
+uint64_t conf_fp_setting(const config_setting_t *s);
+
 /* Checks run once everything is parsed: discreet texts, SMS lengths. */
 int conf_check_templates(struct conf_ctx *c, const config_setting_t *group);
 

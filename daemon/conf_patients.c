@@ -419,9 +419,17 @@ static long list_length(const struct conf_ctx *c, const config_setting_t *list)
 
 static const config_setting_t *list_elem(struct conf_ctx *c, const config_setting_t *list, long i)
 {
-	if (conf_read_count(c->reader, list) >= 0)
-		return conf_read_next(c->reader, list);
-	return config_setting_get_elem(list, (unsigned)i);
+	const config_setting_t *e;
+
+	if (conf_read_count(c->reader, list) < 0)
+		return config_setting_get_elem(list, (unsigned)i);
+	e = conf_read_next(c->reader, list);
+	if (e && c->check && c->snap->ledger == LEDGER_POSTGRESQL) {   /* for its fingerprint */
+		grow_array(&c->fp_patients, &c->capfp_patients, c->nfp_patients + 1,
+		    sizeof *c->fp_patients);
+		c->fp_patients[c->nfp_patients++] = conf_fp_setting(e);
+	}
+	return e;
 }
 
 /* What the checks after the last patient need of each: lines. */

@@ -40,6 +40,10 @@ struct conf_ctx {
 	} chansets[32];
 	unsigned nchansets;
 	struct errs_capture *said;     /* where what reading the patients says is kept, or NULL */
+	/* a shared ledger's fingerprint (fingerprint.c): the hashes of the
+	 * patients the reader streamed, which the tree never holds */
+	uint64_t *fp_patients;
+	size_t nfp_patients, capfp_patients;
 	bool restart;                  /* the cache did not fit: load again without it */
 	const char *lang_en;           /* "en", interned once */
 };

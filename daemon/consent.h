@@ -43,6 +43,8 @@ struct consent *consent_new(void);
 void consent_free(struct consent *c);
 /* What the ledger holds in force; 0, or -1 with the ledger's error. */
 int consent_load(struct consent *c, struct ledger *l);
+/* One override the ledger holds in force (arg: the consent), as load reads it. */
+void consent_loaded(const struct ledger_ovr *o, void *arg);
 
 /* Is the patient paused at `now`?  A pause set with an end (--until) is
  * over at that instant, even before the daemon recorded its lifting. */
@@ -66,5 +68,16 @@ void consent_apply(struct consent *c, const struct consent_change *ch);
  * the ledger's error in err. */
 int consent_set(struct consent *c, struct ledger *l, const struct consent_change *ch,
     char *err, size_t errlen);
+/* The same, for any backend: in a batch of its own, submitted to the
+ * ledger; in force once it committed, then done(0, "", arg) -- at once
+ * with SQLite, after a round trip with a server -- or done(-1, why, arg).
+ * `done` may be NULL. */
+typedef void (*consent_done_fn)(int rc, const char *err, void *arg);
+void consent_submit(struct consent *c, struct ledger *l, const struct consent_change *ch,
+    consent_done_fn done, void *arg);
+/* The requests made with `arg` will not call their done (its owner is gone). */
+void consent_cancel(struct consent *c, void *arg);
+/* Forgets everything in force (a shared ledger's overrides are read again). */
+void consent_reset(struct consent *c);
 
 #endif

@@ -235,6 +235,86 @@ static void duration_text(char *buf, size_t len, double secs)
 		snprintf(buf, len, "%ldm %lds", s / 60, s % 60);
 }
 
+struct inst_list {
+	struct sbuf *o;
+	int n;
+};
+
+static void inst_json(const struct ledger_instance *i, void *arg)
+{
+	struct inst_list *li = arg;
+	struct sbuf *o = li->o;
+	char t[FMT_UTC_LEN + 1];
+
+	sbuf_adds(o, li->n++ ? "," : "");
+	sbuf_adds(o, "{\"name\":");
+	sbuf_json_str(o, i->name);
+	sbuf_adds(o, ",\"host\":");
+	sbuf_json_str(o, i->host ? i->host : "");
+	sbuf_printf(o, ",\"heartbeat_age\":%.1f,\"fingerprint\":", i->heartbeat_age);
+	sbuf_json_str(o, i->fingerprint ? i->fingerprint : "");
+	fmt_utc(i->started, t);
+	sbuf_printf(o, ",\"in_flight\":%ld,\"started\":\"%s\",\"live\":%s,\"stopped\":%s,"
+	    "\"self\":%s}", i->inflight, t, i->live ? "true" : "false", i->stopped ? "true" : "false",
+	    i->self ? "true" : "false");
+}
+
+/* The ledger's part of status: which, where, how big, why it cannot be
+ * written, and the instances sharing it. */
+static void ledger_json(struct daemon *dm, const struct dispatch_stats *st, struct sbuf *o)
+{
+	struct ledger *l = dm->ledger;
+	const char *down = daemon_ledger_error(dm, st);
+	char where[512];
+
+	l->ops->describe(l, where, sizeof where);
+	sbuf_printf(o, "\"ledger\":{\"backend\":\"%s\",\"path\":", l->ops->name);
+	sbuf_json_str(o, where);
+	sbuf_printf(o, ",\"bytes\":%lld,\"error\":", (long long)l->ops->size(l));
+	if (down)
+		sbuf_json_str(o, down);
+	else
+		sbuf_adds(o, "null");
+	if (l->ops->instances) {
+		struct inst_list li = {o, 0};
+		sbuf_adds(o, ",\"instance\":");
+		sbuf_json_str(o, dm->snap->instance);
+		sbuf_adds(o, ",\"fingerprint\":");
+		sbuf_json_str(o, dm->snap->fingerprint ? dm->snap->fingerprint : "");
+		sbuf_adds(o, ",\"instances\":[");
+		l->ops->instances(l, inst_json, &li);
+		sbuf_adds(o, "]");
+	}
+	sbuf_adds(o, "}");
+}
+
+static void inst_text(const struct ledger_instance *i, void *arg)
+{
+	struct sbuf *o = arg;
+	char age[32];
+
+	duration_text(age, sizeof age, i->heartbeat_age);
+	sbuf_printf(o, "  %-20s %-16s %-10s %9ld  %s%s\n", i->name,
+	    i->fingerprint && *i->fingerprint ? i->fingerprint : "-", age, i->inflight,
+	    i->stopped ? "stopped" : i->live ? "live" : "LEASE EXPIRED", i->self ? " (this one)" : "");
+}
+
+static void ledger_text(struct daemon *dm, const struct dispatch_stats *st, struct sbuf *o)
+{
+	struct ledger *l = dm->ledger;
+	const char *down = daemon_ledger_error(dm, st);
+	char where[512];
+
+	l->ops->describe(l, where, sizeof where);
+	sbuf_printf(o, "ledger:    %s (%lld bytes)%s%s\n", where, (long long)l->ops->size(l),
+	    down ? ": CANNOT WRITE: " : "", down ? down : "");
+	if (!l->ops->instances)
+		return;
+	sbuf_printf(o, "instances sharing the ledger (heartbeat: time since the last one):\n"
+	    "  %-20s %-16s %-10s %9s  %s\n", "NAME", "FINGERPRINT", "HEARTBEAT", "IN FLIGHT", "STATE");
+	l->ops->instances(l, inst_text, o);
+}
+
 /* The last error the channel's module logged (e.g. a relay without
  * STARTTLS), as {"at":...,"message":...}, or null. */
 static char *problem_json(const struct channel *ch)
@@ -277,17 +357,12 @@ static void status_json(struct conn *c, const struct dispatch_stats *st, struct 
 	else
 		sbuf_printf(o, "\"%s\"", (fmt_utc(nd, t), t));
 	sbuf_printf(o, ",\"queued\":%ld,\"in_flight\":%ld,\"waiting_retry\":%ld,"
-	    "\"loop_stall_max_seconds\":%.6f,\"loop_busy_cpu_max_seconds\":%.6f,\"ledger\":{\"path\":",
+	    "\"loop_stall_max_seconds\":%.6f,\"loop_busy_cpu_max_seconds\":%.6f,",
 	    st->queued, st->inflight, st->waiting_retry, dm->loop_stall_max, dm->loop_busy_max);
-	sbuf_printf(o, "\"%s/ledger.db\",\"bytes\":%lld,\"error\":", s->state_dir,
-	    (long long)dm->ledger->ops->size(dm->ledger));
-	if (daemon_ledger_error(dm, st))
-		sbuf_json_str(o, daemon_ledger_error(dm, st));
-	else
-		sbuf_adds(o, "null");
+	ledger_json(dm, st, o);
 	/* the last error that is not the ledger's, e.g. a failed reload, as
 	 * the text form shows it ("last error:") */
-	sbuf_adds(o, "},\"last_error\":");
+	sbuf_adds(o, ",\"last_error\":");
 	if (dm->last_error[0])
 		sbuf_json_str(o, dm->last_error);
 	else
@@ -323,10 +398,7 @@ static void status_text(struct conn *c, const struct dispatch_stats *st, struct 
 	}
 	sbuf_printf(o, "delivery:  %ld queued, %ld in flight, %ld waiting to retry\n", st->queued,
 	    st->inflight, st->waiting_retry);
-	sbuf_printf(o, "ledger:    %s/ledger.db (%lld bytes)%s%s\n", s->state_dir,
-	    (long long)dm->ledger->ops->size(dm->ledger),
-	    daemon_ledger_error(dm, st) ? ": CANNOT WRITE: " : "",
-	    daemon_ledger_error(dm, st) ? daemon_ledger_error(dm, st) : "");
+	ledger_text(dm, st, o);
 	sbuf_printf(o, "loop:      held %.1f ms at most (%.1f ms of CPU in one iteration)\n",
 	    dm->loop_stall_max * 1000, dm->loop_busy_max * 1000);
 	if (dm->last_error[0])
@@ -878,6 +950,10 @@ void control_stop(struct daemon *dm)
 		struct conn *c = ctl->conns;
 		if (c->waiting && c->test_inst) {
 			chan_inst_cancel(c->test_inst, c);   /* its done will not run */
+			c->waiting = false;
+		}
+		if (c->waiting && c->ovr_pending) {
+			consent_cancel(dm->consent, c);
 			c->waiting = false;
 		}
 		if (c->waiting && (c->part.joined || c->watching)) {   /* neither will these */

@@ -206,8 +206,13 @@ void cjob_backup(const struct cjob_req *req, struct ledger *l, struct cjob_out *
 	int fd;
 
 	if (!l->ops->backup) {
-		snprintf(err, sizeof err, "the %s ledger has no online backup here: back it up with the "
-		    "database's own tools", l->ops->name);
+		if (strcmp(l->ops->name, "postgresql") == 0)
+			snprintf(err, sizeof err, "the ledger is in PostgreSQL: back it up with pg_dump "
+			    "(e.g. pg_dump -Fc -f iopd.dump DBNAME, as a role that can read iopd's tables), "
+			    "or with the server's own backups; iopctl backup copies SQLite ledgers");
+		else
+			snprintf(err, sizeof err, "the %s ledger has no online backup here: back it up with "
+			    "the database's own tools", l->ops->name);
 		cjob_out_error(o, "backup", err);
 	} else if (lstat(path, &st) == 0) {
 		snprintf(err, sizeof err, "%s exists: iopctl backup never replaces a file; give a new "

@@ -50,6 +50,9 @@ struct conn {
 	struct dispatch_part part;
 	char *pending_msg;
 	bool watching;
+	/* an override on its way to the ledger (consent_submit): answered
+	 * with pending_msg, as ok or not, once it committed */
+	bool ovr_pending, ovr_ok, ovr_pause;
 	/* the request's arguments, kept for `then` (they point into `in`) */
 	int argc;
 	char *argv[12];

@@ -211,6 +211,27 @@ static void decide_optin(struct conn *c, const struct ovr_req *q, const struct p
 		sbuf_printf(&v->msg, "; %s is paused, though: nothing is sent until resumed", q->patient);
 }
 
+/* The change committed (or not): the answer says what changed. */
+static void override_recorded(int rc, const char *err, void *arg)
+{
+	struct conn *c = arg;
+	char *msg = c->pending_msg;
+
+	c->pending_msg = NULL;
+	c->ovr_pending = false;
+	if (rc) {
+		ctl_fail(c, "could not record it in the ledger: %s", err);
+	} else {
+		if (c->ovr_pause)
+			daemon_pause_expiry_arm(c->dm);
+		if (c->ovr_ok)
+			ctl_ok(c, msg);
+		else
+			ctl_fail(c, "%s", msg);
+	}
+	free(msg);
+}
+
 static void override_then(struct conn *c, char *body)
 {
 	struct daemon *dm = c->dm;
@@ -219,7 +240,6 @@ static void override_then(struct conn *c, char *body)
 	struct consent_change ch;
 	struct verdict v;
 	struct ovr_req q;
-	char err[256];
 	int64_t pi;
 
 	if (parse_req(c, c->argc, c->argv, &q))
@@ -242,15 +262,19 @@ static void override_then(struct conn *c, char *body)
 	ch.uid = c->uid;
 	ch.reason = q.reason;
 	ch.until = q.until;
-	if (v.write && consent_set(dm->consent, dm->ledger, &ch, err, sizeof err)) {
-		ctl_fail(c, "could not record it in the ledger: %s", err);
+	if (v.write) {
+		/* answered once the ledger has it: at once with SQLite, after a
+		 * round trip with a server */
+		c->pending_msg = xstrdup(v.msg.s ? v.msg.s : "");
+		c->ovr_ok = v.ok;
+		c->ovr_pause = q.kind == OVR_PAUSE;
+		c->ovr_pending = true;
+		c->waiting = true;
+		consent_submit(dm->consent, dm->ledger, &ch, override_recorded, c);
+	} else if (v.ok) {
+		ctl_ok(c, v.msg.s);
 	} else {
-		if (v.write && q.kind == OVR_PAUSE)
-			daemon_pause_expiry_arm(dm);
-		if (v.ok)
-			ctl_ok(c, v.msg.s);
-		else
-			ctl_fail(c, "%s", v.msg.s);
+		ctl_fail(c, "%s", v.msg.s);
 	}
 	sbuf_free(&v.msg);
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -45,6 +46,7 @@
 #define LEDGER_RETRY_PAUSE 5.0         /* seconds: the end of a pause not recorded, tried again */
 
 static int log_level_for(const struct daemon_opts *o, const struct snapshot *s);
+static void refresh_today(struct daemon *dm);
 
 /* ---- the schedule tick ------------------------------------------------- */
 
@@ -77,8 +79,8 @@ static void run_schedule(struct daemon *dm)
 	int64_t until = (int64_t)floor(ev_now(dm->loop) + LOOKAHEAD) + 1;
 	size_t n;
 
-	if (dm->stopping)
-		return;
+	if (dm->stopping || !dm->ledger_ready)
+		return;                        /* before the ledger's mark is known: nothing */
 	n = sched_run(dm->sched, until, OFFERS_PER_TICK, offer_cb, dm);
 	dispatch_mark(dm->dispatch, dm->sched->mark);
 	arm_tick(dm, n == OFFERS_PER_TICK);
@@ -91,31 +93,46 @@ static void tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 
 /* ---- pauses with an end (iopctl pause until=T) -------------------------- */
 
-/* Lifts, and records lifted, every pause whose end has come; a pause is
- * no longer in force from its end on (consent_paused), recorded or not. */
+static void pause_lifted(int rc, const char *err, void *arg);
+
+/* Lifts, and records lifted, every pause whose end has come, one at a
+ * time; a pause is no longer in force from its end on (consent_paused),
+ * recorded or not. */
 static void pause_expiry_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 {
 	struct daemon *dm = w->data;
 	int64_t now = (int64_t)ev_now(loop);
 	const char *p;
-	char err[256];
+	struct consent_change ch = {OVR_PAUSE, NULL, NULL, 0, OVR_STAFF, "pause ended", now,
+		"iopd", -1, NULL, 0};
 
-	while ((p = consent_first_expired(dm->consent, now))) {
-		char *id = xstrdup(p);
-		struct consent_change ch = {OVR_PAUSE, id, NULL, 0, OVR_STAFF, "pause ended", now,
-			"iopd", -1, NULL, 0};
-		int rc = consent_set(dm->consent, dm->ledger, &ch, err, sizeof err);
-		if (rc)
-			log_warn("[%s] cannot record the end of the pause yet (%s): tried again in %.0f s",
-			    id, err, LEDGER_RETRY_PAUSE);
-		free(id);
-		if (rc) {
-			ev_periodic_set(w, (double)now + LEDGER_RETRY_PAUSE, 0., NULL);
-			ev_periodic_again(loop, w);
-			return;
-		}
+	if (dm->pause_lifting)
+		return;                        /* one on its way to the ledger: its answer goes on */
+	if (!(p = consent_first_expired(dm->consent, now))) {
+		daemon_pause_expiry_arm(dm);
+		return;
 	}
-	daemon_pause_expiry_arm(dm);
+	dm->pause_lifting = xstrdup(p);
+	ch.patient = dm->pause_lifting;
+	consent_submit(dm->consent, dm->ledger, &ch, pause_lifted, dm);
+}
+
+/* One pause's end was recorded (then the next), or could not be. */
+static void pause_lifted(int rc, const char *err, void *arg)
+{
+	struct daemon *dm = arg;
+
+	if (rc)
+		log_warn("[%s] cannot record the end of the pause yet (%s): tried again in %.0f s",
+		    dm->pause_lifting, err, LEDGER_RETRY_PAUSE);
+	free(dm->pause_lifting);
+	dm->pause_lifting = NULL;
+	if (rc) {
+		ev_periodic_set(&dm->pause_w, ev_now(dm->loop) + LEDGER_RETRY_PAUSE, 0., NULL);
+		ev_periodic_again(dm->loop, &dm->pause_w);
+		return;
+	}
+	pause_expiry_cb(dm->loop, &dm->pause_w, 0);
 }
 
 void daemon_pause_expiry_arm(struct daemon *dm)
@@ -132,20 +149,13 @@ void daemon_pause_expiry_arm(struct daemon *dm)
 
 /* ---- start-up: what the ledger left open ------------------------------ */
 
-struct resume_ctx {
-	struct daemon *dm;
-	struct ledger_rec *recs;
-	char **strs;
-	size_t n, cap;
-};
-
 static void pending_cb(const struct ledger_rec *r, void *arg)
 {
-	struct resume_ctx *c = arg;
+	struct daemon *dm = arg;
 	struct ledger_rec *k;
 
-	grow_array(&c->recs, &c->cap, c->n + 1, sizeof *c->recs);
-	k = &c->recs[c->n++];
+	grow_array(&dm->pending, &dm->npending_cap, dm->npending + 1, sizeof *dm->pending);
+	k = &dm->pending[dm->npending++];
 	*k = *r;
 	k->patient = xstrdup(r->patient);
 	k->channel = xstrdup(r->channel);
@@ -222,25 +232,129 @@ static void resume_one(struct daemon *dm, const struct ledger_rec *r)
 	}
 }
 
-static int resume_pending(struct daemon *dm)
+static void resume_pending(struct daemon *dm)
 {
-	struct resume_ctx c = {dm, NULL, NULL, 0, 0};
 	size_t i;
-	int rc = dm->ledger->ops->pending(dm->ledger, pending_cb, &c);
 
-	for (i = 0; i < c.n; i++) {
-		if (rc == 0)
-			resume_one(dm, &c.recs[i]);
-		free((char *)c.recs[i].patient);
-		free((char *)c.recs[i].channel);
-		free((char *)c.recs[i].kind);
-		free((char *)c.recs[i].tmpl);
-		free((char *)c.recs[i].body);
+	for (i = 0; i < dm->npending; i++) {
+		resume_one(dm, &dm->pending[i]);
+		free((char *)dm->pending[i].patient);
+		free((char *)dm->pending[i].channel);
+		free((char *)dm->pending[i].kind);
+		free((char *)dm->pending[i].tmpl);
+		free((char *)dm->pending[i].body);
 	}
-	if (c.n && rc == 0)
-		log_notice("resumed %zu reminder(s) left open at the last stop", c.n);
-	free(c.recs);
-	return rc;
+	if (dm->npending)
+		log_notice("resumed %zu reminder(s) left open at the last stop", dm->npending);
+	free(dm->pending);
+	dm->pending = NULL;
+	dm->npending = dm->npending_cap = 0;
+}
+
+/* A shared ledger: a reminder another instance left in flight (or waiting
+ * to retry) and whose lease ran out.  This instance sends it, with the same
+ * id, if its claim wins; one this configuration does not know is left to
+ * an instance that does (the fingerprints differ: the log says so). */
+static void orphan_cb(const struct ledger_rec *r, void *arg)
+{
+	struct daemon *dm = arg;
+	int64_t p = snapshot_patient(dm->snap, r->patient);
+	struct occ o;
+	uint16_t ch;
+
+	if (!dm->ledger_ready || dm->stopping)
+		return;
+	if (p >= 0 && cal_find(dm->snap, (uint32_t)p, r->due, r->id, &o, &ch) == 0)
+		dispatch_resume(dm->dispatch, dm->snap, &o, ch, r);
+}
+
+static void ovr_cb(const struct ledger_ovr *o, void *arg)
+{
+	struct daemon *dm = arg;
+
+	consent_loaded(o, dm->consent);
+	if (o->until && dm->ledger_ready)     /* a shared ledger's, read again */
+		daemon_pause_expiry_arm(dm);
+}
+
+static void ovr_reset_cb(void *arg)
+{
+	consent_reset(((struct daemon *)arg)->consent);
+}
+
+static void ledger_ready_cb(void *arg)
+{
+	dispatch_ledger_ready(((struct daemon *)arg)->dispatch);
+}
+
+/* Where the schedule starts: where the last run stopped, or now on a new
+ * ledger (history before iopd was installed is neither sent nor missed). */
+static int64_t start_mark(struct daemon *dm, int64_t m)
+{
+	int64_t now = (int64_t)floor(ev_now(dm->loop));
+
+	if (m < 0) {
+		/* the ledger wrote the time its load began as the mark (with a
+		 * server out of reach at start, that may be a while ago) */
+		log_info("new ledger: scheduling from now on");
+		return dm->load_now ? dm->load_now : now;
+	}
+	if (m < now)
+		log_notice("catching up from %lld s ago (reminders overdue by more than catch_up are "
+		    "recorded missed)", (long long)(now - m));
+	return m;
+}
+
+/* The ledger's start is read and the daemon's watchers are up: resume what
+ * the last run left open, and let the schedule run from the mark. */
+static void ledger_go(struct daemon *dm)
+{
+	int64_t mark = start_mark(dm, dm->load_mark);
+
+	resume_pending(dm);
+	dispatch_loaded(dm->dispatch, mark);
+	if (dm->sched->mark != mark) {
+		/* it was built before the ledger answered (a networked one that
+		 * was not reachable at start): build it again from the mark */
+		sched_free(dm->sched);
+		dm->sched = sched_new(dm->snap, mark);
+		dm->sched_gen++;
+	}
+	dm->ledger_ready = true;
+	daemon_pause_expiry_arm(dm);           /* pauses that ended while iopd was down, too */
+	retention_start(dm);
+	/* the last run may have offered (and settled) anything due up to now */
+	dispatch_recheck(dm->dispatch, (int64_t)floor(ev_now(dm->loop)) + 1);
+	run_schedule(dm);
+	refresh_today(dm);
+}
+
+static void loaded_cb(int64_t mark, void *arg)
+{
+	struct daemon *dm = arg;
+
+	dm->load_mark = mark;
+	dm->loaded = true;
+	if (dm->sched) {                   /* daemon_start is done: go now */
+		ledger_go(dm);
+		daemon_status_line(dm);
+	}
+}
+
+static int ledger_start(struct daemon *dm)
+{
+	static const struct ledger_load cb0 = {ovr_cb, ovr_reset_cb, pending_cb, orphan_cb, loaded_cb,
+		ledger_ready_cb, NULL};
+	struct ledger_load *cb = &dm->load_cb;
+
+	*cb = cb0;
+	cb->arg = dm;
+	dm->load_now = (int64_t)floor(ev_now(dm->loop));
+	if (dm->ledger->ops->load(dm->ledger, dm->load_now, cb)) {
+		log_err("ledger: %s", dm->ledger->ops->error(dm->ledger));
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- channels ------------------------------------------------------- */
@@ -303,8 +417,10 @@ void daemon_status_line(struct daemon *dm)
 	struct dispatch_stats st;
 	char next[FMT_UTC_LEN + 1] = "none", failing[256];
 	int64_t nd = sched_next_due(dm->sched);
+	const char *down;
 
 	dispatch_stats(dm->dispatch, &st);
+	down = daemon_ledger_error(dm, &st);
 	dispatch_failing(dm->dispatch, failing, sizeof failing);
 	if (nd != CAL_END)
 		fmt_utc(nd, next);
@@ -312,18 +428,28 @@ void daemon_status_line(struct daemon *dm)
 		notify_status("stopping: %ld send(s) in flight", st.inflight);
 		return;
 	}
+	if (!dm->ledger_ready) {
+		notify_status("waiting for the ledger, nothing is sent: %s", down ? down : "connecting");
+		return;
+	}
 	notify_status("%zu series scheduled, next due %s; today %ld sent, %ld failed; "
 	    "%ld queued, %ld in flight%s%s%s%s",
 	    dm->sched->heap.n, next, dm->today_sent + (st.sent - dm->today_base_sent),
 	    dm->today_failed + (st.failed + st.expired - dm->today_base_failed), st.queued + st.waiting_retry,
 	    st.inflight, *failing ? "; failing: " : "", failing,
-	    daemon_ledger_error(dm, &st) ? "; LEDGER: " : dm->last_error[0] ? "; last error: " : "",
-	    daemon_ledger_error(dm, &st) ? daemon_ledger_error(dm, &st) : dm->last_error);
+	    down ? "; LEDGER: " : dm->last_error[0] ? "; last error: " : "",
+	    down ? down : dm->last_error);
 }
 
+/* A ledger file that is gone, a networked ledger that is not connected
+ * (health), or the dispatcher's last refused batch. */
 const char *daemon_ledger_error(const struct daemon *dm, const struct dispatch_stats *st)
 {
-	return dm->ledger_lost ? dm->ledger_lost_why : st->ledger_error;
+	const char *h = dm->ledger->ops->health ? dm->ledger->ops->health(dm->ledger) : NULL;
+
+	if (dm->ledger_lost)
+		return dm->ledger_lost_why;
+	return h ? h : st->ledger_error;
 }
 
 /* The ledger's file deleted or replaced under a running iopd: nothing can
@@ -333,7 +459,7 @@ static void watch_ledger(struct daemon *dm)
 {
 	struct ledger *l = dm->ledger;
 
-	if (l->ops->check(l) == 0) {
+	if (!l->ops->check || l->ops->check(l) == 0) {   /* a server has no file to lose */
 		if (dm->ledger_lost)
 			log_notice("ledger: %s/ledger.db is back", dm->snap->state_dir);
 		dm->ledger_lost = false;
@@ -495,6 +621,7 @@ static void reload_begin(struct daemon *dm)
 	dm->reload_snap = NULL;
 	dm->reload_sched = NULL;
 	dm->reload_mark = dm->sched->mark;
+	dm->reload_gen = dm->sched_gen;
 	dm->reload_started = ev_time();
 	dm->reload_running = true;
 	if ((rc = pthread_create(&dm->reload_thread, NULL, reload_thread, dm)) != 0) {
@@ -518,11 +645,39 @@ static void reload_answer(struct daemon *dm, int ok, const char *errors)
 	}
 }
 
+static bool streq0(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Which ledger, and as which instance, is fixed at start. */
+static void ledger_settings_changed(struct daemon *dm, const struct snapshot *n)
+{
+	const struct snapshot *o = dm->snap;
+
+	if (o->ledger != n->ledger || !streq0(o->instance, n->instance) ||
+	    !streq0(o->pg_conninfo, n->pg_conninfo) || o->pg_lease != n->pg_lease ||
+	    !streq0(o->pg_token_file, n->pg_token_file) ||
+	    !streq0(o->pg_token_credential, n->pg_token_credential) ||
+	    (o->ledger == LEDGER_SQLITE && strcmp(o->state_dir, n->state_dir) != 0))
+		log_warn("reload: daemon.ledger, postgresql, instance and state_dir take effect at the next "
+		    "start; this one keeps its ledger");
+	if (dm->ledger->ops->set_fingerprint && n->fingerprint)
+		dm->ledger->ops->set_fingerprint(dm->ledger, n->fingerprint);
+}
+
 static void reload_swap(struct daemon *dm)
 {
 	double t0 = ev_time(), stall;
 	struct snapshot *old = dm->snap;
 
+	if (dm->reload_gen != dm->sched_gen) {
+		/* the ledger's mark arrived while the thread worked: its schedule
+		 * starts at a guess; build it again from the mark */
+		sched_free(dm->reload_sched);
+		dm->reload_sched = sched_new(dm->reload_snap, dm->sched->mark);
+	}
+	ledger_settings_changed(dm, dm->reload_snap);
 	start_channels(dm, dm->reload_snap);
 	dispatch_use(dm->dispatch, dm->reload_snap);
 	/* the new schedule starts at the mark the old one had when the thread
@@ -620,12 +775,24 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 /* ---- shutdown -------------------------------------------------------- */
 
+static void stopped(int rc, void *arg)
+{
+	struct daemon *dm = arg;
+
+	if (rc)
+		log_warn("ledger: %s", dm->ledger->ops->error(dm->ledger));
+	ev_break(dm->loop, EVBREAK_ALL);
+}
+
 static void drained(void *arg)
 {
 	struct daemon *dm = arg;
 
 	log_info("all sends finished");
-	ev_break(dm->loop, EVBREAK_ALL);
+	if (dm->ledger->ops->stop)
+		dm->ledger->ops->stop(dm->ledger, stopped, dm);   /* releases this instance's claims */
+	else
+		ev_break(dm->loop, EVBREAK_ALL);
 }
 
 static void drain_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -715,37 +882,24 @@ static void watchers_init(struct daemon *dm)
 	ev_async_start(dm->loop, &dm->reload_done_w);
 }
 
-/* The first mark: where the last run stopped, or now on a new ledger
- * (history before iopd was installed is neither sent nor missed). */
-static int64_t start_mark(struct daemon *dm)
+static struct ledger *open_ledger(struct daemon *dm, char *err, size_t errlen)
 {
-	int64_t m = dm->ledger->ops->get_mark(dm->ledger);
-	int64_t now = (int64_t)floor(ev_now(dm->loop));
+	const struct snapshot *s = dm->snap;
 
-	if (m < 0) {
-		struct ledger *l = dm->ledger;
-		log_info("new ledger: scheduling from now on");
-		/* Written at once, not with the first batch: a crash before that
-		 * batch must not make the next start "new" again, skipping what
-		 * fell due in between.  If it cannot be written, the first batch
-		 * will (and nothing is sent before it is). */
-		if (l->ops->begin(l) || l->ops->set_mark(l, now) || l->ops->commit(l)) {
-			l->ops->rollback(l);
-			log_warn("ledger: cannot record the start mark yet: %s", l->ops->error(l));
-		}
-		return now;
-	}
-	if (m < now)
-		log_notice("catching up from %lld s ago (reminders overdue by more than catch_up are "
-		    "recorded missed)", (long long)(now - m));
-	return m;
+	if (s->ledger == LEDGER_SQLITE)
+		return ledger_open_guarded(s->state_dir, dm->opts->new_ledger, err, errlen);
+	/* no ledger file in it, but it is still iopd's folder (SPEC 3.3), where
+	 * the control socket often lives */
+	if (mkdir(s->state_dir, 0700) != 0 && errno != EEXIST)
+		log_warn("state_dir %s: %s", s->state_dir, strerror(errno));
+	return ledger_pg_open(dm->loop, s, err, errlen);
 }
 
 static int daemon_start(struct daemon *dm)
 {
 	char err[512];
 
-	dm->ledger = ledger_open_guarded(dm->snap->state_dir, dm->opts->new_ledger, err, sizeof err);
+	dm->ledger = open_ledger(dm, err, sizeof err);
 	if (!dm->ledger) {
 		log_err("ledger: %s", err);
 		return -1;
@@ -753,19 +907,16 @@ static int daemon_start(struct daemon *dm)
 	save_start_cache(dm);
 	dm->http = http_new(dm->loop);
 	start_channels(dm, dm->snap);
-	dm->consent = consent_new();
-	if (consent_load(dm->consent, dm->ledger)) {
-		log_err("ledger: %s", dm->ledger->ops->error(dm->ledger));
-		return -1;
-	}
+	dm->consent = consent_new();           /* filled by the ledger's load (ovr_cb) */
 	dm->dispatch = dispatch_new(dm->loop, dm->ledger, dm->consent);
 	dispatch_on_failed(dm->dispatch, followup_failed, dm);
 	dispatch_use(dm->dispatch, dm->snap);
-	if (resume_pending(dm)) {
-		log_err("ledger: %s", dm->ledger->ops->error(dm->ledger));
+	if (ledger_start(dm))
 		return -1;
-	}
-	dm->sched = sched_new(dm->snap, start_mark(dm));
+	/* SQLite has answered by now; a server may not have: the schedule is
+	 * then built from now, and again from the mark once it answers */
+	dm->sched = sched_new(dm->snap, dm->loaded && dm->load_mark >= 0 ? dm->load_mark :
+	    (int64_t)floor(ev_now(dm->loop)));
 	watchers_init(dm);
 	if (control_start(dm, err, sizeof err) != 0) {
 		log_err("control socket: %s", err);
@@ -779,12 +930,8 @@ static int daemon_start(struct daemon *dm)
 	notify_start(dm->loop);
 	metrics_arm(dm);
 	stall_start(dm);
-	daemon_pause_expiry_arm(dm);           /* pauses that ended while iopd was down, too */
-	retention_start(dm);
-	/* the last run may have offered (and settled) anything due up to now */
-	dispatch_recheck(dm->dispatch, (int64_t)floor(ev_now(dm->loop)) + 1);
-	run_schedule(dm);
-	refresh_today(dm);
+	if (dm->loaded)
+		ledger_go(dm);
 	return 0;
 }
 
@@ -837,12 +984,21 @@ static void daemon_cleanup(struct daemon *dm)
 	dispatch_free(dm->dispatch);
 	inbound_free(dm->inbound);         /* after the batches that held its writes */
 	consent_free(dm->consent);
+	free(dm->pause_lifting);
 	sched_free(dm->sched);
 	snapshot_unref(dm->snap);          /* stops the channels' plugin instances */
 	if (dm->http)
 		http_free(dm->http);
 	if (dm->ledger)
 		dm->ledger->ops->close(dm->ledger);
+	for (size_t i = 0; i < dm->npending; i++) {
+		free((char *)dm->pending[i].patient);
+		free((char *)dm->pending[i].channel);
+		free((char *)dm->pending[i].kind);
+		free((char *)dm->pending[i].tmpl);
+		free((char *)dm->pending[i].body);
+	}
+	free(dm->pending);
 	free(dm->config);
 }
 
@@ -937,13 +1093,14 @@ int daemon_main(const struct daemon_opts *o)
 	dm.loop = ev_default_loop(EVFLAG_AUTO);
 	dm.started = time(NULL);
 	if (daemon_start(&dm) == 0) {
+		char where[512];
 		/* READY=1 only now: configuration parsed, plugins configured and
 		 * started, ledger open and reconciled, control socket listening */
 		notify_ready();
 		detached_ready(ready_fd, dm.snap);     /* a detached iopd's log starts here */
-		log_notice("iopd %s started: %u programs, %u patients, %u channels; ledger %s/ledger.db",
-		    PACKAGE_VERSION, dm.snap->nprograms, dm.snap->npatients, dm.snap->nchannels,
-		    dm.snap->state_dir);
+		dm.ledger->ops->describe(dm.ledger, where, sizeof where);
+		log_notice("iopd %s started: %u programs, %u patients, %u channels; ledger %s",
+		    PACKAGE_VERSION, dm.snap->nprograms, dm.snap->npatients, dm.snap->nchannels, where);
 		daemon_status_line(&dm);
 		ev_run(dm.loop, 0);
 		rc = dm.exit_code;

@@ -91,14 +91,26 @@ struct daemon {
 	char ledger_lost_why[512];
 
 	const struct daemon_opts *opts;   /* -v / -l win over daemon.log_level */
+
+	/* the ledger's start (ledger load): with a server, it may come after
+	 * start-up; until then the schedule does not run (ledger_ready) */
+	struct ledger_load load_cb;
+	struct ledger_rec *pending;    /* left open by the last run, resumed at ledger_go */
+	size_t npending, npending_cap;
+	int64_t load_mark, load_now;
+	bool loaded, ledger_ready;
+	char *pause_lifting;           /* the patient whose pause's end is being recorded */
+	void *retention_step;          /* a retention step on its way to a networked ledger */
+	unsigned sched_gen, reload_gen; /* the schedule was rebuilt from the ledger's mark */
 };
 
 /* Asks for a reload; fn (may be NULL) runs when it succeeded or failed. */
 void daemon_reload(struct daemon *dm, reload_fn fn, void *arg);
 /* Updates the systemd STATUS= line. */
 void daemon_status_line(struct daemon *dm);
-/* Why the ledger cannot be written now, or NULL: the dispatcher's last
- * failed batch, or a ledger file that is gone. */
+/* Why the ledger cannot be written now (so nothing is sent), or NULL:
+ * the dispatcher's last failed batch, a ledger file that is gone, or a
+ * networked ledger that is not connected. */
 const char *daemon_ledger_error(const struct daemon *dm, const struct dispatch_stats *st);
 
 /* The pauses with an end changed (iopctl pause --until): the timer that

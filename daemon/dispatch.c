@@ -116,14 +116,26 @@ struct dispatch {
 	int nqs;
 	struct idset active;           /* ids queued, in flight or waiting */
 	struct job *all;               /* every job */
-	struct joblist claims, outcomes;
-	struct ledger_rec *notes;      /* strings owned (see note_copy) */
+	struct joblist claims, outcomes;   /* for the next batch */
+	struct ledger_rec *notes;      /* strings owned (see dispatch_note) */
 	size_t nnotes, capnotes;
+	/* the batch in flight (one at a time): what it carries, its results */
+	struct ledger_batch batch;
+	struct joblist b_claims, b_outcomes;
+	struct ledger_rec *b_notes, *b_recs;
+	size_t b_nnotes, b_capnotes, b_caprecs;
+	struct ledger_ovr *b_ovrs;
+	size_t b_capovrs;
+	int *b_results;
+	size_t b_capresults;
+	bool busy;                     /* a batch is in flight */
+	double outage_end;             /* the ledger took writes again after refusing them */
 	int64_t sched_mark;            /* the schedule's: offered up to here */
 	int64_t mark;                  /* what the ledger has */
 	int64_t recheck_before;        /* offers due before it may be settled already */
 	struct consent *consent;       /* the daemon's: asked, and told of gateway opt-outs */
 	struct dispatch_part *parts;   /* others' writes that join the next batch */
+	struct dispatch_part *b_parts; /* those in the batch in flight */
 	double hold_next;              /* the earliest due of a held claim (stale once past) */
 	ev_timer hold_w;               /* brings a batch held back by it back */
 	dispatch_failed_fn failed_fn;  /* a reminder failed for good: fallback or notice */
@@ -164,6 +176,30 @@ static void list_push_front(struct joblist *l, struct job *j)
 	l->n++;
 }
 
+/* In due order: a queue stays sorted when a reminder resumed late -- one
+ * taken over from an instance that died, due a while ago -- joins it, and
+ * it goes out before the burst queued behind it, ahead of those due at the
+ * same time (SPEC 9: at most a lease late).  New offers go to the tail. */
+static void list_insert_due(struct joblist *l, struct job *j, bool ahead)
+{
+	struct job *p;
+
+	if (!l->tail || (!ahead && l->tail->due <= j->due) || l->tail->due < j->due) {
+		list_push(l, j);
+		return;
+	}
+	if (ahead ? l->head->due >= j->due : l->head->due > j->due) {
+		list_push_front(l, j);
+		return;
+	}
+	for (p = l->head; p->next && (ahead ? p->next->due < j->due : p->next->due <= j->due);
+	    p = p->next)
+		;
+	j->next = p->next;
+	p->next = j;
+	l->n++;
+}
+
 static struct job *list_pop(struct joblist *l)
 {
 	struct job *j = l->head;
@@ -201,9 +237,11 @@ static double now(const struct dispatch *d)
 	return ev_now(d->loop);
 }
 
+/* Work for the next batch: make sure an iteration writes it.  While a
+ * batch is in flight (a networked ledger) its completion does. */
 static void ensure_flush(struct dispatch *d)
 {
-	if (!ev_is_active(&d->busy_w))
+	if (!d->busy && !ev_is_active(&d->busy_w))
 		ev_idle_start(d->loop, &d->busy_w);
 }
 
@@ -448,17 +486,17 @@ void dispatch_note(struct dispatch *d, const struct ledger_rec *r)
 	ensure_flush(d);
 }
 
-static void notes_free(struct dispatch *d)
+static void notes_free(struct ledger_rec *notes, size_t *n)
 {
 	size_t i;
 
-	for (i = 0; i < d->nnotes; i++) {
-		free((char *)d->notes[i].patient);
-		free((char *)d->notes[i].channel);
-		free((char *)d->notes[i].kind);
-		free((char *)d->notes[i].reason);
+	for (i = 0; i < *n; i++) {
+		free((char *)notes[i].patient);
+		free((char *)notes[i].channel);
+		free((char *)notes[i].kind);
+		free((char *)notes[i].reason);
 	}
-	d->nnotes = 0;
+	*n = 0;
 }
 
 static void job_note(struct job *j, enum rec_status st, const char *reason)
@@ -478,15 +516,31 @@ static void job_note(struct job *j, enum rec_status st, const char *reason)
 
 /* ---- starting sends ----------------------------------------------- */
 
+/* A first attempt that fell due while the ledger refused writes, and is
+ * overdue by more than catch_up now that it takes them again: missed, as
+ * if iopd had been down (SPEC 6, SPEC 9). */
+static bool missed_in_outage(const struct job *j, bool first)
+{
+	const struct dispatch *d = j->d;
+
+	return first && d->outage_end > 0 && (double)j->due < d->outage_end &&
+	    now(d) - (double)j->due > (double)j->snap->catch_up;
+}
+
 /* Why consent forbids sending a job now (paused, opted out since it was
  * offered), or NULL.  An answer and a notice are never held back: the
  * patient asked for the one, staff must hear the other (a STOP is
- * confirmed once, FCC 2024). */
-static const char *job_refused(const struct job *j)
+ * confirmed once, FCC 2024).  With a shared ledger the claim decides,
+ * with what every instance set; at the moment of sending a claimed one
+ * (`claimed`), what this instance knows since counts too: a STOP it took
+ * in between is never overrun. */
+static const char *job_refused(const struct job *j, bool claimed)
 {
 	const struct patient *p = job_patient(j);
 
 	if (j->type == SEND_ANSWER || j->type == SEND_NOTICE)
+		return NULL;
+	if (j->d->ledger->shared && !claimed)
 		return NULL;
 	if (consent_paused(j->d->consent, p->id, (int64_t)now(j->d)))
 		return "paused";
@@ -496,7 +550,9 @@ static const char *job_refused(const struct job *j)
 }
 
 /* Checks a queued job just before it takes a slot: it may have expired
- * while it waited, or been paused or opted out since it was offered. */
+ * while it waited, or been paused or opted out since it was offered.  A
+ * shared ledger decides pauses and opt-outs itself, in the claim: another
+ * instance may have changed them since this one last read them. */
 static bool job_still_wanted(struct job *j)
 {
 	const char *why;
@@ -506,7 +562,11 @@ static bool job_still_wanted(struct job *j)
 		    j->attempts ? "expired before it could be sent again" : "expired while queued");
 		return false;
 	}
-	if ((why = job_refused(j))) {
+	if (missed_in_outage(j, j->attempts == 0)) {
+		job_note(j, REC_MISSED, "overdue by more than catch_up when the ledger took writes again");
+		return false;
+	}
+	if ((why = job_refused(j, false))) {
 		job_note(j, REC_SKIPPED, why);
 		return false;
 	}
@@ -628,7 +688,7 @@ static void job_send(struct job *j)
 		job_skip_claimed(j, j->cancel);
 		return;
 	}
-	if ((why = job_refused(j))) {  /* consent, asked again at the moment of sending */
+	if ((why = job_refused(j, true))) {   /* consent, asked again at the moment of sending */
 		job_skip_claimed(j, why);
 		return;
 	}
@@ -876,6 +936,10 @@ static void outcome_committed(struct job *j)
 		d->totals.expired++;
 		log_ctx(LOG_LVL_WARNING, &c, "%s", j->reason);
 		break;
+	case REC_MISSED:                       /* claimed, then too late (claim_too_late) */
+		d->totals.missed++;
+		log_ctx(LOG_LVL_INFO, &c, "missed: %s", j->reason);
+		break;
 	case REC_SKIPPED:
 		d->totals.skipped++;
 		break;
@@ -907,43 +971,110 @@ static int64_t mark_target(const struct dispatch *d)
 	return m;
 }
 
-static int batch_write(struct dispatch *d)
+static void refund(struct dq *q)
 {
-	struct ledger *l = d->ledger;
-	struct dispatch_part *p;
-	struct job *j;
-	size_t i;
+	if (q->rate > 0)
+		q->tokens = fmin(1.0, q->tokens + 1.0);
+}
 
-	if (l->ops->begin(l))
-		return -1;
-	for (i = 0; i < d->nnotes; i++)
-		if (l->ops->note(l, &d->notes[i]))
-			return -1;
-	for (j = d->outcomes.head; j; j = j->next) {
-		struct ledger_rec r = job_rec(j, j->out);
-		r.reason = j->reason;
-		r.gateway_id = j->gateway_id;
-		if (l->ops->record(l, &r))
-			return -1;
-		if (j->optout_signal) {
-			struct consent_change o = {OVR_OPTOUT, r.patient, r.channel, 1, OVR_GATEWAY,
-				j->reason, r.at};
-			if (consent_write(l, &o))
-				return -1;
+static int parts_write(struct ledger *l, void *arg);
+
+/* Moves what waits for the next batch into the batch in flight, and lays
+ * out its records: each outcome (and the opt-out a gateway signalled with
+ * it), each claim. */
+static void batch_build(struct dispatch *d)
+{
+	struct ledger_batch *b = &d->batch;
+	struct ledger_rec *n;
+	struct job *j;
+	size_t k, nrec = (size_t)(d->outcomes.n + d->claims.n);
+
+	d->b_outcomes = d->outcomes;
+	d->b_claims = d->claims;
+	memset(&d->outcomes, 0, sizeof d->outcomes);
+	memset(&d->claims, 0, sizeof d->claims);
+	n = d->b_notes;                    /* swap the arrays: no copy */
+	d->b_notes = d->notes;
+	d->notes = n;
+	d->b_nnotes = d->nnotes;
+	d->nnotes = 0;
+	k = d->capnotes;
+	d->capnotes = d->b_capnotes;
+	d->b_capnotes = k;
+	grow_array(&d->b_recs, &d->b_caprecs, nrec + 1, sizeof *d->b_recs);
+	grow_array(&d->b_ovrs, &d->b_capovrs, (size_t)d->b_outcomes.n + 1, sizeof *d->b_ovrs);
+	grow_array(&d->b_results, &d->b_capresults, (size_t)d->b_claims.n + 1, sizeof *d->b_results);
+	memset(b, 0, sizeof *b);
+	b->notes = d->b_notes;
+	b->nnotes = d->b_nnotes;
+	b->outcomes = d->b_recs;
+	b->ovrs = d->b_ovrs;
+	for (j = d->b_outcomes.head; j; j = j->next) {
+		struct ledger_rec *r = &d->b_recs[b->noutcomes++];
+		*r = job_rec(j, j->out);
+		r->reason = j->reason;
+		r->gateway_id = j->gateway_id;
+		if (j->optout_signal)
+			d->b_ovrs[b->novrs++] = (struct ledger_ovr){.kind = OVR_OPTOUT,
+				.patient = r->patient, .channel = r->channel, .source = j->reason,
+				.at = r->at, .on = 1, .origin = OVR_GATEWAY, .uid = -1};
+	}
+	b->claims = d->b_recs + b->noutcomes;
+	b->results = d->b_results;
+	for (j = d->b_claims.head; j; j = j->next)
+		b->claims[b->nclaims++] = job_rec(j, REC_INFLIGHT);
+	d->b_parts = d->parts;             /* they leave the batch when it is done */
+	d->parts = NULL;
+	if (d->b_parts) {
+		b->extra = parts_write;
+		b->extra_arg = d;
+	}
+	b->mark = mark_target(d) != d->mark ? mark_target(d) : -1;
+}
+
+/* The batch failed: nothing of it is in the ledger.  Its work goes back in
+ * front of what came since, for the next try. */
+static void batch_restore(struct dispatch *d)
+{
+	struct joblist *from[2] = {&d->b_outcomes, &d->b_claims}, *to[2] = {&d->outcomes, &d->claims};
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		if (from[k]->tail) {
+			from[k]->tail->next = to[k]->head;
+			if (!to[k]->tail)
+				to[k]->tail = from[k]->tail;
+			to[k]->head = from[k]->head;
+			to[k]->n += from[k]->n;
+		}
+		memset(from[k], 0, sizeof *from[k]);
+	}
+	if (d->b_nnotes) {
+		grow_array(&d->b_notes, &d->b_capnotes, d->b_nnotes + d->nnotes, sizeof *d->notes);
+		memcpy(d->b_notes + d->b_nnotes, d->notes, d->nnotes * sizeof *d->notes);
+		d->nnotes += d->b_nnotes;
+		d->b_nnotes = 0;
+		{                                  /* the batch's array, now holding both, is current */
+			struct ledger_rec *t = d->notes;
+			size_t c = d->capnotes;
+			d->notes = d->b_notes;
+			d->capnotes = d->b_capnotes;
+			d->b_notes = t;
+			d->b_capnotes = c;
 		}
 	}
-	for (j = d->claims.head; j; j = j->next) {
-		struct ledger_rec r = job_rec(j, REC_INFLIGHT);
-		if ((j->claim_result = l->ops->claim(l, &r)) < 0)
-			return -1;
-		j->attempts = r.attempts;
-	}
-	for (p = d->parts; p; p = p->next)
+}
+
+/* The batch's parts write what they hold, inside its transaction. */
+static int parts_write(struct ledger *l, void *arg)
+{
+	struct dispatch *d = arg;
+	struct dispatch_part *p;
+
+	for (p = d->b_parts; p; p = p->next)
 		if (p->write(l, p->arg))
 			return -1;
-	if (mark_target(d) != d->mark && l->ops->set_mark(l, mark_target(d)))
-		return -1;
-	return l->ops->commit(l);
+	return 0;
 }
 
 /* Tells the parts of the batch whether it was committed; they leave it
@@ -951,9 +1082,9 @@ static int batch_write(struct dispatch *d)
  * decides for itself: the inbound side answers its callers 503). */
 static void parts_done(struct dispatch *d, bool ok)
 {
-	struct dispatch_part *p = d->parts, *next;
+	struct dispatch_part *p = d->b_parts, *next;
 
-	d->parts = NULL;
+	d->b_parts = NULL;
 	for (; p; p = next) {
 		next = p->next;
 		p->next = NULL;
@@ -966,7 +1097,7 @@ static void ledger_failed(struct dispatch *d)
 {
 	struct ledger *l = d->ledger;
 
-	l->ops->rollback(l);
+	batch_restore(d);
 	if (!d->ledger_down || strcmp(d->ledger_err, l->ops->error(l)) != 0)
 		log_err("ledger: cannot record (%s): sending is suspended until it can", l->ops->error(l));
 	snprintf(d->ledger_err, sizeof d->ledger_err, "%s", l->ops->error(l));
@@ -1008,21 +1139,95 @@ static void hold_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 	job_send(j);
 }
 
-static void after_commit(struct dispatch *d)
+static void claim_lost(struct job *j, const char *what)
 {
-	struct joblist outcomes = d->outcomes, claims = d->claims;
-	struct job *j;
+	char *r = xasprintf("not sent: %s", what);
 
-	if (d->ledger_down)
+	log_ctx(LOG_LVL_DEBUG, &(struct log_ctx){j->hex, job_patient(j)->id, j->q->name},
+	    "not sent by this instance: %s", what);
+	job_report(j, false, r);
+	free(r);
+	j->q->inflight--;
+	refund(j->q);
+	pump(j->q);
+	job_free(j);
+}
+
+/* A committed claim that can no longer be sent (its claim waited out a
+ * ledger outage): its outcome is recorded instead. */
+static bool claim_too_late(struct job *j)
+{
+	const char *why = NULL;
+
+	if (now(j->d) >= (double)j->expires)
+		why = j->kind == KIND_MEDICATION ? "past medication_grace" : "too late: the event has begun";
+	else if (missed_in_outage(j, j->attempts == 1))
+		why = "overdue by more than catch_up when the ledger took writes again";
+	if (!why)
+		return false;
+	j->out = j->attempts > 1 ? REC_EXPIRED : REC_MISSED;
+	j->reason = xstrdup(why);
+	j->state = J_OUTCOME;
+	list_push(&j->d->outcomes, j);
+	ensure_flush(j->d);
+	return true;
+}
+
+static void claim_committed(struct job *j, int result, const struct ledger_rec *r)
+{
+	switch (result) {
+	case CLAIM_OK:
+		j->attempts = r->attempts;
+		j->durable = true;
+		if (!claim_too_late(j))
+			job_send_at_due(j);
+		break;
+	case CLAIM_SKIPPED:                    /* recorded by the claim itself */
+		j->d->totals.skipped++;
+		count(j->d, j->q->name, kind_names[j->kind], REC_SKIPPED);
+		log_ctx(LOG_LVL_INFO, &(struct log_ctx){j->hex, job_patient(j)->id, j->q->name},
+		    "skipped: %s", r->reason ? r->reason : "by the ledger");
+		claim_lost(j, "skipped");
+		break;
+	case CLAIM_HELD:
+		claim_lost(j, "another instance holds its claim");
+		break;
+	default:                               /* sent (or settled) before: never again */
+		claim_lost(j, "the ledger has it settled already");
+	}
+}
+
+static bool batch_empty(const struct dispatch *d);
+
+/* The batch in flight committed (rc 0) or was refused. */
+static void batch_done(int rc, void *arg)
+{
+	struct dispatch *d = arg;
+	struct joblist outcomes = d->b_outcomes, claims = d->b_claims;
+	struct job *j;
+	size_t i;
+
+	d->busy = false;
+	if (rc) {
+		ledger_failed(d);
+		return;
+	}
+	if (d->ledger_down) {
 		log_notice("ledger: writable again; sending resumes");
+		d->outage_end = now(d);
+	}
 	d->ledger_down = false;
 	d->ledger_err[0] = '\0';
-	d->mark = mark_target(d);
-	notes_free(d);
-	/* what these lists held is durable now; anything added from here on
-	 * (pumped claims, synchronous outcomes) waits for the next batch */
-	memset(&d->outcomes, 0, sizeof d->outcomes);
-	memset(&d->claims, 0, sizeof d->claims);
+	if (d->batch.mark >= 0)
+		d->mark = d->batch.mark;
+	if (d->batch.lost)
+		log_warn("ledger: %zu outcome(s) not recorded: another instance took their claims over "
+		    "(this instance's lease had run out)", d->batch.lost);
+	notes_free(d->b_notes, &d->b_nnotes);
+	memset(&d->b_outcomes, 0, sizeof d->b_outcomes);
+	memset(&d->b_claims, 0, sizeof d->b_claims);
+	/* anything these add (pumped claims, synchronous outcomes) goes in
+	 * the next batch */
 	/* first what others committed (a STOP's opt-out is in force before
 	 * the claims below are handed to plugins) */
 	parts_done(d, true);
@@ -1034,17 +1239,10 @@ static void after_commit(struct dispatch *d)
 		}
 		outcome_committed(j);
 	}
-	while ((j = list_pop(&claims))) {
-		if (j->claim_result == CLAIM_FINAL) {   /* sent (or settled) before: never again */
-			job_report(j, false, "not sent: the ledger has it settled already");
-			j->q->inflight--;
-			pump(j->q);
-			job_free(j);
-		} else {
-			j->durable = true;
-			job_send_at_due(j);
-		}
-	}
+	for (i = 0; (j = list_pop(&claims)); i++)
+		claim_committed(j, d->batch.results[i], &d->batch.claims[i]);
+	if (!batch_empty(d))
+		ensure_flush(d);
 }
 
 /* Nothing to write.  While the ledger is down a batch is due all the
@@ -1077,10 +1275,15 @@ static bool hold_imminent(const struct dispatch *d)
  * reused, and a batch with claims takes the outcomes along.  Others' parts
  * (the gateways' callbacks, waiting for their answer) are committed like
  * claims, but never in the HOLD_GUARD before a held claim's due (bench W6:
- * a burst of callbacks committed there made that second's sends late). */
+ * a burst of callbacks committed there made that second's sends late).
+ *
+ * One batch at a time: with SQLite it completes inside submit, and the
+ * loop goes on with what its completion added (synchronous plugin
+ * outcomes); with a server, the completion comes back later and starts
+ * the next one. */
 static void flush(struct dispatch *d, bool all)
 {
-	while (!batch_empty(d) && !ev_is_active(&d->ledger_retry_w)) {
+	while (!d->busy && !batch_empty(d) && !ev_is_active(&d->ledger_retry_w)) {
 		if (!all && !d->claims.n && !d->parts)
 			return;                    /* busy_w is active: busy_cb commits it */
 		if (!d->claims.n && hold_imminent(d)) {
@@ -1090,16 +1293,15 @@ static void flush(struct dispatch *d, bool all)
 			ev_timer_start(d->loop, &d->hold_w);
 			return;
 		}
-		if (batch_write(d)) {
-			ledger_failed(d);
-			return;
-		}
-		after_commit(d);
+		batch_build(d);
+		d->busy = true;
+		d->ledger->ops->submit(d->ledger, &d->batch, batch_done, d);
 		/* synchronous plugin outcomes land in the lists again: loop */
 	}
 	/* nothing to write, or nothing to try before the retry timer (which
-	 * starts busy_w again): an idle watcher left on would spin the loop */
-	if (batch_empty(d) || ev_is_active(&d->ledger_retry_w))
+	 * starts busy_w again), or a batch in flight (its completion does):
+	 * an idle watcher left on would spin the loop */
+	if (d->busy || batch_empty(d) || ev_is_active(&d->ledger_retry_w))
 		ev_idle_stop(d->loop, &d->busy_w);
 }
 
@@ -1114,6 +1316,14 @@ static void ledger_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct dispatch *d = w->data;
 
 	ensure_flush(d);                     /* the next prepare tries the batch again */
+}
+
+void dispatch_ledger_ready(struct dispatch *d)
+{
+	if (ev_is_active(&d->ledger_retry_w)) {
+		ev_timer_stop(d->loop, &d->ledger_retry_w);
+		ensure_flush(d);
+	}
 }
 
 static void hold_guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -1207,7 +1417,7 @@ static void queue_job(struct job *j)
 		return;
 	}
 	j->state = J_QUEUED;
-	list_push(&j->q->queue, j);
+	list_insert_due(&j->q->queue, j, j->durable);
 	pump(j->q);
 }
 
@@ -1220,9 +1430,9 @@ static const char *why_not(struct dispatch *d, const struct snapshot *s, const s
 	*rs = REC_SKIPPED;
 	if (st != STATUS_SCHEDULED)
 		return status_names[st] + strlen("skipped:");
-	if (consent_paused(d->consent, o->patient->id, (int64_t)t))
+	if (!d->ledger->shared && consent_paused(d->consent, o->patient->id, (int64_t)t))
 		return "paused";
-	if (consent_opted_out(d->consent, o->patient->id, s->channels[ch].name))
+	if (!d->ledger->shared && consent_opted_out(d->consent, o->patient->id, s->channels[ch].name))
 		return "opt-out";
 	*rs = REC_MISSED;
 	if (t - (double)o->due > (double)s->catch_up)
@@ -1250,8 +1460,8 @@ static bool settled(struct dispatch *d, int64_t due, uint64_t id)
 	struct ledger_rec r;
 	char buf[1024];
 
-	if (due >= d->recheck_before)
-		return false;
+	if (due >= d->recheck_before || d->ledger->shared)
+		return false;                  /* a shared ledger: the claim decides */
 	return d->ledger->ops->lookup(d->ledger, id, &r, buf, sizeof buf) == 1 && rec_final(r.status);
 }
 
@@ -1397,6 +1607,9 @@ void dispatch_leave(struct dispatch *d, struct dispatch_part *p)
 
 	for (q = &d->parts; *q && *q != p; q = &(*q)->next)
 		;
+	if (!*q)                           /* in the batch in flight: its done is not called */
+		for (q = &d->b_parts; *q && *q != p; q = &(*q)->next)
+			;
 	if (*q)
 		*q = p->next;
 	p->next = NULL;
@@ -1484,8 +1697,7 @@ struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l, struct con
 	d->loop = loop;
 	d->ledger = l;
 	d->consent = c;
-	d->mark = l->ops->get_mark(l);
-	d->sched_mark = d->mark;
+	d->mark = d->sched_mark = -1;      /* until dispatch_loaded */
 	if (getrandom(&d->rng, sizeof d->rng, 0) != sizeof d->rng)
 		d->rng = (uint64_t)ev_time() ^ (uint64_t)(uintptr_t)d;
 	ev_prepare_init(&d->flush_w, flush_cb);
@@ -1498,6 +1710,11 @@ struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l, struct con
 	ev_timer_init(&d->hold_w, hold_guard_cb, 0., 0.);
 	d->hold_w.data = d;
 	return d;
+}
+
+void dispatch_loaded(struct dispatch *d, int64_t mark)
+{
+	d->mark = d->sched_mark = mark;
 }
 
 void dispatch_drain(struct dispatch *d, void (*done)(void *arg), void *arg)
@@ -1571,8 +1788,13 @@ void dispatch_free(struct dispatch *d)
 		free(d->qs[i]->name);
 		free(d->qs[i]);
 	}
-	notes_free(d);
+	notes_free(d->notes, &d->nnotes);
+	notes_free(d->b_notes, &d->b_nnotes);
 	free(d->notes);
+	free(d->b_notes);
+	free(d->b_recs);
+	free(d->b_ovrs);
+	free(d->b_results);
 	idset_free(&d->active);
 	idset_free(&d->cancelled);
 	snapshot_unref(d->snap);

@@ -30,6 +30,11 @@ struct consent;
 /* `c` (the daemon's) is asked before every send and told of the
  * opt-outs gateways report. */
 struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l, struct consent *c);
+/* The ledger's mark, once its start was read (ledger load). */
+void dispatch_loaded(struct dispatch *d, int64_t mark);
+/* The ledger takes writes again (a networked ledger reconnected): a
+ * refused batch is tried again at once. */
+void dispatch_ledger_ready(struct dispatch *d);
 /* Frees everything; sends still in flight are abandoned (they stay
  * "inflight" in the ledger and go out again at the next start). */
 void dispatch_free(struct dispatch *d);

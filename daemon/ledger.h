@@ -1,13 +1,22 @@
 /* ledger.h - the durable record of every reminder's fate (SPEC 6).
  *
- * A small storage interface with SQLite as the first backend
- * (ledger_sqlite.c); a shared PostgreSQL backend, where two daemons claim
- * each reminder before sending it, fits the same operations.
+ * A storage interface with two backends: SQLite, one file per host
+ * (ledger_sqlite.c, the default), and PostgreSQL, shared by several iopd
+ * instances that claim each reminder before sending it (ledger_pg.c,
+ * SPEC 9).
  *
- * Writes happen in batches: ledger_begin(), any number of claims and
- * outcomes, ledger_commit() -- one transaction, one fsync.  The daemon
- * hands nothing to a plugin before the batch that claimed it committed,
- * and reuses no concurrency slot before the batch holding its outcome did.
+ * Writes happen in batches (struct ledger_batch): notes, outcomes,
+ * overrides, claims and the schedule's mark, in one transaction.  A batch
+ * is submitted and its result arrives later, on the loop, through a
+ * callback: at once for SQLite (one local transaction, one fsync), after a
+ * round trip for PostgreSQL.  The daemon keeps one batch in flight at a
+ * time, hands nothing to a plugin before the batch that claimed it
+ * committed, and reuses no concurrency slot before the batch holding its
+ * outcome did.
+ *
+ * A start (`load`) reads the mark, the active overrides and the reminders
+ * this instance left open; a networked backend that cannot reach its
+ * server yet keeps trying and calls back once it could.
  *
  * The ledger holds ids, patient ids, channel names, times, statuses,
  * gateway message ids and reasons, receipts, replies' intents and
@@ -16,6 +25,7 @@
 #ifndef IOPD_LEDGER_H
 #define IOPD_LEDGER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -96,7 +106,14 @@ struct ledger_reply {
 	uint64_t answer;               /* the id of iopd's answer, or 0 */
 };
 
-enum claim_result { CLAIM_FINAL = 0, CLAIM_OK = 1 };
+/* What a claim found (struct ledger_batch.results). */
+enum claim_result {
+	CLAIM_FINAL = 0,               /* final already (sent, settled): never again */
+	CLAIM_OK = 1,                  /* claimed: in flight, attempts + 1 */
+	CLAIM_HELD = 2,                /* another instance holds it under a live lease */
+	CLAIM_SKIPPED = 3              /* paused or opted out in the shared ledger: recorded
+	                                * skipped, with the reason in the claim's `reason` */
+};
 
 typedef void (*ledger_rec_fn)(const struct ledger_rec *r, void *arg);
 typedef void (*ledger_ovr_fn)(const struct ledger_ovr *o, void *arg);
@@ -105,9 +122,85 @@ typedef void (*ledger_reply_fn)(const struct ledger_reply *r, void *arg);
 
 struct ledger;
 
+/* One transaction's worth of writes.  The submitter owns it (and the
+ * strings it points to) until `done` runs; the results are written into it
+ * before that.  Order inside the transaction: notes, outcomes, overrides,
+ * claims, mark. */
+struct ledger_batch {
+	const struct ledger_rec *notes;        /* skipped, missed ...: never over a final state */
+	size_t nnotes;
+	const struct ledger_rec *outcomes;     /* of claimed sends */
+	size_t noutcomes;
+	const struct ledger_ovr *ovrs;         /* pauses, opt-outs (set or lifted) */
+	size_t novrs;
+	struct ledger_rec *claims;             /* out: attempts; reason when skipped */
+	size_t nclaims;
+	int *results;                          /* out: enum claim_result, one per claim */
+	/* other modules' writes in the same transaction (the dispatcher's
+	 * parts, dispatch_join), after the claims; NULL: none.  0, or -1: the
+	 * batch fails.  A backend without synchronous transactions records
+	 * what the ledger operations called from it ask for, and sends it with
+	 * the batch (ledger_pg.c). */
+	int (*extra)(struct ledger *l, void *arg);
+	void *extra_arg;
+	int64_t mark;                          /* written when >= 0 */
+	long pruned;                           /* out: rows a prune in `extra` deleted, when
+	                                        * the backend knows only after the commit */
+	size_t lost;                           /* out: outcomes not recorded because another
+	                                        * instance took their claim over */
+};
+
+/* rc 0: the batch committed; -1: nothing of it was kept (error() says why). */
+typedef void (*ledger_done_fn)(int rc, void *arg);
+
+/* What a start needs, handed over by `load`. */
+struct ledger_load {
+	ledger_ovr_fn ovr;             /* each active override */
+	void (*ovr_reset)(void *arg);  /* a shared ledger: the overrides are read again (ovr follows) */
+	ledger_rec_fn pending;         /* each reminder this instance left in flight or waiting */
+	ledger_rec_fn orphan;          /* later, a shared ledger: one another instance left open
+	                                * and whose lease ran out; NULL: not wanted */
+	void (*done)(int64_t mark, void *arg);   /* once: the mark (-1: a new ledger; now was
+	                                          * written as its mark) */
+	void (*ready)(void *arg);      /* a networked ledger takes writes again after an outage */
+	void *arg;
+};
+
+/* Another instance sharing the ledger (and this one), for `iopctl status`. */
+struct ledger_instance {
+	const char *name, *fingerprint, *host;
+	double heartbeat_age;          /* seconds since its last heartbeat */
+	int64_t started;               /* Unix seconds */
+	long inflight;                 /* claims in flight */
+	bool live;                     /* heartbeat within its lease */
+	bool stopped;                  /* stopped cleanly */
+	bool self;
+};
+typedef void (*ledger_inst_fn)(const struct ledger_instance *i, void *arg);
+
 struct ledger_ops {
 	const char *name;
 	void (*close)(struct ledger *l);
+	/* ---- every backend -------------------------------------------------- */
+	/* Writes a batch in one transaction; `done` runs exactly once, maybe
+	 * before submit returns (SQLite). */
+	void (*submit)(struct ledger *l, struct ledger_batch *b, ledger_done_fn done, void *arg);
+	/* Reads what a start needs (see struct ledger_load).  -1: an error no
+	 * retry can fix (error() says it); a networked backend otherwise keeps
+	 * trying until it can, and says why meanwhile (health). */
+	int (*load)(struct ledger *l, int64_t now, const struct ledger_load *cb);
+	/* A clean stop, once nothing is in flight: a shared ledger releases
+	 * this instance's claims.  `done` runs exactly once. */
+	void (*stop)(struct ledger *l, ledger_done_fn done, void *arg);
+	/* Why the ledger cannot be written now, or NULL. */
+	const char *(*health)(struct ledger *l);
+	/* Where it is, for status: a path, or a server and the instance name. */
+	void (*describe)(struct ledger *l, char *buf, size_t len);
+	/* The instances sharing the ledger (a shared backend; NULL otherwise). */
+	int (*instances)(struct ledger *l, ledger_inst_fn fn, void *arg);
+	/* What decides reminders changed (a reload): the shared fingerprint. */
+	void (*set_fingerprint)(struct ledger *l, const char *fingerprint);
+	/* ---- synchronous transactions (a local backend; NULL otherwise) ---- */
 	int (*begin)(struct ledger *l);
 	int (*commit)(struct ledger *l);           /* -1: nothing of the batch is kept */
 	void (*rollback)(struct ledger *l);
@@ -119,16 +212,21 @@ struct ledger_ops {
 	/* note: a reminder not sent by rule (skipped, missed); it never
 	 * overwrites a final state, so offering a reminder twice is harmless. */
 	int (*note)(struct ledger *l, const struct ledger_rec *r);
-	int (*lookup)(struct ledger *l, uint64_t id, struct ledger_rec *r, char *buf, size_t len);
 	int (*set_mark)(struct ledger *l, int64_t t);
 	int64_t (*get_mark)(struct ledger *l);
 	int (*set_override)(struct ledger *l, const struct ledger_ovr *o);
 	int (*overrides)(struct ledger *l, ledger_ovr_fn fn, void *arg);     /* active ones */
 	int (*pending)(struct ledger *l, ledger_rec_fn fn, void *arg);       /* in flight, retry */
+	/* ---- reads (every backend) ------------------------------------------ */
+	/* 1 found, 0 not, -1 error.  A shared backend asks its server: not for
+	 * the loop's hot path (dispatch looks nothing up when l->shared). */
+	int (*lookup)(struct ledger *l, uint64_t id, struct ledger_rec *r, char *buf, size_t len);
 	int (*history)(struct ledger *l, const char *patient, ledger_rec_fn fn,
 	    ledger_ovr_fn ofn, ledger_reply_fn rfn, void *arg);
+	/* Outcomes per channel and status since t; a networked backend answers
+	 * from what it last read (every few seconds), never waiting. */
 	int (*counts_since)(struct ledger *l, int64_t t, ledger_count_fn fn, void *arg);
-	int64_t (*size)(struct ledger *l);          /* bytes on disk */
+	int64_t (*size)(struct ledger *l);          /* bytes on disk (a server: the database) */
 	const char *(*error)(struct ledger *l);     /* the last error, for logs */
 	/* Its identity: 32 hex digits drawn when the ledger was created (a
 	 * ledger of an older iopd gets one at its first open). */
@@ -175,7 +273,9 @@ struct ledger_ops {
 	 * `before`, with their outcomes, and at most `limit` replies and
 	 * callback keys older than `before`.  Overrides and their log are
 	 * kept, as are reminders still open.  Returns the rows of the three
-	 * kinds deleted (0: nothing left to do), or -1. */
+	 * kinds deleted (0: nothing left to do), or -1.  A backend whose
+	 * batches are answered later (PostgreSQL) returns 0 and puts the count
+	 * in the batch's `pruned` once it committed. */
 	long (*prune)(struct ledger *l, int64_t before, int limit);
 	/* backup: a consistent copy of the whole ledger into `path`, an empty
 	 * file the caller has just created (mode 0600, O_EXCL); runs on any
@@ -187,6 +287,9 @@ struct ledger_ops {
 
 struct ledger {
 	const struct ledger_ops *ops;
+	/* several instances write it: overrides and claims are decided in the
+	 * ledger, not from this instance's memory, and lookups are not cheap */
+	bool shared;
 };
 
 /* Opens state_dir/ledger.db, creating state_dir (mode 0700) and the
@@ -212,5 +315,25 @@ int ledger_sqlite_peek(const char *state_dir, struct ledger **out, char *err, si
  * --new-ledger): then the ledger found, or a new empty one, becomes the
  * folder's.  Nothing is ever deleted. */
 struct ledger *ledger_open_guarded(const char *state_dir, int adopt, char *err, size_t errlen);
+
+struct ev_loop;
+struct snapshot;
+/* The shared PostgreSQL ledger that s->pg_conninfo names, as instance
+ * s->instance (ledger_pg.c).  It connects in the background (load). */
+struct ledger *ledger_pg_open(struct ev_loop *loop, const struct snapshot *s, char *err,
+    size_t errlen);
+
+/* For `iopd agenda`: the PostgreSQL ledger s configures, read only on a
+ * blocking connection of its own (see reader() for what it may do).  1
+ * with *out set, 0 when the database holds no ledger yet, or -1 with the
+ * reason in err. */
+int ledger_pg_peek(const struct snapshot *s, struct ledger **out, char *err, size_t errlen);
+
+/* `iopd ledger-copy` (ledger_copy.c): 0, or 1 with the reasons on stderr. */
+int ledger_copy_main(int argc, char **argv);
+
+/* submit and load for a backend with synchronous transactions (ledger.c). */
+void ledger_sync_submit(struct ledger *l, struct ledger_batch *b, ledger_done_fn done, void *arg);
+int ledger_sync_load(struct ledger *l, int64_t now, const struct ledger_load *cb);
 
 #endif

@@ -903,12 +903,19 @@ static void sq_close(struct ledger *l)
 	free(s);
 }
 
+static void sq_describe(struct ledger *l, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", lsq(l)->path);
+}
+
 static const struct ledger_ops sqlite_ops = {
-	.name = "sqlite", .close = sq_close, .begin = sq_begin, .commit = sq_commit,
-	.rollback = sq_rollback, .claim = sq_claim, .record = sq_record, .note = sq_note,
-	.lookup = sq_lookup, .set_mark = sq_set_mark, .get_mark = sq_get_mark,
+	.name = "sqlite", .close = sq_close,
+	.submit = ledger_sync_submit, .load = ledger_sync_load, .describe = sq_describe,
+	.begin = sq_begin, .commit = sq_commit, .rollback = sq_rollback, .claim = sq_claim,
+	.record = sq_record, .note = sq_note, .set_mark = sq_set_mark, .get_mark = sq_get_mark,
 	.set_override = sq_set_override, .overrides = sq_overrides, .pending = sq_pending,
-	.history = sq_history, .counts_since = sq_counts_since, .size = sq_size, .error = sq_error,
+	.lookup = sq_lookup, .history = sq_history, .counts_since = sq_counts_since,
+	.size = sq_size, .error = sq_error,
 	.receipt = sq_receipt, .respond = sq_respond, .reply = sq_reply,
 	.callback_seen = sq_callback_seen, .callback_mark = sq_callback_mark,
 	.callback_prune = sq_callback_prune, .latest_sent = sq_latest_sent,

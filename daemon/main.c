@@ -1,4 +1,5 @@
-/* main.c - iopd's command line: the daemon, `-t`, `agenda` and `render`. */
+/* main.c - iopd's command line: the daemon, `-t`, `agenda`, `render` and
+ * `ledger-copy`. */
 #include "config.h"
 
 #include <getopt.h>
@@ -32,6 +33,8 @@ static void usage(FILE *f)
 	      "                                                 (with the ledger's statuses, if it has one)\n"
 	      "       iopd render -c FILE --patient ID [--at T] [--count N]\n"
 	      "                                                 a patient's next reminders, as they read\n"
+	      "       iopd ledger-copy -c FILE --from LEDGER.db  copy a SQLite ledger into the\n"
+	      "                                                 PostgreSQL ledger FILE configures\n"
 	      "       iopd -h | --help, iopd -V | --version\n"
 	      "  -c, --config FILE     the configuration\n"
 	      "  -f, --foreground      stay in the foreground, log to stderr\n"
@@ -178,7 +181,8 @@ static struct agenda_ledger *agenda_ledger_open(const struct snapshot *s, struct
 {
 	struct agenda_ledger *al = NULL;
 	char err[1024];
-	int rc = ledger_sqlite_peek(s->state_dir, l, err, sizeof err);
+	int rc = s->ledger == LEDGER_POSTGRESQL ? ledger_pg_peek(s, l, err, sizeof err) :
+	    ledger_sqlite_peek(s->state_dir, l, err, sizeof err);
 
 	if (rc == 1 && !(al = agenda_ledger_new(*l, false, err, sizeof err))) {
 		(*l)->ops->close(*l);
@@ -200,9 +204,15 @@ static void agenda_ledger_header(const struct snapshot *s, const struct agenda_l
 	size_t n = agenda_ledger_overrides(al);
 
 	fmt_utc((int64_t)time(NULL), t);
-	fprintf(table ? stdout : stderr, "%sstatuses include the ledger %s/ledger.db as of %s: what "
+	char where[512];
+
+	if (s->ledger == LEDGER_POSTGRESQL)
+		snprintf(where, sizeof where, "in PostgreSQL");
+	else
+		snprintf(where, sizeof where, "%s/ledger.db", s->state_dir);
+	fprintf(table ? stdout : stderr, "%sstatuses include the ledger %s as of %s: what "
 	    "it recorded, and %zu pause%s and opt-out%s in force (--no-ledger: the configuration "
-	    "alone)\n", table ? "# " : "iopd agenda: ", s->state_dir, t, n, n == 1 ? "" : "s",
+	    "alone)\n", table ? "# " : "iopd agenda: ", where, t, n, n == 1 ? "" : "s",
 	    n == 1 ? "" : "s");
 }
 
@@ -294,8 +304,8 @@ static int daemon_args(int argc, char **argv, struct daemon_opts *o, int *test)
 		}
 	}
 	if (!o->config || optind < argc) {
-		static const char *const cmds[] = {"agenda", "render"};
-		const char *near = optind < argc ? suggest_nearest(argv[optind], cmds, 2) : NULL;
+		static const char *const cmds[] = {"agenda", "render", "ledger-copy"};
+		const char *near = optind < argc ? suggest_nearest(argv[optind], cmds, 3) : NULL;
 		if (optind < argc)
 			fprintf(stderr, "iopd: unknown command \"%s\"%s%s%s (agenda, render; or -c FILE to "
 			    "run the daemon)\n", argv[optind], near ? " (did you mean " : "", near ? near : "",
@@ -328,6 +338,8 @@ int main(int argc, char **argv)
 		rc = run_agenda(argc - 1, argv + 1);
 	else if (argc > 1 && strcmp(argv[1], "render") == 0)
 		rc = run_render(argc - 1, argv + 1);
+	else if (argc > 1 && strcmp(argv[1], "ledger-copy") == 0)
+		rc = ledger_copy_main(argc - 1, argv + 1);
 	else if ((rc = daemon_args(argc, argv, &o, &test)) == 0)
 		rc = test ? check_config(o.config) : daemon_main(&o);
 	plugin_unload_all();

@@ -167,6 +167,8 @@ struct inbound_conf {
 	int32_t staff;                 /* channel index of `staff`; -1: none */
 };
 
+enum ledger_kind { LEDGER_SQLITE, LEDGER_POSTGRESQL };
+
 struct snapshot {
 	struct arena arena;
 	struct intern strings;
@@ -190,6 +192,16 @@ struct snapshot {
 	double metrics_interval;       /* daemon.metrics_interval, seconds (default 15) */
 	int64_t ledger_retention;      /* daemon.ledger_retention, seconds; 0: forever */
 	struct inbound_conf inbound;
+	/* daemon.ledger, daemon.postgresql, daemon.instance (SPEC 9) */
+	enum ledger_kind ledger;
+	const char *instance;          /* default: the host name */
+	const char *pg_conninfo;       /* never with a password in it */
+	const char *pg_token_file;     /* absolute; or NULL */
+	const char *pg_token_credential;
+	double pg_lease;               /* seconds */
+	/* a shared ledger: hex digest of what decides reminders (programs,
+	 * patients, templates, channels; not per-host settings); else NULL */
+	const char *fingerprint;
 
 	struct channel *channels;      /* in file order */
 	uint16_t *channel_order;       /* channel indexes in name order */

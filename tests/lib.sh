@@ -55,6 +55,18 @@
 #   kannel_mo [NAME=KANNEL] FROM TO TEXT...  a phone's text, through fakesmsc
 #        (waits, bounded, until fakesmsc says it sent it)
 #   make_certs    -> CERT KEY (trusted self-signed), OTHER_CERT OTHER_KEY (untrusted)
+#   start_pg      [NAME=PG] [SETTING=VALUE ...]   a private PostgreSQL cluster
+#        (tests/rig/pg.sh: initdb in a folder of its own, run by `postgres`
+#        when the suite runs as root, else by the current user; a Unix socket
+#        in that folder and a free 127.0.0.1 port; database iopd, role iopd;
+#        SETTING=VALUE go to postgresql.conf); SKIP (77) without the server
+#        -> NAME_DIR NAME_PORT NAME_SOCKET NAME_TCP (conninfo over TCP, needs
+#           the password) NAME_LOCAL (over the socket, trusted) NAME_PASSWORD_FILE
+#           (0600: a token_file) NAME_BIN NAME_LOG
+#   start_pg_standby NAME PRIMARY   a streaming replica of cluster PRIMARY
+#        (read-only until pg_promote NAME), same variables
+#   pg_stop [NAME=PG] [fast|immediate]   pg_start [NAME=PG]   pg_promote [NAME=PG]
+#   pg_q [NAME=PG] SQL              rows of SQL in database iopd, '|'-separated
 # Time.  No test depends on today's date or on the machine's clock: the suite
 # passes whatever the date, also with the test runner's own clock faked by
 # libfaketime (tests/date_independence.sh checks that at two other dates,
@@ -421,6 +433,7 @@ _rig_exit() {
 _rig_name() { # default "$@" -> RIG_NAME, RIG_NSHIFT
   RIG_NAME=$1 RIG_NSHIFT=0
   case ${2:-} in [A-Z]*) [[ $2 =~ ^[A-Z][A-Z0-9_]*$ ]] && { RIG_NAME=$2; RIG_NSHIFT=1; } ;; esac
+  return 0                           # an argument that is no NAME is not a failure (set -e)
 }
 _rig_set() { printf -v "$1" '%s' "$2"; }
 _rig_wait_ready() { # PID READYFILE TIMEOUT WHAT
@@ -547,6 +560,65 @@ make_certs() { # -> CERT KEY OTHER_CERT OTHER_KEY
   CERT=$T/certs/cert.pem KEY=$T/certs/key.pem
   # shellcheck disable=SC2034
   OTHER_CERT=$T/certs/other-cert.pem OTHER_KEY=$T/certs/other-key.pem
+}
+
+_rig_pg_env() { # NAME DIR: NAME_* from DIR/env
+  local n=$1 line k v
+  while IFS= read -r line; do
+    case $line in PG_*=*) ;; *) continue ;; esac
+    k=${line%%=*}; v=${line#*=}; v=${v#\'}; v=${v%\'}
+    _rig_set "${n}_${k#PG_}" "$v"
+  done <"$2/env"
+  _rig_set "${n}_LOG" "$2/log"
+  add_log "$2/log"
+}
+_rig_pg_make() { # NAME CMD ARGS... -> runs pg.sh CMD DIR ARGS with a free port; sets NAME_*
+  local n=$1 cmd=$2 d rc=1 try port
+  shift 2
+  d=$(mktemp -d "${TMPDIR:-/tmp}/iopd-pg.XXXXXX")
+  chmod 755 "$d"                   # the server's user must reach its folder
+  RIG_STOPCMDS+=("$(printf 'without_faketime sh %q stop %q immediate; rm -rf %q' "$RIG_DIR/pg.sh" "$d/c" "$d")")
+  for try in 1 2 3 4 5; do           # 3 = the port was taken meanwhile
+    port=$(free_port) || return 1
+    rm -rf "$d/c"
+    rc=0
+    case $cmd in
+    init) without_faketime sh "$RIG_DIR/pg.sh" init "$d/c" "$port" "$@" >"$d/start.out" 2>&1 || rc=$? ;;
+    standby) without_faketime sh "$RIG_DIR/pg.sh" standby "$d/c" "$1" "$port" >"$d/start.out" 2>&1 ||
+      rc=$? ;;
+    esac
+    [ "$rc" -eq 3 ] || break
+    echo "# start_pg: port $port was taken (try $try)" >&2
+  done
+  [ "$rc" -eq 77 ] && skip_all "PostgreSQL server not installed ($(tail -n 1 "$d/start.out"))"
+  if [ "$rc" -ne 0 ]; then cat "$d/start.out" >&2; return 1; fi
+  _rig_pg_env "$n" "$d/c"
+}
+start_pg() { # [NAME] [SETTING=VALUE ...]
+  _rig_name PG "$@"; shift "$RIG_NSHIFT"
+  _rig_pg_make "$RIG_NAME" init "$@"
+}
+start_pg_standby() { # NAME PRIMARY
+  local dir=${2}_DIR
+  _rig_pg_make "$1" standby "${!dir}"
+}
+_rig_pg_dir() { # [NAME] -> RIG_NAME, RIG_NSHIFT, RIG_PGDIR
+  _rig_name PG "$@"
+  local v=${RIG_NAME}_DIR
+  RIG_PGDIR=${!v}
+}
+# The server runs on the machine's clock even when the test runner's clock
+# is faked (tests/date_independence.sh): leases and heartbeats are the
+# server's own times, compared with each other only.
+pg_stop() {
+  _rig_pg_dir "$@"; shift "$RIG_NSHIFT"
+  without_faketime sh "$RIG_DIR/pg.sh" stop "$RIG_PGDIR" "${1:-fast}"
+}
+pg_start() { _rig_pg_dir "$@"; without_faketime sh "$RIG_DIR/pg.sh" start "$RIG_PGDIR" >/dev/null; }
+pg_promote() { _rig_pg_dir "$@"; without_faketime sh "$RIG_DIR/pg.sh" promote "$RIG_PGDIR"; }
+pg_q() { # [NAME] SQL
+  _rig_pg_dir "$@"; shift "$RIG_NSHIFT"
+  without_faketime sh "$RIG_DIR/pg.sh" psql "$RIG_PGDIR" -A -t -F '|' -v ON_ERROR_STOP=1 -c "$1"
 }
 
 # ---------------------------------------------------------------- time

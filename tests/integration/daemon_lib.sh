@@ -25,7 +25,8 @@
 #        start, Unix s), NAME_SPEED (1 or N).  The peers' logged times are
 #        on the test's clock too, so to_fake turns them into the daemon's.
 #        CONF must set daemon.state_dir and control_socket (use
-#        iopd_daemon_block).
+#        iopd_daemon_block).  With a PostgreSQL ledger (is_pg), also until
+#        its ledger takes writes.
 #   iopd_daemon_block NAME [extra settings]  a `daemon = {...}` group for a
 #        config file, with state_dir $T/NAME.state and the control socket in it
 #   before 'YYYY-MM-DD hh:mm:ss' SECONDS [SPEED e.g. x10]
@@ -45,6 +46,14 @@
 #   agenda_id FILE PATIENT CHANNEL [KIND]  the id of the first such reminder
 #   ctl NAME ARGS...                 iopctl -s NAME_SOCK ARGS...
 #   sanitizer_clean FILE...          no ASan/UBSan/LSan report in the files
+#
+# One test body, two backends: with IOPD_TEST_LEDGER=postgresql (a wrapper
+# such as tests/integration/pg_twoway_consent.sh sets it) the ledger is a
+# private PostgreSQL cluster (start_pg; SKIP without the server):
+# iopd_daemon_block adds daemon.ledger, postgresql (over the cluster's Unix
+# socket) and instance NAME, and sql/rec/outcomes read it with psql, the
+# few SQLite-isms of the tests' queries translated (printf('%016x', id),
+# group_concat, rowid).  is_pg: whether it runs so.
 
 _dl_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lib.sh
@@ -76,6 +85,11 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 epoch() { date -u -d "$1 UTC" +%s; }
 
+is_pg() { [ "${IOPD_TEST_LEDGER:-sqlite}" = postgresql ]; }
+if is_pg; then
+	start_pg
+fi
+
 secret_file() { # NAME VALUE
 	printf '%s\n' "$2" >"$T/$1"
 	chmod 600 "$T/$1"
@@ -91,8 +105,12 @@ daemon = {
   control_socket = "$T/$1.state/control.sock";
   quiet_hours = { from = "00:00"; to = "00:00"; };
   ${2:-}
-};
 EOF
+	if is_pg; then
+		printf '  ledger = "postgresql"; postgresql = { conninfo = "%s"; }; instance = "%s";\n' \
+			"$PG_LOCAL" "$1"
+	fi
+	echo "};"
 }
 
 _dl_set() { printf -v "$1" '%s' "$2"; }
@@ -123,6 +141,12 @@ start_iopd() { # NAME CONF 'YYYY-MM-DD hh:mm:ss' [SPEED]
 		alive "$pid" || echo "# start_iopd $n: iopd exited" >&2
 		return 1
 	fi
+	# a PostgreSQL ledger is reached after the start: until it takes writes
+	if is_pg && ! waitfor "'$IOPCTL' -s '$sock' status 2>/dev/null | grep -q '^ledger: ' &&
+	    ! '$IOPCTL' -s '$sock' status | grep -q 'CANNOT WRITE'" 30; then
+		echo "# start_iopd $n: its PostgreSQL ledger does not take writes after 30 s" >&2
+		return 1
+	fi
 }
 
 before() { # 'YYYY-MM-DD hh:mm:ss' SECONDS [SPEED]
@@ -142,7 +166,17 @@ to_fake() { # NAME REAL
 }
 fake_now() { to_fake "$1" "$EPOCHREALTIME"; }
 
+# A query of the tests, in SQLite's dialect, for PostgreSQL.
+pg_dialect() {
+	sed -e "s/printf('%016x', *\([a-z_.]*\))/lpad(to_hex(\1), 16, '0')/g" \
+		-e "s/group_concat(\([^,]*\), *\('[^']*'\))/string_agg(\1::text, \2)/g" \
+		-e 's/\browid\b/ctid/g' <<<"$1"
+}
 sql() { # NAME QUERY
+	if is_pg; then
+		pg_q "$(pg_dialect "$2")"
+		return
+	fi
 	sqlite3 -batch -noheader -cmd '.timeout 3000' "$(_dl_get "${1}_DB")" "$2"
 }
 rec() { # NAME ID [COLUMNS]
