@@ -184,7 +184,7 @@ body = [l for l in lines[1:] if not l.startswith("(")]
 want = [("paused (iopctl) by %s (uid %s) until 2026-12-01 11:01:00 -06:00: in hospital" % (sys.argv[4], sys.argv[5]), "2026-12-01 10:58:"),
         (sys.argv[2] + "  medication  hook", "2026-12-01 1"),
         ("resumed (pause ended) by iopd", "2026-12-01 11:01:00 -06:00"),
-        (sys.argv[3] + "  medication  hook", "2026-12-01 11:02:0")]
+        (sys.argv[3] + "  medication  hook", "2026-12-01 11:02:")]
 assert len(body) == 4, body
 for (what, at), line in zip(want, body):
     assert what in line and line.startswith(at), (what, at, line)
