@@ -1,11 +1,30 @@
-/* ledger.c - the batch and start operations for a backend whose
- * transactions are synchronous (SQLite): each completes before it returns,
- * so the dispatcher behaves, and costs, exactly as it did when it called
- * begin/claim/.../commit itself. */
+/* ledger.c - what the backends share: the copy of a record's texts, and
+ * the batch and start operations for a backend whose transactions are
+ * synchronous (SQLite): each completes before it returns, so the dispatcher
+ * behaves, and costs, exactly as it did when it called begin/claim/.../commit
+ * itself. */
 #include "config.h"
+
+#include <string.h>
 
 #include "ledger.h"
 #include "log.h"
+
+const char *ledger_keep(char **buf, size_t *len, const char *v)
+{
+	size_t n;
+	char *p = *buf;
+
+	if (!v)
+		return NULL;
+	n = strlen(v) + 1;
+	if (n > *len)
+		return "";
+	memcpy(p, v, n);
+	*buf += n;
+	*len -= n;
+	return p;
+}
 
 static int write_batch(struct ledger *l, struct ledger_batch *b)
 {

@@ -334,6 +334,9 @@ int ledger_copy_main(int argc, char **argv);
 
 /* submit and load for a backend with synchronous transactions (ledger.c). */
 void ledger_sync_submit(struct ledger *l, struct ledger_batch *b, ledger_done_fn done, void *arg);
+/* Copies v into *buf (advancing it, *len shrinking) so that a record read by
+ * a backend outlives the row it came from; "" when buf is full, NULL for NULL. */
+const char *ledger_keep(char **buf, size_t *len, const char *v);
 int ledger_sync_load(struct ledger *l, int64_t now, const struct ledger_load *cb);
 
 #endif

@@ -63,22 +63,6 @@ static int64_t col_i64(const PGresult *r, int row, int c)
 	return v ? strtoll(v, NULL, 10) : 0;
 }
 
-static const char *keep(char **buf, size_t *len, const char *v)
-{
-	size_t n;
-	char *q = *buf;
-
-	if (!v)
-		return NULL;
-	n = strlen(v) + 1;
-	if (n > *len)
-		return "";
-	memcpy(q, v, n);
-	*buf += n;
-	*len -= n;
-	return q;
-}
-
 /* PG_REC_COLS of row `row` (strings point into the result unless buf). */
 void pg_row_rec(const PGresult *res, int row, struct ledger_rec *r)
 {
@@ -144,15 +128,15 @@ static int rd_lookup(struct ledger *l, uint64_t id, struct ledger_rec *r, char *
 		return -1;
 	if (PQntuples(res) == 1) {
 		pg_row_rec(res, 0, r);
-		r->patient = keep(&buf, &len, r->patient);
-		r->channel = keep(&buf, &len, r->channel);
-		r->kind = keep(&buf, &len, r->kind);
-		r->reason = keep(&buf, &len, r->reason);
-		r->gateway_id = keep(&buf, &len, r->gateway_id);
-		r->tmpl = keep(&buf, &len, r->tmpl);
-		r->body = keep(&buf, &len, r->body);
-		r->receipt = keep(&buf, &len, r->receipt);
-		r->response = keep(&buf, &len, r->response);
+		r->patient = ledger_keep(&buf, &len, r->patient);
+		r->channel = ledger_keep(&buf, &len, r->channel);
+		r->kind = ledger_keep(&buf, &len, r->kind);
+		r->reason = ledger_keep(&buf, &len, r->reason);
+		r->gateway_id = ledger_keep(&buf, &len, r->gateway_id);
+		r->tmpl = ledger_keep(&buf, &len, r->tmpl);
+		r->body = ledger_keep(&buf, &len, r->body);
+		r->receipt = ledger_keep(&buf, &len, r->receipt);
+		r->response = ledger_keep(&buf, &len, r->response);
 	}
 	PQclear(res);
 	return r->status != REC_NONE;

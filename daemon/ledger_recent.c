@@ -152,34 +152,18 @@ void recent_respond(struct recent *c, uint64_t id, const char *response)
 		set_str(&e->r.response, response);
 }
 
-static const char *keep(char **buf, size_t *len, const char *v)
-{
-	size_t n;
-	char *p = *buf;
-
-	if (!v)
-		return NULL;
-	n = strlen(v) + 1;
-	if (n > *len)
-		return "";
-	memcpy(p, v, n);
-	*buf += n;
-	*len -= n;
-	return p;
-}
-
 static void copy_out(const struct entry *e, struct ledger_rec *r, char *buf, size_t len)
 {
 	*r = e->r;
-	r->patient = keep(&buf, &len, e->r.patient);
-	r->channel = keep(&buf, &len, e->r.channel);
-	r->kind = keep(&buf, &len, e->r.kind);
-	r->reason = keep(&buf, &len, e->r.reason);
-	r->gateway_id = keep(&buf, &len, e->r.gateway_id);
-	r->tmpl = keep(&buf, &len, e->r.tmpl);
+	r->patient = ledger_keep(&buf, &len, e->r.patient);
+	r->channel = ledger_keep(&buf, &len, e->r.channel);
+	r->kind = ledger_keep(&buf, &len, e->r.kind);
+	r->reason = ledger_keep(&buf, &len, e->r.reason);
+	r->gateway_id = ledger_keep(&buf, &len, e->r.gateway_id);
+	r->tmpl = ledger_keep(&buf, &len, e->r.tmpl);
 	r->body = NULL;
-	r->receipt = keep(&buf, &len, e->r.receipt);
-	r->response = keep(&buf, &len, e->r.response);
+	r->receipt = ledger_keep(&buf, &len, e->r.receipt);
+	r->response = ledger_keep(&buf, &len, e->r.response);
 }
 
 int recent_get(const struct recent *c, uint64_t id, struct ledger_rec *r, char *buf, size_t len)

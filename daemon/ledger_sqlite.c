@@ -406,43 +406,26 @@ static int sq_note(struct ledger *l, const struct ledger_rec *r)
 	return put(lsq(l), Q_NOTE, r);
 }
 
-/* Copies the text columns into buf so the record outlives the statement. */
-static const char *keep(char **buf, size_t *len, const char *v)
-{
-	size_t n;
-	char *p = *buf;
-
-	if (!v)
-		return NULL;
-	n = strlen(v) + 1;
-	if (n > *len)
-		return "";
-	memcpy(p, v, n);
-	*buf += n;
-	*len -= n;
-	return p;
-}
-
 /* Columns (id,) then REC_COLS. */
 static void row_rec(sqlite3_stmt *st, int c, struct ledger_rec *r, char *buf, size_t len)
 {
-	r->patient = keep(&buf, &len, col_text(st, c));
-	r->channel = keep(&buf, &len, col_text(st, c + 1));
-	r->kind = keep(&buf, &len, col_text(st, c + 2));
+	r->patient = ledger_keep(&buf, &len, col_text(st, c));
+	r->channel = ledger_keep(&buf, &len, col_text(st, c + 1));
+	r->kind = ledger_keep(&buf, &len, col_text(st, c + 2));
 	r->due = sqlite3_column_int64(st, c + 3);
 	r->event = sqlite3_column_int64(st, c + 4);
 	r->expires = sqlite3_column_int64(st, c + 5);
 	r->status = rec_status_parse(col_text(st, c + 6));
 	r->attempts = sqlite3_column_int(st, c + 7);
-	r->reason = keep(&buf, &len, col_text(st, c + 8));
-	r->gateway_id = keep(&buf, &len, col_text(st, c + 9));
+	r->reason = ledger_keep(&buf, &len, col_text(st, c + 8));
+	r->gateway_id = ledger_keep(&buf, &len, col_text(st, c + 9));
 	r->at = sqlite3_column_int64(st, c + 10);
 	r->origin = (uint64_t)sqlite3_column_int64(st, c + 11);
-	r->tmpl = keep(&buf, &len, col_text(st, c + 12));
-	r->body = keep(&buf, &len, col_text(st, c + 13));
-	r->receipt = keep(&buf, &len, col_text(st, c + 14));
+	r->tmpl = ledger_keep(&buf, &len, col_text(st, c + 12));
+	r->body = ledger_keep(&buf, &len, col_text(st, c + 13));
+	r->receipt = ledger_keep(&buf, &len, col_text(st, c + 14));
 	r->receipt_at = sqlite3_column_int64(st, c + 15);
-	r->response = keep(&buf, &len, col_text(st, c + 16));
+	r->response = ledger_keep(&buf, &len, col_text(st, c + 16));
 }
 
 static int sq_lookup(struct ledger *l, uint64_t id, struct ledger_rec *r, char *buf, size_t len)

@@ -343,6 +343,20 @@ static void strmap_grow(struct strmap *m)
 	*m = n;
 }
 
+/* The slot of address p in the map: its own if p was put before, else the
+ * empty one it goes into (the map grown first, so there always is one). */
+static size_t memo_slot(struct strmap *m, const void *p)
+{
+	size_t j;
+
+	if (2 * (m->n + 1) > m->cap)
+		strmap_grow(m);
+	for (j = str_hash(p, m->cap); m->key[j]; j = (j + 1) & (m->cap - 1))
+		if (m->key[j] == p)
+			break;
+	return j;
+}
+
 /* A string, once per address (interned strings are shared). */
 static uint64_t put_str(struct writer *w, const char *s)
 {
@@ -351,15 +365,13 @@ static uint64_t put_str(struct writer *w, const char *s)
 
 	if (!s)
 		return 0;
-	if (2 * (m->n + 1) > m->cap)
-		strmap_grow(m);
-	for (j = str_hash(s, m->cap); m->key[j]; j = (j + 1) & (m->cap - 1))
-		if (m->key[j] == s)
-			return m->off[j];
-	m->key[j] = s;
-	m->off[j] = TAG | heap_off(w);
-	m->n++;
-	sbuf_add(&w->heap, s, strlen(s) + 1);
+	j = memo_slot(m, s);
+	if (!m->key[j]) {
+		m->key[j] = s;
+		m->off[j] = TAG | heap_off(w);
+		m->n++;
+		sbuf_add(&w->heap, s, strlen(s) + 1);
+	}
 	return m->off[j];
 }
 
@@ -373,14 +385,12 @@ static uint64_t put_shared(struct writer *w, const void *p, size_t n)
 
 	if (!p)
 		return 0;
-	if (2 * (m->n + 1) > m->cap)
-		strmap_grow(m);
-	for (j = str_hash(p, m->cap); m->key[j]; j = (j + 1) & (m->cap - 1))
-		if (m->key[j] == p)
-			return m->off[j];
-	m->key[j] = p;
-	m->off[j] = put_bytes(w, p, n);
-	m->n++;
+	j = memo_slot(m, p);
+	if (!m->key[j]) {
+		m->key[j] = p;
+		m->off[j] = put_bytes(w, p, n);
+		m->n++;
+	}
 	return m->off[j];
 }
 
