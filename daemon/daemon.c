@@ -169,26 +169,13 @@ static void pending_cb(const struct ledger_rec *r, void *arg)
  * stop: made again from its row (a fallback's texts from its reminder's
  * group in the calendar).  false if the configuration no longer has what
  * it needs. */
-static bool resume_derived(struct daemon *dm, const struct ledger_rec *r, int64_t p)
+static bool resume_derived(struct daemon *dm, const struct ledger_rec *r)
 {
 	const struct snapshot *s = dm->snap;
-	int ch = snapshot_channel(s, r->channel);
 	struct send_spec sp;
-	struct occ o;
-	uint16_t och;
 
-	if (p < 0 || ch < 0)
+	if (!followup_spec(s, r, &sp))
 		return false;
-	memset(&sp, 0, sizeof sp);
-	sp.id = r->id;
-	sp.origin = r->origin;
-	sp.patient = (uint32_t)p;
-	sp.ch = (uint16_t)ch;
-	sp.due = r->due;
-	sp.event = r->event;
-	sp.expires = r->expires;
-	sp.tmpl = -1;
-	sp.kind = KIND_COUNT;
 	if (strcmp(r->kind, "notice") == 0) {
 		sp.type = SEND_NOTICE;
 		sp.body = r->body ? r->body : "{}";
@@ -199,12 +186,8 @@ static bool resume_derived(struct daemon *dm, const struct ledger_rec *r, int64_
 			return false;
 	} else {
 		sp.type = SEND_FALLBACK;
-		if (cal_find(s, (uint32_t)p, r->due, r->origin, &o, &och) != 0)
+		if (!followup_texts(s, r->origin, &sp))
 			return false;
-		sp.tmpl = o.tmpl;
-		sp.kind = o.kind;
-		sp.location = o.location;
-		sp.label = o.label;
 	}
 	dispatch_send(dm->dispatch, s, &sp, r);
 	return true;
@@ -219,7 +202,7 @@ static void resume_one(struct daemon *dm, const struct ledger_rec *r)
 	struct occ o;
 	uint16_t ch;
 
-	if (derived && resume_derived(dm, r, p)) {
+	if (derived && resume_derived(dm, r)) {
 		return;
 	} else if (!derived && p >= 0 && cal_find(dm->snap, (uint32_t)p, r->due, r->id, &o, &ch) == 0) {
 		dispatch_resume(dm->dispatch, dm->snap, &o, ch, r);

@@ -112,36 +112,50 @@ void followup_failed(void *arg, const struct snapshot *s, const struct send_spec
 	notice_failed(dm, s, sent->patient, c->name, sent->id, reason);
 }
 
+bool followup_spec(const struct snapshot *s, const struct ledger_rec *r, struct send_spec *sp)
+{
+	int64_t p = snapshot_patient(s, r->patient);
+	int ch = snapshot_channel(s, r->channel);
+
+	if (p < 0 || ch < 0)
+		return false;
+	memset(sp, 0, sizeof *sp);
+	sp->id = r->id;
+	sp->origin = r->origin;
+	sp->patient = (uint32_t)p;
+	sp->ch = (uint16_t)ch;
+	sp->due = r->due;
+	sp->event = r->event;
+	sp->expires = r->expires;
+	sp->tmpl = -1;
+	sp->kind = KIND_COUNT;
+	return true;
+}
+
+bool followup_texts(const struct snapshot *s, uint64_t reminder, struct send_spec *sp)
+{
+	struct occ o;
+	uint16_t och;
+
+	if (cal_find(s, sp->patient, sp->due, reminder, &o, &och) != 0)
+		return false;
+	sp->tmpl = o.tmpl;
+	sp->kind = o.kind;
+	sp->location = o.location;
+	sp->label = o.label;
+	return true;
+}
+
 /* The failed send again as a send_spec: its reminder's group found in the
  * calendar (the texts of a fallback need its template, location, label). */
 void followup_receipt_failed(struct daemon *dm, const struct ledger_rec *r, const char *reason)
 {
-	const struct snapshot *s = dm->snap;
-	int64_t p = snapshot_patient(s, r->patient);
-	int ch = snapshot_channel(s, r->channel);
 	struct send_spec sp;
-	struct occ o;
-	uint16_t och;
 
-	if (p < 0 || ch < 0)
+	if (!followup_spec(dm->snap, r, &sp))
 		return;                        /* gone from the configuration */
-	memset(&sp, 0, sizeof sp);
 	sp.type = r->origin ? SEND_FALLBACK : SEND_REMINDER;
-	sp.id = r->id;
-	sp.origin = r->origin;
-	sp.patient = (uint32_t)p;
-	sp.ch = (uint16_t)ch;
-	sp.due = r->due;
-	sp.event = r->event;
-	sp.expires = r->expires;
-	sp.tmpl = -1;
-	if (sp.type == SEND_REMINDER) {
-		if (cal_find(s, (uint32_t)p, r->due, r->id, &o, &och) != 0)
-			return;                /* the calendar no longer has it */
-		sp.tmpl = o.tmpl;
-		sp.kind = o.kind;
-		sp.location = o.location;
-		sp.label = o.label;
-	}
-	followup_failed(dm, s, &sp, reason);
+	if (sp.type == SEND_REMINDER && !followup_texts(dm->snap, r->id, &sp))
+		return;                        /* the calendar no longer has it */
+	followup_failed(dm, dm->snap, &sp, reason);
 }

@@ -10,6 +10,7 @@
 #ifndef IOPD_FOLLOWUP_H
 #define IOPD_FOLLOWUP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "daemon_int.h"
@@ -18,6 +19,14 @@
  * it.  The dispatcher's dispatch_failed_fn (arg: the daemon). */
 void followup_failed(void *dm, const struct snapshot *s, const struct send_spec *sent,
     const char *reason);
+
+/* A send the ledger knows, `r` its row, as a send_spec (its type left to
+ * the caller): false if its patient or channel is gone from `s`. */
+bool followup_spec(const struct snapshot *s, const struct ledger_rec *r, struct send_spec *sp);
+
+/* sp's template, kind, location and label: those of reminder `reminder`
+ * (sp's patient, due) in the calendar; false if the calendar lost it. */
+bool followup_texts(const struct snapshot *s, uint64_t reminder, struct send_spec *sp);
 
 /* The same for a send the ledger knows (a failed receipt), `r` its row. */
 void followup_receipt_failed(struct daemon *dm, const struct ledger_rec *r, const char *reason);
