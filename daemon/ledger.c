@@ -10,6 +10,18 @@
 #include "ledger.h"
 #include "log.h"
 
+const char *const ovr_origin_names[OVR_ORIGIN_COUNT] = {"staff", "reply", "gateway"};
+
+enum ovr_origin ovr_origin_parse(const char *s)
+{
+	int i;
+
+	for (i = 0; s && i < OVR_ORIGIN_COUNT; i++)
+		if (strcmp(ovr_origin_names[i], s) == 0)
+			return (enum ovr_origin)i;
+	return OVR_STAFF;
+}
+
 const char *ledger_keep(char **buf, size_t *len, const char *v)
 {
 	size_t n;

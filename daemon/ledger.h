@@ -75,6 +75,8 @@ enum ovr_kind { OVR_PAUSE, OVR_OPTOUT };
 /* Who set it: a START lifts what a reply or the gateway set, never staff's. */
 enum ovr_origin { OVR_STAFF = 0, OVR_REPLY, OVR_GATEWAY, OVR_ORIGIN_COUNT };
 extern const char *const ovr_origin_names[OVR_ORIGIN_COUNT];
+/* The origin a ledger stored by its name; staff for NULL or a name unknown. */
+enum ovr_origin ovr_origin_parse(const char *s);
 
 struct ledger_ovr {
 	enum ovr_kind kind;

@@ -87,16 +87,6 @@ void pg_row_rec(const PGresult *res, int row, struct ledger_rec *r)
 	r->response = col(res, row, 17);
 }
 
-static enum ovr_origin origin_parse(const char *s)
-{
-	int i;
-
-	for (i = 0; s && i < OVR_ORIGIN_COUNT; i++)
-		if (strcmp(ovr_origin_names[i], s) == 0)
-			return (enum ovr_origin)i;
-	return OVR_STAFF;
-}
-
 /* PG_OVR_COLS of row `row`. */
 void pg_row_ovr(const PGresult *res, int row, struct ledger_ovr *o)
 {
@@ -106,7 +96,7 @@ void pg_row_ovr(const PGresult *res, int row, struct ledger_ovr *o)
 	o->channel = col(res, row, 2);
 	o->source = col(res, row, 3);
 	o->at = col_i64(res, row, 4);
-	o->origin = origin_parse(col(res, row, 5));
+	o->origin = ovr_origin_parse(col(res, row, 5));
 	o->author = col(res, row, 6);
 	o->uid = col(res, row, 7) ? (long)col_i64(res, row, 7) : -1;
 	o->reason = col(res, row, 8);

@@ -43,8 +43,6 @@ enum rec_status rec_status_parse(const char *s)
 	return REC_NONE;
 }
 
-const char *const ovr_origin_names[OVR_ORIGIN_COUNT] = {"staff", "reply", "gateway"};
-
 #define SCHEMA_VERSION 4
 
 /* migrations[v] brings a ledger from version v to v + 1. */
@@ -468,16 +466,6 @@ static int64_t sq_get_mark(struct ledger *l)
 
 static const char *const ovr_names[] = {"pause", "opt-out"};
 
-static enum ovr_origin origin_parse(const char *s)
-{
-	int i;
-
-	for (i = 0; s && i < OVR_ORIGIN_COUNT; i++)
-		if (strcmp(ovr_origin_names[i], s) == 0)
-			return (enum ovr_origin)i;
-	return OVR_STAFF;
-}
-
 static int sq_set_override(struct ledger *l, const struct ledger_ovr *o)
 {
 	struct ledger_sqlite *s = lsq(l);
@@ -518,7 +506,7 @@ static void row_ovr(sqlite3_stmt *st, struct ledger_ovr *o)
 	o->channel = col_text(st, 2);
 	o->source = col_text(st, 3);
 	o->at = sqlite3_column_int64(st, 4);
-	o->origin = origin_parse(col_text(st, 5));
+	o->origin = ovr_origin_parse(col_text(st, 5));
 	o->author = col_text(st, 6);
 	o->uid = sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : (long)sqlite3_column_int64(st, 7);
 	o->reason = col_text(st, 8);
