@@ -49,15 +49,16 @@
 #
 # One test body, two backends: with IOPD_TEST_LEDGER=postgresql (a wrapper
 # such as tests/integration/pg_twoway_consent.sh sets it) the ledger is a
-# private PostgreSQL cluster (start_pg; SKIP without the server):
-# iopd_daemon_block adds daemon.ledger, postgresql (over the cluster's Unix
-# socket) and instance NAME, and sql/rec/outcomes read it with psql, the
-# few SQLite-isms of the tests' queries translated (printf('%016x', id),
-# group_concat, rowid).  is_pg: whether it runs so.
+# private PostgreSQL cluster (fixtures/ledger_lib.sh): iopd_daemon_block
+# adds daemon.ledger, postgresql (over the cluster's Unix socket, database
+# iopd, shared by every daemon of the test) and instance NAME, and
+# sql/rec/outcomes read it with psql.  is_pg: whether it runs so.
 
 _dl_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lib.sh
 . "$_dl_here/../lib.sh"
+# shellcheck source=fixtures/ledger_lib.sh
+. "$_dl_here/fixtures/ledger_lib.sh"
 
 IOPD_BUILDDIR=${IOPD_BUILDDIR:-${abs_top_builddir:-$PWD}}
 IOPD=${IOPD:-$IOPD_BUILDDIR/iopd}
@@ -85,11 +86,6 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 epoch() { date -u -d "$1 UTC" +%s; }
 
-is_pg() { [ "${IOPD_TEST_LEDGER:-sqlite}" = postgresql ]; }
-if is_pg; then
-	start_pg
-fi
-
 secret_file() { # NAME VALUE
 	printf '%s\n' "$2" >"$T/$1"
 	chmod 600 "$T/$1"
@@ -107,8 +103,7 @@ daemon = {
   ${2:-}
 EOF
 	if is_pg; then
-		printf '  ledger = "postgresql"; postgresql = { conninfo = "%s"; }; instance = "%s";\n' \
-			"$PG_LOCAL" "$1"
+		printf '  %s\n' "$(ledger_pg_settings "$1")"
 	fi
 	echo "};"
 }
@@ -166,15 +161,9 @@ to_fake() { # NAME REAL
 }
 fake_now() { to_fake "$1" "$EPOCHREALTIME"; }
 
-# A query of the tests, in SQLite's dialect, for PostgreSQL.
-pg_dialect() {
-	sed -e "s/printf('%016x', *\([a-z_.]*\))/lpad(to_hex(\1), 16, '0')/g" \
-		-e "s/group_concat(\([^,]*\), *\('[^']*'\))/string_agg(\1::text, \2)/g" \
-		-e 's/\browid\b/ctid/g' <<<"$1"
-}
 sql() { # NAME QUERY
 	if is_pg; then
-		pg_q "$(pg_dialect "$2")"
+		ledger_pg_q iopd "$2"
 		return
 	fi
 	sqlite3 -batch -noheader -cmd '.timeout 3000' "$(_dl_get "${1}_DB")" "$2"

@@ -128,7 +128,7 @@ IOPD_PID=$SPAWN_PID
 IOPD_LOG=$T/run4.out
 add_log "$IOPD_LOG"
 waitfor "ctl status" 20 || fail "run 4 did not start"
-mark_of() { ledger_q "$DB" "SELECT value FROM meta WHERE key = 'mark'"; }
+mark_of() { ledger_mark "$DB"; }
 m1150=$(date -u -d '2026-12-01 11:50:00' +%s)
 check "11:50: the mark is at the start" waitfor "[ \$(mark_of) -ge $m1150 ]" 5
 now=$(timeline_epoch)
@@ -156,5 +156,5 @@ check "no reminder sent twice" test -z "$(sent | uniq -d)"
 check "ledger: nothing inflight or retry" \
 	test "$(ledger_q "$DB" "SELECT count(*) FROM reminder WHERE status IN ('inflight', 'retry')")" -eq 0
 check "ledger: 8 sent, 8 missed" \
-	test "$(ledger_q "$DB" "SELECT group_concat(status || '=' || n) FROM (SELECT status, count(*) n FROM reminder GROUP BY status ORDER BY status)")" = "missed=8,sent=8"
+	test "$(ledger_q "$DB" "SELECT group_concat(status || '=' || n) FROM (SELECT status, count(*) n FROM reminder GROUP BY status ORDER BY status) s")" = "missed=8,sent=8"
 iopd_finish

@@ -78,7 +78,7 @@ burst() {
 		bounds+=("$(lines)")
 		inflight+=("$(ledger_q "$db" "SELECT count(*) FROM reminder WHERE status = 'inflight'" 2>/dev/null || echo 0)")
 		rows=$(ledger_q "$db" "SELECT count(*) FROM reminder" 2>/dev/null || echo 0)
-		mark=$(ledger_q "$db" "SELECT value FROM meta WHERE key = 'mark'" 2>/dev/null || echo 0)
+		mark=$(ledger_mark "$db" 2>/dev/null || echo 0)
 		# part of the burst has no row yet: the mark must not have passed it
 		if [ "$rows" -lt "$patients" ] && [ "${mark:-0}" -gt "$due_s" ]; then
 			echo "# kill $k: mark $mark passed the burst ($due_s) with $rows/$patients rows" >&2

@@ -22,7 +22,7 @@ DB=$T/state/ledger.db
 gen_conf "$T/iopd.conf" --state "$T/state" --socket "$SOCK" --url "$WEBHOOK_URL" \
 	--patients 2 --quiet 21:00-08:00 --catch-up 2h --discharge 2026-12-20 --aftercare 20:59/7d
 nreq() { sink_ids "$WEBHOOK_LOG" | wc -l; }
-statuses() { ledger_q "$DB" "SELECT group_concat(status) FROM (SELECT status FROM reminder ORDER BY status)"; }
+statuses() { ledger_q "$DB" "SELECT group_concat(status) FROM (SELECT status FROM reminder ORDER BY status) s"; }
 
 # --- 1. up before the due time, down at it ------------------------------------
 iopd_start run1 "$T/iopd.conf" '2026-12-27 20:58:50'

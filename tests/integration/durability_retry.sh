@@ -34,7 +34,7 @@ check "two aftercare check-ins due 2026-12-27 20:59" \
 	test "$(jsonl_count "$T/agenda.jsonl" 'r["due"] == "2026-12-27T20:59:00Z"')" -eq 2
 curl -s -o /dev/null -X POST "$WEBHOOK_URL/__control?status=503&times=2&retry_after=120"
 nreq() { sink_ids "$WEBHOOK_LOG" | wc -l; }
-statuses() { ledger_q "$DB" "SELECT group_concat(status) FROM (SELECT status FROM reminder ORDER BY status)"; }
+statuses() { ledger_q "$DB" "SELECT group_concat(status) FROM (SELECT status FROM reminder ORDER BY status) s"; }
 
 # --- 1. the first attempt fails; the retry would fall in quiet hours ---------
 iopd_start run1 "$T/iopd.conf" '2026-12-27 20:58:58'
