@@ -199,8 +199,11 @@ const struct pg_stmt_def pg_stmts[] = {
 	    "OR x.stopped OR x.heartbeat <= clock_timestamp() - x.lease RETURNING x.mark"},
 	{"mark_init", "UPDATE instance SET mark = $3 WHERE name = $1 AND token = $2 AND mark IS NULL"},
 	{"ovr_list", "SELECT " PG_OVR_COLS " FROM override"},
-	{"pending", "SELECT " PG_REC_COLS " FROM reminder WHERE owner = $1 AND status IN ('inflight', "
-	    "'retry')"},
+	/* what this instance left open; also what a clean stop released (its
+	 * own last run's, or another's): free to take at once, so a restart
+	 * resumes its retries as SQLite's does rather than a lease later */
+	{"pending", "SELECT " PG_REC_COLS " FROM reminder WHERE (owner = $1 OR owner IS NULL) AND "
+	    "status IN ('inflight', 'retry')"},
 	{"beat", "UPDATE instance SET heartbeat = clock_timestamp(), fingerprint = $3, inflight = "
 	    "(SELECT count(*) FROM reminder WHERE owner = $1 AND status = 'inflight') "
 	    "WHERE name = $1 AND token = $2 RETURNING 1"},
