@@ -1011,8 +1011,8 @@ static bool own_result(void *arg, int stmt, PGresult *res)
 	struct ledger_pg *p = arg;
 
 	if (p->cb->orphan && PQntuples(res) > 0) {
-		log_notice("ledger: %d reminder(s) open under this instance's name: resuming those "
-		    "not under way here", PQntuples(res));
+		log_notice("ledger: %d reminder(s) open under this instance's name or released: "
+		    "resuming those not under way here", PQntuples(res));
 		each_rec(res, p->cb->orphan, p->cb->arg);
 	}
 	return false;
