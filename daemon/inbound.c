@@ -159,6 +159,11 @@ static void part_done(bool ok, void *arg)
 	struct inbound *in = arg;
 	struct cb_item *it = in->b_items, *next;
 
+	if (!it) {                         /* failed before it was written: those waiting */
+		it = in->items;
+		in->items = NULL;
+		in->tail = &in->items;
+	}
 	in->b_items = NULL;
 	if (in->items)                     /* came while the batch was in flight */
 		dispatch_join(in->dm->dispatch, &in->part);

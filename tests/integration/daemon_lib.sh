@@ -51,9 +51,10 @@
 # such as tests/integration/pg_twoway_consent.sh sets it) the ledger is a
 # private PostgreSQL cluster (start_pg; SKIP without the server):
 # iopd_daemon_block adds daemon.ledger, postgresql (over the cluster's Unix
-# socket) and instance NAME, and sql/rec/outcomes read it with psql, the
-# few SQLite-isms of the tests' queries translated (printf('%016x', id),
-# group_concat, rowid).  is_pg: whether it runs so.
+# socket; its lease PG_LEASE when set, e.g. "4s") and instance NAME, and
+# sql/rec/outcomes read it with psql, the few SQLite-isms of the tests'
+# queries translated (printf('%016x', id), group_concat, rowid).  is_pg:
+# whether it runs so.
 
 _dl_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lib.sh
@@ -107,8 +108,8 @@ daemon = {
   ${2:-}
 EOF
 	if is_pg; then
-		printf '  ledger = "postgresql"; postgresql = { conninfo = "%s"; }; instance = "%s";\n' \
-			"$PG_LOCAL" "$1"
+		printf '  ledger = "postgresql"; postgresql = { conninfo = "%s";%s }; instance = "%s";\n' \
+			"$PG_LOCAL" "${PG_LEASE:+ lease = \"$PG_LEASE\";}" "$1"
 	fi
 	echo "};"
 }
