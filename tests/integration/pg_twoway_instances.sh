@@ -14,9 +14,12 @@
 #   * a patient's C posted to b: recorded as the response to a's reminder
 #     (and the reply row names it);
 #   * a reply (Twilio MessageSid) posted to a, then the gateway's retry to
-#   * b: taken once (b counts a duplicate, not a reply);
+#     b: taken once (b counts a duplicate, not a reply);
+#   * iopctl retry and cancel through b of a reminder a holds (waiting to
+#     retry): refused, saying another instance holds it (nothing changed);
 #   * kill -9 of a while its staff notice hangs at the webhook: after a's
-#     lease b sends that notice, with the same id.
+#     lease b sends that notice, with the same id, and takes over a's
+#     reminder waiting to retry, which iopctl cancel through b then cancels.
 set -eu
 export IOPD_TEST_LEDGER=postgresql
 [ -z "${FAKETIME:-}" ] || exit 77   # several instances: absolute clocks, the server's is real
@@ -51,7 +54,8 @@ patients = (
   { id = "p-2"; first_name = "Dos"; phone = "+15557770002"; program = "g"; start = "2026-12-01"; },
   { id = "p-3"; first_name = "Tres"; phone = "+15557770003"; program = "g"; start = "2026-12-01"; },
   { id = "p-4"; first_name = "Cuatro"; phone = "+15557770004"; program = "g"; start = "2026-12-01"; },
-  { id = "p-5"; first_name = "Cinco"; phone = "+15557770005"; program = "g"; start = "2026-12-01"; } );
+  { id = "p-5"; first_name = "Cinco"; phone = "+15557770005"; program = "g"; start = "2026-12-01"; },
+  { id = "p-6"; first_name = "Seis"; phone = "+15557700503"; program = "g"; start = "2026-12-01"; } );
 EOF2
 	} >"$T/$1.conf"
 	chmod 600 "$T/$1.conf"
@@ -61,7 +65,7 @@ PB=$(free_port)
 conf a "$PA"
 conf b "$PB"
 agenda_json "$T/a.conf" 2026-12-01T00:00:00Z 2026-12-02T00:00:00Z "$T/agenda.jsonl" 2>/dev/null
-for i in 1 2 3 4 5; do
+for i in 1 2 3 4 5 6; do
 	printf -v "R$i" '%s' "$(agenda_id "$T/agenda.jsonl" "p-$i" sms)"
 done
 
@@ -116,6 +120,17 @@ check "... taken once: b counts a duplicate, no second reply" \
 	test "$(metric B 'iopd_replies_total{intent="confirm"}')" = 1 -a "$(metric B iopd_callbacks_duplicate_total)" = 2
 check "... one reply row" test "$(sql A "SELECT count(*) FROM reply WHERE patient = 'p-4'")" = 1
 
+# --- iopctl through b, of a reminder a holds ------------------------------------------
+check "p-6's reminder waits at a for a retry (its gateway answered 503)" \
+	waitfor "[ \"\$(rec A '$R6' 'status, owner')\" = 'retry|a' ]" 20
+OUT=$(ctl B retry "$R6" 2>&1) && RC=0 || RC=$?
+check "iopctl retry through b: refused, held by another instance ($OUT)" \
+	test "$RC" != 0 -a -n "$(grep 'held by another instance' <<<"$OUT")"
+OUT=$(ctl B cancel "$R6" --reason test 2>&1) && RC=0 || RC=$?
+check "iopctl cancel through b: not cancelled, held by another instance ($OUT)" \
+	test "$RC" != 0 -a -n "$(grep 'not cancelled: .*held by another instance' <<<"$OUT")"
+check "... a holds it still" waitfor "[ \"\$(rec A '$R6' owner)\" = a ]" 5
+
 # --- kill -9 of a while its staff notice hangs ------------------------------------
 curl -fsS -X POST "$STAFF_URL/__control?delay=100&times=1" >/dev/null
 check "failed for p-5's reminder, posted to a: 200" test "$(status "$PA" "$R5" failed 30003)" = "200 <Response/>"
@@ -127,6 +142,10 @@ check "after a's lease, b sends it with the same id" waitfor "[ \"\$(rec B '$NOT
 check "... through the webhook, with that id (a's, hanging, and b's)" \
 	test "$(jsonl_count "$STAFF_LOG" "r['idempotency_key'] == '$NOTICE'")" = 2
 check "... once by b" test "$(sql B "SELECT count(*) FROM outcome WHERE status = 'sent' AND printf('%016x', id) = '$NOTICE'")" = 1
+check "a's reminder waiting to retry: b's now" waitfor "[ \"\$(rec B '$R6' owner)\" = b ]" 20
+OUT=$(ctl B cancel "$R6" --reason test 2>&1) && RC=0 || RC=$?
+check "iopctl cancel through b: cancelled ($OUT)" test "$RC" = 0
+check "... recorded skipped" waitfor "[ \"\$(rec B '$R6' status)\" = skipped ]" 10
 
 stop_iopd B
 check "b: SIGTERM, exit 0" test "$IOPD_RC" = 0
