@@ -18,7 +18,9 @@
  * on a worker thread (ledger_pg_read.c); the few the loop makes (a
  * receipt's reminder, a patient's latest reminder, a callback seen
  * before) are answered from what this instance committed lately
- * (ledger_recent.c). */
+ * (ledger_recent.c) and from the rows it fetched just before (pg_fetch:
+ * the inbound side reads what other instances recorded before it acts on
+ * a callback). */
 #include "config.h"
 
 #include <errno.h>
@@ -1411,11 +1413,10 @@ static int pg_callback_prune(struct ledger *l, int64_t before)
 	return 0;
 }
 
-/* ---- the loop's reads: what this instance committed ---------------------- */
+/* ---- the loop's reads: what this instance committed or fetched ------------ */
 
-/* A callback this instance took (a gateway calls back the instance it
- * talked to; another instance taking the same one again is harmless: the
- * reply's row and its answer's claim are unique in the ledger). */
+/* A callback this instance took, or found taken when it fetched (a
+ * gateway may retry at another instance). */
 static int pg_callback_seen(struct ledger *l, const char *key)
 {
 	struct ledger_pg *p = lpg(l);
