@@ -148,15 +148,19 @@ static void cancel_checked(struct conn *c)
 {
 	struct ledger *l = c->dm->ledger;
 	struct ledger_rec r;
-	char buf[2048];
+	char buf[2048], msg[512];
 
-	if (l->ops->lookup(l, ctl_parse_id(c->argv[1]), &r, buf, sizeof buf) == 1 &&
-	    !rec_final(r.status))
+	if (l->ops->lookup(l, ctl_parse_id(c->argv[1]), &r, buf, sizeof buf) != 1 ||
+	    r.status == REC_SKIPPED) {
+		ctl_ok(c, c->pending_msg);
+	} else if (!rec_final(r.status)) {
 		ctl_fail(c, "%s: not cancelled: it is %s in the ledger, held by another instance sharing "
 		    "it: cancel it there (iopctl status lists the instances)", c->argv[1],
 		    rec_status_names[r.status]);
-	else
-		ctl_ok(c, c->pending_msg);
+	} else {
+		settled_text(&r, c->dm->snap, msg, sizeof msg);
+		ctl_fail(c, "%s: not cancelled: %s", c->argv[1], msg);
+	}
 }
 
 /* The batch holding the cancel's record committed (or failed). */
