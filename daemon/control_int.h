@@ -50,6 +50,11 @@ struct conn {
 	struct dispatch_part part;
 	char *pending_msg;
 	bool watching;
+	/* a shared ledger: the reminder's row is read from the server first
+	 * (control_queue.c), then `fetched` runs; `recheck`: a cancel's row
+	 * is read again once its note committed */
+	void (*fetched)(struct conn *c);
+	bool recheck;
 	/* an override on its way to the ledger (consent_submit): answered
 	 * with pending_msg, as ok or not, once it committed */
 	bool ovr_pending, ovr_ok, ovr_pause;

@@ -36,6 +36,41 @@ static void settled_text(const struct ledger_rec *r, const struct snapshot *s, c
 	    detail ? " (" : "", detail ? detail : "", detail ? ")" : "", r->attempts);
 }
 
+/* ---- a shared ledger: the row as the server has it --------------------------- */
+
+/* Another instance's reminder is not in this one's memory: the commands
+ * that look a reminder up read its row from the server first. */
+static void row_fetched(int rc, void *arg)
+{
+	struct conn *c = arg;
+	void (*next)(struct conn *c) = c->fetched;
+	struct ledger *l = c->dm->ledger;
+
+	c->fetched = NULL;
+	c->waiting = false;                /* `next` waits again if it must */
+	if (c->dead)
+		ctl_fail(c, "gone");           /* frees it */
+	else if (rc != 0)
+		ctl_fail(c, "%s: cannot read the ledger now (%s): try again", c->argv[1], l->ops->error(l));
+	else
+		next(c);
+}
+
+/* true: `next` runs once the row of c->argv[1] is read (maybe before
+ * this returns); false: the ledger is local, its lookups are current. */
+static bool fetch_row(struct conn *c, void (*next)(struct conn *c))
+{
+	struct ledger *l = c->dm->ledger;
+	uint64_t id = ctl_parse_id(c->argv[1]);
+
+	if (!l->shared || !l->ops->fetch)
+		return false;
+	c->fetched = next;
+	c->waiting = true;
+	l->ops->fetch(l, &id, 1, NULL, 0, NULL, 0, row_fetched, c);
+	return true;
+}
+
 /* ---- retry ------------------------------------------------------------------ */
 
 static void retry_done(void *arg, bool ok, const char *what)
@@ -51,11 +86,31 @@ static void retry_done(void *arg, bool ok, const char *what)
 	free(m);
 }
 
-void ctl_cmd_retry(struct conn *c, int argc, char **argv)
+/* Not in this instance's queue: what the ledger says of it. */
+static void retry_not_here(struct conn *c)
 {
 	struct daemon *dm = c->dm;
 	struct ledger_rec r;
 	char msg[512], buf[2048];
+	const char *hex = c->argv[1];
+
+	if (dm->ledger->ops->lookup(dm->ledger, ctl_parse_id(hex), &r, buf, sizeof buf) != 1) {
+		ctl_fail(c, "%s is not waiting in iopd's queue, and the ledger has no record of it: not "
+		    "due yet (iopctl agenda shows when it is), or not a reminder of this configuration",
+		    hex);
+	} else if (!rec_final(r.status) && dm->ledger->shared) {
+		ctl_fail(c, "%s is %s in the ledger, held by another instance sharing it: retry it there "
+		    "(iopctl status lists the instances)", hex, rec_status_names[r.status]);
+	} else {
+		settled_text(&r, dm->snap, msg, sizeof msg);
+		ctl_fail(c, "%s is not waiting to be sent: %s", hex, msg);
+	}
+}
+
+void ctl_cmd_retry(struct conn *c, int argc, char **argv)
+{
+	struct daemon *dm = c->dm;
+	char msg[512];
 	uint64_t id;
 
 	if (argc != 2 || !(id = ctl_parse_id(argv[1]))) {
@@ -73,14 +128,8 @@ void ctl_cmd_retry(struct conn *c, int argc, char **argv)
 	case DCTL_NOT_HERE:
 		break;
 	}
-	if (dm->ledger->ops->lookup(dm->ledger, id, &r, buf, sizeof buf) == 1) {
-		settled_text(&r, dm->snap, msg, sizeof msg);
-		ctl_fail(c, "%s is not waiting to be sent: %s", argv[1], msg);
-	} else {
-		ctl_fail(c, "%s is not waiting in iopd's queue, and the ledger has no record of it: not "
-		    "due yet (iopctl agenda shows when it is), or not a reminder of this configuration",
-		    argv[1]);
-	}
+	if (!fetch_row(c, retry_not_here))
+		retry_not_here(c);
 }
 
 /* ---- cancel ----------------------------------------------------------------- */
@@ -92,11 +141,38 @@ static int no_write(struct ledger *l, void *arg)
 	return 0;
 }
 
+/* A shared ledger: the cancel's note is kept unless another instance
+ * holds the reminder's claim (ledger_pg_sql.c, note): read again, the row
+ * says which. */
+static void cancel_checked(struct conn *c)
+{
+	struct ledger *l = c->dm->ledger;
+	struct ledger_rec r;
+	char buf[2048], msg[512];
+
+	if (l->ops->lookup(l, ctl_parse_id(c->argv[1]), &r, buf, sizeof buf) != 1 ||
+	    r.status == REC_SKIPPED) {
+		ctl_ok(c, c->pending_msg);
+	} else if (!rec_final(r.status)) {
+		ctl_fail(c, "%s: not cancelled: it is %s in the ledger, held by another instance sharing "
+		    "it: cancel it there (iopctl status lists the instances)", c->argv[1],
+		    rec_status_names[r.status]);
+	} else {
+		settled_text(&r, c->dm->snap, msg, sizeof msg);
+		ctl_fail(c, "%s: not cancelled: %s", c->argv[1], msg);
+	}
+}
+
 /* The batch holding the cancel's record committed (or failed). */
 static void cancel_committed(bool ok, void *arg)
 {
 	struct conn *c = arg;
 
+	if (ok && c->recheck) {
+		c->recheck = false;
+		if (fetch_row(c, cancel_checked))
+			return;
+	}
 	if (ok)
 		ctl_ok(c, c->pending_msg);
 	else
@@ -186,19 +262,35 @@ static void cancel_then(struct conn *c, char *body)
 			r.reason = reason;
 			r.at = (int64_t)ev_now(dm->loop);
 			dispatch_note(dm->dispatch, &r);
+			c->recheck = dm->ledger->shared;
 			answer_after_commit(c, xasprintf("%s: will not be sent: %s", hex, reason));
 		}
 	}
 	free(reason);
 }
 
-void ctl_cmd_cancel(struct conn *c, int argc, char **argv)
+/* Not on its way, not in the ledger: the calendar is searched (on the
+ * job's thread) from where the schedule stands. */
+static void cancel_prep(struct conn *c)
 {
 	struct daemon *dm = c->dm;
 	struct cjob_req req;
 	struct ledger_rec r;
-	const char *reason, *p;
+	uint64_t id = ctl_parse_id(c->argv[1]);
 	char buf[2048];
+
+	memset(&req, 0, sizeof req);
+	if (!dispatch_holds(dm->dispatch, id) && dm->ledger->ops->lookup(dm->ledger, id, &r, buf, sizeof buf) != 1) {
+		req.find_id = id;
+		req.find_from = dm->sched->mark;
+	}
+	ctl_prep(c, &req, cancel_then);
+}
+
+void ctl_cmd_cancel(struct conn *c, int argc, char **argv)
+{
+	struct daemon *dm = c->dm;
+	const char *reason, *p;
 	uint64_t id;
 	int bad = 0;
 
@@ -218,14 +310,8 @@ void ctl_cmd_cancel(struct conn *c, int argc, char **argv)
 		ctl_fail(c, "cancel: the reason takes 1 to %d bytes", REASON_MAX);
 		return;
 	}
-	memset(&req, 0, sizeof req);
-	/* not on its way, not in the ledger: the calendar is searched (on the
-	 * job's thread) from where the schedule stands */
-	if (!dispatch_holds(dm->dispatch, id) && dm->ledger->ops->lookup(dm->ledger, id, &r, buf, sizeof buf) != 1) {
-		req.find_id = id;
-		req.find_from = dm->sched->mark;
-	}
-	ctl_prep(c, &req, cancel_then);
+	if (dispatch_holds(dm->dispatch, id) || !fetch_row(c, cancel_prep))
+		cancel_prep(c);
 }
 
 /* ---- backup ------------------------------------------------------------------- */

@@ -165,6 +165,12 @@ static void pending_cb(const struct ledger_rec *r, void *arg)
 	k->reason = k->gateway_id = k->receipt = k->response = NULL;
 }
 
+/* A fallback, an answer to a reply or a staff notice (SPEC 8)? */
+static bool rec_derived(const struct ledger_rec *r)
+{
+	return r->origin || strcmp(r->kind, "reply") == 0 || strcmp(r->kind, "notice") == 0;
+}
+
 /* A send derived from a reminder or a reply (SPEC 8), open at the last
  * stop: made again from its row (a fallback's texts from its reminder's
  * group in the calendar).  false if the configuration no longer has what
@@ -198,7 +204,7 @@ static bool resume_derived(struct daemon *dm, const struct ledger_rec *r)
 static void resume_one(struct daemon *dm, const struct ledger_rec *r)
 {
 	int64_t p = snapshot_patient(dm->snap, r->patient);
-	bool derived = r->origin || strcmp(r->kind, "reply") == 0 || strcmp(r->kind, "notice") == 0;
+	bool derived = rec_derived(r);
 	struct occ o;
 	uint16_t ch;
 
@@ -237,7 +243,9 @@ static void resume_pending(struct daemon *dm)
 /* A shared ledger: a reminder another instance left in flight (or waiting
  * to retry) and whose lease ran out.  This instance sends it, with the same
  * id, if its claim wins; one this configuration does not know is left to
- * an instance that does (the fingerprints differ: the log says so). */
+ * an instance that does (the fingerprints differ: the log says so).  A
+ * derived send (an answer, a notice, a fallback) is made again from its
+ * row, as at a start. */
 static void orphan_cb(const struct ledger_rec *r, void *arg)
 {
 	struct daemon *dm = arg;
@@ -247,7 +255,9 @@ static void orphan_cb(const struct ledger_rec *r, void *arg)
 
 	if (!dm->ledger_ready || dm->stopping)
 		return;
-	if (p >= 0 && cal_find(dm->snap, (uint32_t)p, r->due, r->id, &o, &ch) == 0)
+	if (rec_derived(r))
+		resume_derived(dm, r);
+	else if (p >= 0 && cal_find(dm->snap, (uint32_t)p, r->due, r->id, &o, &ch) == 0)
 		dispatch_resume(dm->dispatch, dm->snap, &o, ch, r);
 }
 

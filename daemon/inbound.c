@@ -46,13 +46,28 @@ struct cb_item {
 	struct cb_writes w;
 };
 
+/* A callback read, not yet taken: a shared ledger's rows are fetched
+ * first (ledger_ops.fetch).  Its own copy of what the plugin read (whose
+ * strings live no longer than the request's handling). */
+struct cb_wait {
+	struct cb_wait *next;
+	struct httpd_req *req;         /* NULL once the listener is gone: dropped */
+	char *channel;
+	bool twiml;
+	struct iopd_callback cb;       /* strings owned */
+};
+
 struct inbound {
 	struct daemon *dm;
 	struct httpd *httpd;
 	char *listen;                  /* what httpd listens on */
 	int fd;                        /* the socket systemd passed, or -1 */
 	struct dispatch_part part;
-	struct cb_item *items, **tail; /* in this batch */
+	struct cb_item *items, **tail; /* for the next batch */
+	struct cb_item *b_items;       /* in the batch in flight (written by it) */
+	struct cb_wait *waiting, **wtail;   /* for the next fetch */
+	struct cb_wait *fetched;       /* the fetch in flight's */
+	bool fetching;
 	struct reply_ctx rc;
 	double next_prune;
 	struct inbound_stats st;
@@ -109,13 +124,21 @@ static void item_answer(struct inbound *in, struct cb_item *it, bool ok)
 
 /* ---- the batch ------------------------------------------------------ */
 
+/* The items waiting become the batch's (a batch laid out again, after a
+ * transient failure, writes the same ones); those coming meanwhile wait
+ * for the next batch. */
 static int part_write(struct ledger *l, void *arg)
 {
 	struct inbound *in = arg;
 	double now = ev_now(in->dm->loop);
 	struct cb_item *it;
 
-	for (it = in->items; it; it = it->next) {
+	if (!in->b_items) {
+		in->b_items = in->items;
+		in->items = NULL;
+		in->tail = &in->items;
+	}
+	for (it = in->b_items; it; it = it->next) {
 		if (it->dedup && l->ops->callback_mark(l, it->dedup, (int64_t)now))
 			return -1;
 		if (cb_writes_put(l, &it->w))
@@ -134,10 +157,16 @@ static int part_write(struct ledger *l, void *arg)
 static void part_done(bool ok, void *arg)
 {
 	struct inbound *in = arg;
-	struct cb_item *it = in->items, *next;
+	struct cb_item *it = in->b_items, *next;
 
-	in->items = NULL;
-	in->tail = &in->items;
+	if (!it) {                         /* failed before it was written: those waiting */
+		it = in->items;
+		in->items = NULL;
+		in->tail = &in->items;
+	}
+	in->b_items = NULL;
+	if (in->items)                     /* came while the batch was in flight */
+		dispatch_join(in->dm->dispatch, &in->part);
 	for (; it; it = next) {
 		next = it->next;
 		if (ok) {
@@ -181,12 +210,14 @@ static void attach(struct cb_item *it, struct httpd_req *r)
 static bool attach_duplicate(struct inbound *in, const char *key, struct httpd_req *r)
 {
 	struct cb_item *it;
+	int k;
 
-	for (it = in->items; it; it = it->next)
-		if (it->dedup && strcmp(it->dedup, key) == 0) {
-			attach(it, r);
-			return true;
-		}
+	for (k = 0; k < 2; k++)
+		for (it = k ? in->b_items : in->items; it; it = it->next)
+			if (it->dedup && strcmp(it->dedup, key) == 0) {
+				attach(it, r);
+				return true;
+			}
 	return false;
 }
 
@@ -201,15 +232,18 @@ static int receipt_rank(const char *state)
 	return strcmp(state, "read") == 0 ? 4 : 3;
 }
 
-/* The reminder's receipt of the highest stage waiting in this batch, or NULL. */
+/* The reminder's receipt of the highest stage waiting in this batch or
+ * the one in flight, or NULL. */
 static struct cb_item *pending_receipt(const struct inbound *in, uint64_t id)
 {
 	struct cb_item *it, *best = NULL;
+	int k;
 
-	for (it = in->items; it; it = it->next)
-		if (it->w.receipt == id && (!best ||
-		    receipt_rank(it->w.receipt_state) > receipt_rank(best->w.receipt_state)))
-			best = it;
+	for (k = 0; k < 2; k++)
+		for (it = k ? in->b_items : in->items; it; it = it->next)
+			if (it->w.receipt == id && (!best ||
+			    receipt_rank(it->w.receipt_state) > receipt_rank(best->w.receipt_state)))
+				best = it;
 	return best;
 }
 
@@ -428,6 +462,158 @@ static void take(struct inbound *in, struct httpd_req *r, uint16_t ch, bool twim
 	item_queue(in, it);
 }
 
+/* ---- a shared ledger: its rows first --------------------------------------- */
+
+/* Another instance may have sent the reminder a receipt is about, or the
+ * one a reply answers, or taken this very callback already (a gateway
+ * retries on any instance behind its URL): with a shared ledger, its rows
+ * are read before the callback is taken, for the callbacks that came
+ * meanwhile together. */
+static bool fetch_first(const struct inbound *in, const struct iopd_callback *cb)
+{
+	const struct ledger *l = in->dm->ledger;
+
+	return l->shared && l->ops->fetch &&
+	    (cb->type == IOPD_CALLBACK_REPLY || cb->type == IOPD_CALLBACK_RECEIPT);
+}
+
+static char *dup0(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void wait_free(struct cb_wait *w)
+{
+	free(w->channel);
+	free((char *)w->cb.dedup);
+	free((char *)w->cb.from);
+	if (w->cb.text)
+		explicit_bzero((char *)w->cb.text, strlen(w->cb.text));
+	free((char *)w->cb.text);
+	free((char *)w->cb.reminder);
+	free((char *)w->cb.gateway_id);
+	free((char *)w->cb.stage);
+	free((char *)w->cb.reason);
+	free(w);
+}
+
+/* What a fetch reads: the receipts' reminders, the senders' patients, the
+ * replies' keys. */
+struct fetch_args {
+	uint64_t *ids;
+	const char **patients;
+	char **keys;
+	size_t nids, npatients, nkeys, capids, cappatients, capkeys;
+};
+
+static void fetch_patient(const char *patient, void *arg)
+{
+	struct fetch_args *a = arg;
+
+	grow_array(&a->patients, &a->cappatients, a->npatients + 1, sizeof *a->patients);
+	a->patients[a->npatients++] = patient;
+}
+
+static void fetch_args_add(struct inbound *in, struct fetch_args *a, const struct cb_wait *w)
+{
+	const struct iopd_callback *cb = &w->cb;
+	uint64_t id;
+
+	if (cb->type == IOPD_CALLBACK_RECEIPT && cb->reminder && !ident_parse(cb->reminder, &id)) {
+		grow_array(&a->ids, &a->capids, a->nids + 1, sizeof *a->ids);
+		a->ids[a->nids++] = id;
+	}
+	if (cb->type != IOPD_CALLBACK_REPLY)
+		return;
+	replies_patients(in->dm, &in->rc, cb->from, fetch_patient, a);
+	if (cb->dedup) {
+		grow_array(&a->keys, &a->capkeys, a->nkeys + 1, sizeof *a->keys);
+		a->keys[a->nkeys++] = xasprintf("%s/%s", w->channel, cb->dedup);
+	}
+}
+
+static void fetch_start(struct inbound *in);
+
+/* The rows are in: each callback is taken as on a local ledger.  The
+ * ledger out of reach: 503, the gateway tries again. */
+static void fetch_done(int rc, void *arg)
+{
+	struct inbound *in = arg;
+	struct cb_wait *w = in->fetched, *next;
+	int ch;
+
+	in->fetched = NULL;
+	in->fetching = false;
+	if (rc != 0)
+		log_warn("inbound: cannot read the ledger (%s): callbacks answered 503",
+		    in->dm->ledger->ops->error(in->dm->ledger));
+	for (; w; w = next) {
+		next = w->next;
+		if (!w->req)
+			;                      /* its listener is gone: the gateway tries again */
+		else if (rc != 0)
+			refuse(in, w->req, 503, REFUSED_LEDGER);
+		else if ((ch = snapshot_channel(in->dm->snap, w->channel)) < 0)
+			refuse(in, w->req, 404, REFUSED_NOT_FOUND);     /* a reload took it away */
+		else
+			take(in, w->req, (uint16_t)ch, w->twiml, &w->cb);
+		wait_free(w);
+	}
+	if (in->waiting)
+		fetch_start(in);
+}
+
+static void fetch_start(struct inbound *in)
+{
+	struct ledger *l = in->dm->ledger;
+	struct fetch_args a;
+	struct cb_wait *w;
+	size_t i;
+
+	memset(&a, 0, sizeof a);
+	in->fetched = in->waiting;
+	in->waiting = NULL;
+	in->wtail = &in->waiting;
+	for (w = in->fetched; w; w = w->next)
+		fetch_args_add(in, &a, w);
+	in->fetching = true;
+	l->ops->fetch(l, a.ids, a.nids, a.patients, a.npatients, (const char *const *)a.keys, a.nkeys,
+	    fetch_done, in);
+	for (i = 0; i < a.nkeys; i++)
+		free(a.keys[i]);
+	free(a.keys);
+	free(a.ids);
+	free(a.patients);
+}
+
+/* Waits for the next fetch (the one in flight read before it came). */
+static void wait_queue(struct inbound *in, struct httpd_req *r, const char *channel, bool twiml,
+    const struct iopd_callback *cb)
+{
+	struct cb_wait *w;
+
+	if (dispatch_ledger_down(in->dm->dispatch)) {
+		refuse(in, r, 503, REFUSED_LEDGER);
+		return;
+	}
+	w = xcalloc(1, sizeof *w);
+	w->req = r;
+	w->channel = xstrdup(channel);
+	w->twiml = twiml;
+	w->cb = *cb;
+	w->cb.dedup = dup0(cb->dedup);
+	w->cb.from = dup0(cb->from);
+	w->cb.text = dup0(cb->text);
+	w->cb.reminder = dup0(cb->reminder);
+	w->cb.gateway_id = dup0(cb->gateway_id);
+	w->cb.stage = dup0(cb->stage);
+	w->cb.reason = dup0(cb->reason);
+	*in->wtail = w;
+	in->wtail = &w->next;
+	if (!in->fetching)
+		fetch_start(in);
+}
+
 static void sms_request(struct inbound *in, struct httpd_req *r)
 {
 	const struct snapshot *s = in->dm->snap;
@@ -458,6 +644,8 @@ static void sms_request(struct inbound *in, struct httpd_req *r)
 		log_ctx(LOG_LVL_NOTICE, &(struct log_ctx){NULL, NULL, c->name},
 		    "callback refused: its plugin cannot read it (400)");
 		refuse(in, r, 400, REFUSED_MALFORMED);
+	} else if (fetch_first(in, &cb)) {
+		wait_queue(in, r, c->name, ib->auth == IOPD_AUTH_TWILIO, &cb);
 	} else {
 		take(in, r, (uint16_t)ch, ib->auth == IOPD_AUTH_TWILIO, &cb);
 	}
@@ -489,6 +677,7 @@ struct inbound *inbound_new(struct daemon *dm)
 	in->dm = dm;
 	in->fd = -1;
 	in->tail = &in->items;
+	in->wtail = &in->waiting;
 	in->part.write = part_write;
 	in->part.done = part_done;
 	in->part.arg = in;
@@ -514,11 +703,17 @@ static int systemd_socket(void)
 static void orphan_items(struct inbound *in)
 {
 	struct cb_item *it;
+	struct cb_wait *w;
+	int k;
 
-	for (it = in->items; it; it = it->next) {
-		it->req = NULL;
-		it->ndups = 0;
-	}
+	for (k = 0; k < 2; k++)
+		for (it = k ? in->b_items : in->items; it; it = it->next) {
+			it->req = NULL;
+			it->ndups = 0;
+		}
+	for (k = 0; k < 2; k++)
+		for (w = k ? in->fetched : in->waiting; w; w = w->next)
+			w->req = NULL;
 }
 
 static void close_listener(struct inbound *in)
@@ -594,6 +789,20 @@ void inbound_free(struct inbound *in)
 	for (it = in->items; it; it = next) {
 		next = it->next;
 		item_free(it);
+	}
+	for (it = in->b_items; it; it = next) {
+		next = it->next;
+		item_free(it);
+	}
+	while (in->waiting) {
+		struct cb_wait *w = in->waiting;
+		in->waiting = w->next;
+		wait_free(w);
+	}
+	while (in->fetched) {
+		struct cb_wait *w = in->fetched;
+		in->fetched = w->next;
+		wait_free(w);
 	}
 	if (in->fd >= 0)
 		close(in->fd);

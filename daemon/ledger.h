@@ -220,8 +220,9 @@ struct ledger_ops {
 	int (*overrides)(struct ledger *l, ledger_ovr_fn fn, void *arg);     /* active ones */
 	int (*pending)(struct ledger *l, ledger_rec_fn fn, void *arg);       /* in flight, retry */
 	/* ---- reads (every backend) ------------------------------------------ */
-	/* 1 found, 0 not, -1 error.  A shared backend asks its server: not for
-	 * the loop's hot path (dispatch looks nothing up when l->shared). */
+	/* 1 found, 0 not, -1 error.  A shared backend answers on the loop
+	 * from what it committed lately and what it fetched (see fetch); its
+	 * reader asks the server (dispatch looks nothing up when l->shared). */
 	int (*lookup)(struct ledger *l, uint64_t id, struct ledger_rec *r, char *buf, size_t len);
 	int (*history)(struct ledger *l, const char *patient, ledger_rec_fn fn,
 	    ledger_ovr_fn ofn, ledger_reply_fn rfn, void *arg);
@@ -267,6 +268,18 @@ struct ledger_ops {
 	 * NULL-terminated).  1 found (r filled, strings in buf), 0 none, -1. */
 	int (*latest_sent)(struct ledger *l, const char *patient, const char *const *channels,
 	    const char *const *kinds, int64_t since, struct ledger_rec *r, char *buf, size_t len);
+	/* fetch (a shared ledger; NULL for a local one, whose reads are the
+	 * ledger itself): what lookup, latest_sent and callback_seen answer
+	 * is read again from the server, so that the loop acts on what every
+	 * instance recorded (another's reminder, its receipt, a reply it took
+	 * already): the reminders `ids`, each patient's latest sent reminder
+	 * per channel and kind, and which callback `keys` were recorded.  One
+	 * round trip; the loop never waits.  `done` runs exactly once, maybe
+	 * before fetch returns: rc 0, or -1 (error() says why: the caller
+	 * answers as when the ledger cannot be written). */
+	void (*fetch)(struct ledger *l, const uint64_t *ids, size_t nids,
+	    const char *const *patients, size_t npatients, const char *const *keys, size_t nkeys,
+	    ledger_done_fn done, void *arg);
 
 	/* ---- upkeep (daemon.ledger_retention, iopctl backup) ---- */
 

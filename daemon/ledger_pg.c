@@ -18,7 +18,9 @@
  * on a worker thread (ledger_pg_read.c); the few the loop makes (a
  * receipt's reminder, a patient's latest reminder, a callback seen
  * before) are answered from what this instance committed lately
- * (ledger_recent.c). */
+ * (ledger_recent.c) and from the rows it fetched just before (pg_fetch:
+ * the inbound side reads what other instances recorded before it acts on
+ * a callback). */
 #include "config.h"
 
 #include <errno.h>
@@ -93,6 +95,16 @@ struct pg_job {
 	size_t nkeys, capkeys;
 };
 
+/* One fetch (pg_fetch), until its done has run. */
+enum { F_IDS, F_LATEST, F_KEYS, F_N };
+struct pg_fetch {
+	struct ledger_pg *p;
+	struct pg_fetch *next;
+	ledger_done_fn done;
+	void *arg;
+	PGresult *res[F_N];
+};
+
 struct ledger_pg {
 	struct ledger base;
 	struct ev_loop *loop;
@@ -112,6 +124,7 @@ struct ledger_pg {
 	bool loaded;
 	ev_timer tick_w;
 	struct pg_job *jobs;           /* submitted, not answered */
+	struct pg_fetch *fetches;      /* sent, not answered */
 	PGresult *load_res[5];         /* inst_put, mark_init, ovr_list, pending */
 	PGresult *beat_res[8];
 	bool beating, loading;
@@ -1400,11 +1413,10 @@ static int pg_callback_prune(struct ledger *l, int64_t before)
 	return 0;
 }
 
-/* ---- the loop's reads: what this instance committed ---------------------- */
+/* ---- the loop's reads: what this instance committed or fetched ------------ */
 
-/* A callback this instance took (a gateway calls back the instance it
- * talked to; another instance taking the same one again is harmless: the
- * reply's row and its answer's claim are unique in the ledger). */
+/* A callback this instance took, or found taken when it fetched (a
+ * gateway may retry at another instance). */
 static int pg_callback_seen(struct ledger *l, const char *key)
 {
 	struct ledger_pg *p = lpg(l);
@@ -1421,6 +1433,96 @@ static int pg_latest_sent(struct ledger *l, const char *patient, const char *con
     const char *const *kinds, int64_t since, struct ledger_rec *r, char *buf, size_t len)
 {
 	return recent_latest_sent(lpg(l)->recent, patient, channels, kinds, since, r, buf, len);
+}
+
+static bool fetch_result(void *arg, int stmt, PGresult *res)
+{
+	struct pg_fetch *f = arg;
+
+	if (stmt < 0 || stmt >= F_N)
+		return false;
+	f->res[stmt] = res;
+	return true;
+}
+
+static void fetch_free(struct pg_fetch *f)
+{
+	int i;
+
+	for (i = 0; i < F_N; i++)
+		PQclear(f->res[i]);
+	free(f);
+}
+
+/* The rows read replace what this instance knew of them. */
+static void fetch_done(void *arg, int rc, const char *err, const char *sqlstate, bool lost)
+{
+	struct pg_fetch *f = arg, **pp;
+	struct ledger_pg *p = f->p;
+	int i, k;
+
+	for (pp = &p->fetches; *pp && *pp != f; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = f->next;
+	if (rc == 0) {
+		for (k = F_IDS; k <= F_LATEST; k++)
+			for (i = 0; f->res[k] && i < PQntuples(f->res[k]); i++) {
+				struct ledger_rec r;
+				pg_row_rec(f->res[k], i, &r);
+				recent_set(p->recent, &r);
+			}
+		for (i = 0; f->res[F_KEYS] && i < PQntuples(f->res[F_KEYS]); i++)
+			strset_add(&p->cb_seen[0], PQgetvalue(f->res[F_KEYS], i, 0));
+	} else {
+		set_err(p, "reading the ledger: %s", err);
+		if (needs_reconnect(sqlstate))
+			pgc_reset(p->conn, err);
+	}
+	f->done(rc, f->arg);
+	fetch_free(f);
+}
+
+static void pg_fetch(struct ledger *l, const uint64_t *ids, size_t nids, const char *const *patients,
+    size_t npatients, const char *const *keys, size_t nkeys, ledger_done_fn done, void *arg)
+{
+	struct ledger_pg *p = lpg(l);
+	struct arrs x;
+	struct pg_fetch *f;
+	struct pgc_req *r;
+	size_t i;
+
+	if (p->state != LP_READY) {
+		set_err(p, "%s", pg_health(l) ? pg_health(l) : "not connected to PostgreSQL");
+		done(-1, arg);
+		return;
+	}
+	memset(&x, 0, sizeof x);
+	for (i = 0; i < F_N; i++)
+		arr_open(&x.a[i]);
+	for (i = 0; i < nids; i++)
+		arr_i64(&x.a[F_IDS], (int64_t)ids[i]);
+	for (i = 0; i < npatients; i++)
+		arr_str(&x.a[F_LATEST], patients[i]);
+	for (i = 0; i < nkeys; i++)
+		arr_str(&x.a[F_KEYS], keys[i]);
+	r = pgc_req_new();
+	pgc_req_exec(r, "fetch_ids", 1, (const char *[]){arr_close(&x.a[F_IDS])});
+	pgc_req_exec(r, "fetch_latest", 1, (const char *[]){arr_close(&x.a[F_LATEST])});
+	pgc_req_exec(r, "fetch_keys", 1, (const char *[]){arr_close(&x.a[F_KEYS])});
+	arrs_free(&x);
+	f = xcalloc(1, sizeof *f);
+	f->p = p;
+	f->done = done;
+	f->arg = arg;
+	if (pgc_send(p->conn, r, fetch_result, fetch_done, f) != 0) {
+		free(f);
+		set_err(p, "%s", pg_health(l) ? pg_health(l) : "not connected to PostgreSQL");
+		done(-1, arg);
+		return;
+	}
+	f->next = p->fetches;
+	p->fetches = f;
 }
 
 /* A reader for a worker thread: a connection of its own.  Not while the
@@ -1453,6 +1555,11 @@ static void pg_close(struct ledger *l)
 		p->jobs = j->next;
 		job_free(j);
 	}
+	while (p->fetches) {
+		struct pg_fetch *f = p->fetches;
+		p->fetches = f->next;
+		fetch_free(f);
+	}
 	load_clear(p);
 	beat_clear(p);
 	recent_free(p->recent);
@@ -1483,6 +1590,7 @@ static const struct ledger_ops pg_ops = {
 	.receipt = pg_receipt, .respond = pg_respond, .reply = pg_reply,
 	.callback_seen = pg_callback_seen, .callback_mark = pg_callback_mark,
 	.callback_prune = pg_callback_prune, .latest_sent = pg_latest_sent, .prune = pg_prune,
+	.fetch = pg_fetch,
 };
 
 struct ledger *ledger_pg_open(struct ev_loop *loop, const struct snapshot *s, char *err, size_t errlen)

@@ -234,6 +234,15 @@ const struct pg_stmt_def pg_stmts[] = {
 	    " c AS (DELETE FROM callback WHERE key IN (SELECT key FROM callback WHERE at < $1 ORDER BY at "
 	    "LIMIT $2) RETURNING 1)"
 	    " SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM y) + (SELECT count(*) FROM c)"},
+	/* what the loop reads before it acts on a callback (ledger_ops.fetch):
+	 * reminders by id; each patient's latest sent reminder per channel
+	 * and kind, latest as ledger_recent.c orders (updated, then due); the
+	 * callback keys recorded */
+	{"fetch_ids", "SELECT " PG_REC_COLS " FROM reminder WHERE id = ANY($1::bigint[])"},
+	{"fetch_latest", "SELECT DISTINCT ON (patient, channel, kind) " PG_REC_COLS " FROM reminder "
+	    "WHERE patient = ANY($1::text[]) AND status = 'sent' "
+	    "ORDER BY patient, channel, kind, updated DESC, due DESC"},
+	{"fetch_keys", "SELECT key FROM callback WHERE key = ANY($1::text[])"},
 	{"stopped", "UPDATE instance SET stopped = true, inflight = 0, heartbeat = clock_timestamp() "
 	    "WHERE name = $1 AND token = $2"},
 };

@@ -99,11 +99,13 @@ static void set_str(const char **dst, const char *v)
 	*dst = dup0(v);
 }
 
-void recent_put(struct recent *c, const struct ledger_rec *r)
+/* r's entry, made (in the oldest's place) if it is not there. */
+static struct entry *entry_for(struct recent *c, const struct ledger_rec *r, bool *made)
 {
 	struct entry *e = find(c, r->id);
 	int32_t k;
 
+	*made = !e;
 	if (!e) {
 		k = (int32_t)c->oldest;
 		e = &c->e[k];
@@ -123,15 +125,38 @@ void recent_put(struct recent *c, const struct ledger_rec *r)
 		e->r.tmpl = dup0(r->tmpl);
 		e->next = c->bucket[slot(c, r->id)];
 		c->bucket[slot(c, r->id)] = k;
-	} else if (rec_final(e->r.status) && !rec_final(r->status)) {
-		return;                        /* a final state stays */
 	}
+	return e;
+}
+
+void recent_put(struct recent *c, const struct ledger_rec *r)
+{
+	bool made;
+	struct entry *e = entry_for(c, r, &made);
+
+	if (!made && rec_final(e->r.status) && !rec_final(r->status))
+		return;                        /* a final state stays */
 	e->r.status = r->status;
 	if (r->attempts > e->r.attempts)
 		e->r.attempts = r->attempts;
 	set_str(&e->r.reason, r->reason);
 	set_str(&e->r.gateway_id, r->gateway_id);
 	e->r.at = r->at;
+}
+
+void recent_set(struct recent *c, const struct ledger_rec *r)
+{
+	bool made;
+	struct entry *e = entry_for(c, r, &made);
+
+	e->r.status = r->status;
+	e->r.attempts = r->attempts;
+	set_str(&e->r.reason, r->reason);
+	set_str(&e->r.gateway_id, r->gateway_id);
+	e->r.at = r->at;
+	set_str(&e->r.receipt, r->receipt);
+	e->r.receipt_at = r->receipt_at;
+	set_str(&e->r.response, r->response);
 }
 
 void recent_receipt(struct recent *c, uint64_t id, const char *state, int64_t at)
