@@ -49,11 +49,11 @@
 #
 # One test body, two backends: with IOPD_TEST_LEDGER=postgresql (a wrapper
 # such as tests/integration/pg_twoway_consent.sh sets it) the ledger is a
-# private PostgreSQL cluster (fixtures/ledger_lib.sh; its lease PG_LEASE
-# when set, e.g. "4s"): iopd_daemon_block
+# private PostgreSQL cluster (fixtures/ledger_lib.sh): iopd_daemon_block
 # adds daemon.ledger, postgresql (over the cluster's Unix socket, database
-# iopd, shared by every daemon of the test) and instance NAME, and
-# sql/rec/outcomes read it with psql.  is_pg: whether it runs so.
+# iopd, shared by every daemon of the test; its lease PG_LEASE when set,
+# e.g. "4s") and instance NAME, and sql/rec/outcomes read it with psql.
+# is_pg: whether it runs so.
 
 _dl_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lib.sh
