@@ -91,6 +91,33 @@ static void test_signature_known_vectors(void **state)
 	assert_int_equal(webhook_signature("key", 3, "1", "x", 1, sig, WEBHOOK_SIG_MAX - 1), -1);
 }
 
+/* A channel's signer is keyed once and signs every request: each
+ * signature starts from the keyed state, never from the previous one's. */
+static void test_signer_reused(void **state)
+{
+	static const char *const bodies[] = {"x", "", "{\"a\":1}", "x"};
+	struct webhook_signer *s = webhook_signer_new("key", 3);
+	char sig[WEBHOOK_SIG_MAX], want[WEBHOOK_SIG_MAX];
+	size_t i;
+	int round;
+
+	(void)state;
+	assert_non_null(s);
+	for (round = 0; round < 2; round++)
+		for (i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+			assert_int_equal(webhook_signer_sign(s, "1", bodies[i], strlen(bodies[i]), sig,
+			    sizeof sig), 0);
+			assert_int_equal(webhook_signature("key", 3, "1", bodies[i], strlen(bodies[i]), want,
+			    sizeof want), 0);
+			assert_string_equal(sig, want);
+		}
+	assert_int_equal(webhook_signer_sign(s, "1", "x", 1, sig, sizeof sig), 0);
+	assert_string_equal(sig, "sha256=fc4913c41a7bf793267e2a384f3261c9436ec2cd097bd745e7b0d99113f510ec");
+	assert_int_equal(webhook_signer_sign(s, "1", "x", 1, sig, WEBHOOK_SIG_MAX - 1), -1);
+	webhook_signer_free(s);
+	webhook_signer_free(NULL);
+}
+
 static void reply(struct gw_result *r, long status, const char *body, const char *ra)
 {
 	gw_result_init(r);
@@ -161,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_body),
 		cmocka_unit_test(test_body_escapes),
 		cmocka_unit_test(test_signature_known_vectors),
+		cmocka_unit_test(test_signer_reused),
 		cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_notice_verbatim),
 	};
