@@ -14,6 +14,15 @@
 
 #include "webhook_fmt.h"
 
+/* v (0 <= v < 10^width) as exactly `width` decimal digits. */
+static void webhook_digits(char *out, int v, int width)
+{
+	while (width--) {
+		out[width] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 void webhook_utc(char *out, size_t n, int64_t t)
 {
 	time_t tt = (time_t)t;
@@ -21,6 +30,22 @@ void webhook_utc(char *out, size_t n, int64_t t)
 
 	if (!gmtime_r(&tt, &tm)) {
 		snprintf(out, n, "1970-01-01T00:00:00Z");
+		return;
+	}
+	if (n >= 21 && tm.tm_year >= -1900 && tm.tm_year <= 9999 - 1900) {
+		/* by hand: two per request, and snprintf was 2% of a delivery (bench W2) */
+		webhook_digits(out, tm.tm_year + 1900, 4);
+		out[4] = '-';
+		webhook_digits(out + 5, tm.tm_mon + 1, 2);
+		out[7] = '-';
+		webhook_digits(out + 8, tm.tm_mday, 2);
+		out[10] = 'T';
+		webhook_digits(out + 11, tm.tm_hour, 2);
+		out[13] = ':';
+		webhook_digits(out + 14, tm.tm_min, 2);
+		out[16] = ':';
+		webhook_digits(out + 17, tm.tm_sec, 2);
+		memcpy(out + 19, "Z", 2);
 		return;
 	}
 	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,

@@ -32,6 +32,12 @@ static void test_utc(void **state)
 	assert_string_equal(out, "1970-01-01T00:00:00Z");
 	webhook_utc(out, sizeof out, 1835438461);
 	assert_string_equal(out, "2028-02-29T12:01:01Z");
+	webhook_utc(out, sizeof out, 253402300799);            /* the last second of 9999 */
+	assert_string_equal(out, "9999-12-31T23:59:59Z");
+	webhook_utc(out, sizeof out, 253402300800);
+	assert_string_equal(out, "10000-01-01T00:00:00Z");
+	webhook_utc(out, 12, 1796083200);                       /* cut short, never overrun */
+	assert_string_equal(out, "2026-12-01T");
 }
 
 static void test_body(void **state)
