@@ -31,7 +31,7 @@ void webhook_body(struct gw_buf *b, const struct iopd_message *m);
 struct webhook_signer;
 struct webhook_signer *webhook_signer_new(const char *key, size_t keylen);
 void webhook_signer_free(struct webhook_signer *s);
-int webhook_signer_sign(const struct webhook_signer *s, const char *timestamp,
+int webhook_signer_sign(struct webhook_signer *s, const char *timestamp,
     const char *body, size_t bodylen, char *out, size_t outlen);
 int webhook_signature(const char *key, size_t keylen, const char *timestamp,
     const char *body, size_t bodylen, char *out, size_t outlen);
