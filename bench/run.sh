@@ -10,8 +10,9 @@
 #   BENCH_DATA=bench/data (generated data, results/<stamp>/), IOPD=./iopd,
 #   W1_REMIND_TZ=1 (also time Remind with tzconvert), W2_N=100000, W2_CONC=256,
 #   W2_LEAD=10 (s from config generation to the due instant), W2_SIGN=1 (HMAC key),
-#   W2_PERF=0 (1: perf record -g of the daemon during each burst, RUNDIR/perf.data),
-#   APPRISE_MODES="seq seq-sync fanout gather", APPRISE_N=5000, WRK_SECS=10,
+#   W2_PERF=0 (1: perf record of the daemon during each burst, RUNDIR/perf.data;
+#   W2_PERF_FREQ=1999, W2_PERF_CG=-g or e.g. "--call-graph dwarf,16384"),
+#   APPRISE_MODES="seq seq-sync fanout gather" (empty: none), APPRISE_N=5000, WRK_SECS=10,
 #   W3_N=10000, W3_SECS=60, W3_CONC=256, W3_WARMUP=256 (reminders 5 s before the
 #   window, not counted: they open the connections), W5_HUP_AT=20 (s after the first due),
 #   W6_N=100000 (status callbacks), W6_PORT=28205 (iopd's inbound listener),
@@ -267,7 +268,7 @@ w2_iopd_once() { # RUNDIR N CONC [LEDGER]
   done
   now=$(date +%s)
   [ "$now" -lt "$due" ] || log "W2: the daemon was ready only $((now - due)) s after the due instant (raise W2_LEAD)"
-  local cpu0 cpu1 perfpid=
+  local cpu0 cpu1 perfpid=               # CPU of the daemon started last (pg2: one of two)
   cpu0=$(cputicks "$DAEMON_PID")
   if [ "$W2_PERF" = 1 ]; then
     perf record -q -F "${W2_PERF_FREQ:-1999}" ${W2_PERF_CG:--g} -p "$DAEMON_PID" -o "$dir/perf.data" >/dev/null 2>&1 &
