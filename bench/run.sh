@@ -271,7 +271,8 @@ w2_iopd_once() { # RUNDIR N CONC [LEDGER]
   local cpu0 cpu1 perfpid=               # CPU of the daemon started last (pg2: one of two)
   cpu0=$(cputicks "$DAEMON_PID")
   if [ "$W2_PERF" = 1 ]; then
-    perf record -q -F "${W2_PERF_FREQ:-1999}" ${W2_PERF_CG:--g} -p "$DAEMON_PID" -o "$dir/perf.data" >/dev/null 2>&1 &
+    local cg; read -ra cg <<<"${W2_PERF_CG:--g}"
+    perf record -q -F "${W2_PERF_FREQ:-1999}" "${cg[@]}" -p "$DAEMON_PID" -o "$dir/perf.data" >/dev/null 2>&1 &
     perfpid=$!
   fi
   for i in $(seq 1 1200); do               # at most 10 min
