@@ -101,6 +101,11 @@ fmtnum() {
       else printf "%.3g\n", x }'
 }
 
+# cputicks PID -> user + system clock ticks the process has used (/proc/PID/stat)
+cputicks() {
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
 # ---------------------------------------------------------------- the sink
 sink() { "$BENCH_DIR/sink.sh" "$@"; }
 sink_up() {

@@ -273,6 +273,21 @@ static const char *level_word(int prio)
 	return prio >= LOG_LVL_ERR && prio <= LOG_LVL_DEBUG ? words[prio - LOG_LVL_ERR] : "info";
 }
 
+/* " (patient P, reminder R)", either part alone when the other is NULL. */
+static void format_ctx(const struct log_ctx *c, struct sbuf *out)
+{
+	sbuf_adds(out, " (");
+	if (c->patient) {
+		sbuf_adds(out, "patient ");
+		sbuf_adds(out, c->patient);
+	}
+	if (c->reminder) {
+		sbuf_adds(out, c->patient ? ", reminder " : "reminder ");
+		sbuf_adds(out, c->reminder);
+	}
+	sbuf_addc(out, ')');
+}
+
 /* "[channel] message (patient P, reminder R)", a line for each line of
  * the message (a reload's errors), each with `prefix` in front. */
 static void format_lines(int prio, const struct log_ctx *c, const char *msg, const char *prefix,
@@ -286,14 +301,14 @@ static void format_lines(int prio, const struct log_ctx *c, const char *msg, con
 		if (!first && n == 0 && !nl)
 			break;                     /* the trailing newline */
 		sbuf_adds(out, prefix);
-		if (first && c && c->channel)
-			sbuf_printf(out, "[%s] ", c->channel);
+		if (first && c && c->channel) {
+			sbuf_addc(out, '[');
+			sbuf_adds(out, c->channel);
+			sbuf_adds(out, "] ");
+		}
 		sbuf_add(out, p, n);
 		if (first && c && (c->reminder || c->patient))
-			sbuf_printf(out, " (%s%s%s%s)", c->patient ? "patient " : "",
-			    c->patient ? c->patient : "",
-			    c->reminder && c->patient ? ", reminder " : c->reminder ? "reminder " : "",
-			    c->reminder ? c->reminder : "");
+			format_ctx(c, out);
 		sbuf_addc(out, '\n');
 		first = false;
 		p = nl ? nl + 1 : p + n;
@@ -349,6 +364,19 @@ static void log_to_file(int prio, const struct log_ctx *c, const char *msg)
 	sbuf_free(&out);
 }
 
+/* Printable ASCII and newlines only, and neither '@' nor '+': what
+ * safe_escape_lines and scrub would give back unchanged.  Most lines are
+ * (every send logs one): they skip both copies. */
+static bool log_plain(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((s[i] < 0x20 && s[i] != '\n') || s[i] > 0x7e || s[i] == '@' || s[i] == '+')
+			return false;
+	return true;
+}
+
 void log_vctx(int prio, const struct log_ctx *c, const char *fmt, va_list ap)
 {
 	struct sbuf raw = {0}, esc = {0}, b = {0};
@@ -359,10 +387,14 @@ void log_vctx(int prio, const struct log_ctx *c, const char *fmt, va_list ap)
 	/* a control character from some value (a gateway's reply, a request)
 	 * must not reach the terminal or the journal raw; lines stay lines,
 	 * each with its own priority (log_to_stderr) */
-	safe_escape_lines(&esc, raw.s ? raw.s : "", raw.len);
-	scrub(&b, esc.s ? esc.s : "");
-	sbuf_free(&raw);
-	sbuf_free(&esc);
+	if (log_plain(raw.s ? raw.s : "", raw.len)) {
+		b = raw;
+	} else {
+		safe_escape_lines(&esc, raw.s ? raw.s : "", raw.len);
+		scrub(&b, esc.s ? esc.s : "");
+		sbuf_free(&raw);
+		sbuf_free(&esc);
+	}
 	switch (log_to) {
 	case DEST_JOURNAL: log_to_journal(prio, c, b.s ? b.s : ""); break;
 	case DEST_SYSLOG: log_to_syslog(prio, c, b.s ? b.s : ""); break;

@@ -212,6 +212,8 @@ struct gw_xfers {
 	size_t count;
 	int auth_failing;              /* for logging that once, and the recovery */
 	int misdirected;               /* the same for a wrong url */
+	CURL **idle;                   /* easy handles of finished sends, reset, for reuse */
+	size_t nidle;
 };
 
 /* A reply as curl delivered it. */
@@ -258,7 +260,8 @@ void gw_xfer_submit(struct gw_xfer *x);
 void gw_xfer_fail(struct gw_xfer *x, enum iopd_result res, const char *reason);
 /* cancel(token): withdraws and frees the send, without calling done. */
 void gw_xfers_cancel(struct gw_xfers *l, void *token);
-/* stop: cancels whatever is left (nothing, if the host keeps its word). */
+/* stop: cancels whatever is left (nothing, if the host keeps its word),
+ * and frees the idle easy handles. */
 void gw_xfers_drop_all(struct gw_xfers *l);
 
 /* CURLOPT_READFUNCTION and CURLOPT_SEEKFUNCTION over x->req (the upload

@@ -45,6 +45,7 @@ struct webhook {
 	const struct iopd_host *h;
 	char *url;
 	char *key;                     /* the HMAC key (secret_load), or NULL: unsigned */
+	struct webhook_signer *signer; /* keyed with key, or NULL: unsigned */
 	struct gw_net net;
 	struct gw_xfers xfers;
 };
@@ -56,6 +57,7 @@ static void webhook_free(struct webhook *wh)
 {
 	if (!wh)
 		return;
+	webhook_signer_free(wh->signer);
 	wh->h->secret_free(wh->key);
 	gw_net_free(&wh->net);
 	free(wh->url);
@@ -88,6 +90,8 @@ static void *webhook_configure(const struct iopd_host *h, const config_setting_t
 	if (!wh->key && (config_setting_get_member(s, "token_file") ||
 	    config_setting_get_member(s, "token_credential")))
 		c.errors++;
+	if (wh->key && !(wh->signer = webhook_signer_new(wh->key, strlen(wh->key))))
+		gw_conf_error(&c, s, "cannot set up HMAC-SHA256 (out of memory?)");
 	if (c.errors) {
 		webhook_free(wh);
 		return NULL;
@@ -133,9 +137,9 @@ static int webhook_headers(struct webhook *wh, struct gw_xfer *x, const char *id
 	    gw_xfer_header(x, "X-Iopd-Timestamp: %s", ts) < 0 ||
 	    gw_xfer_header(x, "Expect:") < 0)          /* no 100-continue round trip */
 		return -1;
-	if (!wh->key)
+	if (!wh->signer)
 		return 0;
-	if (webhook_signature(wh->key, strlen(wh->key), ts, x->req.s, x->req.len, sig, sizeof sig) < 0)
+	if (webhook_signer_sign(wh->signer, ts, x->req.s, x->req.len, sig, sizeof sig) < 0)
 		return -1;
 	return gw_xfer_header(x, "X-Iopd-Signature: %s", sig);
 }

@@ -25,7 +25,14 @@ void webhook_utc(char *out, size_t n, int64_t t);
 void webhook_body(struct gw_buf *b, const struct iopd_message *m);
 
 /* "sha256=<lowercase hex HMAC-SHA256(key, "<timestamp>.<body>")>" into out.
- * Returns 0, or -1 (out of memory, or out too small). */
+ * Returns 0, or -1 (out of memory, or out too small).  webhook_signature
+ * keys a signer for one signature; a channel keeps one signer
+ * (webhook_signer_new, once) and signs each request with it. */
+struct webhook_signer;
+struct webhook_signer *webhook_signer_new(const char *key, size_t keylen);
+void webhook_signer_free(struct webhook_signer *s);
+int webhook_signer_sign(struct webhook_signer *s, const char *timestamp,
+    const char *body, size_t bodylen, char *out, size_t outlen);
 int webhook_signature(const char *key, size_t keylen, const char *timestamp,
     const char *body, size_t bodylen, char *out, size_t outlen);
 

@@ -274,6 +274,69 @@ static void test_twoway_ops(void **state)
 	unit_rmtree(dir);
 }
 
+/* ---- claims ------------------------------------------------------------ */
+
+/* A first claim makes the row at attempt 1; a claim of a reminder in
+ * flight or waiting for a retry counts one more attempt; a final one is
+ * left alone (CLAIM_FINAL, its attempts and status untouched). */
+static void test_claim_attempts(void **state)
+{
+	char *dir, buf[2048];
+	struct ledger *l = make_v2(&dir);
+	struct ledger_rec r, got;
+
+	(void)state;
+	memset(&r, 0, sizeof r);
+	r.id = 4242;
+	r.patient = "p-9";
+	r.channel = "sms";
+	r.kind = "session";
+	r.due = 1764608000;
+	r.event = r.expires = 1764611600;
+	r.at = 1764608000;
+	r.attempts = 7;                    /* the claim says how many there were */
+	assert_int_equal(l->ops->begin(l), 0);
+	assert_int_equal(l->ops->claim(l, &r), CLAIM_OK);
+	assert_int_equal(r.attempts, 1);
+	r.at++;
+	assert_int_equal(l->ops->claim(l, &r), CLAIM_OK);          /* still in flight: a restart */
+	assert_int_equal(r.attempts, 2);
+	r.status = REC_RETRY;
+	r.reason = "HTTP 503";
+	r.at++;
+	assert_int_equal(l->ops->record(l, &r), 0);
+	r.at++;
+	assert_int_equal(l->ops->claim(l, &r), CLAIM_OK);
+	assert_int_equal(r.attempts, 3);
+	assert_int_equal(l->ops->commit(l), 0);
+	assert_int_equal(l->ops->lookup(l, 4242, &got, buf, sizeof buf), 1);
+	assert_int_equal(got.status, REC_INFLIGHT);
+	assert_int_equal(got.attempts, 3);
+	assert_int_equal(got.at, 1764608003);
+	/* sent: final */
+	assert_int_equal(l->ops->begin(l), 0);
+	r.status = REC_SENT;
+	r.reason = NULL;
+	r.gateway_id = "SM9";
+	r.at++;
+	assert_int_equal(l->ops->record(l, &r), 0);
+	r.at++;
+	assert_int_equal(l->ops->claim(l, &r), CLAIM_FINAL);
+	assert_int_equal(r.attempts, 3);
+	assert_int_equal(l->ops->commit(l), 0);
+	assert_int_equal(l->ops->lookup(l, 4242, &got, buf, sizeof buf), 1);
+	assert_int_equal(got.status, REC_SENT);
+	assert_int_equal(got.attempts, 3);
+	assert_int_equal(got.at, 1764608004);
+	/* a row that migrated as final (schema 2's reminder 1, sent) */
+	assert_int_equal(l->ops->begin(l), 0);
+	r.id = 1;
+	assert_int_equal(l->ops->claim(l, &r), CLAIM_FINAL);
+	assert_int_equal(l->ops->commit(l), 0);
+	l->ops->close(l);
+	unit_rmtree(dir);
+}
+
 /* ---- schema 4: who, why, until -------------------------------------------- */
 
 struct ovr_seen {
@@ -533,6 +596,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_v2, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_newer_refused, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_twoway_ops, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_claim_attempts, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_override_author, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_prune, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_backup, unit_setup, unit_teardown),

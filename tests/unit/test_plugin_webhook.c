@@ -32,6 +32,12 @@ static void test_utc(void **state)
 	assert_string_equal(out, "1970-01-01T00:00:00Z");
 	webhook_utc(out, sizeof out, 1835438461);
 	assert_string_equal(out, "2028-02-29T12:01:01Z");
+	webhook_utc(out, sizeof out, 253402300799);            /* the last second of 9999 */
+	assert_string_equal(out, "9999-12-31T23:59:59Z");
+	webhook_utc(out, sizeof out, 253402300800);
+	assert_string_equal(out, "10000-01-01T00:00:00Z");
+	webhook_utc(out, 12, 1796083200);                       /* cut short, never overrun */
+	assert_string_equal(out, "2026-12-01T");
 }
 
 static void test_body(void **state)
@@ -89,6 +95,33 @@ static void test_signature_known_vectors(void **state)
 	}
 	/* too small a buffer is an error, never a truncated signature */
 	assert_int_equal(webhook_signature("key", 3, "1", "x", 1, sig, WEBHOOK_SIG_MAX - 1), -1);
+}
+
+/* A channel's signer is keyed once and signs every request: each
+ * signature starts from the keyed state, never from the previous one's. */
+static void test_signer_reused(void **state)
+{
+	static const char *const bodies[] = {"x", "", "{\"a\":1}", "x"};
+	struct webhook_signer *s = webhook_signer_new("key", 3);
+	char sig[WEBHOOK_SIG_MAX], want[WEBHOOK_SIG_MAX];
+	size_t i;
+	int round;
+
+	(void)state;
+	assert_non_null(s);
+	for (round = 0; round < 2; round++)
+		for (i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+			assert_int_equal(webhook_signer_sign(s, "1", bodies[i], strlen(bodies[i]), sig,
+			    sizeof sig), 0);
+			assert_int_equal(webhook_signature("key", 3, "1", bodies[i], strlen(bodies[i]), want,
+			    sizeof want), 0);
+			assert_string_equal(sig, want);
+		}
+	assert_int_equal(webhook_signer_sign(s, "1", "x", 1, sig, sizeof sig), 0);
+	assert_string_equal(sig, "sha256=fc4913c41a7bf793267e2a384f3261c9436ec2cd097bd745e7b0d99113f510ec");
+	assert_int_equal(webhook_signer_sign(s, "1", "x", 1, sig, WEBHOOK_SIG_MAX - 1), -1);
+	webhook_signer_free(s);
+	webhook_signer_free(NULL);
 }
 
 static void reply(struct gw_result *r, long status, const char *body, const char *ra)
@@ -161,6 +194,7 @@ int main(void)
 		cmocka_unit_test(test_body),
 		cmocka_unit_test(test_body_escapes),
 		cmocka_unit_test(test_signature_known_vectors),
+		cmocka_unit_test(test_signer_reused),
 		cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_notice_verbatim),
 	};
