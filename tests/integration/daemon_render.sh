@@ -124,8 +124,10 @@ stop_iopd V
 check "debug daemon: exit 0" test "$IOPD_RC" = 0
 check "info log: sends are logged (the check below looks at something)" \
 	test "$(grep -c '\] sent (attempt 1' "$D_LOG")" -eq 9
+# (the gateway's message ids are random hex: "0123" may occur in one)
 check "info log: no phone digits, address, name or text" \
-	test "$(grep -cE '0123|5550001111|@example|Nora|Taro|Kiran|Vera|Mia|Ada|Hi |Hola|Time for|Checking in|Room 2|tablet' "$D_LOG" || true)" -eq 0
+	test "$(sed -E 's/SM[0-9a-f]{32}/SM/g' "$D_LOG" |
+		grep -cE '0123|5550001111|@example|Nora|Taro|Kiran|Vera|Mia|Ada|Hi |Hola|Time for|Checking in|Room 2|tablet' || true)" -eq 0
 check "debug log: more lines than info" test "$(wc -l <"$V_LOG")" -gt "$(wc -l <"$D_LOG")"
 check "debug log: at most the last two digits of a phone number" "$PY" - "$V_LOG" "$T" <<'EOF'
 import re, sys
