@@ -779,31 +779,35 @@ void inbound_stop(struct inbound *in)
 		close_listener(in);
 }
 
+static void items_free(struct cb_item *it)
+{
+	struct cb_item *next;
+
+	for (; it; it = next) {
+		next = it->next;
+		item_free(it);
+	}
+}
+
+static void waits_free(struct cb_wait *w)
+{
+	struct cb_wait *next;
+
+	for (; w; w = next) {
+		next = w->next;
+		wait_free(w);
+	}
+}
+
 void inbound_free(struct inbound *in)
 {
-	struct cb_item *it, *next;
-
 	if (!in)
 		return;
 	close_listener(in);
-	for (it = in->items; it; it = next) {
-		next = it->next;
-		item_free(it);
-	}
-	for (it = in->b_items; it; it = next) {
-		next = it->next;
-		item_free(it);
-	}
-	while (in->waiting) {
-		struct cb_wait *w = in->waiting;
-		in->waiting = w->next;
-		wait_free(w);
-	}
-	while (in->fetched) {
-		struct cb_wait *w = in->fetched;
-		in->fetched = w->next;
-		wait_free(w);
-	}
+	items_free(in->items);
+	items_free(in->b_items);
+	waits_free(in->waiting);
+	waits_free(in->fetched);
 	if (in->fd >= 0)
 		close(in->fd);
 	reply_ctx_free(&in->rc);
