@@ -132,8 +132,9 @@
 # libfaketime (LD_PRELOAD and FAKETIME, no FAKETIME_SHARED) starts itself
 # again, once, with one made for it: libfaketime made its own while bash
 # started, and then leaves bash on the machine's clock until it reads its
-# settings again about 10 s later, when $EPOCHREALTIME jumps; the trap
-# removes the one made for it.
+# settings again about 10 s later, when $EPOCHREALTIME jumps.  (Its own cannot
+# be kept: the first subshell that exits removes it.)  The trap removes the
+# one made for it.
 #
 # Variables: T (private dir)  TESTS_DIR  RIG_DIR  PY (python3 on PATH)
 #            SYSPY (/usr/bin/python3, has Debian's python3-aiosmtpd)
@@ -168,19 +169,18 @@ _rig_ft_setup() { # the test script's arguments
   unset FAKETIME_SHARED
 }
 # _rig_ft_pair: new shared memory, made by an env(1) under libfaketime that
-# execs, and so leaves it behind for us; status 1 if none could be made
+# execs, and so leaves it behind for us; status 1 if none could be made.
+# env makes it under the PID of the subshell it replaces: a pair of that name
+# left in /dev/shm by a dead process (one that exec'd or was killed) would
+# make libfaketime give up silently, so that one goes first.
 _rig_ft_pair() {
-  local lib pair try
+  local lib pair
   lib=$(faketime_lib) || return 1
-  for try in 1 2 3; do
-    pair=$( (unset FAKETIME_SHARED; LD_PRELOAD=$lib FAKETIME=+0 exec env sh -c 'printf %s "${FAKETIME_SHARED:-}"') 2>/dev/null)
-    case $pair in /faketime_sem_*" "/faketime_shm_*) ;; *) continue ;; esac
-    if [ -e "$(_rig_ft_file sem "$pair")" ] && [ -e "$(_rig_ft_file shm "$pair")" ]; then
-      echo "$pair"
-      return 0
-    fi
-  done
-  return 1
+  pair=$( (unset FAKETIME_SHARED
+           rm -f "/dev/shm/sem.faketime_sem_$BASHPID" "/dev/shm/faketime_shm_$BASHPID"
+           LD_PRELOAD=$lib FAKETIME=+0 exec env sh -c 'printf %s "${FAKETIME_SHARED:-}"') 2>/dev/null)
+  case $pair in /faketime_sem_*" "/faketime_shm_*) ;; *) return 1 ;; esac
+  [ -e "$(_rig_ft_file sem "$pair")" ] && [ -e "$(_rig_ft_file shm "$pair")" ] && echo "$pair"
 }
 _rig_ft_file() { # sem|shm 'SEM SHM' -> its file
   local n
@@ -241,12 +241,18 @@ finish() {
 # ---------------------------------------------------------------- waiting
 _rig_now_us() { local t=${EPOCHREALTIME:-}; t=${t//[!0-9]/}; echo "${t:-0}"; }
 waitfor() { # 'CMD' [TIMEOUT_S]
-  local cmd=$1 timeout deadline n=0 max
+  local cmd=$1 timeout t0 deadline n=0 max
   timeout=$(_rig_scaled "${2:-10}")
   if [ -n "${EPOCHREALTIME:-}" ]; then
-    deadline=$(( $(_rig_now_us) + $(_rig_secs_us "$timeout") ))
+    t0=$(_rig_now_us)
+    deadline=$((t0 + $(_rig_secs_us "$timeout")))
     until eval "$cmd" >/dev/null 2>&1; do
-      [ "$(_rig_now_us)" -lt "$deadline" ] || return 1
+      n=$((n + 1))
+      if [ "$(_rig_now_us)" -ge "$deadline" ]; then
+        # in the log: a wait that ended too soon shows a clock that jumped
+        echo "# waitfor: gave up after $n checks, $((($(_rig_now_us) - t0) / 1000)) ms by the clock: $cmd" >&2
+        return 1
+      fi
       sleep "$RIG_STEP"
     done
   else
