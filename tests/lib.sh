@@ -629,13 +629,13 @@ pg_q() { # [NAME] SQL
 
 # ---------------------------------------------------------------- time
 _rig_preload_without_faketime() { # the inherited LD_PRELOAD minus libfaketime*
-  local - p out=() IFS=$' \t\n:'
+  local - p kept=() IFS=$' \t\n:'
   set -f
   for p in ${LD_PRELOAD:-}; do
-    case ${p##*/} in libfaketime*) ;; *) out+=("$p") ;; esac
+    case ${p##*/} in libfaketime*) ;; *) kept+=("$p") ;; esac
   done
   IFS=' '
-  echo "${out[*]}"
+  echo "${kept[*]}"
 }
 faketime_env() { # 'YYYY-MM-DD hh:mm:ss[.ffffff]' [SPEED]
   local lib pre

@@ -111,6 +111,28 @@ d=$(env "${FT[@]}" TZ=UTC date '+%F %T')
 check "faketime_env starts the clock at 2026-12-01 17:59:50 ($d)" \
   grep -q '^2026-12-01 17:59:5[0-2]$' <<<"$d"
 
+# A shell under the runner's libfaketime starts again with shared memory made
+# by env(1) (the header of tests/lib.sh), which libfaketime names by env's PID.
+# Stale pairs under the next PIDs, as faked processes that exec'd or were
+# killed leave them in /dev/shm, must not leave the shell without one.
+# (No fork from reading the last PID to the end of the loop: a fork would
+# take one of those PIDs itself.)
+planted=()
+read -r max </proc/sys/kernel/pid_max
+read -r last </proc/sys/kernel/ns_last_pid
+set -C
+for ((i = 1; i <= 300; i++)); do
+  p=$(((last + i) % max))
+  f=/dev/shm/sem.faketime_sem_$p
+  { [ "$p" -ge 300 ] && ! [ -d "/proc/$p" ] && : >"$f"; } 2>/dev/null && planted+=("$f")
+done
+set +C
+pair=$(_rig_ft_pair) || pair=
+check "libfaketime memory made beside ${#planted[@]} stale pairs under the next PIDs ($pair)" \
+  sh -c "[ -s '$(_rig_ft_file sem "${pair:-x y}")' ] && [ -e '$(_rig_ft_file shm "${pair:-x y}")' ]"
+[ -z "$pair" ] || rm -f "$(_rig_ft_file sem "$pair")" "$(_rig_ft_file shm "$pair")"
+for f in "${planted[@]}"; do [ -s "$f" ] || rm -f "$f"; done
+
 # ------------------------------------------------------------------ Kannel
 b=$(curl -s -G "$KANNEL_SENDSMS_URL" --data-urlencode "username=$KANNEL_USER" \
   --data-urlencode "password=$KANNEL_PASS" --data-urlencode from=12345 \
