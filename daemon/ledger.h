@@ -224,6 +224,11 @@ struct ledger_ops {
 	 * from what it committed lately and what it fetched (see fetch); its
 	 * reader asks the server (dispatch looks nothing up when l->shared). */
 	int (*lookup)(struct ledger *l, uint64_t id, struct ledger_rec *r, char *buf, size_t len);
+	/* ids: every reminder's id, in SQL's order (as signed 64-bit numbers),
+	 * into a new array: the agenda then looks up only the ids the ledger
+	 * has.  0, or 1 with nothing made past `max` rows (lookups then), or
+	 * -1.  NULL: not offered. */
+	int (*ids)(struct ledger *l, size_t max, int64_t **ids, size_t *n);
 	int (*history)(struct ledger *l, const char *patient, ledger_rec_fn fn,
 	    ledger_ovr_fn ofn, ledger_reply_fn rfn, void *arg);
 	/* Outcomes per channel and status since t; a networked backend answers

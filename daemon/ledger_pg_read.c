@@ -237,6 +237,31 @@ static void rd_close(struct ledger *l)
 	free(l);
 }
 
+/* One statement; the ids come back as text, one row each. */
+static int rd_ids(struct ledger *l, size_t max, int64_t **ids, size_t *n)
+{
+	char lim[24];
+	const char *v[1] = {lim};
+	PGresult *res;
+	size_t i;
+
+	*ids = NULL;
+	*n = 0;
+	snprintf(lim, sizeof lim, "%zu", max + 1);
+	if (!(res = rd_q(rd(l), "ids", "SELECT id FROM reminder ORDER BY id LIMIT $1", 1, v)))
+		return -1;
+	if ((size_t)PQntuples(res) > max) {
+		PQclear(res);
+		return 1;
+	}
+	*n = (size_t)PQntuples(res);
+	*ids = xreallocarray(NULL, *n ? *n : 1, sizeof **ids);
+	for (i = 0; i < *n; i++)
+		(*ids)[i] = col_i64(res, (int)i, 0);
+	PQclear(res);
+	return 0;
+}
+
 static void rd_describe(struct ledger *l, char *buf, size_t len)
 {
 	PGconn *c = rd(l)->c;
@@ -246,7 +271,7 @@ static void rd_describe(struct ledger *l, char *buf, size_t len)
 
 static const struct ledger_ops reader_ops = {
 	.name = "postgresql", .close = rd_close, .describe = rd_describe,
-	.lookup = rd_lookup, .overrides = rd_overrides, .history = rd_history,
+	.lookup = rd_lookup, .ids = rd_ids, .overrides = rd_overrides, .history = rd_history,
 	.counts_since = rd_counts_since, .size = rd_size, .error = rd_error,
 };
 

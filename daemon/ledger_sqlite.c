@@ -132,7 +132,7 @@ enum {
 	Q_OVR_SET, Q_OVR_DEL, Q_OVR_LOG, Q_OVR_LIST, Q_PENDING, Q_HIST, Q_HIST_OVR, Q_COUNTS,
 	Q_GET_ID, Q_SET_ID,
 	Q_RECEIPT, Q_RESPOND, Q_REPLY, Q_CB_SEEN, Q_CB_MARK, Q_CB_PRUNE, Q_LATEST, Q_HIST_REPLY,
-	Q_PRUNE_REM, Q_PRUNE_OUT, Q_PRUNE_REPLY, Q_PRUNE_CB,
+	Q_PRUNE_REM, Q_PRUNE_OUT, Q_PRUNE_REPLY, Q_PRUNE_CB, Q_IDS,
 	Q_COUNT
 };
 
@@ -164,6 +164,7 @@ static const char *const queries[Q_COUNT] = {
 	[Q_OUTCOME] = "INSERT INTO outcome(id, at, status, attempt, reason, gateway_id) "
 	    "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	[Q_LOOKUP] = "SELECT " REC_COLS " FROM reminder WHERE id = ?1",
+	[Q_IDS] = "SELECT id FROM reminder ORDER BY id",      /* the UNIQUE index alone */
 	[Q_SET_MARK] = "INSERT OR REPLACE INTO meta(key, value) VALUES('mark', ?1)",
 	[Q_GET_MARK] = "SELECT value FROM meta WHERE key = 'mark'",
 	[Q_OVR_SET] = "INSERT OR REPLACE INTO override(kind, patient, channel, source, at, origin, "
@@ -467,6 +468,29 @@ static int sq_lookup(struct ledger *l, uint64_t id, struct ledger_rec *r, char *
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail(s, "lookup");
 	return rc == SQLITE_ROW;
+}
+
+static int sq_ids(struct ledger *l, size_t max, int64_t **ids, size_t *n)
+{
+	struct ledger_sqlite *s = lsq(l);
+	sqlite3_stmt *st = s->q[Q_IDS];
+	size_t cap = 0;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		if (*n == cap)
+			*ids = xreallocarray(*ids, cap = cap ? 2 * cap : 4096, sizeof **ids);
+		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	free(*ids);
+	*ids = NULL;
+	*n = 0;
+	return rc == SQLITE_ROW ? 1 : fail(s, "ids");        /* more than max, or an error */
 }
 
 static int sq_set_mark(struct ledger *l, int64_t t)
@@ -910,7 +934,7 @@ static const struct ledger_ops sqlite_ops = {
 	.begin = sq_begin, .commit = sq_commit, .rollback = sq_rollback, .claim = sq_claim,
 	.record = sq_record, .note = sq_note, .set_mark = sq_set_mark, .get_mark = sq_get_mark,
 	.set_override = sq_set_override, .overrides = sq_overrides, .pending = sq_pending,
-	.lookup = sq_lookup, .history = sq_history, .counts_since = sq_counts_since,
+	.lookup = sq_lookup, .ids = sq_ids, .history = sq_history, .counts_since = sq_counts_since,
 	.size = sq_size, .error = sq_error,
 	.receipt = sq_receipt, .respond = sq_respond, .reply = sq_reply,
 	.callback_seen = sq_callback_seen, .callback_mark = sq_callback_mark,

@@ -50,7 +50,7 @@ channels = (
 inbound = { listen = "127.0.0.1:$PORT"; public_url = "$PUBLIC"; };
 templates = { session = { sms = "s"; }; medication = { sms = "Time for your {label}."; };
               aftercare = { sms = "a"; }; };
-programs = ( { id = "op"; name = "Op"; kind = "OP"; timezone = "UTC"; weeks = 1;
+programs = ( { id = "op"; name = "Op"; kind = "OP"; timezone = "UTC"; weeks = 200;
                sessions = ( { id = "g"; type = "group"; days = ["sat"]; start = "23:00"; duration = "1h"; } ); } );
 patients = (
   { id = "p-cfg"; first_name = "Cfg"; program = "op"; start = "2026-12-01"; paused = true; medications = ( { label = "dose"; times = ["17:00"]; channels = ["hook"]; } ); },
@@ -206,6 +206,17 @@ assert s["at_local"][:16] in ("2026-12-01T10:59", "2026-12-01T11:00") and s["rea
 assert rows[2]["by"] == "iopd" and rows[2]["uid"] is None and rows[2]["source"] == "pause ended", rows[2]
 EOF
 
+# --- a reminder years ahead, cancelled: found by a long agenda ------------------------
+# More rows than the agenda looks up one by one (4,096): past them it reads
+# the ledger's ids once, and this row comes after that.
+LONG_TO=2029-12-01T00:00:00Z
+env TZ=UTC "$IOPD" agenda -c "$CONF" --from $FROM --to $LONG_TO --no-ledger >"$T/l0.jsonl"
+LATE=$(jsonl_field "$T/l0.jsonl" 'r["id"]' 'r["patient"] == "p-gw" and r["due"] == "2029-09-01T16:59:00Z"')
+LATE_ROW=$(grep -n "\"$LATE\"" "$T/l0.jsonl" | cut -d: -f1)
+check "the agenda to $LONG_TO has p-gw's prompt of 2029-09-01 at row $LATE_ROW (of $(wc -l <"$T/l0.jsonl")), past 4,096" \
+	test -n "$LATE" -a "${LATE_ROW:-0}" -gt 4096
+ctl D cancel "$LATE" --reason "moved away" >/dev/null
+
 # --- after the stop: the ledger's statuses, read without a file made -------------------
 stop_iopd D
 check "SIGTERM: exit 0" test "$IOPD_RC" = 0
@@ -217,6 +228,13 @@ check "stopped: the ledger's statuses (skipped:paused, sent)" \
 	test "$(st "$T/a2.jsonl" "$CHI1") $(st "$T/a2.jsonl" "$CHI2")" = "skipped:paused sent"
 check "... p-gw's prompt: failed (refused by the gateway)" \
 	test "$(st "$T/a2.jsonl" "$GW")" = failed
+env TZ=UTC "$IOPD" agenda -c "$CONF" --from $FROM --to $LONG_TO >"$T/l1.jsonl" 2>"$T/l1.err"
+check "... the long agenda: p-gw's prompt of 2029-09-01 skipped:cancelled" \
+	test "$(st "$T/l1.jsonl" "$LATE")" = skipped:cancelled
+check "... and today's as in the short one (skipped:paused, sent, failed)" \
+	test "$(st "$T/l1.jsonl" "$CHI1") $(st "$T/l1.jsonl" "$CHI2") $(st "$T/l1.jsonl" "$GW")" = "skipped:paused sent failed"
+check "... p-gw's others: skipped:opt-out (the gateway's)" \
+	test "$(jsonl_field "$T/l1.jsonl" 'r["status"]' 'r["patient"] == "p-gw"' | sort | uniq -c | awk '{print $2}' | tr '\n' ' ')" = "failed skipped:cancelled skipped:opt-out "
 check "... no file made in state_dir (no -wal, no -shm)" test "$(listing)" = "$before"
 is_pg || check "... the ledger's file unchanged" test "$(cksum <"$STATE/ledger.db")" = "$sum"
 check "no phone number or text in the log" test -z "$(grep -E '5557770001|5557721610|Time for your' "$D_LOG")"

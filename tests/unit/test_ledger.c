@@ -4,14 +4,17 @@
  * responses, replies, callback keys, the latest send, derived sends) and
  * of upkeep (who set an override, why and until when; prune; backup; the
  * read-only peek of `iopd agenda`, which makes no file) write and read
- * back through ledger.h. */
+ * back through ledger.h; the agenda's statuses from a ledger, before and
+ * after it reads the ledger's ids. */
 #include "config.h"
 
 #include <sqlite3.h>
 
 #include "unit.h"
 
+#include "agenda_ledger.h"
 #include "ledger.h"
+#include "snapshot.h"
 
 /* Schema 2 as iopd 0.1 made it (ledger_sqlite.c, migrations 0 and 1). */
 static const char schema_v2[] =
@@ -527,6 +530,61 @@ static void test_backup(void **state)
 	free(dir);
 }
 
+/* Every id, in SQL's (signed) order; past `max`, nothing. */
+static void test_ids(void **state)
+{
+	char *dir;
+	struct ledger *l = make_v2(&dir);
+	int64_t *ids;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(l->ops->ids(l, 4, &ids, &n), 0);
+	assert_int_equal(n, 4);
+	assert_true(ids[0] == -5 && ids[1] == 1 && ids[2] == 2 && ids[3] == 3);
+	free(ids);
+	assert_int_equal(l->ops->ids(l, 3, &ids, &n), 1);
+	assert_null(ids);
+	assert_int_equal(n, 0);
+	l->ops->close(l);
+	free(dir);
+}
+
+/* The agenda's statuses from the ledger: the same before and after the
+ * ledger's ids are read (past the first lookups), for rows the ledger has
+ * (one with the top bit set) and rows it has not. */
+static void test_agenda_status(void **state)
+{
+	struct patient pat = {.id = "p-1"};
+	struct channel chan = {.name = "sms"};
+	struct snapshot snap = {.channels = &chan};
+	struct occ o = {.patient = &pat, .due = 1764608000};
+	struct agenda_row row = {.o = &o, .status = STATUS_SCHEDULED};
+	struct agenda_live live;
+	struct agenda_ledger *al;
+	char *dir, err[256], buf[64];
+	struct ledger *l = make_v2(&dir);
+	int i;
+
+	(void)state;
+	assert_non_null(al = agenda_ledger_new(l, false, err, sizeof err));
+	for (i = 0; i < 2 * 4096; i++) {     /* across the switch to the ids */
+		const char *st;
+
+		row.id = 1000 + (uint64_t)i;
+		assert_null(agenda_ledger_status(&snap, &row, buf, sizeof buf, &live, al));
+		row.id = 2;
+		assert_non_null(st = agenda_ledger_status(&snap, &row, buf, sizeof buf, &live, al));
+		assert_string_equal(st, "sent");
+		row.id = (uint64_t)-5;
+		assert_non_null(st = agenda_ledger_status(&snap, &row, buf, sizeof buf, &live, al));
+		assert_string_equal(st, "failed");
+	}
+	agenda_ledger_free(al);
+	l->ops->close(l);
+	free(dir);
+}
+
 static void test_peek(void **state)
 {
 	char *dir = unit_path(unit_dir, "state"), *none = unit_path(unit_dir, "none"), err[512], buf[1024];
@@ -601,6 +659,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_prune, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_backup, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_peek, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_ids, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_agenda_status, unit_setup, unit_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
