@@ -212,7 +212,7 @@ w1() {
   record $w "iopd agenda wall (s)" "$td/agenda" s "$expect rows, jsonl to /dev/null; patients from the daemon's cache" >/dev/null
   s_load=$(record $w "iopd agenda empty window (s)" "$td/load" s "config load (cache) + stream seek, no rows")
   record $w "iopd agenda wall, no patients cache (s)" "$td/nocache" s "$expect rows; every patient read" >/dev/null
-  record $w "iopd agenda wall, beside the ledger (s)" "$td/ledger" s "$expect rows; without --no-ledger: a ledger lookup per row" >/dev/null
+  record $w "iopd agenda wall, beside the ledger (s)" "$td/ledger" s "$expect rows; without --no-ledger: the statuses of the ledger the daemon left" >/dev/null
   rates "$td/agenda" "$expect" "$td/agenda.rate"
   rates "$td/remind" "$expect" "$td/remind.rate"
   rates "$td/dateutil" "$expect" "$td/dateutil.rate"
