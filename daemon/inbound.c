@@ -66,8 +66,7 @@ struct inbound {
 	struct cb_item *items, **tail; /* for the next batch */
 	struct cb_item *b_items;       /* in the batch in flight (written by it) */
 	struct cb_wait *waiting, **wtail;   /* for the next fetch */
-	struct cb_wait *fetched;       /* the fetch in flight's */
-	bool fetching;
+	struct cb_wait *fetched;       /* the fetch in flight's (none: NULL) */
 	struct reply_ctx rc;
 	double next_prune;
 	struct inbound_stats st;
@@ -543,7 +542,6 @@ static void fetch_done(int rc, void *arg)
 	int ch;
 
 	in->fetched = NULL;
-	in->fetching = false;
 	if (rc != 0)
 		log_warn("inbound: cannot read the ledger (%s): callbacks answered 503",
 		    in->dm->ledger->ops->error(in->dm->ledger));
@@ -576,7 +574,6 @@ static void fetch_start(struct inbound *in)
 	in->wtail = &in->waiting;
 	for (w = in->fetched; w; w = w->next)
 		fetch_args_add(in, &a, w);
-	in->fetching = true;
 	l->ops->fetch(l, a.ids, a.nids, a.patients, a.npatients, (const char *const *)a.keys, a.nkeys,
 	    fetch_done, in);
 	for (i = 0; i < a.nkeys; i++)
@@ -610,7 +607,7 @@ static void wait_queue(struct inbound *in, struct httpd_req *r, const char *chan
 	w->cb.reason = dup0(cb->reason);
 	*in->wtail = w;
 	in->wtail = &w->next;
-	if (!in->fetching)
+	if (!in->fetched)
 		fetch_start(in);
 }
 

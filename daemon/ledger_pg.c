@@ -1492,11 +1492,8 @@ static void pg_fetch(struct ledger *l, const uint64_t *ids, size_t nids, const c
 	struct pgc_req *r;
 	size_t i;
 
-	if (p->state != LP_READY) {
-		set_err(p, "%s", pg_health(l) ? pg_health(l) : "not connected to PostgreSQL");
-		done(-1, arg);
-		return;
-	}
+	if (p->state != LP_READY)
+		goto refused;
 	memset(&x, 0, sizeof x);
 	for (i = 0; i < F_N; i++)
 		arr_open(&x.a[i]);
@@ -1517,12 +1514,14 @@ static void pg_fetch(struct ledger *l, const uint64_t *ids, size_t nids, const c
 	f->arg = arg;
 	if (pgc_send(p->conn, r, fetch_result, fetch_done, f) != 0) {
 		free(f);
-		set_err(p, "%s", pg_health(l) ? pg_health(l) : "not connected to PostgreSQL");
-		done(-1, arg);
-		return;
+		goto refused;
 	}
 	f->next = p->fetches;
 	p->fetches = f;
+	return;
+refused:
+	set_err(p, "%s", pg_health(l) ? pg_health(l) : "not connected to PostgreSQL");
+	done(-1, arg);
 }
 
 /* A reader for a worker thread: a connection of its own.  Not while the

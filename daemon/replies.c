@@ -323,7 +323,7 @@ static void one_patient(struct text *t, uint32_t patient, uint64_t answer_id,
 		tell_staff(t, patient, r, applied);
 }
 
-size_t replies_patients(struct daemon *dm, struct reply_ctx *rc, const char *from,
+void replies_patients(struct daemon *dm, struct reply_ctx *rc, const char *from,
     void (*fn)(const char *patient, void *arg), void *arg)
 {
 	uint32_t first, n, i;
@@ -331,10 +331,9 @@ size_t replies_patients(struct daemon *dm, struct reply_ctx *rc, const char *fro
 	if (rc->snap != dm->snap)
 		index_build(rc, dm->snap);
 	if (!from || !(n = index_find(rc, from, &first)))
-		return 0;
+		return;
 	for (i = first; i < first + n; i++)
 		fn(rc->snap->patients[rc->by_phone[i]].id, arg);
-	return n;
 }
 
 int replies_take(struct daemon *dm, struct reply_ctx *rc, uint16_t ch, const char *from,

@@ -55,8 +55,8 @@ struct reply_ctx {
 void reply_ctx_free(struct reply_ctx *rc);
 
 /* The ids of the patients whose phone is `from` (in dm->snap; shared
- * phones give several), to fn; how many. */
-size_t replies_patients(struct daemon *dm, struct reply_ctx *rc, const char *from,
+ * phones give several), to fn. */
+void replies_patients(struct daemon *dm, struct reply_ctx *rc, const char *from,
     void (*fn)(const char *patient, void *arg), void *arg);
 
 /* Acts on a text from `from` that came in on channel `ch` of dm->snap at
