@@ -380,9 +380,13 @@ spread_once() { # RUNDIR N SECS CONC [TSV SHIFT HUP_AT [LEDGER]]
   if [ -n "$hupat" ]; then
     # an edit before the reload, as an admin's would be: the patients are
     # read again (an unchanged configuration would take them from the cache)
-    for f in "$dir"/patients.conf "$dir"/patients/*.conf; do
-      [ -f "$f" ] && echo "# edited before the reload" >>"$f"
+    for k in $(pg_instances "$ledger"); do
+      for f in "$dir/$k"/patients.conf "$dir/$k"/patients/*.conf; do
+        [ -f "$f" ] && echo "# edited before the reload" >>"$f"
+      done
     done
+    grep -qs "^# edited before the reload" "$dir"/i1/patients.conf "$dir"/i1/patients/*.conf ||
+      die "spread: no patients file to edit before the reload in $dir/i1"
     while [ "$(date +%s)" -lt $((t0 + hupat)) ]; do sleep 0.1; done
     echo "$EPOCHREALTIME" >"$dir/hup.txt"
     kill -HUP "$DAEMON_PID"
