@@ -122,8 +122,8 @@ passed=$(grep -c '^PASS ' "$out/results" 2>/dev/null)
 failed=$(grep -c '^FAIL ' "$out/results" 2>/dev/null)
 skipped=$(grep -c '^SKIP ' "$out/results" 2>/dev/null)
 grep '^FAIL ' "$out/results" 2>/dev/null | while read -r _ label t; do
-	echo "----- $out/$label/$t.log: its failed checks, then its last 60 lines"
-	grep '^not ok' "$out/$label/$t.log"
+	echo "----- $out/$label/$t.log: its failed checks and figures, then its last 60 lines"
+	grep -E '^(not ok|# )' "$out/$label/$t.log" | head -n 40
 	tail -n 60 "$out/$label/$t.log"
 done
 echo "# date independence: $skipped skipped, $(($(date +%s) - t0)) s"

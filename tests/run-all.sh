@@ -50,11 +50,10 @@ run_check() {   # run_check LABEL DIR JOBS [make args]: make check, or the targe
 			while read -r log; do
 				trs="${log%.log}.trs"
 				grep -qs '^:test-result: \(FAIL\|ERROR\)' "$trs" || continue
-				# the test's own verdicts and figures first: the log's
-				# tail is often the peers' and the daemon's logs
-				echo "----- $log: checks that failed, and the test's figures"
+				# its verdicts and figures first: the log's tail is
+				# often the peers' and the daemon's logs
+				echo "----- $log: its failed checks and figures, then its last 60 lines"
 				grep -E '^(not ok|# )' "$log" | head -n 40
-				echo "----- $log: last lines"
 				tail -n 60 "$log"
 			done
 	fi
