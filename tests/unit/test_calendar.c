@@ -806,6 +806,79 @@ static void test_agenda_order(void **state)
 	snapshot_unref(s);
 }
 
+/* One time a day: the next prompt is the next day's, also across the
+ * nights the clocks change (a gap moves it later, a repeat takes the
+ * first). */
+static void test_medication_once_a_day(void **state)
+{
+	struct snapshot *s = load(
+	    "daemon = { timezone = \"America/New_York\"; };\n"
+	    "channels = ( { name = \"sms\"; module = \"sms\"; } );\n"
+	    "templates = { medication = { sms = \"x\"; }; };\n"
+	    "programs = ( { id = \"p\"; } );\n"
+	    "patients = ( { id = \"m\"; program = \"p\"; start = \"2026-03-06\"; discharge = \"2026-11-02\";\n"
+	    "    phone = \"+12125550000\";\n"
+	    "    medications = (\n"
+	    "      { label = \"spring\"; times = [ \"02:30\" ]; channels = [ \"sms\" ]; until = \"2026-03-10\"; },\n"
+	    "      { label = \"fall\"; times = [ \"01:30\" ]; channels = [ \"sms\" ];\n"
+	    "        from = \"2026-10-31\"; } ); } );\n");
+
+	(void)state;
+	EXPECT(s, "2026-01-01", "2027-01-01", NULL,
+	    "2026-03-06T07:30:00Z m medication sms - ev=2026-03-06T07:30:00Z scheduled medication",
+	    "2026-03-07T07:30:00Z m medication sms - ev=2026-03-07T07:30:00Z scheduled medication",
+	    /* 02:30 does not exist on 03-08: 03:30 EDT */
+	    "2026-03-08T07:30:00Z m medication sms - ev=2026-03-08T07:30:00Z scheduled medication",
+	    "2026-03-09T06:30:00Z m medication sms - ev=2026-03-09T06:30:00Z scheduled medication",
+	    "2026-03-10T06:30:00Z m medication sms - ev=2026-03-10T06:30:00Z scheduled medication",
+	    "2026-10-31T05:30:00Z m medication sms - ev=2026-10-31T05:30:00Z scheduled medication",
+	    /* 01:30 twice on 11-01: the first (EDT), once */
+	    "2026-11-01T05:30:00Z m medication sms - ev=2026-11-01T05:30:00Z scheduled medication",
+	    "2026-11-02T06:30:00Z m medication sms - ev=2026-11-02T06:30:00Z scheduled medication");
+	snapshot_unref(s);
+}
+
+/* ---- the JSON lines ------------------------------------------------------------ */
+
+/* A patient id is a JSON string in every row, also one longer than a
+ * row's usual room. */
+static void test_jsonl_patient_ids(void **state)
+{
+	char longid[301], text[2048], *out = NULL;
+	size_t outlen = 0, i;
+	struct snapshot *s;
+	FILE *f;
+
+	(void)state;
+	memset(longid, 'x', 300);
+	longid[300] = '\0';
+	snprintf(text, sizeof text,
+	    "channels = ( { name = \"term\"; module = \"console\"; } );\n"
+	    "templates = { medication = { sms = \"x\"; }; };\n"
+	    "programs = ( { id = \"p\"; } );\n"
+	    "patients = (\n"
+	    "  { id = \"p-1\"; program = \"p\"; start = \"2026-12-01\"; discharge = \"2026-12-01\";\n"
+	    "    medications = ( { label = \"m\"; times = [ \"09:00\" ]; channels = [ \"term\" ]; } ); },\n"
+	    "  { id = \"%s\"; program = \"p\"; start = \"2026-12-01\"; discharge = \"2026-12-01\";\n"
+	    "    medications = ( { label = \"m\"; times = [ \"09:00\" ]; channels = [ \"term\" ]; } ); } );\n",
+	    longid);
+	s = load(text);
+	f = open_memstream(&out, &outlen);
+	assert_non_null(f);
+	assert_int_equal(agenda_print(s, unit_t("2026-12-01T00:00:00Z"), unit_t("2026-12-02T00:00:00Z"), -1,
+	    AGENDA_JSONL, f, NULL, NULL), 0);
+	fclose(f);
+	assert_non_null(strstr(out, "\"patient\":\"p-1\",\"kind\":\"medication\","));
+	snprintf(text, sizeof text, "\"patient\":\"%s\",\"kind\":\"medication\",", longid);
+	assert_non_null(strstr(out, text));
+	for (i = 0; i < outlen; i++)           /* whole rows, one a line */
+		if (out[i] == '\n')
+			assert_true(out[i - 1] == '}' && (i + 1 == outlen || out[i + 1] == '{'));
+	assert_true(outlen > 0 && out[outlen - 1] == '\n');
+	free(out);
+	snapshot_unref(s);
+}
+
 /* ---- the table streams ------------------------------------------------------------ */
 
 /* A window of months is printed as it is walked, never held whole: the
@@ -947,10 +1020,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_quiet_hours_local_dst, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_statuses_first_match, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_medication, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_medication_once_a_day, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_aftercare, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_appointments, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_agenda_order, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_seek_rich_calendar, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_jsonl_patient_ids, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_table_streams, unit_setup, unit_teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
