@@ -216,8 +216,14 @@ static void slab_order(struct walk *w, int64_t start)
 		return;
 	}
 	memset(w->count, 0, sizeof w->count);
-	for (i = 0; i < n; i++)
-		w->count[in[i].due - start]++;
+	for (i = 0; i < n; i++) {
+		int64_t sec = in[i].due - start;
+		if (sec < 0 || sec >= SLAB_SECS) {     /* cannot happen: dues never go back */
+			sort_keys(in, n);
+			return;
+		}
+		w->count[sec]++;
+	}
 	for (i = 0; i < SLAB_SECS; i++) {
 		uint32_t c = w->count[i];
 		w->count[i] = (uint32_t)at;
