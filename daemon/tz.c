@@ -36,6 +36,7 @@
  * end of time) at UTC offset off[k]: n transitions make n + 1 periods. */
 struct tz {
 	struct tz *next;              /* the cache list */
+	uint64_t serial;              /* never reused: keys tz_memo */
 	char *name;
 	int64_t *at;
 	int32_t *off;
@@ -46,6 +47,7 @@ struct tz {
  * published with a release store and never changes afterwards.  The mutex
  * only serialises loading. */
 static _Atomic(struct tz *) tz_list;
+static atomic_uint_fast64_t tz_serials;
 static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* --- the POSIX TZ footer ----------------------------------------------------- */
@@ -358,6 +360,8 @@ static struct tz *tz_load(const char *name, char *err, size_t errlen)
 	char path[4096];
 	size_t len;
 
+	z->serial = atomic_fetch_add(&tz_serials, 1) + 1;
+
 	if (!dir || !*dir)
 		dir = TZ_DEFAULT_DIR;
 	z->name = xstrdup(name);
@@ -482,11 +486,10 @@ int64_t tz_to_wall(const struct tz *z, int64_t t)
  * period whose wall-clock span starts at or before w: its offset is the one
  * in force before the gap.  The first period scanned always qualifies, as
  * it starts 27 h or more before w. */
-int64_t tz_from_wall(const struct tz *z, int64_t w)
+static int64_t from_wall(const struct tz *z, int64_t w)
 {
 	size_t k, before;
 
-	w = tz_clamp(w);
 	before = k = tz_period(z, w - TZ_WINDOW);
 	for (; k <= z->n && (k == 0 || z->at[k - 1] <= w + TZ_WINDOW); k++) {
 		int64_t u = w - z->off[k];
@@ -498,4 +501,29 @@ int64_t tz_from_wall(const struct tz *z, int64_t w)
 		before = k;           /* w is after it: a gap, or a later period */
 	}
 	return w - z->off[before];
+}
+
+/* The instants of the wall times asked last, per thread (bench W1: an
+ * agenda asks each zone the same few wall times, the sessions' and the
+ * medications', for thousands of patients each day; the search was a
+ * tenth of it).  Keyed by the zone's serial, which no other zone ever
+ * has, so a freed zone's entries can never answer for another. */
+#define TZ_MEMO 64
+static _Thread_local struct tz_memo {
+	uint64_t serial;              /* 0: empty */
+	int64_t w, u;
+} tz_memo[TZ_MEMO];
+
+int64_t tz_from_wall(const struct tz *z, int64_t w)
+{
+	struct tz_memo *m;
+
+	w = tz_clamp(w);
+	m = &tz_memo[(z->serial * 31 + (uint64_t)w / 60) % TZ_MEMO];
+	if (m->serial != z->serial || m->w != w) {
+		m->serial = z->serial;
+		m->w = w;
+		m->u = from_wall(z, w);
+	}
+	return m->u;
 }

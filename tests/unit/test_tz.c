@@ -212,6 +212,32 @@ static void test_cache(void **state)
 	assert_string_equal(tz_name(get("Europe/London")), "Europe/London");
 }
 
+/* tz_from_wall remembers its last answers: they answer for the zone asked
+ * and no other, also once the zones were freed and loaded again (a zone
+ * loaded anew may take the memory a freed one had). */
+static void test_from_wall_memo(void **state)
+{
+	const int64_t w = at(2026, 1, 15, 9, 0);
+	const struct tz *ny, *la;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		ny = get("America/New_York");
+		la = get("America/Los_Angeles");
+		for (int k = 0; k < 3; k++) {
+			assert_int_equal(tz_from_wall(ny, w), w + 5 * H);
+			assert_int_equal(tz_from_wall(la, w), w + 8 * H);
+		}
+		tz_cleanup();
+		/* this time Los Angeles first: the memory New York had */
+		la = get("America/Los_Angeles");
+		assert_int_equal(tz_from_wall(la, w), w + 8 * H);
+		ny = get("America/New_York");
+		assert_int_equal(tz_from_wall(ny, w), w + 5 * H);
+		tz_cleanup();
+	}
+}
+
 static void test_bad_names(void **state)
 {
 	static const char *const bad[] = {
@@ -562,6 +588,7 @@ int main(void)
 		cmocka_unit_test(test_far_future),
 		cmocka_unit_test(test_utc),
 		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_from_wall_memo),
 		cmocka_unit_test(test_bad_names),
 		cmocka_unit_test(test_threads),
 	};
