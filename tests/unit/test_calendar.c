@@ -879,6 +879,38 @@ static void test_jsonl_patient_ids(void **state)
 	snapshot_unref(s);
 }
 
+/* Patients listed against their id order: each due's rows come out of
+ * the walk far out of order (reversed, 400 at one instant), and are still
+ * given in order; a patient's two medications at one instant too. */
+static void test_agenda_order_reversed(void **state)
+{
+	struct sbuf text = {0};
+	struct snapshot *s;
+	struct rows rs;
+	int i;
+
+	(void)state;
+	sbuf_adds(&text,
+	    "channels = ( { name = \"term\"; module = \"console\"; }, { name = \"sms\"; module = \"sms\"; } );\n"
+	    "templates = { medication = { sms = \"x\"; }; };\n"
+	    "programs = ( { id = \"p\"; } );\npatients = (\n");
+	for (i = 400; i > 0; i--)
+		sbuf_printf(&text, "  { id = \"p%03d\"; program = \"p\"; start = \"2026-12-01\"; "
+		    "discharge = \"2026-12-02\"; phone = \"+1212555%04d\";\n"
+		    "    medications = ( { label = \"a\"; times = [ \"09:00\" ]; channels = [ \"sms\", \"term\" ]; },\n"
+		    "      { label = \"b\"; times = [ \"09:00\", \"21:00\" ]; channels = [ \"term\" ]; } ); }%s\n",
+		    i, i, i > 1 ? "," : " );");
+	s = load(text.s);
+	rs = walk(s, "2026-12-01", "2026-12-03", NULL);
+	assert_int_equal(rs.n, 400 * 2 * (2 + 2));
+	check_order(&rs);
+	assert_non_null(strstr(rs.v[0].text, " p001 "));
+	assert_non_null(strstr(rs.v[rs.n - 1].text, " p400 "));
+	free(rs.v);
+	sbuf_free(&text);
+	snapshot_unref(s);
+}
+
 /* ---- the table streams ------------------------------------------------------------ */
 
 /* A window of months is printed as it is walked, never held whole: the
@@ -1024,6 +1056,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_aftercare, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_appointments, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_agenda_order, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_agenda_order_reversed, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_seek_rich_calendar, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_jsonl_patient_ids, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_table_streams, unit_setup, unit_teardown),
