@@ -9,13 +9,53 @@
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 
-#define SIPROUND                                                               \
+/* SipHash-2-4 (Aumasson & Bernstein): its state, one compression of a
+ * word, and the final word (the last bytes and the length) with the
+ * finalization. */
+struct sip {
+	uint64_t v0, v1, v2, v3;
+};
+
+#define ROUND(s)                                                               \
 	do {                                                                   \
-		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);      \
-		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                         \
-		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                         \
-		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);      \
+		s.v0 += s.v1; s.v1 = ROTL(s.v1, 13); s.v1 ^= s.v0; s.v0 = ROTL(s.v0, 32); \
+		s.v2 += s.v3; s.v3 = ROTL(s.v3, 16); s.v3 ^= s.v2;             \
+		s.v0 += s.v3; s.v3 = ROTL(s.v3, 21); s.v3 ^= s.v0;             \
+		s.v2 += s.v1; s.v1 = ROTL(s.v1, 17); s.v1 ^= s.v2; s.v2 = ROTL(s.v2, 32); \
 	} while (0)
+
+static inline struct sip sip_init(uint64_t k0, uint64_t k1)
+{
+	struct sip s = {0x736f6d6570736575ULL ^ k0, 0x646f72616e646f6dULL ^ k1,
+	    0x6c7967656e657261ULL ^ k0, 0x7465646279746573ULL ^ k1};
+
+	return s;
+}
+
+static inline void sip_word(struct sip *s, uint64_t m)
+{
+	struct sip t = *s;
+
+	t.v3 ^= m;
+	ROUND(t);
+	ROUND(t);
+	t.v0 ^= m;
+	*s = t;
+}
+
+static inline uint64_t sip_final(struct sip *s, uint64_t b)
+{
+	struct sip t;
+
+	sip_word(s, b);
+	t = *s;
+	t.v2 ^= 0xff;
+	ROUND(t);
+	ROUND(t);
+	ROUND(t);
+	ROUND(t);
+	return t.v0 ^ t.v1 ^ t.v2 ^ t.v3;
+}
 
 /* One load where the machine is known to be little-endian (a byte at a
  * time was a third of hashing a reminder's series). */
@@ -33,36 +73,19 @@ static uint64_t load_le64(const unsigned char *p)
 	return v;
 }
 
-/* SipHash-2-4 (Aumasson & Bernstein), byte-order independent. */
+/* SipHash-2-4, byte-order independent. */
 uint64_t siphash24(const uint64_t key[2], const void *data, size_t len)
 {
 	const unsigned char *p = data, *end = p + (len & ~(size_t)7);
-	uint64_t v0 = 0x736f6d6570736575ULL ^ key[0];
-	uint64_t v1 = 0x646f72616e646f6dULL ^ key[1];
-	uint64_t v2 = 0x6c7967656e657261ULL ^ key[0];
-	uint64_t v3 = 0x7465646279746573ULL ^ key[1];
-	uint64_t b = (uint64_t)len << 56, m;
+	struct sip s = sip_init(key[0], key[1]);
+	uint64_t b = (uint64_t)len << 56;
 	size_t left = len & 7, i;
 
-	for (; p != end; p += 8) {
-		m = load_le64(p);
-		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m;
-	}
+	for (; p != end; p += 8)
+		sip_word(&s, load_le64(p));
 	for (i = 0; i < left; i++)
 		b |= (uint64_t)p[i] << (8 * i);
-	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
+	return sip_final(&s, b);
 }
 
 /* Public, fixed keys: ids must be equal on every machine and every run. */
@@ -106,32 +129,15 @@ uint64_t ident_derived(const char *tag, uint64_t from, const char *a, const char
 	return hash_fields(f, IOPD_NELEM(f));
 }
 
-/* siphash24 of the occurrence's 8 little-endian bytes, with the words
- * taken as they are (bench W1: one id per agenda row; packing and loading
- * the bytes was a third of the hash). */
+/* siphash24 of the occurrence's 8 little-endian bytes, the word taken as
+ * it is (bench W1: one id per agenda row; packing and loading the bytes
+ * was a third of the hash). */
 uint64_t ident_reminder(uint64_t series, int64_t occurrence)
 {
-	const uint64_t k0 = series, k1 = series ^ 0x6f63637572656e63ULL;
-	uint64_t v0 = 0x736f6d6570736575ULL ^ k0;
-	uint64_t v1 = 0x646f72616e646f6dULL ^ k1;
-	uint64_t v2 = 0x6c7967656e657261ULL ^ k0;
-	uint64_t v3 = 0x7465646279746573ULL ^ k1;
-	const uint64_t m = (uint64_t)occurrence, b = (uint64_t)8 << 56;
+	struct sip s = sip_init(series, series ^ 0x6f63637572656e63ULL);
 
-	v3 ^= m;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= m;
-	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
+	sip_word(&s, (uint64_t)occurrence);
+	return sip_final(&s, (uint64_t)8 << 56);
 }
 
 /* A byte at a time, from a table of its two digits (bench W1: one id per
