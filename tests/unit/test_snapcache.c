@@ -288,12 +288,19 @@ static void test_zone_changed(void **st)
 /* ---- not used when it is not whole, not ours, or not private ------------------- */
 
 /* Runs a shell command on the cache file, named $F. */
+/* Runs `script` on the cache file ($F), which must come out changed: a
+ * byte written over one that already had its value would leave a good
+ * cache, and the test would fail by chance. */
 static void rewrite_cache(const char *script)
 {
 	char *cf = cache_file();
 
 	setenv("F", cf, 1);
+	assert_int_equal(system("cp \"$F\" \"$F.before\""), 0);
 	assert_int_equal(system(script), 0);
+	if (system("! cmp -s \"$F\" \"$F.before\"") != 0)
+		fail_msg("%s left the cache as it was", script);
+	assert_int_equal(system("rm -f \"$F.before\""), 0);
 	unsetenv("F");
 	free(cf);
 }
@@ -312,13 +319,16 @@ static void test_truncated(void **st)
 	agenda_load(false, true);
 }
 
+/* Shell: the byte of $F at offset N complemented (so it surely changes). */
+#define FLIP(n) "b=$(od -An -tu1 -j " n " -N1 \"$F\" | tr -d ' '); " \
+	"printf \"\\\\$(printf %03o $((255 - b)))\" | dd of=\"$F\" bs=1 seek=" n " conv=notrunc status=none"
+
 static void test_corrupted(void **st)
 {
 	(void)st;
 	daemon_load(false);
 	/* one byte of the payload, in its middle */
-	rewrite_cache("n=$(stat -c %s \"$F\"); printf '\\377' | "
-	    "dd of=\"$F\" bs=1 seek=$((n / 2)) conv=notrunc status=none");
+	rewrite_cache("n=$(stat -c %s \"$F\"); " FLIP("$((n / 2))"));
 	agenda_load(false, true);
 	daemon_load(false);
 	/* one byte of a string only the checksum watches (a first name) */
@@ -327,7 +337,7 @@ static void test_corrupted(void **st)
 	agenda_load(false, true);
 	daemon_load(false);
 	/* one byte of the key */
-	rewrite_cache("printf '\\377' | dd of=\"$F\" bs=1 seek=20 conv=notrunc status=none");
+	rewrite_cache(FLIP("20"));
 	agenda_load(false, true);
 }
 
