@@ -257,13 +257,6 @@ static void med_from(const struct snapshot *s, struct stream *st, int32_t d, int
 	const struct patient *p = pat(s, st);
 	const struct medication *m = &p->meds[st->series];
 
-	/* one time a day: nothing of day d comes after its prompt (bench W1:
-	 * the day's instant computed again was a tenth of `iopd agenda`) */
-	if (strict && m->ntimes == 1) {
-		d++;
-		strict = false;
-		t = INT64_MIN;
-	}
 	for (; d <= m->until; d++) {
 		if (med_in_day(p, m, st, d, t, i0, strict))
 			return;
