@@ -52,7 +52,7 @@ struct walk {
 	int64_t from, to, width;
 	uint32_t nslabs;
 	struct batch_row *rows;
-	struct row_key *keys, *spread;  /* spread: slab_order's other array */
+	struct row_key *keys, *spread;  /* spread: slab_order's counting sort */
 	size_t nrows, caprows, capkeys, capspread;
 	uint32_t count[SLAB_SECS];     /* slab_order: rows per second of the slab */
 	uint16_t chrank[SNAP_MAX_CHANNELS];
@@ -204,23 +204,29 @@ static void sort_run(struct row_key *v, size_t n)
  * patient order, so the rows of one due are nearly always in order
  * already (bench W1: a quicksort of the whole slab was a sixth of `iopd
  * agenda`).  So they are spread by due, keeping the order they came in (a
- * counting sort over the slab's seconds), and only a due whose rows are
- * out of order is sorted.  The order is the one and only either way. */
-static void slab_order(struct walk *w, int64_t start)
+ * counting sort over the slab's seconds, into `spread`), and each due's
+ * rows are sorted by insertion, which only checks a due already in order.
+ * A due beyond the count's SLAB_SECS seconds (the slabs of a window too
+ * long for hour slabs) has the slab quicksorted whole.  The order is the
+ * one and only either way.  Returns the keys in order.  A slab of a few
+ * rows is quicksorted: a long window has millions of slabs, mostly empty
+ * or nearly, and the count's reset would cost each one SLAB_SECS steps. */
+#define SPREAD_MIN 256
+static const struct row_key *slab_order(struct walk *w, int64_t start)
 {
 	struct row_key *in = w->keys, *out;
 	size_t i, n = w->nrows, at = 0;
 
-	if (w->width > SLAB_SECS) {
+	if (n < SPREAD_MIN) {          /* not worth a pass over the slab's seconds */
 		sort_keys(in, n);
-		return;
+		return in;
 	}
 	memset(w->count, 0, sizeof w->count);
 	for (i = 0; i < n; i++) {
 		int64_t sec = in[i].due - start;
-		if (sec < 0 || sec >= SLAB_SECS) {     /* cannot happen: dues never go back */
+		if (sec < 0 || sec >= SLAB_SECS) {
 			sort_keys(in, n);
-			return;
+			return in;
 		}
 		w->count[sec]++;
 	}
@@ -229,35 +235,29 @@ static void slab_order(struct walk *w, int64_t start)
 		w->count[i] = (uint32_t)at;
 		at += c;
 	}
-	if (w->capspread < w->capkeys)
-		grow_array(&w->spread, &w->capspread, w->capkeys, sizeof *w->spread);
+	if (w->capspread < n)
+		grow_array(&w->spread, &w->capspread, n, sizeof *w->spread);
 	out = w->spread;
 	for (i = 0; i < n; i++)
 		out[w->count[in[i].due - start]++] = in[i];
 	for (i = 0; i < n;) {
 		size_t run = i + 1;
-		bool sorted = true;
-		for (; run < n && out[run].due == out[i].due; run++)
-			sorted = sorted && key_less(&out[run - 1], &out[run]);
-		if (!sorted)
-			sort_run(out + i, run - i);
+		while (run < n && out[run].due == out[i].due)
+			run++;
+		sort_run(out + i, run - i);
 		i = run;
 	}
-	w->spread = in;                /* the two arrays change places */
-	w->keys = out;
-	i = w->capspread;
-	w->capspread = w->capkeys;
-	w->capkeys = i;
+	return out;
 }
 
 static int slab_flush(struct walk *w, int64_t start, agenda_fn fn, void *arg)
 {
+	const struct row_key *keys = slab_order(w, start);
 	size_t i;
 	int stop = 0;
 
-	slab_order(w, start);
 	for (i = 0; i < w->nrows && !stop; i++) {
-		const struct batch_row *b = &w->rows[w->keys[i].row];
+		const struct batch_row *b = &w->rows[keys[i].row];
 		struct agenda_row r = {&b->o, b->id, b->ch, b->status};
 		stop = fn(w->s, &r, arg);
 	}
@@ -484,17 +484,11 @@ static void row_json(const struct snapshot *s, const struct agenda_row *r, const
 	w = PUT_LIT(w, ",\"status\":\"");
 	w = put(w, st, nst);
 	*w++ = '"';
-	if (!live || (!live->receipt && !live->reply)) {
-		w = PUT_LIT(w, "}");
-		*w = '\0';
-		b->len = (size_t)(w - b->s);
-		return;
-	}
 	*w = '\0';
 	b->len = (size_t)(w - b->s);
-	if (live->receipt)
+	if (live && live->receipt)
 		sbuf_printf(b, ",\"receipt\":\"%s\"", live->receipt);
-	if (live->reply)
+	if (live && live->reply)
 		sbuf_printf(b, ",\"reply\":\"%s\"", live->reply);
 	sbuf_addc(b, '}');
 }

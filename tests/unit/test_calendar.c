@@ -911,6 +911,50 @@ static void test_agenda_order_reversed(void **state)
 	snapshot_unref(s);
 }
 
+/* A window of five centuries walks slabs wider than an hour (their
+ * number is bounded): its rows are those of a short window, in the same
+ * order, also in the slabs whose dues go past the hour (a prompt every 10
+ * minutes for 50 patients puts hundreds of rows in every slab, some
+ * past it). */
+#define TIMES_HOUR(h) "\"" h ":00\", \"" h ":10\", \"" h ":20\", \"" h ":30\", \"" h ":40\", \"" h ":50\""
+#define TIMES_10MIN TIMES_HOUR("00") "," TIMES_HOUR("01") "," TIMES_HOUR("02") "," TIMES_HOUR("03") "," \
+	TIMES_HOUR("04") "," TIMES_HOUR("05") "," TIMES_HOUR("06") "," TIMES_HOUR("07") "," \
+	TIMES_HOUR("08") "," TIMES_HOUR("09") "," TIMES_HOUR("10") "," TIMES_HOUR("11") "," \
+	TIMES_HOUR("12") "," TIMES_HOUR("13") "," TIMES_HOUR("14") "," TIMES_HOUR("15") "," \
+	TIMES_HOUR("16") "," TIMES_HOUR("17") "," TIMES_HOUR("18") "," TIMES_HOUR("19") "," \
+	TIMES_HOUR("20") "," TIMES_HOUR("21") "," TIMES_HOUR("22") "," TIMES_HOUR("23")
+
+static void test_agenda_wide_window(void **state)
+{
+	struct sbuf text = {0};
+	struct snapshot *s;
+	struct rows narrow, wide;
+	size_t i;
+
+	(void)state;
+	sbuf_adds(&text,
+	    "channels = ( { name = \"term\"; module = \"console\"; } );\n"
+	    "templates = { medication = { sms = \"x\"; }; };\n"
+	    "programs = ( { id = \"p\"; } );\npatients = (\n");
+	for (i = 50; i > 0; i--)
+		sbuf_printf(&text, "  { id = \"p%02zu\"; program = \"p\"; start = \"2026-12-01\"; "
+		    "discharge = \"2026-12-02\";\n"
+		    "    medications = ( { label = \"m\"; times = [ " TIMES_10MIN " ]; channels = [ \"term\" ]; } ); }%s\n",
+		    i, i > 1 ? "," : " );");
+	s = load(text.s);
+	narrow = walk(s, "2026-12-01", "2026-12-03", NULL);
+	wide = walk(s, "1901-01-01", "2399-12-31", NULL);
+	assert_int_equal(narrow.n, 50 * 2 * 144);
+	assert_int_equal(wide.n, narrow.n);
+	for (i = 0; i < narrow.n; i++)
+		assert_string_equal(wide.v[i].text, narrow.v[i].text);
+	check_order(&wide);
+	free(narrow.v);
+	free(wide.v);
+	sbuf_free(&text);
+	snapshot_unref(s);
+}
+
 /* ---- the table streams ------------------------------------------------------------ */
 
 /* A window of months is printed as it is walked, never held whole: the
@@ -1057,6 +1101,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_appointments, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_agenda_order, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_agenda_order_reversed, unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_agenda_wide_window, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_seek_rich_calendar, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_jsonl_patient_ids, unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_table_streams, unit_setup, unit_teardown),
