@@ -287,7 +287,6 @@ static void test_zone_changed(void **st)
 
 /* ---- not used when it is not whole, not ours, or not private ------------------- */
 
-/* Runs a shell command on the cache file, named $F. */
 /* Runs `script` on the cache file ($F), which must come out changed: a
  * byte written over one that already had its value would leave a good
  * cache, and the test would fail by chance. */
