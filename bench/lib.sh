@@ -37,6 +37,17 @@ pin() {
   if [ "$PIN" = 1 ]; then taskset -c 1 "$@"; else "$@"; fi
 }
 
+# Sleeps until the middle of the next wall-clock second.  The spreads' reminders
+# fall due on whole seconds and each second's burst is over within tens of
+# milliseconds; a harness that polls (a fork of curl, awk, date: 10-20 ms of
+# CPU) in that window ran on iopd's cpu and was measured as iopd's lateness
+# (seen: 2-16 ms of one burst's first 30 ms).  Bash's clock, no fork.
+sleep_to_half_second() {
+  local us=${EPOCHREALTIME#*.}
+  us=$((10#$us))
+  sleep "$(printf '0.%06d' $(( (1500000 - us) % 1000000 )))"
+}
+
 need_tools() {
   local t miss=()
   for t in "$@"; do command -v "$t" >/dev/null 2>&1 || miss+=("$t"); done

@@ -387,14 +387,14 @@ spread_once() { # RUNDIR N SECS CONC [TSV SHIFT HUP_AT [LEDGER]]
       done
     done
     [ "$edited" -gt 0 ] || die "spread: no patients file to edit before the reload in $dir"
-    while [ "$(date +%s)" -lt $((t0 + hupat)) ]; do sleep 0.1; done
+    while [ "$EPOCHSECONDS" -lt $((t0 + hupat)) ]; do sleep 0.1; done
     echo "$EPOCHREALTIME" >"$dir/hup.txt"
     kill -HUP "$DAEMON_PID"
   fi
-  for i in $(seq 1 $(( (secs + 60) * 10 ))); do
+  for i in $(seq 1 $((secs + 60))); do
+    sleep_to_half_second                    # away from the bursts (lib.sh)
     got=$(( $(sink count) - base - i ))     # each poll is a request too
-    [ "$got" -ge $((n + W3_WARMUP)) ] && [ "$(date +%s)" -gt $((t0 + secs)) ] && break
-    sleep 0.1
+    [ "$got" -ge $((n + W3_WARMUP)) ] && [ "$EPOCHSECONDS" -gt $((t0 + secs)) ] && break
   done
   "$IOPCTL" -s "$sock" metrics >"$dir/metrics.txt" 2>&1 || true
   daemon_stop_all
@@ -558,7 +558,7 @@ w6_once() { # RUNDIR
   done
   [ "$sent" -ge "$W6_N" ] || log "W6: only $sent of $W6_N sms reminders were sent"
   [ "$(date +%s)" -lt "$t0" ] || log "W6: the sms burst ended after the spread began"
-  while [ "$(date +%s)" -lt $((t0 + W6_AT)) ]; do sleep 0.05; done
+  while [ "$EPOCHSECONDS" -lt $((t0 + W6_AT)) ]; do sleep 0.05; done
   ws=$EPOCHREALTIME
   local wpid cpu=()
   [ "$PIN" = 1 ] && cpu=(taskset -c 0)       # iopd is on cpu 1, the sink's trickle on 0
@@ -582,7 +582,7 @@ w6_once() { # RUNDIR
   wline="$wline receipts_per_s=$(calc "$W6_N / $(lat_field "$wline" secs)")"
   rec=$(ledger_count "$dir/state/ledger.db" "channel = 'sms' AND receipt = 'delivered'")
   [ "$rec" -eq "$W6_N" ] || log "W6: the ledger holds $rec of $W6_N receipts"
-  while [ "$(date +%s)" -le $((t0 + W3_SECS + 2)) ]; do sleep 0.2; done
+  while [ "$EPOCHSECONDS" -le $((t0 + W3_SECS + 2)) ]; do sleep_to_half_second; done
   "$IOPCTL" -s "$dir/state/control.sock" metrics >"$dir/metrics.txt" 2>&1 || true
   daemon_stop
   sleep 1.3
