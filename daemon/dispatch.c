@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "alarm.h"
 #include "consent.h"
 #include "dispatch.h"
 #include "ident.h"
@@ -136,7 +137,7 @@ struct dispatch {
 	struct consent *consent;       /* the daemon's: asked, and told of gateway opt-outs */
 	struct dispatch_part *parts;   /* others' writes that join the next batch */
 	struct dispatch_part *b_parts; /* those in the batch in flight */
-	double hold_next;              /* the earliest due of a held claim (stale once past) */
+	struct alarm hold_next;        /* at the earliest due of a held claim */
 	ev_timer hold_w;               /* brings a batch held back by it back */
 	dispatch_failed_fn failed_fn;  /* a reminder failed for good: fallback or notice */
 	void *failed_arg;
@@ -1115,14 +1116,17 @@ static void ledger_failed(struct dispatch *d)
  * all of the lateness; claimed up to LOOKAHEAD early, a reminder leaves at
  * its due second).  Still claimed before sent; what is held at a crash is
  * in the ledger as in flight, and goes out, never before its due, at the
- * next start. */
+ * next start.  The job's periodic sends it; the alarm at the earliest held
+ * due only wakes the loop then, where libev would wake 0.5-1.2 ms late. */
 static void job_send_at_due(struct job *j)
 {
 	struct dispatch *d = j->d;
 
 	if ((double)j->due > ev_time()) {
-		if (d->hold_next <= ev_time() || (double)j->due < d->hold_next)
-			d->hold_next = (double)j->due;
+		double next = alarm_next(&d->hold_next);
+
+		if (!next || (double)j->due < next)
+			alarm_set(&d->hold_next, (double)j->due);
 		j->state = J_HELD;
 		ev_periodic_set(&j->hold, (double)j->due, 0., NULL);
 		ev_periodic_start(j->d->loop, &j->hold);
@@ -1259,9 +1263,9 @@ static bool batch_empty(const struct dispatch *d)
  * it (a timer at its due brings the batch back). */
 static bool hold_imminent(const struct dispatch *d)
 {
-	double t = ev_time();
+	double next = alarm_next(&d->hold_next);
 
-	return d->hold_next > t && d->hold_next - t < HOLD_GUARD;
+	return next && next - ev_time() < HOLD_GUARD;
 }
 
 /* Commits the batch.  Claims gate sends, so a batch with claims is
@@ -1289,7 +1293,7 @@ static void flush(struct dispatch *d, bool all)
 		if (!d->claims.n && hold_imminent(d)) {
 			ev_idle_stop(d->loop, &d->busy_w);
 			ev_timer_stop(d->loop, &d->hold_w);
-			ev_timer_set(&d->hold_w, d->hold_next - ev_time() + 0.001, 0.);
+			ev_timer_set(&d->hold_w, alarm_next(&d->hold_next) - ev_time() + 0.001, 0.);
 			ev_timer_start(d->loop, &d->hold_w);
 			return;
 		}
@@ -1575,10 +1579,11 @@ bool dispatch_send(struct dispatch *d, const struct snapshot *s, const struct se
 
 bool dispatch_idle(const struct dispatch *d, double horizon)
 {
+	double next = alarm_next(&d->hold_next);
 	int i;
 
 	if (!batch_empty(d) || d->ledger_down || d->draining ||
-	    (d->hold_next > ev_time() && d->hold_next - ev_time() < horizon))
+	    (next && next - ev_time() < horizon))
 		return false;
 	for (i = 0; i < d->nqs; i++)
 		if (d->qs[i]->queue.n)
@@ -1709,6 +1714,7 @@ struct dispatch *dispatch_new(struct ev_loop *loop, struct ledger *l, struct con
 	d->ledger_retry_w.data = d;
 	ev_timer_init(&d->hold_w, hold_guard_cb, 0., 0.);
 	d->hold_w.data = d;
+	alarm_init(&d->hold_next, loop);
 	return d;
 }
 
@@ -1777,6 +1783,7 @@ void dispatch_free(struct dispatch *d)
 	ev_idle_stop(d->loop, &d->busy_w);
 	ev_timer_stop(d->loop, &d->ledger_retry_w);
 	ev_timer_stop(d->loop, &d->hold_w);
+	alarm_close(&d->hold_next);
 	while (d->all) {
 		struct job *j = d->all;
 		if (j->state == J_INFLIGHT && job_channel(j)->inst)
