@@ -1259,13 +1259,13 @@ static bool batch_empty(const struct dispatch *d)
 	    mark_target(d) == d->mark;
 }
 
-/* Is a held claim about to leave?  Then a batch without claims waits for
- * it (a timer at its due brings the batch back). */
-static bool hold_imminent(const struct dispatch *d)
+/* The due of a held claim about to leave, or 0.  A batch without claims
+ * waits for it (a timer at its due brings the batch back). */
+static double hold_imminent(const struct dispatch *d)
 {
 	double next = alarm_next(&d->hold_next);
 
-	return next && next - ev_time() < HOLD_GUARD;
+	return next && next - ev_time() < HOLD_GUARD ? next : 0;
 }
 
 /* Commits the batch.  Claims gate sends, so a batch with claims is
@@ -1287,13 +1287,15 @@ static bool hold_imminent(const struct dispatch *d)
  * the next one. */
 static void flush(struct dispatch *d, bool all)
 {
+	double held;
+
 	while (!d->busy && !batch_empty(d) && !ev_is_active(&d->ledger_retry_w)) {
 		if (!all && !d->claims.n && !d->parts)
 			return;                    /* busy_w is active: busy_cb commits it */
-		if (!d->claims.n && hold_imminent(d)) {
+		if (!d->claims.n && (held = hold_imminent(d))) {
 			ev_idle_stop(d->loop, &d->busy_w);
 			ev_timer_stop(d->loop, &d->hold_w);
-			ev_timer_set(&d->hold_w, alarm_next(&d->hold_next) - ev_time() + 0.001, 0.);
+			ev_timer_set(&d->hold_w, held - ev_time() + 0.001, 0.);
 			ev_timer_start(d->loop, &d->hold_w);
 			return;
 		}
