@@ -11,9 +11,9 @@
 # Then:
 #   * every reminder was delivered, none late: the X-Iopd-Timestamp the
 #     webhook carries is its due second (at most 1 s after);
-#   * no iteration of the loop used more than 20 ms of CPU, and the loop
-#     was never held more than 250 ms beyond what the machine held every
-#     process (iopd's own measures: iopctl metrics
+#   * no iteration of the loop used more than 20 ms of CPU (50 ms under
+#     ASan+UBSan), and the loop was never held more than 250 ms beyond what
+#     the machine held every process (iopd's own measures: iopctl metrics
 #     iopd_loop_busy_cpu_seconds_max, the CPU time of its longest
 #     iteration, and iopd_loop_stall_seconds_max, how late a 100 ms timer
 #     ran: that one also counts waiting for the disk's fsync and for a CPU
@@ -193,16 +193,20 @@ stall=$(sed -n 's/^iopd_loop_stall_seconds_max //p' "$T/metrics.txt")
 busy=$(sed -n 's/^iopd_loop_busy_cpu_seconds_max //p' "$T/metrics.txt")
 read -r probe_late probe_sync <"$T/probe.out"
 allowed=$("$PY" -c "print('%.6f' % (0.250 + $probe_late + $probe_sync))")
+# ASan and UBSan make the same work take two to three times the CPU: their
+# build is held to 50 ms (an agenda on the loop once took seconds)
+cpu_max=0.020
+grep -q __asan_init "$IOPD" && cpu_max=0.050
 echo "# the loop: held $stall s at most, $busy s of CPU in its longest iteration (load: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "# the machine (the probe): a 100 ms sleep $probe_late s late at most, the slowest fdatasync $probe_sync s"
-check "no iteration of the loop used more than 20 ms of CPU (metrics)" \
-	"$PY" -c "import sys; sys.exit(0 if float('$busy') < 0.020 else 1)"
+check "no iteration of the loop used more than $cpu_max s of CPU (metrics)" \
+	"$PY" -c "import sys; sys.exit(0 if float('$busy') < $cpu_max else 1)"
 check "the loop was never held more than 250 ms beyond the machine's own hiccups ($allowed s)" \
 	"$PY" -c "import sys; sys.exit(0 if float('$stall') < $allowed else 1)"
 check "status --json says the same" "$PY" -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
-assert s["loop_busy_cpu_max_seconds"] < 0.020 and s["loop_stall_max_seconds"] < float(sys.argv[2]), s' "$T/status.json" "$allowed"
+assert s["loop_busy_cpu_max_seconds"] < float(sys.argv[3]) and s["loop_stall_max_seconds"] < float(sys.argv[2]), s' "$T/status.json" "$allowed" "$cpu_max"
 check "the watchdog ping never paused more than 1.5 s" "$PY" - "$NOTIFY_LOG" <<'PYEOF'
 import json, sys
 ts = [r["t"] for r in map(json.loads, open(sys.argv[1])) if "WATCHDOG=1" in r["fields"]]
