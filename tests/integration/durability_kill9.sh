@@ -92,16 +92,18 @@ burst() {
 		test "$marks_ok" -eq "$rounds"
 
 	local before=${bounds[$rounds]} t0 first
-	t0=${EPOCHREALTIME/./}
 	iopd_start "$name-final" "$dir/iopd.conf" "$(timeline_now)"
+	# from its first answer: how long a start takes (a sanitizer build on a
+	# loaded machine: over 2 s) is not what this measures
+	t0=${EPOCHREALTIME/./}
 	add_log "$IOPD_LOG"
 	waitfor "[ \$(lines) -gt $before ]" 30 || true
 	first=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
-	echo "# $name: the last run's first send came $first ms after it was started"
+	echo "# $name: the last run's first send came $first ms after it answered"
 	# what was sent before must not hold up the rest (it took the rate's
 	# tokens, and the claims' slots, before iopd looked the ledger up first)
 	[ "${RATED:-0}" = 0 ] ||
-		check "$name: the last run sends again within 1.5 s ($first ms)" test "$first" -le 1500
+		check "$name: the last run sends again within 1.5 s of answering ($first ms)" test "$first" -le 1500
 	waitfor "[ \$(ledger_q '$db' \"SELECT count(*) FROM reminder WHERE status = 'sent'\") -ge $patients ]" 60 || true
 	iopd_stop
 	check "$name: the last run exits 0 on SIGTERM" test "${STOP_RC:-1}" -eq 0
