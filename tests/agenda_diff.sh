@@ -7,6 +7,8 @@
 # prints the seed, the calendar and the first differing lines.
 # AGENDA_DIFF_SEED sets the first seed (default 1); IOPD the binary.
 # Skips (77) only when python3 has no zoneinfo module.
+# the system's python3 first, as tests/lib.sh picks it
+[ -x /usr/bin/python3 ] && PYTHON=${PYTHON:-/usr/bin/python3}
 PYTHON=${PYTHON:-python3}
 srcdir=${srcdir:-$(dirname "$0")/..}
 IOPD=${IOPD:-./iopd}
