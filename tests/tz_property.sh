@@ -1,8 +1,6 @@
 #!/bin/sh
 # Automake wrapper for tz_property.py: tz.c (via tests/unit/tzprobe) against
 # python3's zoneinfo.  Skips (77) only when python3 has no zoneinfo module.
-# the system's python3 first, as tests/lib.sh picks it
-[ -x /usr/bin/python3 ] && PYTHON=${PYTHON:-/usr/bin/python3}
 PYTHON=${PYTHON:-python3}
 srcdir=${srcdir:-$(dirname "$0")/..}
 probe=./tests/unit/tzprobe

@@ -225,8 +225,9 @@ check "the old file is no longer written" test "$(stat -c %Y.%s "$F")" = "$old"
 # --- a folder iopd cannot write: logged once, and when it works again -----
 chmod 500 "$T/textfile2"
 if [ -w "$T/textfile2" ] && [ "$(id -u)" -eq 0 ]; then
-	# root writes anyway: make it a file instead of a folder
-	chmod 700 "$T/textfile2"; rm -rf "$T/textfile2"; : >"$T/textfile2"
+	# root writes anyway: make it a file instead of a folder (renamed
+	# away whole: iopd may be writing in it, and rm -rf would race it)
+	chmod 700 "$T/textfile2"; mv "$T/textfile2" "$T/textfile2.gone"; : >"$T/textfile2"
 fi
 sleep 3.2
 check "an unwritable metrics_file is warned about once" test "$(grep -c '^<4>metrics_file: ' "$M_LOG")" -eq 1
