@@ -12,9 +12,9 @@
 #   * every reminder was delivered, none late: the X-Iopd-Timestamp the
 #     webhook carries is its due second (at most 1 s after);
 #   * no iteration of the loop used more than 20 ms of CPU (50 ms under
-#     ASan+UBSan, with a small quarantine: see iopd_start), and the loop was
-#     never held more than 250 ms beyond what the machine held every
-#     process (iopd's own measures: iopctl metrics
+#     ASan+UBSan, with a small quarantine: see iopd_start) beyond what the
+#     machine held every process, and the loop was never held more than
+#     250 ms beyond that either (iopd's own measures: iopctl metrics
 #     iopd_loop_busy_cpu_seconds_max, the CPU time of its longest
 #     iteration, and iopd_loop_stall_seconds_max, how late a 100 ms timer
 #     ran: that one also counts waiting for the disk's fsync and for a CPU
@@ -85,7 +85,12 @@ ref_bytes=$(stat -c %s "$T/ref.jsonl")
 echo "# the 92-day agenda: $(wc -l <"$T/ref.jsonl") rows, $ref_bytes bytes"
 check "the 92-day answer is over 48 MB" test "$ref_bytes" -gt $((48 * 1000 * 1000))
 
-IOPD_ENV=("NOTIFY_SOCKET=$NOTIFY_SOCKET" "WATCHDOG_USEC=1000000")
+# libfaketimeMT blocks every signal around each clock read it fakes (two
+# sigprocmask calls and a lock): libcurl reads the monotonic clock some
+# 30 times a transfer, so that was most of the CPU of the loop's busiest
+# iteration (perf: 1,300 of those calls in the due second's).  The
+# schedule reads the wall clock, which stays faked.
+IOPD_ENV=("NOTIFY_SOCKET=$NOTIFY_SOCKET" "WATCHDOG_USEC=1000000" "FAKETIME_DONT_FAKE_MONOTONIC=1")
 # Under ASan, freed memory waits in a quarantine (256 MB), and whichever
 # thread frees next when it is full recycles a tenth of it: the loop's
 # thread, recycling 25 MB the agenda threads freed, used 24-109 ms of CPU
@@ -203,9 +208,15 @@ busy=$(sed -n 's/^iopd_loop_busy_cpu_seconds_max //p' "$T/metrics.txt")
 read -r probe_late probe_sync <"$T/probe.out"
 allowed=$("$PY" -c "print('%.6f' % (0.250 + $probe_late + $probe_sync))")
 # ASan and UBSan make the same work take two to three times the CPU: their
-# build is held to 50 ms (an agenda on the loop once took seconds)
-cpu_max=0.020
-grep -q __asan_init "$IOPD" && cpu_max=0.050
+# build is held to 50 ms (an agenda on the loop once took seconds).  A
+# thread's CPU time here also counts what the machine took from it while
+# it ran: a virtual machine that reports no steal time (/proc/stat) and
+# a kernel without IRQ time accounting charge both to the running thread.
+# The probe's sleep lateness measures that same hiccup, so it is allowed
+# on top, as for the stall.
+cpu_base=0.020
+grep -q __asan_init "$IOPD" && cpu_base=0.050
+cpu_max=$("$PY" -c "print('%.6f' % ($cpu_base + $probe_late))")
 echo "# the loop: held $stall s at most, $busy s of CPU in its longest iteration (load: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "# the machine (the probe): a 100 ms sleep $probe_late s late at most, the slowest fdatasync $probe_sync s"
 check "no iteration of the loop used more than $cpu_max s of CPU (metrics)" \
