@@ -57,7 +57,11 @@ for k in $(seq 1 12); do               # 6 s: three connect timeouts
 	[ "$ms" -gt "$worst" ] && worst=$ms
 	sleep 0.5
 done
-check "the control socket answers at once while it connects (worst $worst ms)" test "$worst" -lt 500
+# A connect on the loop would hold it for up to 2 s (connect_timeout), back
+# to back: each request would wait out what is left of one, so all twelve
+# under 1 s by chance is 1 in 4,096.  An answer, iopctl's start included,
+# took up to 529 ms on a loaded machine under ASan.
+check "the control socket answers at once while it connects (worst $worst ms)" test "$worst" -lt 1000
 check "status says why: no connection after iopd's own connect timeout" \
 	grep -q "CANNOT WRITE: .*no connection after 2 s" "$T/bh.status"
 check "the log says it cannot connect" grep -q "cannot connect: .*no connection after 2 s" "${INST_LOG[bh]}"
