@@ -179,6 +179,11 @@ CMD=$1
 D=$2
 shift 2
 case $D in /*) ;; *) D=$(pwd)/$D ;; esac
+# psql first: tests poll with it, and it needs only what init wrote
+if [ "$CMD" = psql ]; then
+	load_env
+	exec "$PG_BIN/psql" -X -q -h "$D" -p "$PG_PORT" -U iopd -d iopd "$@"
+fi
 BIN=$(find_bindir) || { echo "pg.sh: PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 77; }
 OWNER=$(id -un)
 if [ "$(id -u)" -eq 0 ]; then
@@ -191,7 +196,6 @@ standby) [ $# -eq 2 ] || usage; PORT=$2; do_standby "$(cd "$1" && pwd)" ;;
 promote) load_env; do_promote ;;
 start) load_env; PORT=$PG_PORT; do_start; write_env ;;
 stop) load_env; do_stop "${1:-fast}" ;;
-psql) load_env; exec "$BIN/psql" -X -q -h "$D" -p "$PG_PORT" -U iopd -d iopd "$@" ;;
 env) load_env; PORT=$PG_PORT; write_env ;;
 *) usage ;;
 esac
