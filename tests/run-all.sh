@@ -5,14 +5,15 @@
 #   1. make check            unit tests, property tests, integration tests
 #                            against real peers on loopback
 #   2. tests/date_independence.sh: every test that fakes or reads the clock
-#                            again, with the runner's own clock faked to two
-#                            other dates (skipped when IOPD_SKIP_DATECHECK=1)
+#                            again, with the runner's own clock faked to one
+#                            of two other dates in turn (skipped when
+#                            IOPD_SKIP_DATECHECK=1)
 #   3. make check-valgrind   the integration tests that bear it, with iopd
 #                            under valgrind's memcheck (skipped without
 #                            valgrind, or when IOPD_SKIP_VALGRIND=1)
 #   4. the same as 1. under ASan+UBSan, in an out-of-tree build (build-san/)
 #   5. the fuzz targets (tests/fuzz), built with clang and libFuzzer in
-#      build-fuzz/, each run $IOPD_FUZZ_SECONDS (30) s, two at a time
+#      build-fuzz/, each run $IOPD_FUZZ_SECONDS (15) s, two at a time
 #      (skipped when IOPD_SKIP_FUZZ=1)
 #   6. make distcheck        with the unit tests (skipped when
 #                            IOPD_SKIP_DISTCHECK=1)
@@ -110,7 +111,7 @@ if [ "${IOPD_SKIP_FUZZ:-0}" != 1 ]; then
 	if make distdir distdir="$fz/src" >/dev/null && mkdir -p "$fz/build" &&
 	    (cd "$fz/build" && ../src/configure --enable-fuzzing CC=clang >/dev/null &&
 	     make -j"$jobs" >/dev/null); then
-		make -C "$fz/build" fuzz FUZZ_SECONDS="${IOPD_FUZZ_SECONDS:-30}" FUZZ_JOBS="$jobs" || status=1
+		make -C "$fz/build" fuzz FUZZ_SECONDS="${IOPD_FUZZ_SECONDS:-15}" FUZZ_JOBS="$jobs" || status=1
 		p=$(grep -c '^PASS: ' "$fz/build/fuzz-out/results" 2>/dev/null)
 		f=$(grep -c '^FAIL: ' "$fz/build/fuzz-out/results" 2>/dev/null)
 		passed=$((passed + ${p:-0}))
