@@ -77,7 +77,10 @@ for i in 1 2 3 4 5; do
 	sleep 0.2
 done
 add_log "$T/status.1"
-check "iopctl status answered $okstat/$n times, slowest ${slowest} ms (< 500)" test "$okstat" -eq "$n" -a "$slowest" -lt 500
+# a send on the loop would hold it for the receiver's 5 s; 1 s leaves room
+# for iopctl's own start on a loaded machine under ASan (pg_connect.sh
+# measured 529 ms there)
+check "iopctl status answered $okstat/$n times, slowest ${slowest} ms (< 1000)" test "$okstat" -eq "$n" -a "$slowest" -lt 1000
 check "status during the slow sends: 1 in flight, 2 queued" grep -q "delivery:  2 queued, 1 in flight" "$T/status.1"
 # counted at the first status (1 in flight, 2 queued), not now: on a loaded
 # machine the loop above can outlast the first reply's 5 s
