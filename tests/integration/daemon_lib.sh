@@ -167,7 +167,7 @@ sql() { # NAME QUERY
 		ledger_pg_q iopd "$2"
 		return
 	fi
-	sqlite3 -batch -noheader -cmd '.timeout 3000' "$(_dl_get "${1}_DB")" "$2"
+	ledger_sqlite_q "$(_dl_get "${1}_DB")" "$2" 3000
 }
 rec() { # NAME ID [COLUMNS]
 	sql "$1" "SELECT ${3:-status, attempts, reason, gateway_id} FROM reminder WHERE printf('%016x', id) = '$2'"
