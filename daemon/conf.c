@@ -421,7 +421,7 @@ static int read_patients_from(struct conf_ctx *c, const config_setting_t *root,
 		char *dir = early_state_dir(c, root, &ledger);
 		/* a shared ledger's instances compare fingerprints, which need
 		 * every patient read: no cache */
-		if (ledger == LEDGER_SQLITE && (img = snapcache_open(dir, &cc->key, cc->map)) &&
+		if (ledger == LEDGER_SQLITE && (img = snapcache_open(dir, &cc->key)) &&
 		    snapcache_current(img) != 0) {
 			snapcache_free(img);
 			img = NULL;

@@ -30,7 +30,6 @@ char *conf_pg_password(const struct snapshot *s, char *err, size_t errlen);
  * which reads everything. */
 struct conf_cache {
 	bool use, keep;
-	bool map;                      /* map the cache rather than read it (agenda, render) */
 	bool hit;                      /* the patients came from the cache */
 	bool can_save;                 /* they did not, and conf_cache_save can write them */
 	struct snapcache_key key;

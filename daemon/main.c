@@ -154,7 +154,7 @@ static int parse_when(const char *cmd, const char *what, const char *text, const
 static struct snapshot *load_calendar(const char *config)
 {
 	struct errs e = {0};
-	struct conf_cache cc = {.use = true, .map = true};
+	struct conf_cache cc = {.use = true};
 	struct snapshot *s = conf_load_cache(config, CONF_CALENDAR, &e, &cc);
 
 	errs_print(&e, stderr);

@@ -63,9 +63,8 @@ int snapcache_save(const char *state_dir, const struct snapcache_key *k, const s
 
 struct snapcache;
 
-/* state_dir's cache if it is key's, safe and whole; else NULL.  `map`:
- * mapped rather than read (a short-lived process: see load_payload). */
-struct snapcache *snapcache_open(const char *state_dir, const struct snapcache_key *k, bool map);
+/* state_dir's cache if it is key's, safe and whole; else NULL. */
+struct snapcache *snapcache_open(const char *state_dir, const struct snapcache_key *k);
 /* Are the zones and languages it was read with the system's now? */
 int snapcache_current(struct snapcache *c);
 /* Its patients into s (patients, patient_order; its memory passes to s),

@@ -3,7 +3,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "plugin_host.h"
 #include "snapshot.h"
@@ -40,10 +39,7 @@ void snapshot_unref(struct snapshot *s)
 			chan_inst_free(s->channels[i].inst);
 	intern_free(&s->strings);
 	arena_free(&s->arena);
-	if (s->image_mapped)
-		munmap(s->image, s->image_len);
-	else
-		free(s->image);
+	free(s->image);
 	free(s);
 }
 

@@ -173,8 +173,6 @@ struct snapshot {
 	struct arena arena;
 	struct intern strings;
 	void *image;                   /* the patients, when read from the cache (snapcache.h) */
-	size_t image_len;              /* mapped: its length (else malloc'd) */
-	bool image_mapped;
 	unsigned refs;
 
 	const char *config_file;       /* absolute path */

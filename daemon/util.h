@@ -31,6 +31,10 @@ IOPD_NORETURN void iopd_oom(void);
 /* Grow *arr (of *cap elements of size `size`) so that it holds at least `need`. */
 void grow_array(void *arrp, size_t *cap, size_t need, size_t size);
 
+/* Asks for huge pages under the 2 MiB-aligned part of [p, p + n) before
+ * it is written (a hint: the kernel may refuse). */
+void huge_hint(void *p, size_t n);
+
 /* A growable, always NUL-terminated byte buffer. */
 struct sbuf {
 	char *s;
