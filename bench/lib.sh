@@ -98,7 +98,8 @@ verdict() {
 }
 
 # pass_if EXPR -> PASS or MISS
-pass_if() { awk "BEGIN { exit !($1) }" && echo PASS || echo MISS; }
+# a figure that is nan (nothing measured) passes nothing
+pass_if() { case $1 in *nan*) echo MISS; return ;; esac; awk "BEGIN { exit !($1) }" && echo PASS || echo MISS; }
 
 # fmtnum X: thousands separators for big numbers, 3 significant decimals for small ones
 fmtnum() {

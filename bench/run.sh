@@ -726,8 +726,8 @@ wm() {
     log "WM reload run $r/$RUNS_SLOW"
     line=$(spread_once "$dir" "$W3_N" "$W3_SECS" "$W3_CONC" "$d/patients.tsv" "$shift" "$W5_HUP_AT")
     stall=$(sed -n 's/^iopd_reload_longest_stall_seconds //p' "$dir/metrics.txt")
-    grep -q '^iopd_reloads_total{result="ok"} 1' "$dir/metrics.txt" || log "WM: the reload did not succeed (see $dir/iopd.log)"
-    rl=$(sed -n 's/.*reloaded .* in \([0-9.]*\) s (loop paused.*/\1/p' "$dir/iopd.log" | head -1)
+    grep -q '^iopd_reloads_total{result="ok"} 1' "$dir/metrics.txt" || log "WM: the reload did not succeed (see $dir/i1/iopd.log)"
+    rl=$(sed -n 's/.*reloaded .* in \([0-9.]*\) s (loop paused.*/\1/p' "$dir/i1/iopd.log" | head -1)
     hup=$(cut -d. -f1 "$dir/hup.txt")
     t_end=$(calc "$(cat "$dir/hup.txt") + ${rl:-0} + 1")
     win=$("$SYSPY" "$BENCH_DIR/sinklog.py" lateness "$(sink_log)" "$dir/agenda.jsonl" --window $((hup - 1)) "$t_end")
