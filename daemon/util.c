@@ -75,7 +75,6 @@ void grow_array(void *arrp, size_t *cap, size_t need, size_t size)
 		n *= 2;
 	*arr = xreallocarray(*arr, n, size);
 	*cap = n;
-	huge_hint(*arr, n * size);
 }
 
 /* Loading 100,000 patients fills ~60 MB of buffers (the configuration's
@@ -83,7 +82,8 @@ void grow_array(void *arrp, size_t *cap, size_t need, size_t size)
  * and where a fault traps to the hypervisor (bench W1's machine: paravirt
  * page tables) they were half of `iopd agenda`'s load; in 2 MiB pages, 30.
  * Transparent huge pages in "madvise" mode (Debian's default) give them
- * only to ranges marked so. */
+ * only to ranges marked so.  Only for loads, never on the loop: a huge
+ * page's first fault may wait for the kernel to compact memory. */
 #define HUGE_PAGE ((uintptr_t)2 << 20)
 
 void huge_hint(void *p, size_t n)
@@ -112,7 +112,6 @@ void sbuf_reserve(struct sbuf *b, size_t extra)
 		n *= 2;
 	b->s = xrealloc(b->s, n);
 	b->cap = n;
-	huge_hint(b->s, n);
 }
 
 void sbuf_add(struct sbuf *b, const char *s, size_t n)

@@ -32,7 +32,7 @@ IOPD_NORETURN void iopd_oom(void);
 void grow_array(void *arrp, size_t *cap, size_t need, size_t size);
 
 /* Asks for huge pages under the 2 MiB-aligned part of [p, p + n) before
- * it is written (a hint: the kernel may refuse). */
+ * it is written (a hint: the kernel may refuse).  Off the loop only. */
 void huge_hint(void *p, size_t n);
 
 /* A growable, always NUL-terminated byte buffer. */

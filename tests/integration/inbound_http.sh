@@ -155,11 +155,13 @@ check "httpd counted its refusals" \
 # callbacks; the 10 ms timer's wall-clock lateness, which a busy machine
 # inflates, is printed, not judged).  Sanitizers make everything slower; so
 # does a virtual machine whose cpu runs slower at times (the same batch: 7 ms
-# of CPU in one CI run, under 5 in others), still far from a wait on a client.
+# of CPU in one CI run, under 5 in others, 12.8 ms on a machine whose CPU
+# time also counts what the hypervisor takes), still far from a wait on a
+# client (the slow client's bytes come 250 ms apart).
 stall=$(sed -n 's/^lateness worst=[0-9.]* ms stall=\([0-9.]*\) ms.*/\1/p' "$T/main.out")
 worst=$(sed -n 's/^lateness worst=\([0-9.]*\) ms.*/\1/p' "$T/main.out")
-max=${IOPD_MAX_STALL_MS:-10}
-grep -q '^sanitizers' "$T/main.out" && max=${IOPD_MAX_STALL_MS:-25}
+max=${IOPD_MAX_STALL_MS:-20}
+grep -q '^sanitizers' "$T/main.out" && max=${IOPD_MAX_STALL_MS:-50}
 echo "# loop: longest stall ${stall:-?} ms; the 10 ms timer's worst lateness ${worst:-?} ms"
 check "the loop never went more than $max ms without polling (${stall:-?} ms)" \
 	"$PY" -c "import sys; sys.exit(not float('${stall:-99}') <= $max)"
