@@ -48,7 +48,10 @@ static void usage(FILE *f)
 static int check_config(const char *path)
 {
 	struct errs e = {0};
-	struct snapshot *s = conf_load(path, CONF_FULL, &e);
+	struct snapshot *s;
+
+	huge_pages_allow();                    /* a load, then exit (util.c) */
+	s = conf_load(path, CONF_FULL, &e);
 
 	errs_print(&e, stderr);
 	if (!s) {
@@ -334,6 +337,8 @@ int main(int argc, char **argv)
 
 	protect_process();
 	log_init(LOG_LVL_INFO);
+	if (argc > 1 && (strcmp(argv[1], "agenda") == 0 || strcmp(argv[1], "render") == 0))
+		huge_pages_allow();                    /* a load, then exit (util.c) */
 	if (argc > 1 && strcmp(argv[1], "agenda") == 0)
 		rc = run_agenda(argc - 1, argv + 1);
 	else if (argc > 1 && strcmp(argv[1], "render") == 0)

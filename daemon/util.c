@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,9 +83,18 @@ void grow_array(void *arrp, size_t *cap, size_t need, size_t size)
  * and where a fault traps to the hypervisor (bench W1's machine: paravirt
  * page tables) they were half of `iopd agenda`'s load; in 2 MiB pages, 30.
  * Transparent huge pages in "madvise" mode (Debian's default) give them
- * only to ranges marked so.  Only for loads, never on the loop: a huge
- * page's first fault may wait for the kernel to compact memory. */
+ * only to ranges marked so.  Only in the short-lived commands (agenda,
+ * render, -t): a huge page's first fault may wait for the kernel to compact
+ * memory, and in the daemon the loop's own faults and mappings could wait
+ * behind a reload thread's. */
 #define HUGE_PAGE ((uintptr_t)2 << 20)
+
+static bool huge_ok;
+
+void huge_pages_allow(void)
+{
+	huge_ok = true;
+}
 
 void huge_hint(void *p, size_t n)
 {
@@ -92,7 +102,7 @@ void huge_hint(void *p, size_t n)
 	uintptr_t from = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
 	uintptr_t to = ((uintptr_t)p + n) & ~(HUGE_PAGE - 1);
 
-	if (to > from)
+	if (huge_ok && to > from)
 		(void)madvise((void *)from, to - from, MADV_HUGEPAGE);
 #else
 	(void)p;

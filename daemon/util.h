@@ -32,7 +32,9 @@ IOPD_NORETURN void iopd_oom(void);
 void grow_array(void *arrp, size_t *cap, size_t need, size_t size);
 
 /* Asks for huge pages under the 2 MiB-aligned part of [p, p + n) before
- * it is written (a hint: the kernel may refuse).  Off the loop only. */
+ * it is written (a hint: the kernel may refuse), once a short-lived
+ * command allowed them (never the daemon: util.c). */
+void huge_pages_allow(void);
 void huge_hint(void *p, size_t n);
 
 /* A growable, always NUL-terminated byte buffer. */
