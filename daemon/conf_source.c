@@ -155,10 +155,8 @@ static int read_into(const char *path, struct sbuf *b, size_t left, size_t *len,
 	sbuf_reserve(b, (st.st_size > 0 && (size_t)st.st_size <= max ? (size_t)st.st_size : 0) + 4096);
 	huge_hint(b->s + b->len, b->cap - b->len);     /* util.c: loads fault less */
 	while (b->len - at <= max) {
-		if (b->cap - b->len < 4096) {
+		if (b->cap - b->len < 4096)
 			sbuf_reserve(b, 65536);
-			huge_hint(b->s + b->len, b->cap - b->len);
-		}
 		n = read(fd, b->s + b->len, b->cap - b->len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -158,7 +158,10 @@ static struct snapshot *load_calendar(const char *config)
 {
 	struct errs e = {0};
 	struct conf_cache cc = {.use = true};
-	struct snapshot *s = conf_load_cache(config, CONF_CALENDAR, &e, &cc);
+	struct snapshot *s;
+
+	huge_pages_allow();                    /* a load, then exit (util.c) */
+	s = conf_load_cache(config, CONF_CALENDAR, &e, &cc);
 
 	errs_print(&e, stderr);
 	errs_free(&e);
@@ -337,8 +340,6 @@ int main(int argc, char **argv)
 
 	protect_process();
 	log_init(LOG_LVL_INFO);
-	if (argc > 1 && (strcmp(argv[1], "agenda") == 0 || strcmp(argv[1], "render") == 0))
-		huge_pages_allow();                    /* a load, then exit (util.c) */
 	if (argc > 1 && strcmp(argv[1], "agenda") == 0)
 		rc = run_agenda(argc - 1, argv + 1);
 	else if (argc > 1 && strcmp(argv[1], "render") == 0)
