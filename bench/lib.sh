@@ -118,6 +118,12 @@ cputicks() {
   awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
 }
 
+# Minor page faults of process PID so far (a fault traps to the hypervisor on
+# some virtual machines, so it is worth counting per delivery).
+minflt() {
+  awk '{ sub(/^.*\) /, ""); print $8 }' "/proc/$1/stat"
+}
+
 # ---------------------------------------------------------------- the sink
 sink() { "$BENCH_DIR/sink.sh" "$@"; }
 sink_up() {

@@ -12,6 +12,7 @@
 #   W2_LEAD=10 (s from config generation to the due instant), W2_SIGN=1 (HMAC key),
 #   W2_PERF=0 (1: perf record of the daemon during each burst, RUNDIR/perf.data;
 #   W2_PERF_FREQ=1999, W2_PERF_CG=-g or e.g. "--call-graph dwarf,16384"),
+#   W2_STRACE=0 (1, without W2_PERF: system calls of the daemon, RUNDIR/strace.txt),
 #   APPRISE_MODES="seq seq-sync fanout gather" (empty: none), APPRISE_N=5000, WRK_SECS=10,
 #   W3_N=10000, W3_SECS=60, W3_CONC=256, W3_WARMUP=256 (reminders 5 s before the
 #   window, not counted: they open the connections), W5_HUP_AT=20 (s after the first due),
@@ -36,6 +37,7 @@ W2_CONC=${W2_CONC:-256}
 W2_LEAD=${W2_LEAD:-10}
 W2_SIGN=${W2_SIGN:-1}
 W2_PERF=${W2_PERF:-0}
+W2_STRACE=${W2_STRACE:-0}
 W2_CPU_FILE=
 APPRISE_MODES=${APPRISE_MODES-seq seq-sync fanout gather}
 APPRISE_N=${APPRISE_N:-5000}
@@ -268,11 +270,14 @@ w2_iopd_once() { # RUNDIR N CONC [LEDGER]
   done
   now=$(date +%s)
   [ "$now" -lt "$due" ] || log "W2: the daemon was ready only $((now - due)) s after the due instant (raise W2_LEAD)"
-  local cpu0 cpu1 perfpid=               # CPU of the daemon started last (pg2: one of two)
-  cpu0=$(cputicks "$DAEMON_PID")
+  local cpu0 cpu1 flt0 flt1 perfpid=     # CPU of the daemon started last (pg2: one of two)
+  cpu0=$(cputicks "$DAEMON_PID"); flt0=$(minflt "$DAEMON_PID")
   if [ "$W2_PERF" = 1 ]; then
     local cg; read -ra cg <<<"${W2_PERF_CG:--g}"
     perf record -q -F "${W2_PERF_FREQ:-1999}" "${cg[@]}" -p "$DAEMON_PID" -o "$dir/perf.data" >/dev/null 2>&1 &
+    perfpid=$!
+  elif [ "$W2_STRACE" = 1 ]; then
+    strace -c -f -p "$DAEMON_PID" -o "$dir/strace.txt" &
     perfpid=$!
   fi
   for i in $(seq 1 1200); do               # at most 10 min
@@ -281,13 +286,13 @@ w2_iopd_once() { # RUNDIR N CONC [LEDGER]
     sleep 0.5
   done
   sleep 0.5                                # the last outcomes' commit
-  cpu1=$(cputicks "$DAEMON_PID")
+  cpu1=$(cputicks "$DAEMON_PID"); flt1=$(minflt "$DAEMON_PID")
   [ -z "$perfpid" ] || { kill -INT "$perfpid"; wait "$perfpid"; }
   daemon_stop_all
   sleep 1.3                                # nginx flushes its access log every second
   line=$("$SYSPY" "$BENCH_DIR/sinklog.py" rate "$(sink_log)")
   local cpu_us; cpu_us=$(calc "($cpu1 - $cpu0) * 1000000 / $(getconf CLK_TCK) / $n")
-  echo "$ledger $line due=$due cpu_us_per_delivery=$cpu_us" >>"$dir/../runs.txt"
+  echo "$ledger $line due=$due cpu_us_per_delivery=$cpu_us faults_per_delivery=$(calc "($flt1 - $flt0) / $n")" >>"$dir/../runs.txt"
   [ -z "$W2_CPU_FILE" ] || echo "$cpu_us" >>"$W2_CPU_FILE"
   local req distinct sent
   req=$(echo "$line" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')
