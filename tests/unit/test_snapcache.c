@@ -465,23 +465,46 @@ static bool vma_has_flag(uintptr_t a, const char *flag)
 	return found;
 }
 
+#define HUGE ((uintptr_t)2 << 20)
+
+static bool zeroed(const char *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return false;
+	return true;
+}
+
 /* The big buffers of a load (the configuration's text, the cache read)
- * ask for huge pages: in 4 KiB pages, loading 100,000 patients faulted
- * 17,000 times (bench W1). */
+ * and the arenas the patients are parsed into ask for huge pages: in
+ * 4 KiB pages, loading 100,000 patients faulted 17,000 times (bench W1). */
 static void test_huge_hint(void **st)
 {
 	size_t n = 8 << 20;
-	char *b = xmalloc(n);
-	uintptr_t mid = ((uintptr_t)b + n / 2) & ~(((uintptr_t)2 << 20) - 1);
+	char *b = xmalloc(n), *small, *big;
+	uintptr_t mid = ((uintptr_t)b + n / 2) & ~(HUGE - 1);
+	struct arena a = {0};
 
 	(void)st;
 	if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) != 0)
 		skip();                        /* a kernel without them */
 	huge_hint(b, n);
 	assert_false(vma_has_flag(mid, " hg"));   /* the daemon's default: none */
+	small = arena_alloc(&a, 64);
+	assert_false(vma_has_flag((uintptr_t)small, " hg"));
+	arena_free(&a);
+
 	huge_pages_allow();
 	huge_hint(b, n);
 	assert_true(vma_has_flag(mid, " hg"));
+	small = arena_alloc(&a, 64);
+	big = arena_alloc(&a, 9 << 20);          /* more than a chunk: a block of its own */
+	assert_true(vma_has_flag((uintptr_t)small, " hg"));
+	assert_true(vma_has_flag(((uintptr_t)big + HUGE) & ~(HUGE - 1), " hg"));
+	assert_true(zeroed(small, 64) && zeroed(big, 9 << 20));
+	/* the chunk goes on being filled after the big block */
+	assert_ptr_equal(arena_alloc(&a, 8), small + 64);
+	arena_free(&a);
 	free(b);
 }
 
