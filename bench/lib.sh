@@ -57,9 +57,19 @@ need_tools() {
 # float arithmetic: calc 'EXPR' (awk syntax)
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 
+# Files and folders that walltime reads into the page cache before it starts
+# the clock.  Some machines page out file pages idle for a minute (DAMON's
+# pageout): a run would then time the disk instead of the tool.  Every tool
+# is timed on warm files alike.
+WARM=()
+warm() {
+  [ "${#WARM[@]}" -eq 0 ] || find "${WARM[@]}" -type f -exec cat {} + >/dev/null 2>&1 || true
+}
+
 # wall seconds of one run of "$@" (stdout to /dev/null, stderr appended to $OUT_DIR/stderr.log)
 walltime() {
   local t0 t1 rc
+  warm
   t0=$EPOCHREALTIME
   "$@" >/dev/null 2>>"$OUT_DIR/stderr.log"
   rc=$?

@@ -179,6 +179,8 @@ w1() {
     phones=$(calendar_phones "$P")/iopd.conf
     pin "$IOPD" -t -c "$phones" >/dev/null 2>&1 || die "iopd -t failed on $phones"
   fi
+  WARM=("$d")
+  [ -z "$phones" ] || WARM+=("$(dirname "$phones")")
   for r in $(seq 1 "$RUNS"); do
     log "W1 round $r/$RUNS"
     walltime pin "$IOPD" -t -c "$conf" >>"$td/check"; echo >>"$td/check"
@@ -200,6 +202,7 @@ w1() {
         walltime pin remind -q -b1 "$d/calendar-tz.rem" 2027-01-11 '*7' >>"$td/remtz"; echo >>"$td/remtz"
       fi
       local t0 t1 occ
+      warm
       t0=$EPOCHREALTIME
       occ=$(pin "$SYSPY" "$BENCH_DIR/expand_rrule.py" "$d/patients.tsv" 2>&1 >/dev/null | sed -n 's/^occurrences=//p')
       t1=$EPOCHREALTIME
@@ -207,6 +210,7 @@ w1() {
       calc "$t1 - $t0" >>"$td/dateutil"; echo >>"$td/dateutil"
     fi
   done
+  WARM=()
   local s_check s_agenda s_load s_rem s_remtz s_du
   s_check=$(record $w "iopd -t (config check, s)" "$td/check" s "$P patients")
   [ -s "$td/phones" ] && record $w "iopd -t, a phone for every patient (s)" "$td/phones" s \
@@ -683,6 +687,7 @@ wm() {
   conf=$d/iopd.conf
   expect=$((17 * P_BIG))
   log "WM: $P_BIG patients ($(ls "$d/patients" | wc -l) files)"
+  WARM=("$d")
   pin "$IOPD" -t -c "$conf" >/dev/null 2>&1 || die "iopd -t failed on $conf"
   rows=$(pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 --no-ledger 2>/dev/null | wc -l)
   [ "$rows" -eq "$expect" ] || die "WM: iopd agenda printed $rows rows, expected $expect"
@@ -695,12 +700,14 @@ wm() {
   for r in $(seq 1 "$RUNS_SLOW"); do
     # wall time and peak RSS of the whole process (/usr/bin/time; iopd's own
     # messages go to /dev/null)
+    warm
     line=$(/usr/bin/time -f 'TIME %e %M' -o /dev/stdout "${cpu[@]}" "$IOPD" -t -c "$conf" 2>/dev/null |
       sed -n 's/^TIME //p')
     echo "${line% *}" >>"$td/check"; echo "${line#* }" >>"$td/peak"
     walltime pin "$IOPD" agenda -c "$conf" --from 2027-01-11 --to 2027-01-18 --no-ledger >>"$td/agenda"; echo >>"$td/agenda"
     log "WM round $r: iopd -t ${line% *} s, peak ${line#* } KiB"
   done
+  WARM=()
   local s_check s_peak
   s_check=$(record $w "iopd -t (config check, s)" "$td/check" s "$P_BIG patients" | cut -d' ' -f1)
   s_peak=$(record $w "iopd -t peak RSS" "$td/peak" KiB "/usr/bin/time %M" | cut -d' ' -f1)
