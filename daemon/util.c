@@ -132,7 +132,7 @@ void sbuf_reserve(struct sbuf *b, size_t extra)
 
 /* Where huge pages are allowed, a buffer that grows moves into memory that
  * asks for them; realloc would copy what it holds into 4 KiB pages, a
- * fault each (the text of 1,000,000 patients, read file by file: 50,000
+ * fault each (the text of 1,000,000 patients, read file by file: 60,000
  * faults, bench WM). */
 void sbuf_reserve_huge(struct sbuf *b, size_t extra)
 {
