@@ -152,10 +152,10 @@ static int read_into(const char *path, struct sbuf *b, size_t left, size_t *len,
 		return -1;
 	}
 	/* room for the file as it is now and a little more, then 64 KiB at a time */
-	sbuf_reserve_huge(b, (st.st_size > 0 && (size_t)st.st_size <= max ? (size_t)st.st_size : 0) + 4096);
+	sbuf_reserve(b, (st.st_size > 0 && (size_t)st.st_size <= max ? (size_t)st.st_size : 0) + 4096);
 	while (b->len - at <= max) {
 		if (b->cap - b->len < 4096)
-			sbuf_reserve_huge(b, 65536);
+			sbuf_reserve(b, 65536);
 		n = read(fd, b->s + b->len, b->cap - b->len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;

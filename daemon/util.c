@@ -111,46 +111,33 @@ void huge_hint(void *p, size_t n)
 #endif
 }
 
-static size_t sbuf_grown(const struct sbuf *b, size_t need)
-{
-	size_t n = b->cap ? b->cap : 64;
-
-	while (n < need)
-		n *= 2;
-	return n;
-}
-
+/* Where huge pages are allowed, a buffer that grows past one moves into
+ * memory that asks for them: realloc would copy what it holds into 4 KiB
+ * pages, a fault each (the text of 1,000,000 patients, read file by file:
+ * 60,000 faults, bench WM). */
 void sbuf_reserve(struct sbuf *b, size_t extra)
 {
 	size_t need = b->len + extra + 1;
+	size_t n;
+	char *s;
 
 	if (need <= b->cap)
 		return;
-	b->cap = sbuf_grown(b, need);
-	b->s = xrealloc(b->s, b->cap);
-}
-
-/* Where huge pages are allowed, a buffer that grows moves into memory that
- * asks for them; realloc would copy what it holds into 4 KiB pages, a
- * fault each (the text of 1,000,000 patients, read file by file: 60,000
- * faults, bench WM). */
-void sbuf_reserve_huge(struct sbuf *b, size_t extra)
-{
-	size_t need = b->len + extra + 1;
-	char *s;
-
-	if (!huge_ok || need <= b->cap) {
-		sbuf_reserve(b, extra);
-		return;
+	n = b->cap ? b->cap : 64;
+	while (n < need)
+		n *= 2;
+	if (huge_ok && n >= HUGE_PAGE) {
+		s = xmalloc(n);
+		huge_hint(s, n);
+		if (b->s)
+			memcpy(s, b->s, b->len);
+		s[b->len] = '\0';
+		free(b->s);
+		b->s = s;
+	} else {
+		b->s = xrealloc(b->s, n);
 	}
-	b->cap = sbuf_grown(b, need);
-	s = xmalloc(b->cap);
-	huge_hint(s, b->cap);
-	if (b->s)
-		memcpy(s, b->s, b->len);
-	s[b->len] = '\0';
-	free(b->s);
-	b->s = s;
+	b->cap = n;
 }
 
 void sbuf_add(struct sbuf *b, const char *s, size_t n)

@@ -43,7 +43,6 @@ struct sbuf {
 	size_t len, cap;
 };
 void sbuf_reserve(struct sbuf *b, size_t extra);
-void sbuf_reserve_huge(struct sbuf *b, size_t extra);   /* see huge_pages_allow */
 void sbuf_add(struct sbuf *b, const char *s, size_t n);
 void sbuf_adds(struct sbuf *b, const char *s);
 void sbuf_addc(struct sbuf *b, char c);

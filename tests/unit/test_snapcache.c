@@ -484,6 +484,7 @@ static void test_huge_hint(void **st)
 	char *b = xmalloc(n), *small, *big;
 	uintptr_t mid = ((uintptr_t)b + n / 2) & ~(HUGE - 1);
 	struct arena a = {0};
+	struct sbuf text = {0};
 
 	(void)st;
 	if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) != 0)
@@ -493,6 +494,9 @@ static void test_huge_hint(void **st)
 	small = arena_alloc(&a, 64);
 	assert_false(vma_has_flag((uintptr_t)small, " hg"));
 	arena_free(&a);
+	sbuf_reserve(&text, n);
+	assert_false(vma_has_flag(((uintptr_t)text.s + n / 2) & ~(HUGE - 1), " hg"));
+	sbuf_free(&text);
 
 	huge_pages_allow();
 	huge_hint(b, n);
@@ -505,6 +509,12 @@ static void test_huge_hint(void **st)
 	/* the chunk goes on being filled after the big block */
 	assert_ptr_equal(arena_alloc(&a, 8), small + 64);
 	arena_free(&a);
+	/* a buffer growing past a huge page (the configuration's text) */
+	sbuf_add(&text, "x", 1);
+	sbuf_reserve(&text, n);
+	assert_string_equal(text.s, "x");
+	assert_true(vma_has_flag(((uintptr_t)text.s + n / 2) & ~(HUGE - 1), " hg"));
+	sbuf_free(&text);
 	free(b);
 }
 
