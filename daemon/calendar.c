@@ -359,6 +359,29 @@ void cal_occ(const struct snapshot *s, const struct stream *st, struct occ *o)
 	o->lead_key = o->rule->lead_key;
 }
 
+void cal_prefetch(const struct snapshot *s, const struct stream *st, int stage)
+{
+	const struct patient *p = pat(s, st);
+
+	switch (stage) {
+	case 0:                        /* what a walk reads of it: its first 128 bytes */
+		__builtin_prefetch(p);
+		__builtin_prefetch((const char *)p + 64);
+		__builtin_prefetch((const char *)p + 127);
+		break;
+	case 1:
+		__builtin_prefetch(p->id);
+		if (st->kind == STREAM_MED)
+			__builtin_prefetch(&p->meds[st->series]);
+		else if (st->kind == STREAM_SESSION && p->nabsences)
+			__builtin_prefetch(p->absences);
+		break;
+	default:
+		if (st->kind == STREAM_MED)
+			__builtin_prefetch(p->meds[st->series].times);
+	}
+}
+
 /* "status is scheduled, or, first match wins: skipped:paused,
  * skipped:opt-out, skipped:no-contact, skipped:quiet-hours." */
 enum status cal_status(const struct snapshot *s, const struct occ *o, uint16_t ch)

@@ -67,6 +67,14 @@ void cal_seek(const struct snapshot *s, struct stream *st, int64_t t);
 void cal_next(const struct snapshot *s, struct stream *st);
 /* The current group of a positioned stream (st->due != CAL_END). */
 void cal_occ(const struct snapshot *s, const struct stream *st, struct occ *o);
+/* Hints that st's group is read soon (cal_occ, cal_next, the row's text):
+ * stage 0 asks for its patient's entry, stage 1 (once that is in) for
+ * what the entry points to, stage 2 for what those point to.  A walk of
+ * many patients calls each stage a few streams ahead of the next one, so
+ * the cache misses overlap instead of waiting one after the other.  (Not
+ * an inline: GCC drops a call to a function it sees does nothing but
+ * prefetch, as a call without effect.) */
+void cal_prefetch(const struct snapshot *s, const struct stream *st, int stage);
 
 /* The status of the group's reminder on channel ch (SPEC 4, first match). */
 enum status cal_status(const struct snapshot *s, const struct occ *o, uint16_t ch);
