@@ -364,10 +364,10 @@ void cal_prefetch(const struct snapshot *s, const struct stream *st, int stage)
 	const struct patient *p = pat(s, st);
 
 	switch (stage) {
-	case 0:                        /* what a walk reads of it: its first 128 bytes */
-		__builtin_prefetch(p);
-		__builtin_prefetch((const char *)p + 64);
-		__builtin_prefetch((const char *)p + 127);
+	case 0:                        /* every cache line of the entry */
+		for (size_t off = 0; off < sizeof *p; off += 64)
+			__builtin_prefetch((const char *)p + off);
+		__builtin_prefetch((const char *)(p + 1) - 1);
 		break;
 	case 1:
 		__builtin_prefetch(p->id);
