@@ -256,10 +256,9 @@ static const struct row_key *slab_order(struct walk *w, int64_t start)
 
 /* The rows of a slab are handed out in another order than they were
  * read, by when their patients' memory has left the cache: each row asks
- * for the patient entry of the row 2 * AHEAD places on, and for the id
- * and zone of the one AHEAD places on.  (The hints are written in the
- * loop: GCC drops a call to a static function that does nothing but
- * prefetch, as a call without effect.) */
+ * for the fields row_json reads (the id and the zone) of the patient of
+ * the row 2 * AHEAD places on, and for the id's text of the one AHEAD
+ * places on.  (In the loop, not a helper: see cal_prefetch.) */
 static int slab_flush(struct walk *w, int64_t start, agenda_fn fn, void *arg)
 {
 	const struct row_key *keys = slab_order(w, start);
@@ -269,13 +268,13 @@ static int slab_flush(struct walk *w, int64_t start, agenda_fn fn, void *arg)
 	for (i = 0; i < w->nrows && !stop; i++) {
 		const struct batch_row *b = &w->rows[keys[i].row];
 		struct agenda_row r = {&b->o, b->id, b->ch, b->status};
-		if (i + 2 * AHEAD < w->nrows)
-			__builtin_prefetch(w->rows[keys[i + 2 * AHEAD].row].o.patient);
-		if (i + AHEAD < w->nrows) {
-			const struct patient *p = w->rows[keys[i + AHEAD].row].o.patient;
-			__builtin_prefetch(p->id);
-			__builtin_prefetch(p->tz);
+		if (i + 2 * AHEAD < w->nrows) {
+			const struct patient *p = w->rows[keys[i + 2 * AHEAD].row].o.patient;
+			__builtin_prefetch(&p->id);
+			__builtin_prefetch(&p->tz);
 		}
+		if (i + AHEAD < w->nrows)
+			__builtin_prefetch(w->rows[keys[i + AHEAD].row].o.patient->id);
 		stop = fn(w->s, &r, arg);
 	}
 	w->nrows = 0;
