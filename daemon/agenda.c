@@ -343,13 +343,10 @@ void agenda_walk(const struct snapshot *s, int64_t from, int64_t to, int64_t pat
 	for (p = 0; p < s->npatients; p++)
 		if (patient < 0 || (int64_t)p == patient)
 			n += cal_streams(s, p, NULL);
-	w.st = xreallocarray(NULL, n ? n : 1, sizeof *w.st);
-	w.next = xreallocarray(NULL, n ? n : 1, sizeof *w.next);
-	w.series = xreallocarray(NULL, n ? n : 1, sizeof *w.series);
+	w.st = huge_allocarray(n, sizeof *w.st);
+	w.next = huge_allocarray(n, sizeof *w.next);
+	w.series = huge_allocarray(n, sizeof *w.series);
 	w.has_series = xcalloc(n ? n : 1, 1);
-	huge_hint(w.st, n * sizeof *w.st);
-	huge_hint(w.next, n * sizeof *w.next);
-	huge_hint(w.series, n * sizeof *w.series);
 	w.bucket = xreallocarray(NULL, w.nslabs, sizeof *w.bucket);
 	for (b = 0; b < w.nslabs; b++)
 		w.bucket[b] = NONE;

@@ -697,8 +697,7 @@ static int header_ok(const struct header *h, const struct snapcache_key *k, off_
  * a file truncated in place would take a mapping's pages away (SIGBUS). */
 static int load_payload(struct snapcache *c, int fd)
 {
-	c->buf = xmalloc(c->len);
-	huge_hint(c->buf, c->len);
+	c->buf = huge_alloc(c->len);
 	return read_all(fd, c->buf, c->len);
 }
 

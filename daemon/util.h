@@ -31,11 +31,13 @@ IOPD_NORETURN void iopd_oom(void);
 /* Grow *arr (of *cap elements of size `size`) so that it holds at least `need`. */
 void grow_array(void *arrp, size_t *cap, size_t need, size_t size);
 
-/* Asks for huge pages under the 2 MiB-aligned part of [p, p + n) before
- * it is written (a hint: the kernel may refuse), once a short-lived
- * command allowed them (never the daemon: util.c). */
+/* Memory for n bytes (free() it) in huge pages, once a short-lived
+ * command allowed them (never the daemon: util.c) and n fills half of one
+ * or more; else malloc's.  The kernel may still refuse them: a hint.
+ * grow_array and sbuf_reserve move a growing block into them too. */
 void huge_pages_allow(void);
-void huge_hint(void *p, size_t n);
+void *huge_alloc(size_t n);
+void *huge_allocarray(size_t n, size_t size);
 
 /* A growable, always NUL-terminated byte buffer. */
 struct sbuf {
