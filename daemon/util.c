@@ -110,8 +110,8 @@ void *huge_allocarray(size_t n, size_t size)
 	return huge_alloc(n && size ? n * size : 1);
 }
 
-/* p (or NULL) grown to n bytes, its first `keep` kept.  Once it fills a
- * huge page where they are allowed, it moves into huge pages instead:
+/* p (or NULL) grown to n bytes, its first `keep` kept.  From half a huge
+ * page on, where they are allowed, it moves into huge pages instead:
  * realloc would copy it into 4 KiB pages, a fault each (the text of
  * 1,000,000 patients, read file by file: 60,000 faults, bench WM). */
 static void *regrow(void *p, size_t keep, size_t n)
