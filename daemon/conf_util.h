@@ -33,6 +33,7 @@ struct conf_ctx {
 	int *patient_line, *patient_id_line;
 	uint16_t *prog_of;             /* programs by the address of their id (conf_patients.c) */
 	struct snapcache *cache;       /* the patients, compiled (snapcache.h), or NULL */
+	bool numbers_known;            /* the daemon's country and phone need no check (conf.c) */
 	struct {                       /* rules' channel arrays made so far (conf_rule_channels) */
 		chanmask mask;
 		const uint16_t *chan;

@@ -20,7 +20,8 @@
 /* %s: the scratch folder (state_dir and control_socket are absolute) */
 static const char main_conf[] =
 	"daemon = { timezone = \"America/Chicago\"; state_dir = \"%s/state\";\n"
-	"  control_socket = \"%s/state/control.sock\"; };\n"
+	"  control_socket = \"%s/state/control.sock\";\n"
+	"  default_country = \"us\"; clinic_phone = \"+13125559999\"; };\n"
 	"channels = ( { name = \"term\"; module = \"console\"; } );\n"
 	"templates = { session = { sms = \"Group at {time}\"; }; medication = { sms = \"{label} now\"; };\n"
 	"  appointment = { sms = \"See you {day}\"; }; };\n"
@@ -42,13 +43,14 @@ static const char patients_b[] =
 
 static char *main_file, *pdir, *state;
 
-static void write_main(const char *lead)
+/* The main file, its first `from` replaced with `to` (as long) if given. */
+static void write_main(const char *from, const char *to)
 {
 	char text[2048], *at;
 
 	snprintf(text, sizeof text, main_conf, unit_dir, unit_dir);
-	if (lead && (at = strstr(text, "\"2h\"")))
-		memcpy(at + 1, lead, 2);
+	if (from && (at = strstr(text, from)))
+		memcpy(at, to, strlen(to));
 	free(main_file);
 	main_file = unit_write(unit_dir, "main.conf", text, 0600);
 }
@@ -61,7 +63,7 @@ static int setup(void **st)
 	assert_int_equal(mkdir(pdir, 0700), 0);
 	assert_int_equal(mkdir(state, 0700), 0);
 	main_file = NULL;
-	write_main(NULL);
+	write_main(NULL, NULL);
 	free(unit_write(pdir, "a.conf", patients_a, 0600));
 	free(unit_write(pdir, "b.conf", patients_b, 0600));
 	return 0;
@@ -144,6 +146,9 @@ static void agenda_load(bool expect_hit)
 	b = agenda_of(plain, &e2);
 	assert_string_equal(a, b);
 	same_entries(s, plain);
+	/* from the cache, the daemon's numbers are not checked again (conf.c) */
+	assert_string_equal(s->default_country, "US");
+	assert_string_equal(s->clinic_phone, plain->clinic_phone);
 	assert_non_null(strstr(a, "language \"zz\" (1 patient)"));   /* said again from the cache */
 	assert_non_null(strstr(a, "\"patient\":\"p-3\""));
 	free(a);
@@ -230,8 +235,25 @@ static void test_main_changed(void **st)
 {
 	(void)st;
 	daemon_load(false);
-	write_main("3h");
+	write_main("\"2h\"", "\"3h\"");
 	agenda_load(false);
+}
+
+/* A country with no numbering plan, the cache written with a good one:
+ * the cache never vouches for numbers it was not written with. */
+static void test_country_changed(void **st)
+{
+	struct conf_cache cc = {.use = true};
+	struct errs e = {0};
+
+	(void)st;
+	daemon_load(false);
+	write_main("\"us\"", "\"zz\"");
+	assert_null(conf_load_cache(main_file, CONF_CALENDAR, &e, &cc));
+	assert_false(cc.hit);
+	assert_non_null(strstr(e.text.s, "\"zz\" is not a country code"));
+	conf_cache_free(&cc);
+	errs_free(&e);
 }
 
 /* Another file matches the glob; then the same text moves to another file
@@ -559,6 +581,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_edit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_size_same_mtime, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_main_changed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_country_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_glob_gains_a_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_zone_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
