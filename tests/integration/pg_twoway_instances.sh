@@ -142,7 +142,10 @@ check "after a's lease, b sends it with the same id" waitfor "[ \"\$(rec B '$NOT
 check "... through the webhook, with that id (a's, hanging, and b's)" \
 	test "$(jsonl_count "$STAFF_LOG" "r['idempotency_key'] == '$NOTICE'")" = 2
 check "... once by b" test "$(sql B "SELECT count(*) FROM outcome WHERE status = 'sent' AND printf('%016x', id) = '$NOTICE'")" = 1
-check "a's reminder waiting to retry: b's now" waitfor "[ \"\$(rec B '$R6' owner)\" = b ]" 20
+# b takes it over at once; its row names b only when b's claim wins, at the
+# retry a had set (a backoff with jitter: 72 s after a's 5th attempt)
+check "a's reminder waiting to retry: b's now" \
+	waitfor "grep -q 'resuming a reminder left retry .*reminder $R6' \"\$B_LOG\"" 20
 OUT=$(ctl B cancel "$R6" --reason test 2>&1) && RC=0 || RC=$?
 check "iopctl cancel through b: cancelled ($OUT)" test "$RC" = 0
 check "... recorded skipped" waitfor "[ \"\$(rec B '$R6' status)\" = skipped ]" 10
