@@ -84,15 +84,22 @@ void huge_pages_allow(void)
 	huge_ok = true;
 }
 
+/* Whether a block of n bytes goes in huge pages: from half of one on,
+ * where they are allowed (zeroing the rest of one costs less than the 256
+ * faults of the 4 KiB pages it saves). */
+static bool huge_size(size_t n)
+{
+	return huge_ok && n >= HUGE_PAGE / 2;
+}
+
 /* Whole huge pages, aligned to them: a block that merely spans some
  * (malloc's) has up to 2 MiB at each end in 4 KiB pages, a fault each
- * (bench W1: 1,300 of `iopd agenda`'s 5,000).  From half a huge page on:
- * zeroing the rest of one costs less than 256 faults. */
+ * (bench W1: 1,300 of `iopd agenda`'s 5,000). */
 void *huge_alloc(size_t n)
 {
 	void *p;
 
-	if (!huge_ok || n < HUGE_PAGE / 2)
+	if (!huge_size(n))
 		return xmalloc(n);
 	n = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
 	if (!(p = aligned_alloc(HUGE_PAGE, n)))
@@ -110,15 +117,15 @@ void *huge_allocarray(size_t n, size_t size)
 	return huge_alloc(n && size ? n * size : 1);
 }
 
-/* p (or NULL) grown to n bytes, its first `keep` kept.  From half a huge
- * page on, where they are allowed, it moves into huge pages instead:
+/* p (or NULL) grown to n bytes, its first `keep` kept.  A block of
+ * huge_size moves into huge pages instead:
  * realloc would copy it into 4 KiB pages, a fault each (the text of
  * 1,000,000 patients, read file by file: 60,000 faults, bench WM). */
 static void *regrow(void *p, size_t keep, size_t n)
 {
 	void *q;
 
-	if (!huge_ok || n < HUGE_PAGE / 2)
+	if (!huge_size(n))
 		return xrealloc(p, n);
 	q = huge_alloc(n);
 	if (p)
