@@ -20,7 +20,8 @@ cd "$(dirname "$0")/.."
 # countries.
 BUILD_PKGS="build-essential autoconf automake libtool pkg-config libev-dev
   libcurl4-openssl-dev libconfig-dev libsystemd-dev libsqlite3-dev libssl-dev
-  libmicrohttpd-dev libcmocka-dev tzdata locales-all libphonenumber-dev libicu-dev libpq-dev"
+  libmicrohttpd-dev libcmocka-dev tzdata locales-all libphonenumber-dev libicu-dev libpq-dev
+  libxxhash-dev"
 TEST_PKGS="python3 curl openssl socat faketime libfaketime kannel kannel-extras
   python3-aiosmtpd clang libclang-rt-14-dev systemd systemd-container sqlite3
   valgrind postgresql"

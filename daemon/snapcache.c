@@ -23,14 +23,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
+#include <xxhash.h>
 
 #include "conf_source.h"
 #include "lang.h"
 #include "snapcache.h"
 #include "tz.h"
 
-#define FORMAT 2                       /* 2: a patient's file */
+#define FORMAT 3                       /* 2: a patient's file; 3: the XXH3 key */
 #define TAG ((uint64_t)1 << 63)
 #define PROGRAM_RULES ((uint64_t)1)
 #define PAYLOAD_MAX ((uint64_t)1 << 40)
@@ -39,7 +39,7 @@ static const char magic[8] = {'I', 'O', 'P', 'D', 'P', 'A', 'T', '1'};
 struct header {
 	char magic[8];
 	uint32_t format, header_size;
-	unsigned char key[32];
+	unsigned char key[SNAPCACHE_KEY_LEN];
 	uint64_t payload_len, checksum;
 	uint64_t npatients, nzones, nlangs, nsaid;
 	uint64_t off_patients, off_order, off_lines, off_id_lines, off_zones, off_langs, off_said;
@@ -141,14 +141,14 @@ static uint64_t checksum(const void *p, size_t n)
 /* ---- the key ------------------------------------------------------------ */
 
 struct keyctx {
-	EVP_MD_CTX *md;
+	XXH3_state_t *st;
 	bool build_id;                 /* the last object had one */
 	bool exe_id;                   /* the program had one */
 };
 
 static void key_add(struct keyctx *k, const void *p, size_t n)
 {
-	EVP_DigestUpdate(k->md, p, n);
+	XXH3_128bits_update(k->st, p, n);
 }
 
 static void key_u64(struct keyctx *k, uint64_t v)
@@ -238,14 +238,14 @@ static int key_object(struct dl_phdr_info *info, size_t size, void *arg)
 
 void snapcache_key(const struct conf_source *src, struct snapcache_key *out)
 {
-	struct keyctx k = {EVP_MD_CTX_new(), false, false};
+	struct keyctx k = {XXH3_createState(), false, false};
+	XXH128_canonical_t sum;
 	uint64_t v[5];
-	unsigned int n = 0;
 	size_t i;
 
-	if (!k.md)
+	if (!k.st)
 		iopd_oom();
-	EVP_DigestInit_ex(k.md, EVP_sha256(), NULL);
+	XXH3_128bits_reset(k.st);
 	key_add(&k, "iopd patients cache", 20);
 	key_u64(&k, FORMAT);
 	key_add(&k, PACKAGE_STRING, sizeof PACKAGE_STRING);
@@ -263,8 +263,9 @@ void snapcache_key(const struct conf_source *src, struct snapcache_key *out)
 	}
 	key_u64(&k, src->text.len);
 	key_add(&k, src->text.s ? src->text.s : "", src->text.len);
-	EVP_DigestFinal_ex(k.md, out->b, &n);
-	EVP_MD_CTX_free(k.md);
+	XXH128_canonicalFromHash(&sum, XXH3_128bits_digest(k.st));
+	memcpy(out->b, sum.digest, sizeof out->b);
+	XXH3_freeState(k.st);
 }
 
 /* ---- writing -------------------------------------------------------------- */
