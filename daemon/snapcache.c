@@ -70,72 +70,12 @@ static void sizes(uint64_t v[5])
 
 /* ---- checksum ----------------------------------------------------------- */
 
-/* Four lanes of multiply-rotate over 8-byte words: a few GB/s, and any
- * change of a byte changes it (the file's integrity; the key says what it
- * is).  Streamed: the same over pieces as over their concatenation. */
-struct ck {
-	uint64_t lane[4], total;
-	unsigned char pend[32];
-	size_t npend;
-};
-
-static uint64_t mix(uint64_t h, uint64_t w)
-{
-	h += w * 0x9e3779b97f4a7c15ULL;
-	h = (h << 31) | (h >> 33);
-	return h * 0xc2b2ae3d27d4eb4fULL;
-}
-
-static void ck_block(struct ck *c, const unsigned char *p)
-{
-	uint64_t w;
-	int k;
-
-	for (k = 0; k < 4; k++) {
-		memcpy(&w, p + 8 * k, 8);
-		c->lane[k] = mix(c->lane[k], w);
-	}
-}
-
-static void ck_add(struct ck *c, const void *data, size_t n)
-{
-	const unsigned char *p = data;
-
-	c->total += n;
-	if (c->npend) {
-		size_t k = 32 - c->npend < n ? 32 - c->npend : n;
-		memcpy(c->pend + c->npend, p, k);
-		c->npend += k;
-		p += k;
-		n -= k;
-		if (c->npend < 32)
-			return;
-		ck_block(c, c->pend);
-		c->npend = 0;
-	}
-	for (; n >= 32; p += 32, n -= 32)
-		ck_block(c, p);
-	memcpy(c->pend, p, n);
-	c->npend = n;
-}
-
-static uint64_t ck_end(struct ck *c)
-{
-	uint64_t w = 0, h;
-	size_t i;
-
-	for (i = 0; i < c->npend; i++)
-		w = mix(w, c->pend[i]);
-	h = mix(mix(mix(mix(c->lane[0], c->lane[1]), c->lane[2]), c->lane[3]), w);
-	return mix(h, c->total);
-}
-
+/* The file's integrity (the key says what it is): XXH3-64, which any
+ * change of a byte changes, at memory speed (37 MB for 100,000 patients:
+ * 2 ms, where the four-lane multiply-rotate it replaced took 4). */
 static uint64_t checksum(const void *p, size_t n)
 {
-	struct ck c = {{1, 2, 3, 4}, 0, {0}, 0};
-
-	ck_add(&c, p, n);
-	return ck_end(&c);
+	return XXH3_64bits(p, n);
 }
 
 /* ---- the key ------------------------------------------------------------ */
@@ -583,6 +523,22 @@ static size_t fixed_part(const struct snapshot *s, const struct snapcache_extra 
 	return len;
 }
 
+/* The checksum of the payload as the reader reads it, in one piece. */
+static uint64_t payload_checksum(const void *fixed, size_t nfixed, const struct sbuf *heap)
+{
+	XXH3_state_t *st = XXH3_createState();
+	uint64_t sum;
+
+	if (!st)
+		iopd_oom();
+	XXH3_64bits_reset(st);
+	XXH3_64bits_update(st, fixed, nfixed);
+	XXH3_64bits_update(st, heap->s ? heap->s : "", heap->len);
+	sum = XXH3_64bits_digest(st);
+	XXH3_freeState(st);
+	return sum;
+}
+
 int snapcache_save(const char *state_dir, const struct snapcache_key *k, const struct snapshot *s,
     const struct snapcache_extra *x, char *err, size_t errlen)
 {
@@ -605,12 +561,7 @@ int snapcache_save(const char *state_dir, const struct snapcache_key *k, const s
 	nfixed = fixed_part(s, x, &w, &h, &fixed);
 	put_tables(&w, x, &h);
 	h.payload_len = nfixed + w.heap.len;
-	{                                      /* over the payload as the reader reads it */
-		struct ck ck = {{1, 2, 3, 4}, 0, {0}, 0};
-		ck_add(&ck, fixed, nfixed);
-		ck_add(&ck, w.heap.s ? w.heap.s : "", w.heap.len);
-		h.checksum = ck_end(&ck);
-	}
+	h.checksum = payload_checksum(fixed, nfixed, &w.heap);
 	if ((fd = mkstemp(tmp)) < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
 		goto out;
