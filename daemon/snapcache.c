@@ -30,7 +30,7 @@
 #include "snapcache.h"
 #include "tz.h"
 
-#define FORMAT 3                       /* 2: a patient's file; 3: the XXH3 key */
+#define FORMAT 3                       /* 2: a patient's file; 3: XXH3 key and checksum */
 #define TAG ((uint64_t)1 << 63)
 #define PROGRAM_RULES ((uint64_t)1)
 #define PAYLOAD_MAX ((uint64_t)1 << 40)
