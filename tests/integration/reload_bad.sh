@@ -1,8 +1,8 @@
 #!/bin/bash
 # reload_bad.sh - a reload with a broken configuration keeps the old one
 # running.  iopd runs three patients whose prompts are due at 18:00 (faked
-# clock, started 17:59:40) through the webhook channel at $URL/hook; before
-# 18:00 the file is replaced by broken ones:
+# clock, started 17:59:40, or 17:59:00 under valgrind) through the webhook
+# channel at $URL/hook; before 18:00 the file is replaced by broken ones:
 #   * a syntax error (SIGHUP): the log says "reload failed" with FILE:LINE,
 #     the systemd STATUS= line and `iopctl status` show the failure;
 #   * an unknown channel, with the webhook URL changed (`iopctl reload`):
@@ -29,7 +29,11 @@ CONF=$T/iopd.conf
 gen_conf "$CONF" --state "$T/state" --socket "$SOCK" --url "$WEBHOOK_URL" --patients 3 --med 18:00
 cp -p "$CONF" "$T/good.conf"
 IOPD_ENV=("NOTIFY_SOCKET=$NOTIFY_SOCKET")
-iopd_start run "$CONF" '2026-12-01 17:59:40'
+# the bad reloads below must be done before 18:00: 20 s, or 60 s for an iopd
+# under valgrind (RIG_WAIT_SCALE > 1), slow to start and to read a file
+clock='2026-12-01 17:59:40'
+[ "${RIG_WAIT_SCALE:-1}" -le 1 ] || clock='2026-12-01 17:59:00'
+iopd_start run "$CONF" "$clock"
 add_log "$IOPD_LOG"
 check "ready: READY=1 sent" waitfor "grep -q READY=1 '$NOTIFY_LOG'" 5
 
