@@ -35,6 +35,11 @@ count() {   # count DIR -> "pass fail" from automake's .trs files
 		awk '$2=="PASS"{p++} $2=="FAIL"||$2=="ERROR"||$2=="XPASS"{f++} END{print p+0, f+0}'
 }
 
+# Each pass's heading says when it began, in seconds from the start: the
+# whole run must stay well under CI's limit.
+t0=$(date +%s)
+stage() { echo "=== $* (at $(($(date +%s) - t0)) s)"; }
+
 stamp=$(mktemp)
 passed=0
 failed=0
@@ -42,7 +47,7 @@ failed=0
 run_check() {   # run_check LABEL DIR JOBS [make args]: make check, or the target given
 	label=$1 dir=$2 j=$3
 	shift 3
-	echo "=== $label"
+	stage "$label"
 	[ $# -gt 0 ] || set -- check
 	touch "$stamp"                 # this pass's results only
 	if ! make -C "$dir" -j"$j" "$@"; then
@@ -67,7 +72,7 @@ run_check "make check" "$top" "$test_jobs"
 
 # The same tests on other dates: its last line is "N passed, N failed" too.
 if [ "${IOPD_SKIP_DATECHECK:-0}" != 1 ]; then
-	echo "=== date independence"
+	stage "date independence"
 	{ tests/date_independence.sh; echo $? >"$stamp.rc"; } 2>&1 | tee date-check.log
 	rc=$(cat "$stamp.rc")
 	rm -f "$stamp.rc"
@@ -90,7 +95,7 @@ fi
 # A second, out-of-tree build needs a source tree that was never configured
 # in place: `make distdir` gives exactly the distributed sources.
 san="$top/build-san"
-echo "=== ASan+UBSan build in $san"
+stage "ASan+UBSan build in $san"
 rm -rf "$san" && mkdir -p "$san"
 if make distdir distdir="$san/src" >/dev/null && mkdir -p "$san/build" &&
     (cd "$san/build" && ../src/configure --enable-sanitizers CC=clang CXX=clang++ >/dev/null &&
@@ -106,7 +111,7 @@ fi
 # fuzz.sh prints one PASS: or FAIL: line per target.
 if [ "${IOPD_SKIP_FUZZ:-0}" != 1 ]; then
 	fz="$top/build-fuzz"
-	echo "=== fuzzing in $fz"
+	stage "fuzzing in $fz"
 	rm -rf "$fz" && mkdir -p "$fz"
 	if make distdir distdir="$fz/src" >/dev/null && mkdir -p "$fz/build" &&
 	    (cd "$fz/build" && ../src/configure --enable-fuzzing CC=clang >/dev/null &&
@@ -129,7 +134,7 @@ fi
 # test from the distributed sources, so a file missing from the tarball
 # fails there, and the integration tests are not run a third time.
 if [ "${IOPD_SKIP_DISTCHECK:-0}" != 1 ]; then
-	echo "=== make distcheck"
+	stage "make distcheck"
 	unit=$(printf 'iopd-tests:\n\t@echo $(TESTS)\n' | make -s --no-print-directory -f Makefile -f - iopd-tests |
 		tr ' ' '\n' | grep '^tests/unit/' | tr '\n' ' ')
 	if make -j"$jobs" distcheck TESTS="$unit" DISTCHECK_CONFIGURE_FLAGS="--with-systemdsystemunitdir=\$\${prefix}/lib/systemd/system --with-sysusersdir=\$\${prefix}/lib/sysusers.d" >distcheck.log 2>&1; then
@@ -143,5 +148,6 @@ if [ "${IOPD_SKIP_DISTCHECK:-0}" != 1 ]; then
 fi
 
 rm -f "$stamp"
+stage "done"
 echo "$passed passed, $failed failed"
 exit $status
