@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,6 +252,18 @@ static int expand_glob(struct expand *x, size_t f, const char *written, int line
 	return bad ? -1 : 0;
 }
 
+/* Does text name "@include" anywhere?  glibc's memmem took 2.8 ms over
+ * W1's 25 MB of patients, a search for its rare first byte 0.5 ms. */
+static bool names_include(const char *p, const char *end)
+{
+	while ((p = memchr(p, '@', (size_t)(end - p))) != NULL) {
+		if ((size_t)(end - p) >= 8 && memcmp(p, "@include", 8) == 0)
+			return true;
+		p++;
+	}
+	return false;
+}
+
 /* A file with no @include and no NUL byte is its lines as they are: as
  * read into the text at `at`, one span (a patients file of 100,000 lines,
  * line by line, was a twentieth of loading it).  0 if it is not one. */
@@ -260,7 +273,7 @@ static int plain_file(struct expand *x, size_t f, size_t at, size_t len)
 	const char *text = s->text.s + at, *p = text, *end = text + len;
 	int lines = 0;
 
-	if (!len || memchr(text, '\0', len) || memmem(text, len, "@include", 8))
+	if (!len || memchr(text, '\0', len) || names_include(text, end))
 		return 0;
 	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
 		lines++;
