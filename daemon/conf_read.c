@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "conf_read.h"
+#include "conf_skim.h"
 #include "util.h"
 
 #define MAX_DEPTH 128                  /* deeper: libconfig's business */
@@ -749,60 +750,22 @@ static bool check_list(struct conf_reader *r, struct stream *st)
 	}
 }
 
-/* Characters the skim stops at. */
-static bool skim_stop(char c)
-{
-	return c == '"' || c == '\n' || c == '#' || c == '/' || c == '(' || c == ')';
-}
-
-/* A patients list skimmed, not read: from after the lookahead (one token
- * into the list) to just after its ')', counting lines, skipping strings
- * and comments.  On text this reader takes, it ends where reading would
+/* A patients list skimmed, not read (conf_skim.h): from after the
+ * lookahead (one token into the list) to just after its ')', counting
+ * lines.  On text this reader takes, it ends where reading would
  * (conf_read_check makes sure); a cached read needs no more. */
 static bool skim_list(struct conf_reader *r, struct stream *st)
 {
-	const char *p = r->p, *end = r->end;
-	int line = r->line, depth = r->tok.t == T_LIST_START ? 2 : 1;
+	struct conf_skim sk = {r->p, r->tok.t == T_LIST_START ? 2 : 1, r->line};
 
 	if (r->tok.t == T_LIST_END)
-		depth = 0;
-	while (depth > 0) {
-		char c;
-		while (p < end && !skim_stop(*p))
-			p++;
-		if (p == end)
-			return false;
-		c = *p++;
-		if (c == '\n') {
-			line++;
-		} else if (c == '"') {
-			for (; p < end && *p != '"'; p++)
-				if (*p == '\\' && p + 1 < end)
-					line += *++p == '\n';
-				else
-					line += *p == '\n';
-			if (p++ == end)
-				return false;
-		} else if (c == '#' || (c == '/' && p < end && *p == '/')) {
-			p = memchr(p, '\n', (size_t)(end - p));
-			if (!p)
-				return false;
-		} else if (c == '/' && p < end && *p == '*') {
-			for (p++; p + 1 < end && !(p[0] == '*' && p[1] == '/'); p++)
-				line += *p == '\n';
-			if (p + 1 >= end)
-				return false;
-			p += 2;
-		} else if (c == '(') {
-			depth++;
-		} else if (c == ')') {
-			depth--;
-		}
-	}
-	r->p = p;
-	r->line = line;
-	st->end = p;
-	st->end_line = line;
+		sk.depth = 0;
+	if (!conf_skim(&sk, r->end))
+		return false;
+	r->p = sk.p;
+	r->line = sk.line;
+	st->end = sk.p;
+	st->end_line = sk.line;
 	st->unchecked = true;
 	return next(r);
 }

@@ -16,6 +16,7 @@
 #include "unit.h"
 
 #include "conf_read.h"
+#include "conf_skim.h"
 #include "conf_source.h"
 #include "conf_text.h"
 
@@ -479,6 +480,78 @@ static void test_generated(void **state)
 	assert_true(mutated_taken > 1000);
 }
 
+/* ---- the skim ------------------------------------------------------------ */
+
+/* conf_skim against conf_skim_tokens on one text, from each depth. */
+static void skim_both(const char *text, size_t len)
+{
+	int depth;
+
+	for (depth = 1; depth <= 3; depth++) {
+		struct conf_skim a = {text, depth, 0}, b = {text, depth, 0};
+		bool ra = conf_skim(&a, text + len), rb = conf_skim_tokens(&b, text + len);
+		if (ra != rb || (ra && (a.p != b.p || a.line != b.line)))
+			fail_msg("depth %d: skim %d at %td line %d, tokens %d at %td line %d\n---\n%.*s", depth,
+			    ra, a.p - text, a.line, rb, b.p - text, b.line, (int)len, text);
+	}
+}
+
+/* Random texts of the bytes the skim looks at, some with no backslash or
+ * comment (where it takes 64 bytes at once), long strings among them. */
+static void test_skim_random(void **state)
+{
+	static const char any[] = "\"\\\n#/*()a a ((\"\"", clean[] = "\"\n()aaaa  \"(\"a";
+	char text[700];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 200000; i++) {
+		size_t len = pick(sizeof text), j;
+		const char *bytes = i % 3 ? clean : any;
+		size_t nbytes = i % 3 ? sizeof clean - 1 : sizeof any - 1;
+		for (j = 0; j < len; j++)
+			text[j] = bytes[pick((unsigned)nbytes)];
+		if (i % 7 == 0 && len > 100) {         /* a string longer than a block */
+			size_t at = pick((unsigned)(len - 90));
+			text[at] = '"';
+			for (j = at + 1; j < at + 80; j++)
+				text[j] = j % 9 ? 'x' : '\n';
+			text[j] = '"';
+		}
+		skim_both(text, len);
+	}
+}
+
+/* A patients list as admins write it: a line each, zones with a slash
+ * (not a comment inside a string), here and there a comment, an escaped
+ * quote or a string over two lines. */
+static void test_skim_patients(void **state)
+{
+	struct sbuf b = {0};
+	int i, lines = 0;
+
+	(void)state;
+	for (i = 0; i < 3000; i++) {
+		if (i % 97 == 1)
+			sbuf_adds(&b, "  # (a note) \"with a quote\n");
+		sbuf_printf(&b, "  { id = \"p%06d\"; first_name = \"Pat\"; timezone = \"America/Chicago\"; "
+		    "program = \"c%03d\"; medications = ( { label = \"m1\"; times = [\"07:30\"]; } ); }", i, i % 210);
+		if (i % 101 == 0)
+			sbuf_adds(&b, ", { id = \"q\\\"(\"; note = \"two\nlines )\"; } /* ( */");
+		lines += 1 + (i % 97 == 1) + (i % 101 == 0);
+		sbuf_adds(&b, i + 1 < 3000 ? ",\n" : "\n");
+	}
+	sbuf_adds(&b, ");\nafter = 1;\n");
+	skim_both(b.s, b.len);
+	{
+		struct conf_skim sk = {b.s, 1, 0};
+		assert_true(conf_skim(&sk, b.s + b.len));
+		assert_int_equal(sk.line, lines);
+		assert_string_equal(sk.p, ";\nafter = 1;\n");
+	}
+	sbuf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -486,6 +559,8 @@ int main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_generated),
+		cmocka_unit_test(test_skim_random),
+		cmocka_unit_test(test_skim_patients),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
