@@ -5,7 +5,7 @@
  * the cpu cannot foresee.  Where 64 bytes hold no backslash and no
  * comment, every quote in them opens or closes a string, so which bytes
  * are inside strings follows from the quotes alone, and the parentheses
- * and newlines outside are counted at once: 4.6 ms. */
+ * and newlines outside are counted at once: 4.6-4.9 ms. */
 #include "config.h"
 
 #include <stdint.h>
@@ -123,7 +123,7 @@ static enum block block(struct conf_skim *s, bool *in_string)
 	const struct block16x4 v = {_mm_loadu_si128(q), _mm_loadu_si128(q + 1), _mm_loadu_si128(q + 2),
 	    _mm_loadu_si128(q + 3)};
 	uint64_t in, nl, open, close, pc;
-	int i, nclose;
+	int i;
 
 	in = prefix_xor(bytes_eq(v, '"'));
 	if (*in_string)
@@ -133,22 +133,18 @@ static enum block block(struct conf_skim *s, bool *in_string)
 	nl = bytes_eq(v, '\n');
 	open = bytes_eq(v, '(') & ~in;
 	close = bytes_eq(v, ')') & ~in;
-	nclose = __builtin_popcountll(close);
-	if (nclose < s->depth) {               /* the list cannot end here */
-		s->depth += __builtin_popcountll(open) - nclose;
-		s->line += __builtin_popcountll(nl);
-		s->p += BLOCK;
-		*in_string = in >> 63;
-		return BLOCK_PASSED;
-	}
-	for (pc = open | close; pc; pc &= pc - 1) {
-		i = __builtin_ctzll(pc);
-		if (open >> i & 1) {
-			s->depth++;
-		} else if (--s->depth == 0) {
-			s->line += __builtin_popcountll(nl & (~0ULL >> (63 - i)));
-			s->p += i + 1;
-			return BLOCK_END;
+	if (__builtin_popcountll(close) < s->depth) {   /* the list cannot end here */
+		s->depth += __builtin_popcountll(open) - __builtin_popcountll(close);
+	} else {
+		for (pc = open | close; pc; pc &= pc - 1) {
+			i = __builtin_ctzll(pc);
+			if (open >> i & 1) {
+				s->depth++;
+			} else if (--s->depth == 0) {
+				s->line += __builtin_popcountll(nl & (~0ULL >> (63 - i)));
+				s->p += i + 1;
+				return BLOCK_END;
+			}
 		}
 	}
 	s->line += __builtin_popcountll(nl);
