@@ -7,7 +7,9 @@
  * (then libconfig reads it, and reports).  Checked on hand-picked texts,
  * on the project's own configurations, and on generated ones: valid ones
  * with every kind of token and blank between them, and the same with a
- * byte dropped, doubled or changed. */
+ * byte dropped, doubled or changed.  The skim that steps over a cached
+ * patients list (conf_skim.c, 64 bytes at a time) is held to its
+ * token-by-token self. */
 #include "config.h"
 
 #include <math.h>
