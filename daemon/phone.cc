@@ -125,7 +125,9 @@ bool fictional(const PhoneNumber &n)
 {
 	uint64_t nsn = n.national_number();
 
-	return n.country_code() == 1 && nsn / 10000000 == 555;
+	// (the national number is an integer: "000005555205955" is 5555205955
+	// with leading zeros, which a 555 number never has)
+	return n.country_code() == 1 && !n.italian_leading_zero() && nsn / 10000000 == 555;
 }
 
 int check(const char *text, const char *region, struct phone_result *out)
@@ -144,7 +146,7 @@ int check(const char *text, const char *region, struct phone_result *out)
 		return -1;
 	}
 	u->Format(n, PhoneNumberUtil::E164, &e164);
-	if (e164.size() >= sizeof out->e164) {
+	if (e164.size() > 16 || e164.size() >= sizeof out->e164) {   // E.164: at most 15 digits
 		say(out, "too long to be a telephone number");
 		return -1;
 	}
