@@ -750,16 +750,14 @@ static bool check_list(struct conf_reader *r, struct stream *st)
 	}
 }
 
-/* A patients list skimmed, not read (conf_skim.h): from after the
- * lookahead (one token into the list) to just after its ')', counting
+/* A non-empty patients list skimmed, not read (conf_skim.h): from after
+ * the lookahead (one token into the list) to just after its ')', counting
  * lines.  On text this reader takes, it ends where reading would
  * (conf_read_check makes sure); a cached read needs no more. */
 static bool skim_list(struct conf_reader *r, struct stream *st)
 {
 	struct conf_skim sk = {r->p, r->tok.t == T_LIST_START ? 2 : 1, r->line};
 
-	if (r->tok.t == T_LIST_END)
-		sk.depth = 0;
 	if (!conf_skim(&sk, r->end))
 		return false;
 	r->p = sk.p;

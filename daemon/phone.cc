@@ -146,7 +146,8 @@ int check(const char *text, const char *region, struct phone_result *out)
 		return -1;
 	}
 	u->Format(n, PhoneNumberUtil::E164, &e164);
-	if (e164.size() > 16 || e164.size() >= sizeof out->e164) {   // E.164: at most 15 digits
+	static_assert(PHONE_E164_MAX > 16, "e164 holds \"+\", 15 digits and the NUL");
+	if (e164.size() > 16) {                // E.164: "+" and at most 15 digits
 		say(out, "too long to be a telephone number");
 		return -1;
 	}
