@@ -361,7 +361,7 @@ static void start_channels(struct daemon *dm, struct snapshot *s)
 		if (c->insecure_tls)
 			log_warn("[%s] TLS certificate verification is OFF (insecure_tls): for tests only",
 			    c->name);
-		if (c->inst && chan_inst_start(c->inst, dm->loop, dm->http) != 0) {
+		if (c->inst && chan_inst_start(c->inst, dm->loop, http_port(dm->http)) != 0) {
 			log_err("[%s] channel could not start: its reminders wait and retry", c->name);
 			snprintf(dm->last_error, sizeof dm->last_error, "channel %s could not start", c->name);
 		}

@@ -71,6 +71,7 @@ struct http {
 	struct http_sock *socks;       /* every socket being watched */
 	size_t active;
 	int reaping;                   /* inside http_reap: http_free is a bug */
+	struct http_port port;         /* this, for the plugin host */
 };
 
 static struct http *http_check(const void *p)
@@ -359,6 +360,7 @@ struct http *http_new(struct ev_loop *loop)
 	h = xcalloc(1, sizeof *h);
 	h->magic = HTTP_MAGIC;
 	h->loop = loop;
+	h->port = (struct http_port){h, http_submit, http_cancel};
 	h->multi = curl_multi_init();
 	if (!h->multi) {
 		log_err("http: curl_multi_init failed");
@@ -443,4 +445,9 @@ void http_free(struct http *h)
 	h->magic = 0;
 	free(h);
 	curl_global_cleanup();
+}
+
+const struct http_port *http_port(struct http *h)
+{
+	return h ? &http_check(h)->port : NULL;
 }

@@ -25,4 +25,15 @@ size_t http_active(const struct http *h);
 /* Cancels what still runs (no callbacks) and frees everything. */
 void http_free(struct http *h);
 
+/* The engine as the plugin host sees it: a handle and its two calls.
+ * The host is in every iopd command; the engine, and libcurl, only in the
+ * network module (netmod.h), so the host is handed pointers, not symbols. */
+struct http_port {
+	struct http *http;
+	int (*submit)(struct http *h, CURL *easy, iopd_http_fn done, void *arg);
+	void (*cancel)(struct http *h, CURL *easy);
+};
+/* NULL for NULL (no engine: the host's submits fail). */
+const struct http_port *http_port(struct http *h);
+
 #endif

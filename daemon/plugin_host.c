@@ -76,10 +76,7 @@ static int ph_module_name_ok(const char *s)
 	return n > 0 && n <= PH_MODULE_NAME_MAX;
 }
 
-/* Is this process's executable inside the build tree?  Only then may it
- * load the build tree's plugins: an installed iopd must never pick up a
- * stale module from a developer's checkout. */
-static int ph_runs_from_build_tree(void)
+int plugin_runs_from_build_tree(void)
 {
 #ifdef IOPD_BUILD_DIR
 	char exe[PATH_MAX], root[PATH_MAX];
@@ -106,7 +103,7 @@ static void ph_plugin_dirs(const char *plugin_dir, const char *dirs[4])
 	dirs[2] = IOPD_PLUGIN_DIR;
 	dirs[3] = NULL;
 #ifdef IOPD_BUILD_PLUGIN_DIR
-	if (ph_runs_from_build_tree())
+	if (plugin_runs_from_build_tree())
 		dirs[3] = IOPD_BUILD_PLUGIN_DIR;
 #endif
 }
@@ -304,7 +301,7 @@ struct chan_inst {
 
 	/* From start on. */
 	struct ev_loop *loop;
-	struct http *http;
+	const struct http_port *http;
 	int started, live, stopping;
 	struct iopd_timer *timers;
 	struct ph_xfer *xfers;
@@ -698,7 +695,7 @@ static int ph_host_http_submit(const struct iopd_host *h, CURL *easy, iopd_http_
 	x->easy = easy;
 	x->done = done;
 	x->arg = arg;
-	if (http_submit(c->http, easy, ph_xfer_done, x) < 0) {
+	if (c->http->submit(c->http->http, easy, ph_xfer_done, x) < 0) {
 		x->magic = 0;
 		free(x);
 		return -1;
@@ -717,7 +714,7 @@ static void ph_host_http_cancel(const struct iopd_host *h, CURL *easy)
 
 	for (x = c->xfers; x; x = x->next)
 		if (x->easy == easy) {
-			http_cancel(c->http, easy);
+			c->http->cancel(c->http->http, easy);
 			ph_xfer_unlink(c, x);
 			return;
 		}
@@ -921,7 +918,7 @@ struct chan_inst *chan_inst_configure(const struct plugin_mod *m, const config_s
 	return c;
 }
 
-int chan_inst_start(struct chan_inst *c, struct ev_loop *loop, struct http *http)
+int chan_inst_start(struct chan_inst *c, struct ev_loop *loop, const struct http_port *http)
 {
 	int rc;
 
@@ -963,7 +960,7 @@ void chan_inst_cancel(struct chan_inst *c, void *token)
 static void ph_chan_withdraw_xfers(struct chan_inst *c)
 {
 	while (c->xfers) {
-		http_cancel(c->http, c->xfers->easy);
+		c->http->cancel(c->http->http, c->xfers->easy);
 		ph_xfer_unlink(c, c->xfers);
 	}
 }

@@ -1,7 +1,6 @@
 /* plugin_host.h - loading plugins and running their instances.
  *
- * The only code in iopd that knows about dlopen and the plugin ABI
- * (include/iopd/plugin.h).  A module is loaded once per process and kept;
+ * The only code in iopd that knows the plugin ABI (include/iopd/plugin.h).  A module is loaded once per process and kept;
  * each channel of a configuration gets its own instance, with its own
  * struct iopd_host whose services are bound to that channel. */
 #ifndef IOPD_PLUGIN_HOST_H
@@ -27,6 +26,10 @@ struct plugin_mod;                     /* a loaded module, lives until exit */
  * Returns NULL with a reason in err. */
 const struct plugin_mod *plugin_load(const char *module, const char *plugin_dir,
     char *err, size_t errlen);
+/* Is this process's executable inside the build tree?  Only then may it
+ * load the build tree's modules: an installed iopd must never pick up a
+ * stale one from a developer's checkout. */
+int plugin_runs_from_build_tree(void);
 const struct iopd_plugin *plugin_desc(const struct plugin_mod *m);
 const char *plugin_path(const struct plugin_mod *m);
 /* Unloads every module; only at exit. */
@@ -41,7 +44,7 @@ struct chan_inst *chan_inst_configure(const struct plugin_mod *m, const config_s
     const struct iopd_channel_info *info, const char *config_dir, struct errs *errs);
 /* Binds the instance to the loop and the shared multi handle, then calls
  * the plugin's start.  Returns its result. */
-int chan_inst_start(struct chan_inst *c, struct ev_loop *loop, struct http *http);
+int chan_inst_start(struct chan_inst *c, struct ev_loop *loop, const struct http_port *http);
 void chan_inst_send(struct chan_inst *c, const struct iopd_message *m, iopd_done_fn done, void *token);
 void chan_inst_cancel(struct chan_inst *c, void *token);
 /* Stops the plugin instance (if started) and frees it.  No send may be

@@ -516,7 +516,7 @@ int main(int argc, char **argv)
 	if (!r.loop || !(http = http_new(r.loop)))
 		so_die(1, "cannot set up the event loop");
 	so_the_run = &r;
-	if (chan_inst_start(r.chan, r.loop, http) < 0)
+	if (chan_inst_start(r.chan, r.loop, http_port(http)) < 0)
 		so_die(1, "channel %s: the plugin's start failed (see its log above)", chan_inst_name(r.chan));
 
 	deadline = o.deadline;

@@ -487,7 +487,7 @@ static void test_send_outcomes_and_cancel(void **state)
 	(void)state;
 	c = configure_example("channel = { name = \"t1\"; module = \"example\"; delay = 0.05; };\n", &e);
 	assert_non_null(c);
-	assert_int_equal(chan_inst_start(c, loop, http), 0);
+	assert_int_equal(chan_inst_start(c, loop, http_port(http)), 0);
 	log.loop = loop;
 	log.want = 3;
 	for (i = 0; i < 4; i++) {
@@ -585,7 +585,7 @@ static void test_abi10_loads(void **state)
 	assert_non_null(c);
 	assert_null(chan_inst_inbound(c));
 	assert_int_equal(chan_inst_takes_notices(c), 0);
-	assert_int_equal(chan_inst_start(c, loop, http), 0);
+	assert_int_equal(chan_inst_start(c, loop, http_port(http)), 0);
 	assert_int_equal(chan_inst_callback(c, &rq, &cb), -1);
 	chan_inst_send(c, &m, sync_done, &done);
 	assert_int_equal(done, IOPD_DELIVERED + 1);
@@ -625,7 +625,7 @@ static void test_sms_inbound(void **state)
 	g = config_lookup(&cfg, "channel");
 	assert_int_equal(chan_inst_inbound_bind(c, g, "https://iopd.example.org/", &e), 0);
 	assert_string_equal(chan_inst_auth_secret(c), "K3y-abc_9");
-	assert_int_equal(chan_inst_start(c, loop, http), 0);
+	assert_int_equal(chan_inst_start(c, loop, http_port(http)), 0);
 	assert_int_equal(chan_inst_callback(c, &rq, &cb), 0);
 	assert_int_equal(cb.type, IOPD_CALLBACK_RECEIPT);
 	assert_int_equal(cb.receipt, IOPD_RECEIPT_DELIVERED);
