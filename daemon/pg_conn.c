@@ -817,6 +817,25 @@ static void state_nop(struct pgc *c, bool up, const char *why, void *arg)
 {
 }
 
+int pg_conninfo_check(const char *conninfo, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &msg), *o;
+	int rc = 0;
+
+	if (!opts) {
+		snprintf(err, errlen, "%s", msg ? msg : "cannot be read (out of memory)");
+		err[strcspn(err, "\n")] = '\0';
+		PQfreemem(msg);
+		return -1;
+	}
+	for (o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
+			rc = 1;
+	PQconninfoFree(opts);
+	return rc;
+}
+
 struct pgc *pgc_new(struct ev_loop *loop, const struct pgc_params *p, pgc_state_fn fn, void *arg)
 {
 	struct pgc *c = xcalloc(1, sizeof *c);

@@ -35,6 +35,11 @@ struct pgc_params {
 /* The connection came up (up) or went down (why says why). */
 typedef void (*pgc_state_fn)(struct pgc *c, bool up, const char *why, void *arg);
 
+/* libpq's own reading of a conninfo: 0 when it reads and holds no
+ * password, 1 when it holds one, -1 with libpq's reason in err when it
+ * does not read. */
+int pg_conninfo_check(const char *conninfo, char *err, size_t errlen);
+
 struct pgc *pgc_new(struct ev_loop *loop, const struct pgc_params *p, pgc_state_fn fn, void *arg);
 /* Closes; requests still pending are dropped without a callback. */
 void pgc_free(struct pgc *c);
