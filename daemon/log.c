@@ -1,6 +1,7 @@
 /* log.c - see log.h */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -29,6 +30,19 @@ static bool log_tty;                   /* stderr is a terminal: no "<N>" */
 static bool log_detached;              /* stderr is /dev/null */
 static int log_fd = -1;                /* DEST_FILE */
 
+/* libsystemd's sd_journal_sendv, loaded when the journal is chosen: the
+ * commands run at a terminal (agenda, render, -t) never load libsystemd. */
+static __typeof__(sd_journal_sendv) *journal_sendv;
+
+static bool journal_open(void)
+{
+	void *dl;
+
+	if (!journal_sendv && (dl = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL)) != NULL)
+		*(void **)&journal_sendv = dlsym(dl, "sd_journal_sendv");
+	return journal_sendv != NULL;
+}
+
 /* $JOURNAL_STREAM is "DEV:INODE" of the stream systemd connected to our
  * stderr; it only counts if stderr is still that stream (not redirected). */
 static bool stderr_is_journal(void)
@@ -47,7 +61,7 @@ static bool stderr_is_journal(void)
 void log_init(int level)
 {
 	log_lvl = level;
-	log_to = stderr_is_journal() ? DEST_JOURNAL : DEST_STDERR;
+	log_to = stderr_is_journal() && journal_open() ? DEST_JOURNAL : DEST_STDERR;
 	log_tty = log_to == DEST_STDERR && isatty(2);
 }
 
@@ -62,7 +76,7 @@ void log_detach(const char *file, char *where, size_t len)
 {
 	log_detached = true;
 	log_tty = false;
-	if (is_socket(JOURNAL_SOCKET)) {
+	if (is_socket(JOURNAL_SOCKET) && journal_open()) {
 		log_to = DEST_JOURNAL;
 		snprintf(where, len, "logging to the journal (journalctl -t iopd)");
 		return;
@@ -141,7 +155,7 @@ static void log_to_journal(int prio, const struct log_ctx *c, const char *msg)
 		iov_field(iov, &n, b, "IOPD_PATIENT_ID", c->patient);
 		iov_field(iov, &n, b, "IOPD_CHANNEL", c->channel);
 	}
-	if (sd_journal_sendv(iov, n) < 0 && !log_detached)
+	if (journal_sendv(iov, n) < 0 && !log_detached)
 		log_to_stderr(prio, c, msg);   /* journald away: the stream still works */
 	for (i = 0; i < n; i++)
 		sbuf_free(&b[i]);
