@@ -8,10 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
-
 #include "conf.h"
 #include "conf_parts.h"
+#include "netmod.h"
 #include "plugin_host.h"
 
 static const char *const pg_keys[] = {"conninfo", "token_file", "token_credential", "lease", NULL};
@@ -56,33 +55,29 @@ static int parse_instance(struct conf_ctx *c, const config_setting_t *g)
 	return 0;
 }
 
-/* libpq's own reading of the conninfo: a syntax error, or a password in
- * it, is the admin's to fix, at its line. */
+/* libpq's own reading of the conninfo (in the network module): a syntax
+ * error, or a password in it, is the admin's to fix, at its line. */
 static int check_conninfo(struct conf_ctx *c, const config_setting_t *s, const char *conninfo)
 {
-	char *msg = NULL;
-	PQconninfoOption *opts = PQconninfoParse(conninfo, &msg), *o;
-	int bad = 0;
+	char msg[512];
+	const struct netmod *net = netmod(msg, sizeof msg);
 
-	if (!opts) {
-		if (msg) {
-			msg[strcspn(msg, "\n")] = '\0';
-			errs_set(c->errs, s, "daemon.postgresql.conninfo: %s", msg);
-		} else {
-			errs_set(c->errs, s, "daemon.postgresql.conninfo: cannot be read (out of memory)");
-		}
-		PQfreemem(msg);
+	if (!net) {
+		errs_set(c->errs, s, "daemon.postgresql.conninfo cannot be checked: %s", msg);
 		return 1;
 	}
-	for (o = opts; o->keyword; o++)
-		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val) {
-			errs_set(c->errs, s, "daemon.postgresql.conninfo must not hold a password: put it "
-			    "in a file (mode 0600) named by daemon.postgresql.token_file, or use "
-			    "token_credential");
-			bad++;
-		}
-	PQconninfoFree(opts);
-	return bad;
+	switch (net->pg_conninfo_check(conninfo, msg, sizeof msg)) {
+	case 0:
+		return 0;
+	case 1:
+		errs_set(c->errs, s, "daemon.postgresql.conninfo must not hold a password: put it "
+		    "in a file (mode 0600) named by daemon.postgresql.token_file, or use "
+		    "token_credential");
+		return 1;
+	default:
+		errs_set(c->errs, s, "daemon.postgresql.conninfo: %s", msg);
+		return 1;
+	}
 }
 
 /* The password, as every secret: a file of its own, or a systemd

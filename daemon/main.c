@@ -17,6 +17,7 @@
 #include "lang.h"
 #include "ledger.h"
 #include "log.h"
+#include "netmod.h"
 #include "plugin_host.h"
 #include "preview.h"
 #include "suggest.h"
@@ -187,8 +188,9 @@ static struct agenda_ledger *agenda_ledger_open(const struct snapshot *s, struct
 {
 	struct agenda_ledger *al = NULL;
 	char err[1024];
-	int rc = s->ledger == LEDGER_POSTGRESQL ? ledger_pg_peek(s, l, err, sizeof err) :
-	    ledger_sqlite_peek(s->state_dir, l, err, sizeof err);
+	const struct netmod *net = NULL;
+	int rc = s->ledger != LEDGER_POSTGRESQL ? ledger_sqlite_peek(s->state_dir, l, err, sizeof err) :
+	    (net = netmod(err, sizeof err)) ? net->ledger_pg_peek(s, l, err, sizeof err) : -1;
 
 	if (rc == 1 && !(al = agenda_ledger_new(*l, false, err, sizeof err))) {
 		(*l)->ops->close(*l);
@@ -333,9 +335,21 @@ static void protect_process(void)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+/* The network module (netmod.h), which the daemon and ledger-copy run in. */
+static const struct netmod *net_or_say(const char *cmd)
+{
+	char err[600];
+	const struct netmod *net = netmod(err, sizeof err);
+
+	if (!net)
+		fprintf(stderr, "iopd%s%s: %s\n", *cmd ? " " : "", cmd, err);
+	return net;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon_opts o = {0};
+	const struct netmod *net;
 	int test = 0, rc;
 
 	protect_process();
@@ -345,9 +359,9 @@ int main(int argc, char **argv)
 	else if (argc > 1 && strcmp(argv[1], "render") == 0)
 		rc = run_render(argc - 1, argv + 1);
 	else if (argc > 1 && strcmp(argv[1], "ledger-copy") == 0)
-		rc = ledger_copy_main(argc - 1, argv + 1);
+		rc = (net = net_or_say(argv[1])) ? net->ledger_copy_main(argc - 1, argv + 1) : 1;
 	else if ((rc = daemon_args(argc, argv, &o, &test)) == 0)
-		rc = test ? check_config(o.config) : daemon_main(&o);
+		rc = test ? check_config(o.config) : (net = net_or_say("")) ? net->daemon_main(&o) : 1;
 	plugin_unload_all();
 	lang_cleanup();
 	tz_cleanup();

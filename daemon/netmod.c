@@ -1,0 +1,60 @@
+/* netmod.c - see netmod.h */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netmod.h"
+#include "plugin_host.h"
+
+/* Defined where the module's code is linked into the program itself;
+ * absent (NULL) from the iopd executable, which loads net.so instead. */
+extern const struct netmod iopd_netmod __attribute__((weak));
+
+static pthread_once_t net_once = PTHREAD_ONCE_INIT;
+static const struct netmod *net;
+static char net_err[512];
+
+/* $IOPD_NETMOD (like $IOPD_PLUGIN_DIR, for a copy of iopd the tests
+ * make), the build tree's module for an iopd run from the build tree, the
+ * installed one otherwise: never one from a checkout for an installed
+ * iopd.  It shares iopd's structures, so it must be of the same version. */
+static void net_load(void)
+{
+	const char *path = getenv("IOPD_NETMOD");
+	const struct netmod *m;
+	void *dl;
+
+	if (&iopd_netmod) {
+		net = &iopd_netmod;
+		return;
+	}
+	if (!path || !*path)
+		path = plugin_runs_from_build_tree() ? IOPD_BUILD_NETMOD_PATH : IOPD_NETMOD_PATH;
+	/* RTLD_NOW: what the module lacks is said here, not mid-run */
+	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!dl) {
+		snprintf(net_err, sizeof net_err, "cannot load iopd's network module: %s "
+		    "(reinstall iopd)", dlerror());
+		return;
+	}
+	m = dlsym(dl, "iopd_netmod");
+	if (!m || strcmp(m->version, PACKAGE_STRING) != 0) {
+		snprintf(net_err, sizeof net_err, "%s is not the network module of %s (%s): "
+		    "reinstall iopd", path, PACKAGE_STRING, m ? m->version : "no iopd_netmod");
+		dlclose(dl);
+		return;
+	}
+	net = m;
+}
+
+const struct netmod *netmod(char *err, size_t errlen)
+{
+	pthread_once(&net_once, net_load);
+	if (!net)
+		snprintf(err, errlen, "%s", net_err);
+	return net;
+}
