@@ -130,9 +130,11 @@ if command -v objcopy >/dev/null && objcopy --remove-section .note.gnu.build-id 
 	chmod 755 "$T/iopd-other"
 	IOPD_REAL=$IOPD
 	IOPD=$T/iopd-other
+	export IOPD_NETMOD=$IOPD_BUILDDIR/daemon/.libs/net.so   # outside the build tree
 	start_iopd a "$CONF" "$CLOCK" || { fail "the other iopd did not start"; finish; }
 	check "another build does not use the cache" test "$(from_cache)" -eq 0
 	stop_iopd a
+	unset IOPD_NETMOD
 	IOPD=$IOPD_REAL
 	start_iopd a "$CONF" "$CLOCK" || { fail "iopd did not start (after the other build)"; finish; }
 	check "... nor this build the other's" test "$(from_cache)" -eq 0

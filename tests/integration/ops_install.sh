@@ -5,7 +5,8 @@
 #   FHS paths from the configured prefix, sbindir, libdir, includedir,
 #     mandir, docdir, systemd unit / sysusers.d / tmpfiles.d folders
 #   the plugins in $(libdir)/iopd/plugins, the folder iopd looks in by
-#     default; NAME.so only (no .la, no example plugin)
+#     default; NAME.so only (no .la, no example plugin); the network module
+#     $(libdir)/iopd/net.so, without its .la, which the installed iopd loads
 #   nothing in $(sysconfdir): an admin's configuration is never overwritten
 #   the installed iopd loads the installed plugins; the installed header
 #     and iopd.pc build the example plugin out of tree, exporting only
@@ -41,7 +42,7 @@ check "make install DESTDIR=...: exit 0" test "$rc" -eq 0
 find "$D" -type f | sed "s#^$D##" | sort >"$T/files"
 add_log "$T/files"
 has() { grep -qx "$1" "$T/files"; }
-for f in "$sbindir/iopd" "$sbindir/iopctl" "$pkglibdir/plugins/console.so" "$pkglibdir/plugins/sms.so" \
+for f in "$sbindir/iopd" "$sbindir/iopctl" "$pkglibdir/net.so" "$pkglibdir/plugins/console.so" "$pkglibdir/plugins/sms.so" \
 	"$pkglibdir/plugins/smtp.so" "$pkglibdir/plugins/webhook.so" "$includedir/iopd/plugin.h" \
 	"$mandir/man8/iopd.8" "$mandir/man8/iopctl.8" "$mandir/man5/iopd.conf.5" \
 	"$mandir/man7/iopd-plugin.7" "$unitdir/iopd.service" "$unitdir/iopd.socket" "$sysusersdir/iopd.conf" \
@@ -64,6 +65,8 @@ check "iopd(8) names the installed plugin folder" \
 	sh -c "sed 's/\\\\://g' '$D$mandir/man8/iopd.8' | grep -q '$pkglibdir/plugins'"
 check "iopd is built to look in the installed plugin folder" \
 	grep -qa "$pkglibdir/plugins" "$D$sbindir/iopd"
+check "... and for the installed network module" grep -qa "$pkglibdir/net.so" "$D$sbindir/iopd"
+check "no libtool file beside it" sh -c "! grep -q '^$pkglibdir/net.la' '$T/files'"
 
 # --- the installed iopd with the installed plugins --------------------------
 cat >"$T/c.conf" <<EOF
@@ -79,6 +82,15 @@ IOPD_PLUGIN_DIR="$D$pkglibdir/plugins" "$D$sbindir/iopd" -t -c "$T/c.conf" >"$T/
 add_log "$T/t.out"
 check "the installed iopd loads the installed plugins" test "$rc" -eq 0
 check "the installed iopctl runs" sh -c "'$D$sbindir/iopctl' --version | grep -q '^iopctl '"
+# (a PostgreSQL ledger's conninfo is read by the module; it is found under
+# DESTDIR through IOPD_NETMOD)
+sed 's#^daemon = { #daemon = { ledger = "postgresql"; postgresql = { conninfo = "host=127.0.0.1"; }; #' \
+	"$T/c.conf" >"$T/pg.conf"
+rc=0
+IOPD_NETMOD="$D$pkglibdir/net.so" IOPD_PLUGIN_DIR="$D$pkglibdir/plugins" "$D$sbindir/iopd" -t -c "$T/pg.conf" \
+	>"$T/pg.out" 2>&1 || rc=$?
+add_log "$T/pg.out"
+check "the installed iopd loads the installed network module" test "$rc" -eq 0
 
 # --- a plugin built out of tree from the installed header and iopd.pc ----
 PCDIR=$D$libdir/pkgconfig
