@@ -338,7 +338,7 @@ static void protect_process(void)
 /* The network module (netmod.h), which the daemon and ledger-copy run in. */
 static const struct netmod *net_or_say(const char *cmd)
 {
-	char err[600];
+	char err[1024];
 	const struct netmod *net = netmod(err, sizeof err);
 
 	if (!net)

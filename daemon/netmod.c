@@ -2,10 +2,12 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "netmod.h"
 #include "plugin_host.h"
@@ -16,15 +18,33 @@ extern const struct netmod iopd_netmod __attribute__((weak));
 
 static pthread_once_t net_once = PTHREAD_ONCE_INIT;
 static const struct netmod *net;
-static char net_err[512];
+static char net_err[PATH_MAX + 256];
 
-/* $IOPD_NETMOD (like $IOPD_PLUGIN_DIR, for a copy of iopd the tests
- * make), the build tree's module for an iopd run from the build tree, the
- * installed one otherwise: never one from a checkout for an installed
- * iopd.  It shares iopd's structures, so it must be of the same version. */
+/* The installed module, under the same root as this executable: an iopd
+ * installed with DESTDIR=ROOT (a staging root, an image being built) runs
+ * from ROOT$(sbindir) and finds its module in ROOT$(pkglibdir). */
+static void installed_path(char *out, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	size_t tail = strlen(IOPD_SBIN_PATH), root = 0;   /* ROOT's length; elsewhere, none */
+
+	if (n > 0) {
+		exe[n] = '\0';
+		if ((size_t)n >= tail && strcmp(exe + n - tail, IOPD_SBIN_PATH) == 0)
+			root = (size_t)n - tail;
+	}
+	snprintf(out, len, "%.*s%s", (int)root, exe, IOPD_NETMOD_PATH);
+}
+
+/* $IOPD_NETMOD (like $IOPD_PLUGIN_DIR, for a copy of iopd), the build
+ * tree's module for an iopd run from the build tree, the installed one
+ * otherwise: never one from a checkout for an installed iopd.  It shares
+ * iopd's structures, so it must be of the same version. */
 static void net_load(void)
 {
-	const char *path = getenv("IOPD_NETMOD");
+	const char *env = getenv("IOPD_NETMOD");
+	char path[PATH_MAX];
 	const struct netmod *m;
 	void *dl;
 
@@ -32,13 +52,17 @@ static void net_load(void)
 		net = &iopd_netmod;
 		return;
 	}
-	if (!path || !*path)
-		path = plugin_runs_from_build_tree() ? IOPD_BUILD_NETMOD_PATH : IOPD_NETMOD_PATH;
+	if (env && *env)
+		snprintf(path, sizeof path, "%s", env);
+	else if (plugin_runs_from_build_tree())
+		snprintf(path, sizeof path, "%s", IOPD_BUILD_NETMOD_PATH);
+	else
+		installed_path(path, sizeof path);
 	/* RTLD_NOW: what the module lacks is said here, not mid-run */
 	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
 		snprintf(net_err, sizeof net_err, "cannot load iopd's network module: %s "
-		    "(reinstall iopd)", dlerror());
+		    "(reinstall iopd, or name the module with IOPD_NETMOD)", dlerror());
 		return;
 	}
 	m = dlsym(dl, "iopd_netmod");

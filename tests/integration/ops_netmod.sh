@@ -66,7 +66,7 @@ rc=0
 timeout 20 env -u IOPD_NETMOD "${CLK[@]}" "$T/iopd-copy" -f -c "$T/iopd.conf" >"$T/nomod.out" 2>&1 || rc=$?
 check "without its module, the daemon exits 1" test "$rc" -eq 1
 check "... saying which file is missing and what to do" \
-	grep -Eq "^iopd: cannot load iopd's network module: .*/net\.so: .*\(reinstall iopd\)$" "$T/nomod.out"
+	grep -Eq "^iopd: cannot load iopd's network module: .*/net\.so: .*\(reinstall iopd, or name the module with IOPD_NETMOD\)$" "$T/nomod.out"
 rc=0
 "$T/iopd-copy" ledger-copy -c "$T/iopd.conf" --from "$T/none.db" >"$T/nomod-copy.out" 2>&1 || rc=$?
 check "... ledger-copy too" sh -c "[ $rc = 1 ] && grep -q '^iopd ledger-copy: cannot load' '$T/nomod-copy.out'"
