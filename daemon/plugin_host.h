@@ -1,8 +1,9 @@
 /* plugin_host.h - loading plugins and running their instances.
  *
- * The only code in iopd that knows the plugin ABI (include/iopd/plugin.h).  A module is loaded once per process and kept;
- * each channel of a configuration gets its own instance, with its own
- * struct iopd_host whose services are bound to that channel. */
+ * The only code in iopd that knows the plugin ABI (include/iopd/plugin.h).
+ * A module is loaded once per process and kept; each channel of a
+ * configuration gets its own instance, with its own struct iopd_host whose
+ * services are bound to that channel. */
 #ifndef IOPD_PLUGIN_HOST_H
 #define IOPD_PLUGIN_HOST_H
 
