@@ -188,9 +188,13 @@ static struct agenda_ledger *agenda_ledger_open(const struct snapshot *s, struct
 {
 	struct agenda_ledger *al = NULL;
 	char err[1024];
-	const struct netmod *net = NULL;
-	int rc = s->ledger != LEDGER_POSTGRESQL ? ledger_sqlite_peek(s->state_dir, l, err, sizeof err) :
-	    (net = netmod(err, sizeof err)) ? net->ledger_pg_peek(s, l, err, sizeof err) : -1;
+	const struct netmod *net;
+	int rc;
+
+	if (s->ledger != LEDGER_POSTGRESQL)
+		rc = ledger_sqlite_peek(s->state_dir, l, err, sizeof err);
+	else
+		rc = (net = netmod(err, sizeof err)) ? net->ledger_pg_peek(s, l, err, sizeof err) : -1;
 
 	if (rc == 1 && !(al = agenda_ledger_new(*l, false, err, sizeof err))) {
 		(*l)->ops->close(*l);
@@ -360,8 +364,10 @@ int main(int argc, char **argv)
 		rc = run_render(argc - 1, argv + 1);
 	else if (argc > 1 && strcmp(argv[1], "ledger-copy") == 0)
 		rc = (net = net_or_say(argv[1])) ? net->ledger_copy_main(argc - 1, argv + 1) : 1;
-	else if ((rc = daemon_args(argc, argv, &o, &test)) == 0)
-		rc = test ? check_config(o.config) : (net = net_or_say("")) ? net->daemon_main(&o) : 1;
+	else if ((rc = daemon_args(argc, argv, &o, &test)) == 0 && test)
+		rc = check_config(o.config);
+	else if (rc == 0)
+		rc = (net = net_or_say("")) ? net->daemon_main(&o) : 1;
 	plugin_unload_all();
 	lang_cleanup();
 	tz_cleanup();

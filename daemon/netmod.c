@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "netmod.h"
 #include "plugin_host.h"
@@ -26,14 +25,9 @@ static char net_err[PATH_MAX + 256];
 static void installed_path(char *out, size_t len)
 {
 	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	size_t tail = strlen(IOPD_SBIN_PATH), root = 0;   /* ROOT's length; elsewhere, none */
+	size_t n = plugin_exe_path(exe, sizeof exe), tail = strlen(IOPD_SBIN_PATH);
+	size_t root = n >= tail && strcmp(exe + n - tail, IOPD_SBIN_PATH) == 0 ? n - tail : 0;
 
-	if (n > 0) {
-		exe[n] = '\0';
-		if ((size_t)n >= tail && strcmp(exe + n - tail, IOPD_SBIN_PATH) == 0)
-			root = (size_t)n - tail;
-	}
 	snprintf(out, len, "%.*s%s", (int)root, exe, IOPD_NETMOD_PATH);
 }
 

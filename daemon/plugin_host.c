@@ -76,16 +76,24 @@ static int ph_module_name_ok(const char *s)
 	return n > 0 && n <= PH_MODULE_NAME_MAX;
 }
 
+size_t plugin_exe_path(char *out, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", out, len - 1);
+
+	if (n <= 0)
+		n = 0;
+	out[n] = '\0';
+	return (size_t)n;
+}
+
 int plugin_runs_from_build_tree(void)
 {
 #ifdef IOPD_BUILD_DIR
 	char exe[PATH_MAX], root[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	size_t len;
 
-	if (n <= 0 || !realpath(IOPD_BUILD_DIR, root))
+	if (!plugin_exe_path(exe, sizeof exe) || !realpath(IOPD_BUILD_DIR, root))
 		return 0;
-	exe[n] = '\0';
 	len = strlen(root);
 	return strncmp(exe, root, len) == 0 && exe[len] == '/';
 #else

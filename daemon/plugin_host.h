@@ -31,6 +31,9 @@ const struct plugin_mod *plugin_load(const char *module, const char *plugin_dir,
  * load the build tree's modules: an installed iopd must never pick up a
  * stale one from a developer's checkout. */
 int plugin_runs_from_build_tree(void);
+/* This process's executable's path (/proc/self/exe) into out; its length,
+ * 0 (and "") if it cannot be read. */
+size_t plugin_exe_path(char *out, size_t len);
 const struct iopd_plugin *plugin_desc(const struct plugin_mod *m);
 const char *plugin_path(const struct plugin_mod *m);
 /* Unloads every module; only at exit. */
