@@ -303,8 +303,8 @@ int main(int argc, char **argv)
 		    "       curl_floor spread URL N SECS CONC T0 WARMUP DUES.jsonl\n");
 		return 2;
 	}
-	if (fl.n <= 0 || conc <= 0 || (fl.secs && (fl.secs <= 0 || fl.warmup > conc)))
-		fail("N, CONC and SECS must be positive, WARMUP at most CONC");
+	if (fl.n <= 0 || conc <= 0 || (argc == 9 && (fl.secs <= 0 || fl.warmup < 0 || fl.warmup > conc)))
+		fail("N, CONC and SECS must be positive, WARMUP from 0 to CONC");
 	fl.url = argv[2];
 	setup(conc);
 	if (fl.secs) {
