@@ -333,9 +333,9 @@ floor_burst_once() { # N CONC CPUFILE -> the rate at the sink; CPU per request a
   local a
   sink logtruncate
   a=$(pin "$FLOOR" burst "$SINK_URL" "$1" "$2") || log "curl_floor burst failed: $a"
-  echo "$a" | sed -n 's/.*cpu_us_per_request=\([0-9.]*\).*/\1/p' >>"$3"
+  lat_field "$a" cpu_us_per_request >>"$3"
   sleep 1.3                                # nginx flushes its access log every second
-  "$SYSPY" "$BENCH_DIR/sinklog.py" rate "$(sink_log)" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p'
+  lat_field "$("$SYSPY" "$BENCH_DIR/sinklog.py" rate "$(sink_log)")" rate
 }
 
 w2() {
@@ -373,13 +373,14 @@ w2() {
   done
   s_iopd=$(record $w "iopd webhook, durable ledger" "$td/iopd" deliveries/s "$W2_N due at once, concurrency $W2_CONC; first..last request at the sink")
   record $w "iopd CPU per delivery (user+system)" "$td/iopd-cpu" us "/proc/PID/stat from ready to the last outcome" >/dev/null
-  local io wr r1 r2 fr
+  local io wr r1 r2 fr fw
   io=$(echo "$s_iopd" | cut -d' ' -f1); wr=$(echo "$s_wrk" | cut -d' ' -f1)
   fr=$(record $w "libcurl floor (curl_floor.c), no ledger" "$td/floor" requests/s "the same requests and concurrency, nothing else" | cut -d' ' -f1)
   record $w "libcurl floor CPU per request (user+system)" "$td/floor-cpu" us "getrusage over the run" >/dev/null
-  log "W2: the floor is $(fmtnum "$(calc "100 * $fr / $wr")")% of wrk; iopd is $(fmtnum "$(calc "100 * $io / $fr")")% of the floor"
+  fw=$(fmtnum "$(calc "100 * $fr / $wr")")
+  log "W2: the floor is $fw% of wrk; iopd is $(fmtnum "$(calc "100 * $io / $fr")")% of the floor"
   r1=$(calc "100 * $io / $wr"); r2=$(calc "$io / ($best + ($best == 0))")
-  verdict $w "iopd >= 30% of wrk -c16" "$(fmtnum "$io") / $(fmtnum "$wr") = $(fmtnum "$r1")% (floor $(fmtnum "$(calc "100 * $fr / $wr")")%)" "$(pass_if "$r1 >= 30")"
+  verdict $w "iopd >= 30% of wrk -c16" "$(fmtnum "$io") / $(fmtnum "$wr") = $(fmtnum "$r1")% (floor $fw%)" "$(pass_if "$r1 >= 30")"
   [ -z "$bestm" ] ||
     verdict $w "iopd >= 50x Apprise best library mode ($bestm)" "$(fmtnum "$io") / $(fmtnum "$best") = $(fmtnum "$r2")x" "$(pass_if "$r2 >= 50")"
 }
@@ -439,6 +440,8 @@ spread_once() { # RUNDIR N SECS CONC [TSV SHIFT HUP_AT [LEDGER]]
   "$SYSPY" "$BENCH_DIR/sinklog.py" lateness "$(sink_log)" "$dir/agenda.jsonl"
 }
 
+# lat_field LINE KEY: the value of the word KEY=VALUE in LINE (sinklog.py's and
+# curl_floor's lines)
 lat_field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
 floor_spread_once() { # RUNDIR -> the lateness line of W3's timing from curl_floor
