@@ -157,7 +157,7 @@ static int parse_retention(struct conf_ctx *c, const config_setting_t *g)
 static int parse_country(struct conf_ctx *c, const config_setting_t *g)
 {
 	const config_setting_t *cs = conf_member(g, "default_country");
-	const char *v = NULL;
+	const char *v = NULL, *why;
 	char up[4];
 	size_t i;
 
@@ -166,6 +166,10 @@ static int parse_country(struct conf_ctx *c, const config_setting_t *g)
 	for (i = 0; v[i] && i < 3; i++)
 		up[i] = v[i] >= 'a' && v[i] <= 'z' ? (char)(v[i] - 'a' + 'A') : v[i];
 	up[i] = '\0';
+	if (strlen(v) == 2 && !c->numbers_known && (why = phone_unavailable()) != NULL) {
+		errs_set(c->errs, cs, "daemon.default_country: \"%s\" cannot be checked: %s", v, why);
+		return 1;
+	}
 	if (strlen(v) != 2 || (!c->numbers_known && !phone_region_ok(up))) {
 		errs_set(c->errs, cs, "daemon.default_country: \"%s\" is not a country code with a "
 		    "numbering plan: write the two letters of ISO 3166, like \"US\" or \"MX\"", v);

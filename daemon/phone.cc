@@ -1,5 +1,6 @@
-// phone.cc - see phone.h.  The one C++ file of iopd: libphonenumber is a
-// C++ library.  Nothing here throws past the C interface.
+// phone.cc - see phone.h: phone.so, the phone module.  The one C++ file of
+// iopd: libphonenumber is a C++ library.  Nothing here throws past the C
+// interface.
 #include "config.h"
 
 #include <cstdio>
@@ -155,9 +156,7 @@ int check(const char *text, const char *region, struct phone_result *out)
 	return 0;
 }
 
-}  // namespace
-
-extern "C" int phone_check(const char *text, const char *region, struct phone_result *out)
+int checked(const char *text, const char *region, struct phone_result *out)
 {
 	out->e164[0] = out->why[0] = '\0';
 	try {
@@ -168,7 +167,7 @@ extern "C" int phone_check(const char *text, const char *region, struct phone_re
 	}
 }
 
-extern "C" bool phone_region_ok(const char *region)
+bool region_ok(const char *region)
 {
 	try {
 		std::set<std::string> regions;
@@ -178,3 +177,7 @@ extern "C" bool phone_region_ok(const char *region)
 		return false;
 	}
 }
+
+}  // namespace
+
+extern "C" const struct phonemod iopd_phonemod = {PACKAGE_STRING, checked, region_ok};

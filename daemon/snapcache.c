@@ -28,9 +28,10 @@
 #include "conf_source.h"
 #include "lang.h"
 #include "snapcache.h"
+#include "snapcache_libs.h"
 #include "tz.h"
 
-#define FORMAT 3                       /* 2: a patient's file; 3: XXH3 key and checksum */
+#define FORMAT 4                       /* 2: a patient's file; 3: XXH3 key and checksum; 4: libs */
 #define TAG ((uint64_t)1 << 63)
 #define PROGRAM_RULES ((uint64_t)1)
 #define PAYLOAD_MAX ((uint64_t)1 << 40)
@@ -43,6 +44,7 @@ struct header {
 	uint64_t payload_len, checksum;
 	uint64_t npatients, nzones, nlangs, nsaid;
 	uint64_t off_patients, off_order, off_lines, off_id_lines, off_zones, off_langs, off_said;
+	uint64_t off_libs, libs_len;   /* the phone libraries (snapcache_libs.h) */
 	uint64_t sizes[5];             /* of patient, appointment, medication, rule, a pointer */
 };
 
@@ -116,45 +118,28 @@ static void key_file(struct keyctx *k, const char *path)
 	key_u64(k, (uint64_t)st.st_ctim.tv_nsec);
 }
 
-/* The libraries whose answers end up in the patients: the C library
- * (sorting, locales), libphonenumber and ICU (phone numbers), the C++
- * runtime they use. */
+/* The C library: its answers (sorting, locales) end up in the patients.
+ * (Those of the phone libraries are checked apart: snapcache_libs.h.) */
 static bool key_library(const char *name)
 {
-	static const char *const libs[] = {"/libc.so", "/libphonenumber.so", "/libicu", "/libstdc++.so"};
-	size_t i;
-
-	for (i = 0; i < IOPD_NELEM(libs); i++)
-		if (strstr(name, libs[i]))
-			return true;
-	return false;
+	return strstr(name, "/libc.so") != NULL;
 }
 
-/* An object's GNU build id (a hash the linker made of it), if it has one:
- * what it is, whatever the dates of its file (libfaketime shifts those). */
+/* An object's GNU build id, if it has one: what it is, whatever the
+ * dates of its file (libfaketime shifts those). */
 static void key_build_id(struct keyctx *k, const struct dl_phdr_info *info)
 {
+	const unsigned char *id;
+	size_t n;
 	int i;
 
 	k->build_id = false;
-
-	for (i = 0; i < info->dlpi_phnum; i++) {
+	for (i = 0; i < info->dlpi_phnum && !k->build_id; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		const char *p, *end;
-		if (ph->p_type != PT_NOTE)
-			continue;
-		p = (const char *)(info->dlpi_addr + ph->p_vaddr);
-		end = p + ph->p_memsz;
-		while (p + sizeof(ElfW(Nhdr)) <= end) {
-			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)(const void *)p;
-			const char *name = p + sizeof *nh, *desc = name + ((nh->n_namesz + 3) & ~3u);
-			if (desc + nh->n_descsz > end)
-				break;
-			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
-				key_add(k, desc, nh->n_descsz);
-				k->build_id = true;
-			}
-			p = desc + ((nh->n_descsz + 3) & ~3u);
+		if (ph->p_type == PT_NOTE &&
+		    snapcache_libs_build_id((const void *)(info->dlpi_addr + ph->p_vaddr), ph->p_memsz, &id, &n)) {
+			key_add(k, id, n);
+			k->build_id = true;
 		}
 	}
 }
@@ -445,8 +430,9 @@ static uint64_t put_named(struct writer *w, const char *name, const struct sbuf 
 	return 0;
 }
 
-/* The zones and languages tables, and what was said. */
-static void put_tables(struct writer *w, const struct snapcache_extra *x, struct header *h)
+/* The zones and languages tables, what was said, the phone libraries. */
+static void put_tables(struct writer *w, const struct snapcache_extra *x, const struct sbuf *libs,
+    struct header *h)
 {
 	struct named *z = xcalloc(w->nzones + w->nlangs + 1, sizeof *z);
 	struct said *sd = xcalloc(x->nsaid + 1, sizeof *sd);
@@ -476,6 +462,8 @@ static void put_tables(struct writer *w, const struct snapcache_extra *x, struct
 	h->off_zones = put_bytes(w, z, w->nzones * sizeof *z) & ~TAG;
 	h->off_langs = put_bytes(w, z + w->nzones, w->nlangs * sizeof *z) & ~TAG;
 	h->off_said = put_bytes(w, sd, x->nsaid * sizeof *sd) & ~TAG;
+	h->off_libs = put_bytes(w, libs->s, libs->len) & ~TAG;
+	h->libs_len = libs->len;
 	sbuf_addc(&w->heap, '\0');             /* every string ends inside the payload */
 	heap_align(w);
 	free(z);
@@ -544,6 +532,7 @@ int snapcache_save(const char *state_dir, const struct snapcache_key *k, const s
 {
 	struct writer w;
 	struct header h;
+	struct sbuf libs = {0};
 	unsigned char *fixed = NULL;
 	size_t nfixed;
 	char *path = xasprintf("%s/" SNAPCACHE_FILE, state_dir), *tmp = xasprintf("%s.XXXXXX", path);
@@ -551,6 +540,8 @@ int snapcache_save(const char *state_dir, const struct snapcache_key *k, const s
 
 	memset(&w, 0, sizeof w);
 	memset(&h, 0, sizeof h);
+	if (snapcache_libs_describe(&libs, err, errlen) != 0)
+		goto out;
 	w.s = s;
 	memcpy(h.magic, magic, sizeof magic);
 	h.format = FORMAT;
@@ -559,7 +550,7 @@ int snapcache_save(const char *state_dir, const struct snapcache_key *k, const s
 	h.npatients = s->npatients;
 	sizes(h.sizes);
 	nfixed = fixed_part(s, x, &w, &h, &fixed);
-	put_tables(&w, x, &h);
+	put_tables(&w, x, &libs, &h);
 	h.payload_len = nfixed + w.heap.len;
 	h.checksum = payload_checksum(fixed, nfixed, &w.heap);
 	if ((fd = mkstemp(tmp)) < 0) {
@@ -588,6 +579,7 @@ out:
 	if (rc != 0)
 		unlink(tmp);
 	free(fixed);
+	sbuf_free(&libs);
 	sbuf_free(&w.heap);
 	free(w.strs.key);
 	free(w.strs.off);
@@ -701,7 +693,9 @@ int snapcache_current(struct snapcache *c)
 	int ok = 0;
 
 	if (table_ok(c, c->h.off_zones, c->h.nzones, sizeof *z) ||
-	    table_ok(c, c->h.off_langs, c->h.nlangs, sizeof *l))
+	    table_ok(c, c->h.off_langs, c->h.nlangs, sizeof *l) ||
+	    c->h.off_libs > c->len || c->h.libs_len > c->len - c->h.off_libs ||
+	    snapcache_libs_current((const char *)c->buf + c->h.off_libs, c->h.libs_len) != 0)
 		return -1;
 	free(c->zones);
 	free(c->langs);

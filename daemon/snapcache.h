@@ -15,8 +15,7 @@
  *     read from: the whole text of the configuration and its includes
  *     (every byte of every file, which files and in which order, where
  *     each line came from), this build of iopd (its build id) and the
- *     files of the C library, libphonenumber and ICU it runs with (phone
- *     numbers are checked and normalised by them).  XXH3 rather than
+ *     C library it runs with.  XXH3 rather than
  *     SHA-256, as rsync compares files: the key tells texts apart, it
  *     guards against no one (whoever can write the configuration or
  *     state_dir decides what iopd reads anyway), and SHA-256 of 25 MB was
@@ -25,6 +24,9 @@
  *     and compared to what the system gives now (tz_describe,
  *     lang_describe): a new zone database or a locale installed or
  *     removed makes the cache unused;
+ *   - so are the phone module and libraries that checked and normalised
+ *     their numbers, and where the dynamic loader found them
+ *     (snapcache_libs.h): the ones loading the module now would find;
  *   - the file must be a regular file of the user reading it, readable
  *     by no one else (it holds patient data), whole (its length) and
  *     intact (a checksum of every byte);

@@ -1,14 +1,19 @@
 #!/bin/bash
-# ops_netmod.sh - net.so, the network module (daemon/netmod.h):
+# ops_netmod.sh - iopd's modules: net.so, the network module
+# (daemon/netmod.h), and phone.so, the phone module (daemon/phone.h):
 #
 #   iopd agenda and render of a clinic on SQLite load none of libcurl,
 #     libpq, libmicrohttpd, libsystemd, OpenSSL and net.so (the dynamic
 #     loader's own account, LD_DEBUG=files), -t only what the plugins it
 #     checks need; the daemon loads net.so
-#   an iopd without its module: the agenda still works; the daemon and
-#     ledger-copy say what is missing and what to do, exit 1; -t of a
-#     PostgreSQL ledger says it at the conninfo's FILE:LINE
-#   IOPD_NETMOD names the module; one of another version is refused
+#   with the daemon's patients cache, the agenda loads neither phone.so nor
+#     libphonenumber, ICU and the C++ runtime
+#   an iopd without its modules: the agenda still works (given its phone
+#     module); the daemon and ledger-copy say what is missing and what to
+#     do, exit 1; -t of a PostgreSQL ledger says it at the conninfo's
+#     FILE:LINE, -t of a clinic_phone at its own
+#   IOPD_NETMOD and IOPD_PHONEMOD name the modules; one of another version
+#     is refused
 #
 # Run by `make check` from the top build directory.
 set -eu
@@ -19,7 +24,9 @@ done
 . "$TESTS_DIR/integration/fixtures/iopd_lib.sh"
 
 NETMOD=$(dirname "$IOPD")/daemon/.libs/net.so
-[ -f "$NETMOD" ] || skip_all "no $NETMOD (run make first)"
+PHONEMOD=$(dirname "$IOPD")/daemon/.libs/phone.so
+[ -f "$NETMOD" ] && [ -f "$PHONEMOD" ] || skip_all "no $NETMOD or $PHONEMOD (run make first)"
+PHONE_LIBS='libphonenumber|libicu|libstdc\+\+|/phone\.so'
 is_pg && skip_all "a PostgreSQL ledger's commands all load the module"
 HEAVY='libcurl|libpq|libmicrohttpd|libsystemd|libcrypto|/net\.so'
 HEAVY_T='libpq|libmicrohttpd|libsystemd|/net\.so'   # -t loads the plugins it checks
@@ -59,6 +66,14 @@ unset IOPD_ENV
 iopd_stop
 check "the daemon loads net.so" grep -q 'file=.*daemon/.libs/net.so' "$T"/ld.daemon.*
 check "... and libcurl with it" grep -q 'file=libcurl' "$T"/ld.daemon.*
+check "... and phone.so, to check clinic_phone" grep -q 'file=.*daemon/.libs/phone.so' "$T"/ld.daemon.*
+
+# The agenda with the patients cache the daemon wrote checks no number.
+libs=$(loaded cached agenda -c "$T/iopd.conf" --from 2031-03-03 --to 2031-03-10 --no-ledger)
+check "with the daemon's patients cache, iopd agenda loads none of $PHONE_LIBS" sh -c "! grep -E '$PHONE_LIBS' <<'EOF'
+$libs
+EOF"
+check "... and prints the same agenda" cmp -s "$T/cached.out" "$T/xagenda.out"
 
 # A copy of iopd outside the build tree has no module unless told where.
 cp "$IOPD" "$T/iopd-copy"
@@ -71,9 +86,15 @@ rc=0
 "$T/iopd-copy" ledger-copy -c "$T/iopd.conf" --from "$T/none.db" >"$T/nomod-copy.out" 2>&1 || rc=$?
 check "... ledger-copy too" sh -c "[ $rc = 1 ] && grep -q '^iopd ledger-copy: cannot load' '$T/nomod-copy.out'"
 rc=0
-env "${CLK[@]}" "$T/iopd-copy" agenda -c "$T/iopd.conf" --from 2031-03-03 --to 2031-03-10 --no-ledger \
-	>"$T/copy-agenda.out" 2>&1 || rc=$?
+IOPD_PHONEMOD=$PHONEMOD env "${CLK[@]}" "$T/iopd-copy" agenda -c "$T/iopd.conf" --from 2031-03-03 \
+	--to 2031-03-10 --no-ledger >"$T/copy-agenda.out" 2>&1 || rc=$?
 check "... while its agenda needs none" sh -c "[ $rc = 0 ] && cmp -s '$T/copy-agenda.out' '$T/xagenda.out'"
+line=$(grep -n 'clinic_phone' "$T/iopd.conf" | head -1 | cut -d: -f1)
+rc=0
+"$T/iopd-copy" -t -c "$T/iopd.conf" >"$T/phone-nomod.out" 2>&1 || rc=$?
+check "-t without the phone module fails at clinic_phone's line, saying what to do" \
+	sh -c "[ $rc != 0 ] && grep -q \"iopd.conf:$line: daemon.clinic_phone: .* cannot load iopd's phone module: .*/phone\.so: .*(reinstall iopd, or name the module with IOPD_PHONEMOD)\" '$T/phone-nomod.out'"
+export IOPD_PHONEMOD=$PHONEMOD
 
 # -t of a PostgreSQL ledger reads the conninfo through the module.
 gen_conf "$T/pg.conf" --state "$T/pgstate" --socket "$SOCK" --url "$WEBHOOK_URL" \

@@ -42,10 +42,11 @@ chmod 755 "$D" "$D/opt" "$D/opt/plugins" "$D/srv"
 chmod 700 "$D/credstore"
 chmod 777 "$D/out"
 
-# /opt/iopd: this build's binaries, network module and plugins (the
-# container's /usr is the host's, read-only, so they live here; the unit's
-# paths are moved along, and IOPD_NETMOD names the module).
-install -m 0755 "$IOPD" "$IOPCTL" "$IOPD_BUILDDIR/daemon/.libs/net.so" "$D/opt/"
+# /opt/iopd: this build's binaries, modules and plugins (the container's
+# /usr is the host's, read-only, so they live here; the unit's paths are
+# moved along, and IOPD_NETMOD and IOPD_PHONEMOD name the modules).
+install -m 0755 "$IOPD" "$IOPCTL" "$IOPD_BUILDDIR/daemon/.libs/net.so" \
+	"$IOPD_BUILDDIR/daemon/.libs/phone.so" "$D/opt/"
 install -m 0755 "$IOPD_PLUGIN_DIR/console.so" "$IOPD_PLUGIN_DIR/example.so" "$D/opt/plugins/"
 sed -E -e 's#^(Exec[A-Za-z]*=)/[^ ]*/(iopd|iopctl)( |$)#\1/opt/iopd/\2\3#' \
 	-e 's# -c /[^ ]*/iopd/iopd\.conf# -c /etc/iopd/iopd.conf#' \
@@ -67,6 +68,7 @@ TimeoutAbortSec=5s
 LimitCORE=0
 Environment=ASAN_OPTIONS=detect_leaks=0
 Environment=IOPD_NETMOD=/opt/iopd/net.so
+Environment=IOPD_PHONEMOD=/opt/iopd/phone.so
 EOF
 
 # The secret of the example channel, as systemd's credential store holds it.

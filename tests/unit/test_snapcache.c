@@ -15,7 +15,9 @@
 #include "unit.h"
 
 #include "agenda.h"
+#include "phone.h"
 #include "snapcache.h"
+#include "snapcache_libs.h"
 
 /* %s: the scratch folder (state_dir and control_socket are absolute) */
 static const char main_conf[] =
@@ -573,6 +575,52 @@ static void test_huge_alloc(void **st)
 	sbuf_free(&text);
 }
 
+/* The description of the phone libraries: what this process loaded
+ * holds; each line stops holding when what it says changes; a line
+ * cut short, an unknown question or an empty description never holds. */
+static void test_libs(void **st)
+{
+	struct sbuf d = {0};
+	char err[256], *env;
+	struct phone_result pr;
+	const char *v;
+
+	(void)st;
+	assert_int_equal(snapcache_libs_describe(&d, err, sizeof err), 0);
+	if (!phone_loaded())                   /* no number checked yet: nothing owed */
+		assert_string_equal(d.s, "phone\t-\tunused\n");
+	assert_int_equal(phone_check("+13125559999", NULL, &pr), 0);
+	sbuf_reset(&d);
+	assert_int_equal(snapcache_libs_describe(&d, err, sizeof err), 0);
+	assert_non_null(strstr(d.s, "\nobject\t"));
+	assert_non_null(strstr(d.s, "libphonenumber.so"));
+	assert_non_null(strstr(d.s, "\npath\t/etc/ld.so.cache\t"));
+	assert_int_equal(snapcache_libs_current(d.s, d.len), 0);
+
+	v = getenv("LD_LIBRARY_PATH");
+	env = v ? xstrdup(v) : NULL;
+	setenv("LD_LIBRARY_PATH", "/nonexistent", 1);
+	assert_int_equal(snapcache_libs_current(d.s, d.len), -1);
+	if (env)
+		setenv("LD_LIBRARY_PATH", env, 1);
+	else
+		unsetenv("LD_LIBRARY_PATH");
+	free(env);
+	assert_int_equal(snapcache_libs_current(d.s, d.len), 0);
+
+	assert_int_equal(snapcache_libs_current(d.s, d.len - 1), -1);      /* no final newline */
+	assert_int_equal(snapcache_libs_current("", 0), -1);
+	assert_int_equal(snapcache_libs_current("phone\t-\tunused\n", 15), 0);
+	assert_int_equal(snapcache_libs_current("phone\t-\tused\n", 13), -1);
+	assert_int_equal(snapcache_libs_current("magic\t-\t\n", 9), -1);
+	assert_int_equal(snapcache_libs_current("path\t/\n", 7), -1);
+	assert_int_equal(snapcache_libs_current("\t\tunused\n", 9), -1);
+	assert_int_equal(snapcache_libs_current("path\t/nonexistent/x\terrno:2\n", 28), 0);
+	assert_int_equal(snapcache_libs_current("object\t/nonexistent/x\terrno:2\n", 30), 0);
+	assert_int_equal(snapcache_libs_current("object\t/proc/self/exe\terrno:2\n", 30), -1);
+	sbuf_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +638,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_writes_nothing, setup, teardown),
 		cmocka_unit_test(test_huge_alloc),
+		cmocka_unit_test_setup_teardown(test_libs, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
