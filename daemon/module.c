@@ -34,7 +34,7 @@ void module_path(const struct module_spec *m, char *out, size_t len)
 		installed_path(m->installed_path, out, len);
 }
 
-const void *module_load(const struct module_spec *m, void **handle, char *err, size_t errlen)
+const void *module_load(const struct module_spec *m, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	const char *const *version;
@@ -55,6 +55,5 @@ const void *module_load(const struct module_spec *m, void **handle, char *err, s
 		dlclose(dl);
 		return NULL;
 	}
-	*handle = dl;
 	return version;
 }

@@ -26,7 +26,7 @@ struct module_spec {
 void module_path(const struct module_spec *m, char *out, size_t len);
 
 /* The module's structure, loaded from module_path and kept (never
- * unloaded; *handle gets its dlopen handle); NULL with the reason in err. */
-const void *module_load(const struct module_spec *m, void **handle, char *err, size_t errlen);
+ * unloaded); NULL with the reason in err. */
+const void *module_load(const struct module_spec *m, char *err, size_t errlen);
 
 #endif

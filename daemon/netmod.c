@@ -21,9 +21,7 @@ static char net_err[PATH_MAX + 256];
 
 static void net_load(void)
 {
-	void *dl;
-
-	net = &iopd_netmod ? &iopd_netmod : module_load(&spec, &dl, net_err, sizeof net_err);
+	net = &iopd_netmod ? &iopd_netmod : module_load(&spec, net_err, sizeof net_err);
 }
 
 const struct netmod *netmod(char *err, size_t errlen)

@@ -21,9 +21,7 @@ static char mod_err[PATH_MAX + 256];
 
 static void mod_load(void)
 {
-	void *dl;
-
-	__atomic_store_n(&mod, &iopd_phonemod ? &iopd_phonemod : module_load(&spec, &dl, mod_err, sizeof mod_err),
+	__atomic_store_n(&mod, &iopd_phonemod ? &iopd_phonemod : module_load(&spec, mod_err, sizeof mod_err),
 	    __ATOMIC_RELEASE);
 }
 
