@@ -342,9 +342,12 @@ int snapcache_libs_current(const char *desc, size_t len)
 	struct sbuf kind = {0}, name = {0}, now = {0};
 	int rc = len > 0 && !memchr(desc, '\0', len) ? 0 : -1;
 
-	for (; rc == 0 && p < end; p = nl + 1)
+	while (rc == 0 && p < end) {
 		if (!(nl = memchr(p, '\n', (size_t)(end - p))) || !line_holds(p, nl, &kind, &name, &now))
 			rc = -1;
+		else
+			p = nl + 1;
+	}
 	sbuf_free(&kind);
 	sbuf_free(&name);
 	sbuf_free(&now);
