@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <dlfcn.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +21,13 @@ static void installed_path(const char *path, char *out, size_t len)
 	snprintf(out, len, "%.*s%s", (int)root, exe, path);
 }
 
-void module_path(const struct module_spec *m, char *out, size_t len)
+void module_path(const struct module *m, char *out, size_t len)
 {
 	const char *env = getenv(m->env);
 
-	if (env && *env)
+	if (m->linked)
+		snprintf(out, len, "%s", "");
+	else if (env && *env)
 		snprintf(out, len, "%s", env);
 	else if (plugin_runs_from_build_tree())
 		snprintf(out, len, "%s", m->build_path);
@@ -34,7 +35,8 @@ void module_path(const struct module_spec *m, char *out, size_t len)
 		installed_path(m->installed_path, out, len);
 }
 
-const void *module_load(const struct module_spec *m, char *err, size_t errlen)
+/* The structure the module at module_path exports; NULL with m->err */
+static const void *load(struct module *m)
 {
 	char path[PATH_MAX];
 	const char *const *version;
@@ -44,16 +46,39 @@ const void *module_load(const struct module_spec *m, char *err, size_t errlen)
 	/* RTLD_NOW: what the module lacks is said here, not mid-run */
 	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
-		snprintf(err, errlen, "cannot load iopd's %s module: %s (reinstall iopd, or name the "
-		    "module with %s)", m->what, dlerror(), m->env);
+		snprintf(m->err, sizeof m->err, "cannot load iopd's %s module: %s (reinstall iopd, or "
+		    "name the module with %s)", m->what, dlerror(), m->env);
 		return NULL;
 	}
 	version = dlsym(dl, m->symbol);
 	if (!version || strcmp(*version, PACKAGE_STRING) != 0) {
-		snprintf(err, errlen, "%s is not the %s module of %s (%s%s): reinstall iopd", path, m->what,
-		    PACKAGE_STRING, version ? "" : "no ", version ? *version : m->symbol);
+		snprintf(m->err, sizeof m->err, "%s is not the %s module of %s (%s%s): reinstall iopd",
+		    path, m->what, PACKAGE_STRING, version ? "" : "no ", version ? *version : m->symbol);
 		dlclose(dl);
 		return NULL;
 	}
 	return version;
+}
+
+const void *module_get(struct module *m, const char **why)
+{
+	const void *got = __atomic_load_n(&m->got, __ATOMIC_ACQUIRE);
+
+	if (got)
+		return got;
+	pthread_mutex_lock(&m->lock);
+	if (!m->tried) {
+		m->tried = true;
+		__atomic_store_n(&m->got, m->linked ? m->linked : load(m), __ATOMIC_RELEASE);
+	}
+	got = m->got;
+	if (!got)
+		*why = m->err;
+	pthread_mutex_unlock(&m->lock);
+	return got;
+}
+
+bool module_loaded(struct module *m)
+{
+	return __atomic_load_n(&m->got, __ATOMIC_ACQUIRE) != NULL;
 }

@@ -1,8 +1,6 @@
 /* netmod.c - see netmod.h */
 #include "config.h"
 
-#include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 
 #include "module.h"
@@ -12,22 +10,15 @@
  * absent (NULL) from the iopd executable, which loads net.so instead. */
 extern const struct netmod iopd_netmod __attribute__((weak));
 
-static const struct module_spec spec = {
-	"network", "IOPD_NETMOD", IOPD_BUILD_NETMOD_PATH, IOPD_NETMOD_PATH, "iopd_netmod",
-};
-static pthread_once_t net_once = PTHREAD_ONCE_INIT;
-static const struct netmod *net;
-static char net_err[PATH_MAX + 256];
-
-static void net_load(void)
-{
-	net = &iopd_netmod ? &iopd_netmod : module_load(&spec, net_err, sizeof net_err);
-}
+static struct module net = MODULE("network", "IOPD_NETMOD", IOPD_BUILD_NETMOD_PATH, IOPD_NETMOD_PATH,
+    "iopd_netmod", &iopd_netmod);
 
 const struct netmod *netmod(char *err, size_t errlen)
 {
-	pthread_once(&net_once, net_load);
-	if (!net)
-		snprintf(err, errlen, "%s", net_err);
-	return net;
+	const char *why;
+	const struct netmod *n = module_get(&net, &why);
+
+	if (!n)
+		snprintf(err, errlen, "%s", why);
+	return n;
 }

@@ -1,8 +1,6 @@
 /* phone.c - see phone.h: the phone module, loaded on first use. */
 #include "config.h"
 
-#include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 
 #include "module.h"
@@ -12,43 +10,32 @@
  * tests); absent (NULL) from the iopd executable, which loads phone.so. */
 extern const struct phonemod iopd_phonemod __attribute__((weak));
 
-static const struct module_spec spec = {
-	"phone", "IOPD_PHONEMOD", IOPD_BUILD_PHONEMOD_PATH, IOPD_PHONEMOD_PATH, "iopd_phonemod",
-};
-static pthread_once_t mod_once = PTHREAD_ONCE_INIT;
-static const struct phonemod *mod;
-static char mod_err[PATH_MAX + 256];
-
-static void mod_load(void)
-{
-	__atomic_store_n(&mod, &iopd_phonemod ? &iopd_phonemod : module_load(&spec, mod_err, sizeof mod_err),
-	    __ATOMIC_RELEASE);
-}
+static struct module phone = MODULE("phone", "IOPD_PHONEMOD", IOPD_BUILD_PHONEMOD_PATH, IOPD_PHONEMOD_PATH,
+    "iopd_phonemod", &iopd_phonemod);
 
 const char *phone_unavailable(void)
 {
-	pthread_once(&mod_once, mod_load);
-	return mod ? NULL : mod_err;
+	const char *why;
+
+	return module_get(&phone, &why) ? NULL : why;
 }
 
 bool phone_loaded(void)
 {
-	return __atomic_load_n(&mod, __ATOMIC_ACQUIRE) != NULL;
+	return module_loaded(&phone);
 }
 
 void phone_module_path(char *out, size_t len)
 {
-	if (&iopd_phonemod)
-		snprintf(out, len, "%s", "");
-	else
-		module_path(&spec, out, len);
+	module_path(&phone, out, len);
 }
 
 int phone_check(const char *text, const char *region, struct phone_result *out)
 {
-	const char *why = phone_unavailable();
+	const char *why;
+	const struct phonemod *mod = module_get(&phone, &why);
 
-	if (!why)
+	if (mod)
 		return mod->check(text, region, out);
 	out->e164[0] = '\0';
 	snprintf(out->why, sizeof out->why, "%s", why);
@@ -57,5 +44,8 @@ int phone_check(const char *text, const char *region, struct phone_result *out)
 
 bool phone_region_ok(const char *region)
 {
-	return !phone_unavailable() && mod->region_ok(region);
+	const char *why;
+	const struct phonemod *mod = module_get(&phone, &why);
+
+	return mod && mod->region_ok(region);
 }
