@@ -319,6 +319,25 @@ static uint64_t put_shared(struct writer *w, const void *p, size_t n)
 	return m->off[j];
 }
 
+/* A copy of the array v of n elements, whose pointers the writer turns
+ * into offsets (the snapshot's own stays as it is); put_copy writes it
+ * and frees it. */
+static void *array_copy(const void *v, size_t n, size_t size)
+{
+	void *copy = xreallocarray(NULL, n ? n : 1, size);
+
+	memcpy(copy, v, n * size);
+	return copy;
+}
+
+static uint64_t put_copy(struct writer *w, void *copy, size_t bytes)
+{
+	uint64_t off = put_bytes(w, copy, bytes);
+
+	free(copy);
+	return off;
+}
+
 static void rule_slots(struct writer *w, struct rule *r)
 {
 	SLOT(r->before_text, put_str(w, r->before_text));
@@ -329,31 +348,25 @@ static void rule_slots(struct writer *w, struct rule *r)
 static uint64_t put_rules(struct writer *w, const struct rule *v, uint16_t n)
 {
 	struct rule *copy;
-	uint64_t off;
 	uint16_t i;
 
 	if (!v)
 		return 0;
-	copy = xreallocarray(NULL, n ? n : 1, sizeof *copy);
-	memcpy(copy, v, n * sizeof *copy);
+	copy = array_copy(v, n, sizeof *copy);
 	for (i = 0; i < n; i++)
 		rule_slots(w, &copy[i]);
-	off = put_bytes(w, copy, n * sizeof *copy);
-	free(copy);
-	return off;
+	return put_copy(w, copy, n * sizeof *copy);
 }
 
 static uint64_t put_appts(struct writer *w, const struct patient *p)
 {
 	const struct rule *own = w->s->programs[p->program].rules.v;
 	struct appointment *copy;
-	uint64_t off;
 	uint16_t i;
 
 	if (!p->appts)
 		return 0;
-	copy = xreallocarray(NULL, p->nappts ? p->nappts : 1, sizeof *copy);
-	memcpy(copy, p->appts, p->nappts * sizeof *copy);
+	copy = array_copy(p->appts, p->nappts, sizeof *copy);
 	for (i = 0; i < p->nappts; i++) {
 		struct appointment *a = &copy[i];
 		SLOT(a->key, put_str(w, a->key));
@@ -364,30 +377,24 @@ static uint64_t put_appts(struct writer *w, const struct patient *p)
 		else
 			SLOT(a->rules.v, put_rules(w, a->rules.v, a->rules.n));
 	}
-	off = put_bytes(w, copy, p->nappts * sizeof *copy);
-	free(copy);
-	return off;
+	return put_copy(w, copy, p->nappts * sizeof *copy);
 }
 
 static uint64_t put_meds(struct writer *w, const struct patient *p)
 {
 	struct medication *copy;
-	uint64_t off;
 	uint16_t i;
 
 	if (!p->meds)
 		return 0;
-	copy = xreallocarray(NULL, p->nmeds ? p->nmeds : 1, sizeof *copy);
-	memcpy(copy, p->meds, p->nmeds * sizeof *copy);
+	copy = array_copy(p->meds, p->nmeds, sizeof *copy);
 	for (i = 0; i < p->nmeds; i++) {
 		struct medication *m = &copy[i];
 		SLOT(m->label, put_str(w, m->label));
 		SLOT(m->times, put_bytes(w, m->times, m->ntimes * sizeof *m->times));
 		rule_slots(w, &m->rule);
 	}
-	off = put_bytes(w, copy, p->nmeds * sizeof *copy);
-	free(copy);
-	return off;
+	return put_copy(w, copy, p->nmeds * sizeof *copy);
 }
 
 /* The index (plus one) of x in the table v, added if new. */
