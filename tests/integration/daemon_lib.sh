@@ -109,6 +109,31 @@ EOF
 	echo "};"
 }
 
+# A configuration of ten patients, each with one medication whose doses
+# fall at TIMES on 2026-12-01 (UTC), on one webhook channel "ehr" at
+# $WEBHOOK_URL (start_webhook first), written to $T/NAME.conf.
+ten_prompts_conf() { # NAME TIMES ('"18:00", "18:05"')
+	local i sep="patients = ("
+	{
+		iopd_daemon_block "$1"
+		echo "channels = ( { name = \"ehr\"; module = \"webhook\"; url = \"$WEBHOOK_URL/hooks/ehr\"; } );"
+		cat <<'EOF'
+templates = { session = { sms = "s"; }; medication = { sms = "m"; }; aftercare = { sms = "a"; }; };
+programs = ( { id = "prog"; name = "Program"; kind = "IOP"; timezone = "UTC"; weeks = 1;
+  sessions = ( { id = "grp"; type = "group"; days = ["sun"]; start = "09:00"; duration = "1h"; } );
+  reminders = ( { before = "1h"; channels = ["ehr"]; } ); } );
+EOF
+		for i in 0 1 2 3 4 5 6 7 8 9; do
+			echo "$sep { id = \"p-$i\"; first_name = \"P\"; program = \"prog\"; start = \"2026-12-01\";
+    medications = ( { label = \"dose\"; times = [$2]; channels = [\"ehr\"];
+                      from = \"2026-12-01\"; until = \"2026-12-01\"; } ); }"
+			sep=,
+		done
+		echo ");"
+	} >"$T/$1.conf"
+	chmod 600 "$T/$1.conf"
+}
+
 _dl_set() { printf -v "$1" '%s' "$2"; }
 _dl_get() { local v=$1; printf '%s' "${!v}"; }
 

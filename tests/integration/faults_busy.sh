@@ -23,24 +23,7 @@ done
 "$PY" -c 'import sqlite3' 2>/dev/null || skip_all "$PY has no sqlite3 module"
 
 start_webhook
-{
-	iopd_daemon_block b
-	echo "channels = ( { name = \"ehr\"; module = \"webhook\"; url = \"$WEBHOOK_URL/hooks/ehr\"; } );"
-	cat <<'EOF'
-templates = { session = { sms = "s"; }; medication = { sms = "m"; }; aftercare = { sms = "a"; }; };
-programs = ( { id = "prog"; name = "Program"; kind = "IOP"; timezone = "UTC"; weeks = 1;
-  sessions = ( { id = "grp"; type = "group"; days = ["sun"]; start = "09:00"; duration = "1h"; } );
-  reminders = ( { before = "1h"; channels = ["ehr"]; } ); } );
-EOF
-	sep="patients = ("
-	for i in 0 1 2 3 4 5 6 7 8 9; do
-		echo "$sep { id = \"p-$i\"; first_name = \"P\"; program = \"prog\"; start = \"2026-12-01\";
-    medications = ( { label = \"dose\"; times = [\"18:00\", \"18:05\"]; channels = [\"ehr\"];
-                      from = \"2026-12-01\"; until = \"2026-12-01\"; } ); }"
-		sep=,
-	done
-	echo ");"
-} >"$T/b.conf"
+ten_prompts_conf b '"18:00", "18:05"'
 nreq() { sink_ids "$WEBHOOK_LOG" | wc -l; }
 sink_ids() { jsonl_field "$1" 'r["idempotency_key"]' 'r["path"] != "/__control"'; }
 
