@@ -67,10 +67,8 @@ const void *module_get(struct module *m, const char **why)
 	if (got)
 		return got;
 	pthread_mutex_lock(&m->lock);
-	if (!m->tried) {
-		m->tried = true;
+	if (!m->got && !m->err[0])             /* not tried yet: a failed load says why */
 		__atomic_store_n(&m->got, m->linked ? m->linked : load(m), __ATOMIC_RELEASE);
-	}
 	got = m->got;
 	if (!got)
 		*why = m->err;
@@ -78,7 +76,7 @@ const void *module_get(struct module *m, const char **why)
 	return got;
 }
 
-bool module_loaded(struct module *m)
+bool module_loaded(const struct module *m)
 {
 	return __atomic_load_n(&m->got, __ATOMIC_ACQUIRE) != NULL;
 }

@@ -15,7 +15,7 @@
 #include <stddef.h>
 
 /* One module; a static of its forwarder (netmod.c, phone.c), set up with
- * MODULE().  The last four members are module.c's own. */
+ * MODULE().  The last three members are module.c's own. */
 struct module {
 	const char *what;              /* "network": for messages */
 	const char *env;               /* "IOPD_NETMOD": names the module */
@@ -27,14 +27,13 @@ struct module {
 	 * iopd executable): then nothing is loaded. */
 	const void *linked;
 	pthread_mutex_t lock;          /* one load at a time */
-	bool tried;
 	const void *got;               /* the structure; read atomically */
-	char err[PATH_MAX + 256];      /* why not, once tried */
+	char err[PATH_MAX + 256];      /* why not: set by a load that failed */
 };
 
 #define MODULE(what, env, build_path, installed_path, symbol, linked) \
 	{ (what), (env), (build_path), (installed_path), (symbol), (linked), \
-	  PTHREAD_MUTEX_INITIALIZER, false, NULL, "" }
+	  PTHREAD_MUTEX_INITIALIZER, NULL, "" }
 
 /* The module's structure, loaded on the first call (thread-safe) and kept
  * (never unloaded); NULL when it cannot be loaded, with the reason in
@@ -42,7 +41,7 @@ struct module {
 const void *module_get(struct module *m, const char **why);
 
 /* Has module_get loaded it yet (in any thread)? */
-bool module_loaded(struct module *m);
+bool module_loaded(const struct module *m);
 
 /* Where the module is loaded from, or would be if it were needed now:
  * $env (like $IOPD_PLUGIN_DIR, for a copy of iopd), the build tree's
