@@ -366,7 +366,7 @@ w2() {
     fi
     w2_iopd_once "$BENCH_DATA/w2/run" "$W2_N" "$W2_CONC" sqlite >>"$td/iopd"
     floor_burst_once "$W2_N" "$W2_CONC" "$td/floor-cpu" >>"$td/floor"
-    mkdir -p "$BENCH_DATA/w2"             # the ledger beside iopd's (w2_iopd_once)
+    # the ledger beside iopd's, in the folder w2_iopd_once made
     floor_burst_once "$W2_N" "$W2_CONC" "$td/dfloor-cpu" "$BENCH_DATA/w2/floor-ledger.db" >>"$td/dfloor"
   done
   local s_iopd s_wrk best=0 bestm= s
